@@ -1,0 +1,350 @@
+//! Chapter 2: a global interpreter lock built like CPython's, measured.
+//!
+//! Prints four tables: (1) CPU-bound work on 1, 2, 4 threads with and
+//! without the GIL; (2) I/O-bound work on 1 vs 8 threads, releasing the GIL
+//! while waiting and (the bug) holding it; (3) the convoy effect: an echo
+//! server on loopback beside CPU-bound threads, for switch intervals from
+//! 100 ms down to 1 µs; (4) the same CPU-bound work in child processes, each
+//! with its own GIL (the example re-executes itself with a hidden `child`
+//! subcommand).
+//!
+//!     cargo run --release --example ch02_gil            # full run, < 60 s
+//!     cargo run --release --example ch02_gil -- --quick # smaller, < 15 s
+//!     cargo run --release --example ch02_gil -- --table convoy
+//!
+//! It leaves out repeated runs and error bars: one timed run per cell, so
+//! expect a few percent of noise; the shapes are what the chapter reads.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use lab::gil::experiments::{Waiting, convoy, cpu_bound, io_bound};
+use lab::gil::{DEFAULT_SWITCH_INTERVAL, Mode};
+use lab::report::{Table, human, print_banner};
+
+#[derive(Parser, Debug)]
+#[command(
+    about = "Chapter 2: a GIL built in Rust, measured (CPU-bound, I/O-bound, convoy, processes)"
+)]
+struct Args {
+    /// A smaller run (under 15 s) with the same tables and shapes.
+    #[arg(long)]
+    quick: bool,
+    /// Which table to print.
+    #[arg(long, value_enum, default_value_t = Which::All)]
+    table: Which,
+    /// Hidden: the worker process of table 4.
+    #[command(subcommand)]
+    child: Option<Child>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Child {
+    /// Runs CPU-bound bytecodes under this process's own GIL, then exits.
+    #[command(hide = true)]
+    Child {
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..=10_000_000_000))]
+        bytecodes: u64,
+    },
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum Which {
+    All,
+    Cpu,
+    Io,
+    Convoy,
+    Processes,
+}
+
+/// How big each experiment is; `--quick` shrinks all of them.
+struct Sizes {
+    cpu_bytecodes: u64,
+    io_wait: Duration,
+    convoy_window: Duration,
+    /// A 100 ms interval allows only a few requests per second: measure
+    /// longer there, or the count is too small to read.
+    convoy_window_slow: Duration,
+}
+
+impl Sizes {
+    fn new(quick: bool) -> Self {
+        if quick {
+            Sizes {
+                cpu_bytecodes: 8_000_000,
+                io_wait: Duration::from_millis(5),
+                convoy_window: Duration::from_millis(200),
+                convoy_window_slow: Duration::from_millis(600),
+            }
+        } else {
+            Sizes {
+                cpu_bytecodes: 30_000_000,
+                io_wait: Duration::from_millis(20),
+                convoy_window: Duration::from_millis(1_000),
+                convoy_window_slow: Duration::from_millis(2_500),
+            }
+        }
+    }
+}
+
+const THREADS: [usize; 3] = [1, 2, 4];
+const IO_REQUESTS: usize = 8;
+const IO_CALLS: usize = 4;
+const CONVOY_CPU_THREADS: [usize; 4] = [0, 1, 2, 4];
+/// The I/O-style thread's blocking call: about a fast local database query.
+const CONVOY_WAIT: Duration = Duration::from_micros(100);
+const INTERVALS: [Duration; 5] = [
+    Duration::from_millis(100),
+    Duration::from_millis(5),
+    Duration::from_millis(1),
+    Duration::from_micros(100),
+    Duration::from_micros(1),
+];
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    if let Some(Child::Child { bytecodes }) = args.child {
+        // One worker process: its own interpreter, its own GIL.
+        cpu_bound(Mode::On, 1, bytecodes, DEFAULT_SWITCH_INTERVAL);
+        return Ok(());
+    }
+    print_banner("Chapter 2: a GIL built in Rust, measured");
+    let sizes = Sizes::new(args.quick);
+    let all = args.table == Which::All;
+    if all || args.table == Which::Cpu {
+        cpu_table(&sizes);
+    }
+    if all || args.table == Which::Io {
+        io_table(&sizes);
+    }
+    if all || args.table == Which::Convoy {
+        convoy_tables(&sizes)?;
+    }
+    if all || args.table == Which::Processes {
+        processes_table(&sizes)?;
+    }
+    Ok(())
+}
+
+/// A progress bar on stderr (hidden when stderr is not a terminal), so
+/// stdout stays the unedited figure.
+fn progress(cells: usize, what: &str) -> ProgressBar {
+    let bar = ProgressBar::new(cells as u64);
+    if let Ok(style) = ProgressStyle::with_template("{msg:>12} [{bar:30}] {pos}/{len} {elapsed}") {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.set_message(what.to_string());
+    bar
+}
+
+fn speedup(base: Duration, this: Duration) -> String {
+    format!("{:.2}x", base.as_secs_f64() / this.as_secs_f64())
+}
+
+fn cpu_table(sizes: &Sizes) {
+    let bar = progress(THREADS.len() * 2, "cpu-bound");
+    let mut runs = Vec::new();
+    for threads in THREADS {
+        let on = cpu_bound(
+            Mode::On,
+            threads,
+            sizes.cpu_bytecodes,
+            DEFAULT_SWITCH_INTERVAL,
+        );
+        bar.inc(1);
+        let off = cpu_bound(
+            Mode::Off,
+            threads,
+            sizes.cpu_bytecodes,
+            DEFAULT_SWITCH_INTERVAL,
+        );
+        bar.inc(1);
+        runs.push((threads, on, off));
+    }
+    bar.finish_and_clear();
+    println!(
+        "1. CPU-bound: {} bytecodes split over N threads (switch interval {})",
+        sizes.cpu_bytecodes,
+        human(DEFAULT_SWITCH_INTERVAL)
+    );
+    let mut table = Table::new([
+        "threads",
+        "GIL on",
+        "speedup",
+        "forced switches",
+        "GIL off",
+        "speedup",
+    ]);
+    let (base_on, base_off) = (runs[0].1.elapsed, runs[0].2.elapsed);
+    for (threads, on, off) in runs {
+        table.row([
+            threads.to_string(),
+            human(on.elapsed),
+            speedup(base_on, on.elapsed),
+            on.stats.forced_switches.to_string(),
+            human(off.elapsed),
+            speedup(base_off, off.elapsed),
+        ]);
+    }
+    println!("{table}");
+}
+
+fn io_table(sizes: &Sizes) {
+    let cases = [
+        (1, Waiting::Releasing, "released"),
+        (8, Waiting::Releasing, "released"),
+        (8, Waiting::Holding, "held (bug)"),
+    ];
+    let bar = progress(cases.len(), "I/O-bound");
+    let mut rows = Vec::new();
+    for (threads, waiting, label) in cases {
+        let elapsed = io_bound(threads, IO_REQUESTS, IO_CALLS, sizes.io_wait, waiting);
+        bar.inc(1);
+        rows.push((threads, label, elapsed));
+    }
+    bar.finish_and_clear();
+    println!(
+        "2. I/O-bound: {IO_REQUESTS} requests x {IO_CALLS} blocking calls of {} each (GIL on)",
+        human(sizes.io_wait)
+    );
+    let mut table = Table::new(["threads", "GIL during the wait", "wall time", "speedup"]);
+    let base = rows[0].2;
+    for (threads, label, elapsed) in rows {
+        table.row([
+            threads.to_string(),
+            label.to_string(),
+            human(elapsed),
+            speedup(base, elapsed),
+        ]);
+    }
+    println!("{table}");
+}
+
+fn convoy_tables(sizes: &Sizes) -> Result<()> {
+    let bar = progress(INTERVALS.len() * CONVOY_CPU_THREADS.len(), "convoy");
+    let mut grid = Vec::new();
+    for interval in INTERVALS {
+        let window = if interval >= Duration::from_millis(50) {
+            sizes.convoy_window_slow
+        } else {
+            sizes.convoy_window
+        };
+        let mut row = Vec::new();
+        for cpu_threads in CONVOY_CPU_THREADS {
+            // Alone, the interval never comes into play: a short look will do.
+            let window = if cpu_threads == 0 { window / 4 } else { window };
+            row.push(convoy(interval, cpu_threads, CONVOY_WAIT, window));
+            bar.inc(1);
+        }
+        grid.push((interval, row));
+    }
+    bar.finish_and_clear();
+
+    println!(
+        "3. Convoy: ops/s of a thread making {} blocking calls (GIL released), alone and beside N CPU-bound threads",
+        human(CONVOY_WAIT)
+    );
+    let mut table = Table::new([
+        "switch interval",
+        "alone",
+        "+1 CPU",
+        "+2 CPU",
+        "+4 CPU",
+        "1/(interval + wait)",
+    ]);
+    for (interval, row) in &grid {
+        let mut cells = vec![human(*interval)];
+        cells.extend(row.iter().map(|r| format!("{:.0}", r.ops_per_sec())));
+        cells.push(format!(
+            "{:.0}",
+            1.0 / (*interval + CONVOY_WAIT).as_secs_f64()
+        ));
+        table.row(cells);
+    }
+    println!("{table}");
+
+    println!("3b. The price: CPU-bound throughput in the same runs (M bytecodes/s), vs. 100 ms");
+    let mut table = Table::new([
+        "switch interval",
+        "1 CPU thread",
+        "vs. 100 ms",
+        "4 CPU threads",
+        "vs. 100 ms",
+        "forced switches/s (4)",
+    ]);
+    let (base1, base4) = (
+        grid[0].1[1].cpu_bytecodes_per_sec(),
+        grid[0].1[3].cpu_bytecodes_per_sec(),
+    );
+    for (interval, row) in &grid {
+        let (one, four) = (&row[1], &row[3]);
+        let forced = four.stats.forced_switches as f64;
+        table.row([
+            human(*interval),
+            format!("{:.1}", one.cpu_bytecodes_per_sec() / 1e6),
+            lab::report::percent(one.cpu_bytecodes_per_sec(), base1),
+            format!("{:.1}", four.cpu_bytecodes_per_sec() / 1e6),
+            lab::report::percent(four.cpu_bytecodes_per_sec(), base4),
+            format!("{:.0}", forced / four.elapsed.as_secs_f64()),
+        ]);
+    }
+    println!("{table}");
+    Ok(())
+}
+
+/// Runs `total` bytecodes split over `n` copies of this program, each with
+/// its own GIL, and returns the wall time.
+fn in_processes(n: usize, total: u64) -> Result<Duration> {
+    let exe = std::env::current_exe().context("finding this program to re-run it")?;
+    let per_child = (total / n as u64).to_string();
+    let started = Instant::now();
+    let children = (0..n)
+        .map(|_| {
+            Command::new(&exe)
+                .args(["child", "--bytecodes", &per_child])
+                .stdout(Stdio::null())
+                .spawn()
+                .context("starting a worker process")
+        })
+        .collect::<Result<Vec<_>>>()?;
+    for mut child in children {
+        let status = child.wait().context("waiting for a worker process")?;
+        if !status.success() {
+            bail!("a worker process failed: {status}");
+        }
+    }
+    Ok(started.elapsed())
+}
+
+fn processes_table(sizes: &Sizes) -> Result<()> {
+    let bar = progress(THREADS.len() * 2, "processes");
+    let mut rows = Vec::new();
+    for n in THREADS {
+        let threads = cpu_bound(Mode::On, n, sizes.cpu_bytecodes, DEFAULT_SWITCH_INTERVAL);
+        bar.inc(1);
+        let processes = in_processes(n, sizes.cpu_bytecodes)?;
+        bar.inc(1);
+        rows.push((n, threads.elapsed, processes));
+    }
+    bar.finish_and_clear();
+    println!(
+        "4. The way out: {} bytecodes split over N threads sharing one GIL, or N processes with one GIL each",
+        sizes.cpu_bytecodes
+    );
+    let mut table = Table::new(["N", "threads", "speedup", "processes", "speedup"]);
+    let (base_t, base_p) = (rows[0].1, rows[0].2);
+    for (n, threads, processes) in rows {
+        table.row([
+            n.to_string(),
+            human(threads),
+            speedup(base_t, threads),
+            human(processes),
+            speedup(base_p, processes),
+        ]);
+    }
+    println!("{table}");
+    Ok(())
+}

@@ -1,0 +1,83 @@
+//! Chapter 3 — WSGI: a sync server with a fixed pool of k threads (gunicorn's
+//! sync and gthread workers) under 100 and 1,000 clients that each wait 50 ms
+//! per request, against the bound Little's law gives: k / 0.05 s.
+//!
+//! Run it:   cargo run --release --example ch03_wsgi            (about 45 s)
+//!           cargo run --release --example ch03_wsgi -- --quick (about 15 s)
+//! One server alone, for curl or wrk (Ctrl-C stops it):
+//!           cargo run --release --example ch03_wsgi -- serve --model sync-pool --workers 2 --port 8000
+//!
+//! Leaves out: processes (the pool is threads in one process) and the async
+//! models, which are chapter 4's.
+
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use lab::api::Model;
+use lab::api::experiment::{ServeArgs, Trial, outcome_table, run_trial};
+use lab::report::print_banner;
+
+#[derive(Parser)]
+#[command(about = "Chapter 3: sync thread pools (WSGI) against Little's law")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// Short runs (under 20 s in all) instead of the full ones.
+    #[arg(long)]
+    quick: bool,
+    /// How long each request waits (simulated I/O), in ms.
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..=1_000))]
+    wait_ms: u64,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run one server model alone until Ctrl-C or SIGTERM.
+    Serve(ServeArgs),
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    if let Some(Command::Serve(args)) = &cli.command {
+        return args.run();
+    }
+    print_banner("Chapter 3: sync thread pools (WSGI) against Little's law");
+    if let Err(why) = lab::api::experiment::raise_fd_limit() {
+        println!("(could not raise the open-file limit: {why})");
+    }
+    let (warmup, duration) = if cli.quick {
+        (Duration::from_millis(300), Duration::from_millis(1_500))
+    } else {
+        (Duration::from_secs(1), Duration::from_secs(5))
+    };
+    let wait = Duration::from_millis(cli.wait_ms);
+    // ANCHOR: pools
+    let pools = [
+        Model::SyncPool { threads: 2 },   // gunicorn -w 2 (sync workers)
+        Model::SyncPool { threads: 32 },  // gunicorn -w 2 --threads 16 (gthread)
+        Model::SyncPool { threads: 256 }, // a pool as large as memory allows?
+    ];
+    // ANCHOR_END: pools
+    let mut outcomes = Vec::new();
+    for clients in [100, 1_000] {
+        for model in pools {
+            let trial = Trial {
+                model,
+                clients,
+                wait,
+                warmup,
+                duration,
+            };
+            outcomes.push(run_trial(trial)?);
+        }
+    }
+    println!(
+        "GET /wait?ms={} from closed-loop clients, {} s measured after {} s warmup.",
+        cli.wait_ms,
+        duration.as_secs_f64(),
+        warmup.as_secs_f64()
+    );
+    println!("bound = Little's law: min(k, clients) / wait.\n");
+    print!("{}", outcome_table(&outcomes));
+    Ok(())
+}

@@ -1,0 +1,310 @@
+//! One API served by six server models — the experiment of chapters 3 and 4.
+//!
+//! | [`Model`]          | built with                         | Python analog                               |
+//! |--------------------|------------------------------------|---------------------------------------------|
+//! | `SyncPool`         | rouille, k handler threads         | gunicorn `-w k` (sync) / `-k gthread`       |
+//! | `EventLoop`        | axum on tokio `current_thread`     | uvicorn, one worker, `async def`            |
+//! | `WorkStealing`     | axum on tokio `multi_thread`       | (none: one loop shared by k threads)        |
+//! | `LoopPerWorker`    | actix-web, k workers               | gunicorn `-k uvicorn.workers.UvicornWorker` |
+//! | `BlockedLoop`      | axum, blocking app on the loop     | `async def` calling `time.sleep`            |
+//! | `SpawnBlocking`    | axum, blocking app in a k-pool     | FastAPI `def` endpoint (threadpool)         |
+//!
+//! The routes and their answers live once in [`contract`]; the blocking app
+//! ([`SyncApp`], rusqlite) and the async app ([`AsyncApp`], sqlx) differ only
+//! in how they wait. [`start`] returns a [`RunningServer`] whose
+//! [`RunningServer::stop`] returns within about 2 s; [`serve_until_signal`]
+//! is the `serve` mode of the examples. Left out: TLS, HTTP/2, processes
+//! (workers are threads in one process).
+
+pub mod actix_app;
+pub mod async_app;
+pub mod axum_app;
+pub mod contract;
+pub mod experiment;
+pub mod rouille_pool;
+pub mod sync_app;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+pub use async_app::AsyncApp;
+pub use contract::{ApiRequest, ApiResponse, Route};
+pub use sync_app::SyncApp;
+
+use axum_app::{Flavor, Runtime};
+
+/// A server model: how requests are scheduled onto threads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Model {
+    /// rouille with `threads` blocking handler threads.
+    SyncPool { threads: usize },
+    /// axum on one tokio thread.
+    EventLoop,
+    /// axum on `threads` work-stealing tokio threads.
+    WorkStealing { threads: usize },
+    /// actix-web with `workers` single-threaded loops.
+    LoopPerWorker { workers: usize },
+    /// axum on one thread, the blocking app called on the loop.
+    BlockedLoop,
+    /// axum on one thread, the blocking app in a pool of `pool` threads.
+    SpawnBlocking { pool: usize },
+}
+
+/// The model names the examples accept for `--model`.
+pub const MODEL_NAMES: [&str; 6] = [
+    "sync-pool",
+    "event-loop",
+    "work-stealing",
+    "loop-per-worker",
+    "blocked-loop",
+    "spawn-blocking",
+];
+
+impl Model {
+    /// Builds a model from its name and the `--workers` count (threads,
+    /// workers or pool size; ignored by the single-loop models).
+    pub fn from_name(name: &str, k: usize) -> anyhow::Result<Self> {
+        anyhow::ensure!(k >= 1, "--workers must be at least 1");
+        Ok(match name {
+            "sync-pool" => Model::SyncPool { threads: k },
+            "event-loop" => Model::EventLoop,
+            "work-stealing" => Model::WorkStealing { threads: k },
+            "loop-per-worker" => Model::LoopPerWorker { workers: k },
+            "blocked-loop" => Model::BlockedLoop,
+            "spawn-blocking" => Model::SpawnBlocking { pool: k },
+            other => anyhow::bail!(
+                "unknown model {other:?}; expected one of {}",
+                MODEL_NAMES.join(", ")
+            ),
+        })
+    }
+
+    /// A short label with the size, e.g. `sync-pool k=32`.
+    pub fn label(&self) -> String {
+        match *self {
+            Model::SyncPool { threads } => format!("sync-pool k={threads}"),
+            Model::EventLoop => "event-loop".into(),
+            Model::WorkStealing { threads } => format!("work-stealing k={threads}"),
+            Model::LoopPerWorker { workers } => format!("loop-per-worker k={workers}"),
+            Model::BlockedLoop => "blocked-loop".into(),
+            Model::SpawnBlocking { pool } => format!("spawn-blocking k={pool}"),
+        }
+    }
+
+    /// What the model stands in for in Python.
+    pub fn python_analog(&self) -> &'static str {
+        match *self {
+            Model::SyncPool { .. } => "gunicorn sync/gthread",
+            Model::EventLoop => "uvicorn, async def",
+            Model::WorkStealing { .. } => "(no Python analog)",
+            Model::LoopPerWorker { .. } => "gunicorn -k UvicornWorker",
+            Model::BlockedLoop => "async def + time.sleep",
+            Model::SpawnBlocking { .. } => "FastAPI def (threadpool)",
+        }
+    }
+
+    // ANCHOR: littles_law
+    /// How many requests can be waiting at once with `clients` clients.
+    pub fn concurrency(&self, clients: usize) -> usize {
+        match *self {
+            Model::SyncPool { threads: k } | Model::SpawnBlocking { pool: k } => k.min(clients),
+            Model::EventLoop | Model::WorkStealing { .. } | Model::LoopPerWorker { .. } => clients,
+            Model::BlockedLoop => 1.min(clients),
+        }
+    }
+
+    /// Little's law, L = λW, solved for the throughput λ: at most
+    /// `concurrency` requests in progress, each taking at least `wait`.
+    pub fn bound(&self, clients: usize, wait: Duration) -> f64 {
+        self.concurrency(clients) as f64 / wait.as_secs_f64()
+    }
+    // ANCHOR_END: littles_law
+}
+
+/// Settings shared by every model.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Extra latency before each database query (a simulated network round trip).
+    pub db_latency: Duration,
+    /// The SQLite file; `None` makes a fresh one in the temp dir, deleted on stop.
+    pub db_path: Option<PathBuf>,
+}
+
+/// A server running in its own thread(s). Dropping it stops it.
+pub struct RunningServer {
+    addr: SocketAddr,
+    thread: Option<std::thread::JoinHandle<()>>,
+    stop: Option<Box<dyn FnOnce() + Send>>,
+    temp_db: Option<PathBuf>,
+}
+
+/// How long [`RunningServer::stop`] waits for the server thread.
+pub const STOP_DEADLINE: Duration = Duration::from_secs(2);
+
+impl RunningServer {
+    pub(crate) fn new(
+        addr: SocketAddr,
+        thread: std::thread::JoinHandle<()>,
+        stop: Box<dyn FnOnce() + Send>,
+    ) -> Self {
+        Self {
+            addr,
+            thread: Some(thread),
+            stop: Some(stop),
+            temp_db: None,
+        }
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:PORT` + `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Stops accepting, gives in-flight requests a moment, and returns how
+    /// long that took — never much more than [`STOP_DEADLINE`]: a thread that
+    /// is still busy then is left to finish on its own.
+    pub fn stop(mut self) -> Duration {
+        self.shutdown()
+    }
+
+    fn shutdown(&mut self) -> Duration {
+        let start = Instant::now();
+        if let Some(stop) = self.stop.take() {
+            stop();
+        }
+        if let Some(thread) = self.thread.take() {
+            while !thread.is_finished() && start.elapsed() < STOP_DEADLINE {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            if thread.is_finished() {
+                let _ = thread.join();
+            }
+        }
+        if let Some(db) = self.temp_db.take() {
+            for suffix in ["", "-wal", "-shm"] {
+                let mut path = db.clone().into_os_string();
+                path.push(suffix);
+                let _ = std::fs::remove_file(path);
+            }
+        }
+        start.elapsed()
+    }
+}
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// A fresh database file name in the temp dir, unique in this process.
+fn temp_db_path() -> PathBuf {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    std::env::temp_dir().join(format!(
+        "waiting-well-api-{}-{n}.sqlite",
+        std::process::id()
+    ))
+}
+
+// ANCHOR: start
+/// Starts `model` on `addr` (use port 0 for a free port).
+pub fn start(model: Model, addr: SocketAddr, options: &Options) -> anyhow::Result<RunningServer> {
+    let (db, temp) = match &options.db_path {
+        Some(path) => (path.clone(), false),
+        None => (temp_db_path(), true),
+    };
+    let sync_app = SyncApp::new(&db, options.db_latency)?; // also creates the table
+    let async_app = || std::sync::Arc::new(AsyncApp::new(&db, options.db_latency));
+    let bind = || std::net::TcpListener::bind(addr);
+    let mut server = match model {
+        Model::SyncPool { threads } => rouille_pool::start(addr, threads, sync_app)?,
+        Model::EventLoop => axum_app::start(
+            bind()?,
+            Runtime::CurrentThread { max_blocking: 1 },
+            Flavor::Async(async_app()),
+        )?,
+        Model::WorkStealing { threads } => axum_app::start(
+            bind()?,
+            Runtime::MultiThread { workers: threads },
+            Flavor::Async(async_app()),
+        )?,
+        Model::LoopPerWorker { workers } => {
+            actix_app::start(bind()?, workers, db.clone(), options.db_latency)?
+        }
+        Model::BlockedLoop => axum_app::start(
+            bind()?,
+            Runtime::CurrentThread { max_blocking: 1 },
+            Flavor::BlockedLoop(sync_app.into()),
+        )?,
+        Model::SpawnBlocking { pool } => axum_app::start(
+            bind()?,
+            Runtime::CurrentThread { max_blocking: pool },
+            Flavor::SpawnBlocking(sync_app.into()),
+        )?,
+    };
+    // ANCHOR_END: start
+    if temp {
+        server.temp_db = Some(db);
+    }
+    Ok(server)
+}
+
+/// Waits for Ctrl-C (SIGINT) or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+/// The `serve` mode: starts `model`, prints `listening on http://ADDR`, runs
+/// until the future `shutdown(addr)` completes (e.g. `|_| shutdown_signal()`),
+/// then stops within about 2 s and returns how long stopping took.
+pub async fn serve_until_signal<F, Fut>(
+    model: Model,
+    addr: SocketAddr,
+    options: &Options,
+    shutdown: F,
+) -> anyhow::Result<Duration>
+where
+    F: FnOnce(SocketAddr) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let server = start(model, addr, options)?;
+    println!(
+        "{} ({}) listening on http://{} — Ctrl-C or SIGTERM to stop",
+        model.label(),
+        model.python_analog(),
+        server.addr()
+    );
+    use std::io::Write as _;
+    let _ = std::io::stdout().flush();
+    shutdown(server.addr()).await;
+    let took = tokio::task::spawn_blocking(move || server.stop()).await?;
+    println!("stopped in {}", crate::report::human(took));
+    Ok(took)
+}

@@ -1,0 +1,142 @@
+//! The async servers built on axum and tokio: one event loop (uvicorn with
+//! one worker), a work-stealing pool of loops, and the two ways to call the
+//! blocking app from an async handler — wrongly (the blocked loop) and
+//! rightly (`spawn_blocking`, what FastAPI does for `def` endpoints).
+//!
+//! Left out: HTTP/2, TLS, middleware.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Request, State};
+use axum::response::{IntoResponse, Response};
+
+use super::contract::{ApiRequest, ApiResponse, read_limited};
+use super::{AsyncApp, RunningServer, SyncApp};
+use crate::users::ApiError;
+
+/// Which app the handler calls, and how.
+#[derive(Clone)]
+pub enum Flavor {
+    /// The async app: every wait is an await.
+    Async(Arc<AsyncApp>),
+    /// The blocking app called on the loop thread.
+    BlockedLoop(Arc<SyncApp>),
+    /// The blocking app sent to tokio's bounded blocking pool.
+    SpawnBlocking(Arc<SyncApp>),
+}
+
+// ANCHOR: blocked_loop
+/// BAD: an `async def` that calls `time.sleep` — the loop thread runs the
+/// blocking app itself, so no other request moves until it returns.
+async fn blocked_loop(app: Arc<SyncApp>, req: ApiRequest) -> ApiResponse {
+    app.call(&req) // <- the one line that differs
+}
+// ANCHOR_END: blocked_loop
+
+// ANCHOR: spawn_blocking
+/// GOOD: a `def` endpoint as FastAPI runs it — on a thread of a bounded pool
+/// while the loop keeps serving others.
+async fn spawn_blocking(app: Arc<SyncApp>, req: ApiRequest) -> ApiResponse {
+    tokio::task::spawn_blocking(move || app.call(&req))
+        .await
+        .unwrap_or_else(panicked) // <- the one line
+}
+// ANCHOR_END: spawn_blocking
+
+fn panicked(e: tokio::task::JoinError) -> ApiResponse {
+    ApiError::Internal(format!("handler panicked: {e}")).into()
+}
+
+// ANCHOR: axum_handler
+/// The ASGI server's side: read the body (bounded), call the app, write the
+/// answer. One catch-all handler, so routing lives in the contract.
+async fn handle(State(flavor): State<Flavor>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let target = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
+    let answer = match read_limited(body.into_data_stream()).await {
+        Err(e) => e.into(),
+        Ok(body) => {
+            let req = ApiRequest::new(parts.method.as_str(), target, body);
+            match flavor {
+                Flavor::Async(app) => app.call(&req).await,
+                Flavor::BlockedLoop(app) => blocked_loop(app, req).await,
+                Flavor::SpawnBlocking(app) => spawn_blocking(app, req).await,
+            }
+        }
+    };
+    let status = axum::http::StatusCode::from_u16(answer.status)
+        .unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR);
+    (status, axum::Json(answer.body)).into_response()
+}
+// ANCHOR_END: axum_handler
+
+/// The router: every path goes to [`handle`].
+pub fn router(flavor: Flavor) -> axum::Router {
+    axum::Router::new().fallback(handle).with_state(flavor)
+}
+
+/// How many threads the runtime gets.
+#[derive(Debug, Clone, Copy)]
+pub enum Runtime {
+    /// One thread runs every task: one event loop.
+    CurrentThread { max_blocking: usize },
+    /// `workers` threads that steal tasks from each other.
+    MultiThread { workers: usize },
+}
+
+/// How long in-flight requests get to finish after a stop request.
+const GRACE: Duration = Duration::from_millis(1_200);
+
+/// Starts axum on its own runtime in its own thread.
+pub fn start(
+    listener: std::net::TcpListener,
+    runtime: Runtime,
+    flavor: Flavor,
+) -> anyhow::Result<RunningServer> {
+    let addr: SocketAddr = listener.local_addr()?;
+    listener.set_nonblocking(true)?;
+    // ANCHOR: runtimes
+    let rt = match runtime {
+        Runtime::CurrentThread { max_blocking } => tokio::runtime::Builder::new_current_thread()
+            .max_blocking_threads(max_blocking) // the spawn_blocking bound
+            .enable_all()
+            .build()?,
+        Runtime::MultiThread { workers } => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(workers) // loops that steal each other's tasks
+            .enable_all()
+            .build()?,
+    };
+    // ANCHOR_END: runtimes
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let thread = std::thread::Builder::new()
+        .name("axum-server".into())
+        .spawn(move || {
+            rt.block_on(async move {
+                let listener = match tokio::net::TcpListener::from_std(listener) {
+                    Ok(l) => l,
+                    Err(e) => return eprintln!("axum: {e}"),
+                };
+                let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+                    let _ = rx.wait_for(|stop| *stop).await;
+                };
+                let serve = axum::serve(listener, router(flavor))
+                    .with_graceful_shutdown(stopped(stop_rx.clone()));
+                // Graceful, but bounded: after GRACE, in-flight requests are dropped.
+                tokio::select! {
+                    result = serve => if let Err(e) = result { eprintln!("axum: {e}") },
+                    _ = async { stopped(stop_rx).await; tokio::time::sleep(GRACE).await } => {}
+                }
+            });
+            // Do not wait for blocking tasks still sleeping in the pool.
+            rt.shutdown_timeout(Duration::from_millis(100));
+        })?;
+    Ok(RunningServer::new(
+        addr,
+        thread,
+        Box::new(move || {
+            let _ = stop_tx.send(true);
+        }),
+    ))
+}

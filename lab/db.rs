@@ -1,0 +1,70 @@
+//! A small, real SQLite database (rusqlite, in memory) whose queries can be
+//! given extra latency, standing in for a database across a network: the
+//! query itself takes microseconds, the round trip takes what you set.
+//!
+//! Left out: connection pools and async drivers (chapters 3-5 use sqlx).
+
+use std::time::Duration;
+
+use rusqlite::{Connection, OptionalExtension};
+
+use crate::wait::simulated_wait_blocking;
+
+pub struct SimulatedDb {
+    conn: Connection,
+    latency: Duration,
+}
+
+impl SimulatedDb {
+    /// An in-memory database with `rows` products, each query delayed by `latency`.
+    pub fn open(rows: u32, latency: Duration) -> rusqlite::Result<Self> {
+        let conn = Connection::open_in_memory()?;
+        conn.execute_batch(
+            "CREATE TABLE products (id INTEGER PRIMARY KEY, name TEXT NOT NULL, price_cents INTEGER NOT NULL);",
+        )?;
+        {
+            let mut insert =
+                conn.prepare("INSERT INTO products (id, name, price_cents) VALUES (?1, ?2, ?3)")?;
+            for id in 1..=rows {
+                insert.execute((id, format!("product {id}"), 100 + (id * 37) % 900))?;
+            }
+        }
+        Ok(Self { conn, latency })
+    }
+
+    // ANCHOR: query_with_latency
+    /// Looks a product up: the network round trip (a blocking wait), then the
+    /// query itself (real SQLite work, microseconds).
+    pub fn query_with_latency(&self, id: u32) -> rusqlite::Result<Option<(String, u32)>> {
+        simulated_wait_blocking(self.latency);
+        self.conn
+            .query_row(
+                "SELECT name, price_cents FROM products WHERE id = ?1",
+                [id],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .optional()
+    }
+    // ANCHOR_END: query_with_latency
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_rows_and_misses_absent_ones() {
+        let db = SimulatedDb::open(10, Duration::ZERO).unwrap();
+        let (name, _) = db.query_with_latency(3).unwrap().unwrap();
+        assert_eq!(name, "product 3");
+        assert!(db.query_with_latency(11).unwrap().is_none());
+    }
+
+    #[test]
+    fn latency_is_added_to_every_query() {
+        let db = SimulatedDb::open(1, Duration::from_millis(30)).unwrap();
+        let started = std::time::Instant::now();
+        db.query_with_latency(1).unwrap();
+        assert!(started.elapsed() >= Duration::from_millis(30));
+    }
+}

@@ -1,0 +1,169 @@
+//! The chapter's measurements, one function per table of
+//! `examples/ch02_gil.rs`: CPU-bound threads, I/O-bound threads, and the
+//! convoy effect (a thread making short blocking calls beside CPU-bound
+//! threads).
+//! Each returns raw numbers; the example turns them into tables.
+//!
+//! What it leaves out: processes (the example re-executes itself for those)
+//! and any statistics beyond one timed run per cell.
+
+use std::sync::Barrier;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use super::work::{blocking_call_holding, blocking_call_releasing, run_bytecodes};
+use super::{Gil, GilStats, Mode};
+
+/// One run of CPU-bound threads.
+#[derive(Debug, Clone, Copy)]
+pub struct CpuRun {
+    pub elapsed: Duration,
+    pub stats: GilStats,
+}
+
+/// `total` bytecodes split evenly over `threads` threads that start together.
+/// With [`Mode::On`] only one of them runs at a time.
+pub fn cpu_bound(mode: Mode, threads: usize, total: u64, interval: Duration) -> CpuRun {
+    let threads = threads.max(1);
+    let gil = Gil::new(mode).with_switch_interval(interval);
+    let per_thread = total / threads as u64;
+    let start_line = Barrier::new(threads + 1);
+    let started = thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| {
+                start_line.wait();
+                let mut py = gil.acquire();
+                run_bytecodes(&mut py, per_thread)
+            });
+        }
+        start_line.wait();
+        Instant::now()
+    }); // the scope joins every thread before it returns
+    CpuRun {
+        elapsed: started.elapsed(),
+        stats: gil.stats(),
+    }
+}
+
+/// How the I/O-bound requests treat the GIL while they wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Waiting {
+    /// [`blocking_call_releasing`]: the right way.
+    Releasing,
+    /// [`blocking_call_holding`]: the bug.
+    Holding,
+}
+
+/// Handles `requests` I/O-bound requests on `threads` threads; each request
+/// runs a few bytecodes then makes `calls` blocking calls of `wait` each
+/// (think: a view making database queries). Returns the wall time.
+pub fn io_bound(
+    threads: usize,
+    requests: usize,
+    calls: usize,
+    wait: Duration,
+    waiting: Waiting,
+) -> Duration {
+    let threads = threads.max(1);
+    let gil = Gil::new(Mode::On);
+    let start_line = Barrier::new(threads + 1);
+    let started = thread::scope(|s| {
+        for t in 0..threads {
+            let (gil, start_line) = (&gil, &start_line);
+            s.spawn(move || {
+                start_line.wait();
+                let mut py = gil.acquire();
+                for _ in (t..requests).step_by(threads) {
+                    run_bytecodes(&mut py, 1_000);
+                    for _ in 0..calls {
+                        match waiting {
+                            Waiting::Releasing => blocking_call_releasing(&mut py, wait),
+                            Waiting::Holding => blocking_call_holding(&mut py, wait),
+                        }
+                    }
+                }
+            });
+        }
+        start_line.wait();
+        Instant::now()
+    });
+    started.elapsed()
+}
+
+/// Bytecodes the I/O-style thread runs per operation ("handle the result").
+pub const HANDLER_BYTECODES: u64 = 100;
+
+/// One run of the convoy experiment.
+#[derive(Debug, Clone, Copy)]
+pub struct ConvoyRun {
+    /// Operations the I/O-style thread completed.
+    pub ops: u64,
+    /// How long that took: the asked window, plus the last operation.
+    pub elapsed: Duration,
+    /// Bytecodes the CPU-bound threads ran in the same time.
+    pub cpu_bytecodes: u64,
+    pub stats: GilStats,
+}
+
+impl ConvoyRun {
+    pub fn ops_per_sec(&self) -> f64 {
+        self.ops as f64 / self.elapsed.as_secs_f64()
+    }
+    pub fn cpu_bytecodes_per_sec(&self) -> f64 {
+        self.cpu_bytecodes as f64 / self.elapsed.as_secs_f64()
+    }
+}
+
+// ANCHOR: io_thread
+/// The I/O-style thread: a loop of short blocking calls (`wait` each, GIL
+/// released) with a little Python-level work between them, for `window`.
+fn io_thread(gil: &Gil, wait: Duration, window: Duration) -> (u64, Duration) {
+    let mut py = gil.acquire();
+    let started = Instant::now();
+    let mut ops = 0;
+    while started.elapsed() < window {
+        blocking_call_releasing(&mut py, wait); // e.g. a fast DB query
+        run_bytecodes(&mut py, HANDLER_BYTECODES); // handle its result
+        ops += 1;
+    }
+    (ops, started.elapsed())
+}
+// ANCHOR_END: io_thread
+
+/// The I/O-style thread alone or beside `cpu_threads` CPU-bound threads,
+/// all under one GIL with the given switch interval, for about `window`.
+pub fn convoy(
+    interval: Duration,
+    cpu_threads: usize,
+    wait: Duration,
+    window: Duration,
+) -> ConvoyRun {
+    let gil = Gil::new(Mode::On).with_switch_interval(interval);
+    let stop = AtomicBool::new(false);
+    let cpu_done = AtomicU64::new(0);
+    let start_line = Barrier::new(cpu_threads + 1);
+    thread::scope(|s| {
+        for _ in 0..cpu_threads {
+            s.spawn(|| {
+                start_line.wait();
+                let mut py = gil.acquire();
+                while !stop.load(Relaxed) {
+                    run_bytecodes(&mut py, 256);
+                    cpu_done.fetch_add(256, Relaxed);
+                }
+            });
+        }
+        start_line.wait();
+        let cpu_before = cpu_done.load(Relaxed);
+        let (ops, elapsed) = io_thread(&gil, wait, window);
+        let cpu_bytecodes = cpu_done.load(Relaxed) - cpu_before;
+        stop.store(true, Relaxed);
+        ConvoyRun {
+            ops,
+            elapsed,
+            cpu_bytecodes,
+            stats: gil.stats(),
+        }
+    })
+}

@@ -1,0 +1,29 @@
+//! The Waiting Well lab: the shared machinery behind every chapter's example.
+//!
+//! Each module is small and teaches one thing; examples in `examples/` only
+//! set up an experiment, run it and print a table. Nothing here talks to
+//! anything but loopback (127.0.0.1 / ::1), and every loop is bounded.
+//!
+//! | module      | chapter | what it holds                                             |
+//! |-------------|---------|-----------------------------------------------------------|
+//! | `report`    | all     | aligned tables, the machine a figure came from            |
+//! | `wait`      | 1       | simulated waits (blocking and async) and CPU-bound work   |
+//! | `db`        | 1, 3    | a small real SQLite database with injectable latency      |
+//! | `upstream`  | 1       | a local "slow upstream" HTTP server                       |
+//! | `client`    | 1       | sequential blocking vs concurrent async HTTP clients      |
+//! | `loadgen`   | 1, 3, 4 | the book's load generator (closed and open loop)          |
+//! | `gil`       | 2       | a global interpreter lock, built like CPython's           |
+//! | `users`     | 3, 4, 5 | the users resource: validation, errors, SQL               |
+//! | `api`       | 3, 4    | one API served by rouille, axum and actix-web             |
+//! | `lifespan`  | 5       | app-wide and request-scoped resources, graceful shutdown  |
+
+pub mod api;
+pub mod client;
+pub mod db;
+pub mod gil;
+pub mod lifespan;
+pub mod loadgen;
+pub mod report;
+pub mod upstream;
+pub mod users;
+pub mod wait;

@@ -1,0 +1,102 @@
+//! Waiting and working: the two things a request's time is spent on.
+//!
+//! A *wait* (a database round trip, an upstream call) costs wall-clock time
+//! but no CPU: the thread could do something else meanwhile. *Work* costs CPU
+//! time, and nothing overlaps it on the same core. Chapter 1 measures both,
+//! side by side, with these functions.
+//!
+//! Left out: real I/O (see `upstream` and `db` for that); here a wait is a
+//! sleep, which is what real I/O looks like from the thread's point of view.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+// ANCHOR: waits
+/// Waits by blocking the calling thread: what `time.sleep` or a synchronous
+/// driver call does. The thread can do nothing else meanwhile.
+pub fn simulated_wait_blocking(duration: Duration) {
+    std::thread::sleep(duration);
+}
+
+/// Waits by yielding to the runtime: what `await asyncio.sleep(...)` or an
+/// async driver call does. The thread runs other tasks meanwhile.
+pub async fn simulated_wait(duration: Duration) {
+    tokio::time::sleep(duration).await;
+}
+// ANCHOR_END: waits
+
+/// A fixed amount of CPU-bound work, sized once to take about `target` on an
+/// idle core. Fixed *work*, not fixed *time*: on a busy machine the same work
+/// takes longer, which is exactly what the CPU-bound experiments show.
+#[derive(Debug, Clone, Copy)]
+pub struct CpuWork {
+    iterations: u64,
+}
+
+impl CpuWork {
+    /// Measures how many iterations take `target` on this thread, now.
+    pub fn calibrated(target: Duration) -> Self {
+        let mut probe = 10_000u64;
+        loop {
+            let started = Instant::now();
+            spin(probe);
+            let took = started.elapsed();
+            if took >= Duration::from_millis(20) || probe >= 1 << 40 {
+                let per_iteration = took.as_secs_f64() / probe as f64;
+                let iterations = (target.as_secs_f64() / per_iteration).max(1.0) as u64;
+                return Self { iterations };
+            }
+            probe *= 4;
+        }
+    }
+
+    /// Exactly `iterations` steps of work.
+    pub fn iterations(iterations: u64) -> Self {
+        Self { iterations }
+    }
+
+    pub fn run(self) -> u64 {
+        spin(self.iterations)
+    }
+}
+
+/// The unit of work: an xorshift step the optimiser cannot remove.
+fn spin(iterations: u64) -> u64 {
+    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    for _ in 0..iterations {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x = black_box(x);
+    }
+    x
+}
+
+/// Wall-clock time and the calling thread's CPU time spent in `f`.
+pub fn measure<T>(f: impl FnOnce() -> T) -> (T, Duration, Duration) {
+    let cpu = cpu_time::ThreadTime::now();
+    let wall = Instant::now();
+    let out = f();
+    (out, wall.elapsed(), cpu.elapsed())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_blocking_wait_costs_wall_time_but_almost_no_cpu() {
+        let ((), wall, cpu) = measure(|| simulated_wait_blocking(Duration::from_millis(50)));
+        assert!(wall >= Duration::from_millis(50));
+        assert!(cpu < Duration::from_millis(10), "cpu {cpu:?}");
+    }
+
+    #[test]
+    fn work_costs_cpu_time() {
+        let work = CpuWork::calibrated(Duration::from_millis(30));
+        let (_, wall, cpu) = measure(|| work.run());
+        // Wide margins: on a loaded machine the wall time grows, the CPU time stays.
+        assert!(cpu >= Duration::from_millis(10), "cpu {cpu:?}");
+        assert!(wall >= cpu.mul_f64(0.9), "wall {wall:?} cpu {cpu:?}");
+    }
+}

@@ -1,0 +1,472 @@
+//! The discrete-event engine: a clock, a priority queue of timers, and the
+//! per-model rules for who may run a request's next phase.
+//!
+//! Shared rules: a request is `CPU -> wait -> CPU` (zero-length phases are skipped);
+//! ties at the same instant run in the order they were scheduled, so a run is a pure
+//! function of its inputs. Two random streams from the seed: one for the requests'
+//! phase lengths (drawn in arrival order, identical across models, so models are
+//! compared on the same requests) and one for arrivals and think times.
+//!
+//! Leaves out: preemption of anything but the GIL, the size of the blocking pool
+//! (offloaded calls simply overlap, as with tokio's 512 threads), CPU cores.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::event::{Event, EventKind, Run};
+use crate::spec::{Arrivals, Dist, Limits, ModelKind, ModelSpec, Workload};
+
+/// Simulate `workload` through `model` (both clamped to `limits` first).
+pub fn simulate(model: ModelSpec, workload: Workload, limits: &Limits) -> Run {
+    let (mut model, mut workload) = (model, workload);
+    model.clamp(limits);
+    workload.clamp(limits);
+    let mut engine = Engine::new(model, workload, limits.max_events);
+    engine.run();
+    Run {
+        model,
+        workload,
+        lanes: model.kind.lanes(model.workers),
+        events: engine.log,
+        truncated: engine.truncated,
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Timer {
+    Arrival { client: u32 },
+    RunDone { req: u32, lane: u32, epoch: u64 },
+    WaitDone { req: u32 },
+    GilTimeout { epoch: u64 },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    Cpu,
+    Wait,
+    /// A blocking call made on the loop thread.
+    Block,
+}
+
+struct Req {
+    phases: [(Phase, u64); 3],
+    next: usize,
+    /// What is left of the current CPU/blocking phase (the GIL can interrupt it).
+    remaining: u64,
+    client: u32,
+    /// Bound worker (pool, GIL threads) or loop group (pinned loops).
+    home: u32,
+}
+
+struct Engine {
+    model: ModelSpec,
+    workload: Workload,
+    max_events: usize,
+    now: u64,
+    seq: u64,
+    timers: BinaryHeap<Reverse<(u64, u64, Timer)>>,
+    log: Vec<Event>,
+    reqs: Vec<Req>,
+    issued: u32,
+    work_rng: ChaCha8Rng,
+    arrival_rng: ChaCha8Rng,
+    /// Bit i set = lane / worker i is free (at most 64, see `Limits::max_workers`).
+    free: u64,
+    worker_queue: VecDeque<u32>,
+    /// Ready CPU phases per loop group (one group except for pinned loops).
+    ready: Vec<VecDeque<u32>>,
+    client_pin: Vec<Option<u32>>,
+    gil_holder: Option<u32>,
+    gil_epoch: u64,
+    gil_since: u64,
+    gil_queue: VecDeque<u32>,
+    truncated: bool,
+}
+
+impl Engine {
+    fn new(model: ModelSpec, workload: Workload, max_events: usize) -> Engine {
+        let lanes = model.kind.lanes(model.workers).min(64);
+        let groups = if model.kind == ModelKind::PinnedLoops {
+            lanes
+        } else {
+            1
+        };
+        let clients = match workload.arrivals {
+            Arrivals::Closed { clients, .. } => clients as usize,
+            Arrivals::Open { .. } => 0,
+        };
+        let mut work_rng = ChaCha8Rng::seed_from_u64(workload.seed);
+        work_rng.set_stream(0);
+        let mut arrival_rng = ChaCha8Rng::seed_from_u64(workload.seed);
+        arrival_rng.set_stream(1);
+        Engine {
+            model,
+            workload,
+            max_events,
+            now: 0,
+            seq: 0,
+            timers: BinaryHeap::new(),
+            log: Vec::with_capacity((workload.requests as usize).saturating_mul(10).min(1 << 20)),
+            reqs: Vec::with_capacity(workload.requests as usize),
+            issued: 0,
+            work_rng,
+            arrival_rng,
+            free: if lanes == 64 {
+                u64::MAX
+            } else {
+                (1u64 << lanes) - 1
+            },
+            worker_queue: VecDeque::new(),
+            ready: (0..groups).map(|_| VecDeque::new()).collect(),
+            client_pin: vec![None; clients],
+            gil_holder: None,
+            gil_epoch: 0,
+            gil_since: 0,
+            gil_queue: VecDeque::new(),
+            truncated: false,
+        }
+    }
+
+    fn run(&mut self) {
+        match self.workload.arrivals {
+            Arrivals::Closed { clients, .. } => {
+                for client in 0..clients.min(self.workload.requests) {
+                    self.schedule(0, Timer::Arrival { client });
+                }
+            }
+            Arrivals::Open { rate_per_s } => {
+                let gap = self.interarrival(rate_per_s);
+                self.schedule(gap, Timer::Arrival { client: 0 });
+            }
+        }
+        while let Some(Reverse((t, _, timer))) = self.timers.pop() {
+            if self.log.len() >= self.max_events {
+                self.truncated = true;
+                break;
+            }
+            debug_assert!(t >= self.now, "time went backwards");
+            self.now = t;
+            match timer {
+                Timer::Arrival { client } => self.arrive(client),
+                Timer::RunDone { req, lane, epoch } => self.run_done(req, lane, epoch),
+                Timer::WaitDone { req } => {
+                    self.emit(EventKind::WaitEnd { req });
+                    self.advance(req);
+                }
+                Timer::GilTimeout { epoch } => self.gil_timeout(epoch),
+            }
+        }
+    }
+
+    fn schedule(&mut self, at: u64, timer: Timer) {
+        self.seq += 1;
+        self.timers.push(Reverse((at, self.seq, timer)));
+    }
+
+    fn emit(&mut self, kind: EventKind) {
+        self.log.push(Event { t: self.now, kind });
+    }
+
+    fn sample(rng: &mut ChaCha8Rng, dist: Dist, mean_us: u64) -> u64 {
+        // Always draw, so every request consumes the same amount of randomness.
+        let u: f64 = rng.r#gen();
+        match dist {
+            Dist::Fixed => mean_us,
+            Dist::Exponential => (-(mean_us as f64) * (1.0 - u).ln()).round() as u64,
+        }
+    }
+
+    fn interarrival(&mut self, rate_per_s: f64) -> u64 {
+        let u: f64 = self.arrival_rng.r#gen();
+        self.now + (-(1e6 / rate_per_s) * (1.0 - u).ln()).round() as u64
+    }
+
+    // ---- arrivals and completion -------------------------------------------------
+
+    fn arrive(&mut self, client: u32) {
+        if self.issued >= self.workload.requests {
+            return;
+        }
+        let req = self.issued;
+        self.issued += 1;
+        let w = self.workload;
+        let rng = &mut self.work_rng;
+        let cpu1 = Self::sample(rng, w.dist, w.cpu_before_us);
+        let wait = Self::sample(rng, w.dist, w.wait_us);
+        let cpu2 = Self::sample(rng, w.dist, w.cpu_after_us);
+        let blocking_draw: f64 = rng.r#gen();
+        let pin_draw: f64 = rng.r#gen();
+        let blocks = self.model.kind == ModelKind::BlockingLoop
+            && !self.model.offload
+            && blocking_draw < self.model.blocking_share;
+        let wait_phase = if blocks { Phase::Block } else { Phase::Wait };
+        let client = match w.arrivals {
+            Arrivals::Closed { .. } => client,
+            Arrivals::Open { rate_per_s } => {
+                // An open-loop client is one connection per request.
+                if self.issued < w.requests {
+                    let at = self.interarrival(rate_per_s);
+                    self.schedule(at, Timer::Arrival { client: 0 });
+                }
+                req
+            }
+        };
+        self.reqs.push(Req {
+            phases: [(Phase::Cpu, cpu1), (wait_phase, wait), (Phase::Cpu, cpu2)],
+            next: 0,
+            remaining: 0,
+            client,
+            home: 0,
+        });
+        self.emit(EventKind::Arrive { req, client });
+        match self.model.kind {
+            ModelKind::SyncPool | ModelKind::GilThreads => {
+                if self.free != 0 {
+                    let worker = self.free.trailing_zeros();
+                    self.free &= !(1 << worker);
+                    self.bind(req, worker);
+                } else {
+                    self.worker_queue.push_back(req);
+                    let depth = self.worker_queue.len() as u32;
+                    self.emit(EventKind::Queued { req, depth });
+                }
+            }
+            ModelKind::PinnedLoops => {
+                // The kernel gives a new connection to whichever worker's accept() wins:
+                // modelled as a uniform random pick, kept for the connection's life.
+                let lanes = self.ready.len() as u32;
+                let pick = ((pin_draw * lanes as f64) as u32).min(lanes - 1);
+                let group = match self.client_pin.get_mut(client as usize) {
+                    Some(slot) => *slot.get_or_insert(pick),
+                    None => pick,
+                };
+                self.bind(req, group);
+            }
+            ModelKind::EventLoop | ModelKind::BlockingLoop | ModelKind::WorkStealing => {
+                self.bind(req, 0)
+            }
+        }
+    }
+
+    fn bind(&mut self, req: u32, worker: u32) {
+        self.reqs[req as usize].home = worker;
+        self.emit(EventKind::Start { req, worker });
+        self.advance(req);
+    }
+
+    /// Start the request's next non-empty phase, or finish it.
+    fn advance(&mut self, req: u32) {
+        let r = &mut self.reqs[req as usize];
+        let next = loop {
+            match r.phases.get(r.next) {
+                Some(&(_, 0)) => r.next += 1,
+                Some(&phase) => {
+                    r.next += 1;
+                    break Some(phase);
+                }
+                None => break None,
+            }
+        };
+        match next {
+            None => self.finish(req),
+            Some((Phase::Wait, d)) => {
+                self.emit(EventKind::WaitStart { req });
+                self.schedule(self.now + d, Timer::WaitDone { req });
+            }
+            Some((_, d)) => {
+                self.reqs[req as usize].remaining = d;
+                match self.model.kind {
+                    ModelKind::SyncPool => {
+                        let lane = self.reqs[req as usize].home;
+                        self.start_run(req, lane, 0);
+                    }
+                    ModelKind::GilThreads => self.want_gil(req),
+                    _ => {
+                        self.emit(EventKind::Ready { req });
+                        let group = self.group_of(req);
+                        self.ready[group].push_back(req);
+                        self.dispatch(group);
+                    }
+                }
+            }
+        }
+    }
+
+    fn finish(&mut self, req: u32) {
+        self.emit(EventKind::Done { req });
+        let (home, client) = {
+            let r = &self.reqs[req as usize];
+            (r.home, r.client)
+        };
+        if self.model.kind.holds_worker() {
+            match self.worker_queue.pop_front() {
+                Some(next) => self.bind(next, home),
+                None => self.free |= 1 << home,
+            }
+        }
+        if let Arrivals::Closed { think_us, .. } = self.workload.arrivals {
+            let think = Self::sample(&mut self.arrival_rng, self.workload.dist, think_us);
+            self.schedule(self.now + think, Timer::Arrival { client });
+        }
+    }
+
+    // ---- loop lanes ------------------------------------------------------------------
+
+    fn group_of(&self, req: u32) -> usize {
+        match self.model.kind {
+            ModelKind::PinnedLoops => self.reqs[req as usize].home as usize,
+            _ => 0,
+        }
+    }
+
+    /// The lanes a loop group may use, as a bit mask.
+    fn group_mask(&self, group: usize) -> u64 {
+        match self.model.kind {
+            ModelKind::PinnedLoops => 1 << group,
+            ModelKind::WorkStealing => u64::MAX,
+            _ => 1,
+        }
+    }
+
+    fn dispatch(&mut self, group: usize) {
+        loop {
+            let idle = self.free & self.group_mask(group);
+            if idle == 0 {
+                return;
+            }
+            let Some(req) = self.ready[group].pop_front() else {
+                return;
+            };
+            let lane = idle.trailing_zeros();
+            self.free &= !(1 << lane);
+            self.start_run(req, lane, 0);
+        }
+    }
+
+    fn start_run(&mut self, req: u32, lane: u32, epoch: u64) {
+        let r = &self.reqs[req as usize];
+        let blocking = r.phases[r.next - 1].0 == Phase::Block;
+        let remaining = r.remaining;
+        self.emit(if blocking {
+            EventKind::BlockStart { req, lane }
+        } else {
+            EventKind::CpuStart { req, lane }
+        });
+        self.schedule(self.now + remaining, Timer::RunDone { req, lane, epoch });
+    }
+
+    fn run_done(&mut self, req: u32, lane: u32, epoch: u64) {
+        let kind = self.model.kind;
+        if kind == ModelKind::GilThreads {
+            if epoch != self.gil_epoch || self.gil_holder != Some(req) {
+                return; // preempted: a later RunDone will finish this phase
+            }
+            self.emit(EventKind::CpuEnd { req, lane });
+            self.release_gil(req, lane, false);
+            self.advance(req);
+            return;
+        }
+        let r = &self.reqs[req as usize];
+        let blocking = r.phases[r.next - 1].0 == Phase::Block;
+        self.emit(if blocking {
+            EventKind::BlockEnd { req, lane }
+        } else {
+            EventKind::CpuEnd { req, lane }
+        });
+        if kind == ModelKind::SyncPool {
+            self.advance(req);
+            return;
+        }
+        self.free |= 1 << lane;
+        let group = self.group_of(req);
+        self.advance(req);
+        self.dispatch(group);
+    }
+
+    // ---- the GIL -----------------------------------------------------------------------
+
+    fn want_gil(&mut self, req: u32) {
+        let thread = self.reqs[req as usize].home;
+        if self.gil_holder.is_none() {
+            self.acquire_gil(req);
+            return;
+        }
+        self.emit(EventKind::GilWait { req, thread });
+        self.gil_queue.push_back(req);
+        if self.gil_queue.len() == 1 {
+            // CPython: a waiter waits one switch interval, then asks the holder to drop.
+            self.schedule(
+                self.now + self.model.switch_interval_us,
+                Timer::GilTimeout {
+                    epoch: self.gil_epoch,
+                },
+            );
+        }
+    }
+
+    fn acquire_gil(&mut self, req: u32) {
+        let thread = self.reqs[req as usize].home;
+        self.gil_holder = Some(req);
+        self.gil_epoch += 1;
+        self.gil_since = self.now;
+        self.emit(EventKind::GilAcquire { req, thread });
+        self.start_run(req, thread, self.gil_epoch);
+        if !self.gil_queue.is_empty() {
+            self.schedule(
+                self.now + self.model.switch_interval_us,
+                Timer::GilTimeout {
+                    epoch: self.gil_epoch,
+                },
+            );
+        }
+    }
+
+    fn release_gil(&mut self, req: u32, thread: u32, forced: bool) {
+        self.emit(EventKind::GilRelease {
+            req,
+            thread,
+            forced,
+        });
+        self.gil_holder = None;
+        if let Some(next) = self.gil_queue.pop_front() {
+            self.acquire_gil(next);
+        }
+    }
+
+    fn gil_timeout(&mut self, epoch: u64) {
+        let Some(holder) = self.gil_holder else {
+            return;
+        };
+        if epoch != self.gil_epoch || self.gil_queue.is_empty() {
+            return;
+        }
+        let ran = self.now - self.gil_since;
+        let r = &mut self.reqs[holder as usize];
+        if ran >= r.remaining {
+            return; // finishing at this very instant anyway
+        }
+        r.remaining -= ran;
+        let thread = r.home;
+        self.emit(EventKind::CpuEnd {
+            req: holder,
+            lane: thread,
+        });
+        // Forced drop: the holder goes to the back of the line, the first waiter runs.
+        let next = self.gil_queue.pop_front().expect("checked non-empty");
+        self.emit(EventKind::GilRelease {
+            req: holder,
+            thread,
+            forced: true,
+        });
+        self.gil_holder = None;
+        self.emit(EventKind::GilWait {
+            req: holder,
+            thread,
+        });
+        self.gil_queue.push_back(holder);
+        self.acquire_gil(next);
+    }
+}

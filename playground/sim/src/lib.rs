@@ -1,0 +1,31 @@
+//! The visualizer's engine: a seeded discrete-event simulation of requests flowing
+//! through six server models, producing a typed event log and metrics computed from it.
+//!
+//! Every request is `CPU -> wait (I/O) -> CPU`. The models differ only in what a
+//! request holds while it waits:
+//!
+//! 1. [`ModelKind::SyncPool`]: a worker for its whole life (gunicorn sync / rouille).
+//! 2. [`ModelKind::EventLoop`]: nothing; CPU phases share one loop thread (uvicorn / tokio current_thread).
+//! 3. [`ModelKind::BlockingLoop`]: the loop itself, for handlers that block it.
+//! 4. [`ModelKind::GilThreads`]: a thread, and its CPU phases need the GIL.
+//! 5. [`ModelKind::PinnedLoops`]: k loops, each connection pinned to one at accept.
+//! 6. [`ModelKind::WorkStealing`]: k runtime workers sharing all ready tasks.
+//!
+//! Flow: [`Workload`] + [`ModelSpec`] -> [`simulate`] -> [`Run`] (log) ->
+//! [`Metrics::from_run`] and [`Timeline::from_run`] (what the canvas draws).
+//!
+//! What it leaves out: CPU cores (each worker/thread is assumed to have its own core),
+//! network and parsing costs, OS scheduling noise, memory. It is a teaching model,
+//! not a capacity planner.
+
+mod engine;
+mod event;
+mod metrics;
+mod spec;
+mod timeline;
+
+pub use engine::simulate;
+pub use event::{Event, EventKind, Run};
+pub use metrics::Metrics;
+pub use spec::{Arrivals, Dist, Limits, ModelKind, ModelSpec, Workload};
+pub use timeline::{Span, SpanKind, Timeline};

@@ -1,0 +1,253 @@
+//! What to simulate: the server model and the workload, with the limits that keep
+//! one run small enough for a browser tab (out-of-range inputs are clamped, and
+//! [`Workload::clamp`] / [`ModelSpec::clamp`] say what they changed so the UI can show it).
+//!
+//! Times are integer microseconds so that runs are exactly reproducible.
+
+use serde::{Deserialize, Serialize};
+
+/// The six server models the visualizer compares.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ModelKind {
+    /// k sync workers, one request each for its whole life (gunicorn sync/gthread; rouille).
+    SyncPool,
+    /// One event loop: CPU phases serialized on one thread, waits overlap
+    /// (uvicorn with 1 worker; tokio current_thread).
+    EventLoop,
+    /// One event loop where some handlers block it (`time.sleep` in `async def`;
+    /// `std::thread::sleep` in an `async fn`), optionally offloaded to a blocking pool
+    /// (`def` endpoints; `spawn_blocking`).
+    BlockingLoop,
+    /// k threads sharing one GIL with a switch interval (CPython threads; gunicorn gthread).
+    GilThreads,
+    /// k event loops, each connection pinned to one at accept (gunicorn + uvicorn workers; actix-web).
+    PinnedLoops,
+    /// A work-stealing multi-thread runtime: any idle worker runs any ready task (tokio multi-thread).
+    WorkStealing,
+}
+
+impl ModelKind {
+    pub const ALL: [ModelKind; 6] = [
+        ModelKind::SyncPool,
+        ModelKind::EventLoop,
+        ModelKind::BlockingLoop,
+        ModelKind::GilThreads,
+        ModelKind::PinnedLoops,
+        ModelKind::WorkStealing,
+    ];
+
+    /// Short stable identifier (URLs, presets).
+    pub fn id(self) -> &'static str {
+        match self {
+            ModelKind::SyncPool => "pool",
+            ModelKind::EventLoop => "loop",
+            ModelKind::BlockingLoop => "blocked",
+            ModelKind::GilThreads => "gil",
+            ModelKind::PinnedLoops => "pinned",
+            ModelKind::WorkStealing => "stealing",
+        }
+    }
+
+    pub fn from_id(id: &str) -> Option<ModelKind> {
+        ModelKind::ALL.into_iter().find(|m| m.id() == id)
+    }
+
+    /// Name shown in the UI, with its real-world counterparts.
+    pub fn label(self) -> &'static str {
+        match self {
+            ModelKind::SyncPool => "Sync worker pool (gunicorn sync · rouille)",
+            ModelKind::EventLoop => "One event loop (uvicorn · tokio current_thread)",
+            ModelKind::BlockingLoop => {
+                "Event loop with blocking handlers (time.sleep in async def · thread::sleep in async fn)"
+            }
+            ModelKind::GilThreads => "Threads sharing a GIL (CPython threads · gunicorn gthread)",
+            ModelKind::PinnedLoops => {
+                "k pinned event loops (gunicorn + uvicorn workers · actix-web)"
+            }
+            ModelKind::WorkStealing => "Work-stealing runtime (tokio multi-thread)",
+        }
+    }
+
+    /// How many lanes (threads that run CPU work) the model has for `workers`.
+    pub fn lanes(self, workers: u32) -> u32 {
+        match self {
+            ModelKind::EventLoop | ModelKind::BlockingLoop => 1,
+            _ => workers,
+        }
+    }
+
+    /// Whether a request holds its worker while it waits (lanes show waits).
+    pub fn holds_worker(self) -> bool {
+        matches!(self, ModelKind::SyncPool | ModelKind::GilThreads)
+    }
+}
+
+/// How long each phase lasts around its configured mean.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Dist {
+    Fixed,
+    Exponential,
+}
+
+/// Where requests come from.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Arrivals {
+    /// N clients, each sends a request, waits for the answer, thinks, repeats.
+    Closed { clients: u32, think_us: u64 },
+    /// Poisson arrivals at a fixed rate, whatever the server does.
+    Open { rate_per_s: f64 },
+}
+
+/// The work each request does and how many there are.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Workload {
+    pub arrivals: Arrivals,
+    /// CPU before the wait (parse, validate, build the query), mean µs.
+    pub cpu_before_us: u64,
+    /// The I/O wait (database, upstream HTTP), mean µs.
+    pub wait_us: u64,
+    /// CPU after the wait (serialize the answer), mean µs.
+    pub cpu_after_us: u64,
+    pub dist: Dist,
+    /// Total requests in the run (arrivals stop after this many).
+    pub requests: u32,
+    pub seed: u64,
+}
+
+/// The server model and its knobs.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ModelSpec {
+    pub kind: ModelKind,
+    /// Pool size, GIL threads, pinned loops or runtime workers (ignored by the one-loop models).
+    pub workers: u32,
+    /// GIL: forced switch after this long with a waiter (CPython `sys.getswitchinterval()`, 5 ms).
+    pub switch_interval_us: u64,
+    /// BlockingLoop: share of requests (0..=1) whose wait is a blocking call.
+    pub blocking_share: f64,
+    /// BlockingLoop: run blocking calls in a blocking pool instead of on the loop.
+    pub offload: bool,
+}
+
+impl ModelSpec {
+    /// A model with the defaults the book uses (5 ms GIL interval, half the
+    /// handlers blocking, not offloaded).
+    pub fn new(kind: ModelKind, workers: u32) -> ModelSpec {
+        ModelSpec {
+            kind,
+            workers,
+            switch_interval_us: 5_000,
+            blocking_share: 0.5,
+            offload: false,
+        }
+    }
+
+    /// Clamp to [`Limits`]; returns a message per changed value.
+    pub fn clamp(&mut self, limits: &Limits) -> Vec<String> {
+        let mut notes = Vec::new();
+        clamp_u32(
+            &mut self.workers,
+            1,
+            limits.max_workers,
+            "workers",
+            &mut notes,
+        );
+        clamp_u64(
+            &mut self.switch_interval_us,
+            100,
+            1_000_000,
+            "switch interval (µs)",
+            &mut notes,
+        );
+        if !(0.0..=1.0).contains(&self.blocking_share) || self.blocking_share.is_nan() {
+            let v = if self.blocking_share > 1.0 { 1.0 } else { 0.0 };
+            notes.push(format!("blocking share clamped to {v}"));
+            self.blocking_share = v;
+        }
+        notes
+    }
+}
+
+/// Bounds on one run, so any input finishes quickly and fits in memory.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Limits {
+    pub max_workers: u32,
+    pub max_clients: u32,
+    pub max_requests: u32,
+    /// Longest mean phase, µs.
+    pub max_phase_us: u64,
+    /// The engine stops (and marks the run truncated) after this many events.
+    pub max_events: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_workers: 64,
+            max_clients: 1_000,
+            max_requests: 200_000,
+            max_phase_us: 10_000_000,
+            max_events: 4_000_000,
+        }
+    }
+}
+
+impl Workload {
+    /// Clamp to [`Limits`]; returns a message per changed value.
+    pub fn clamp(&mut self, limits: &Limits) -> Vec<String> {
+        let mut notes = Vec::new();
+        match &mut self.arrivals {
+            Arrivals::Closed { clients, think_us } => {
+                clamp_u32(clients, 1, limits.max_clients, "clients", &mut notes);
+                clamp_u64(
+                    think_us,
+                    0,
+                    limits.max_phase_us,
+                    "think time (µs)",
+                    &mut notes,
+                );
+            }
+            Arrivals::Open { rate_per_s } => {
+                let (lo, hi) = (0.1, 1_000_000.0);
+                if rate_per_s.is_nan() || *rate_per_s < lo || *rate_per_s > hi {
+                    let v = if *rate_per_s > hi { hi } else { lo };
+                    notes.push(format!("arrival rate clamped to {v}/s"));
+                    *rate_per_s = v;
+                }
+            }
+        }
+        let max = limits.max_phase_us;
+        clamp_u64(
+            &mut self.cpu_before_us,
+            0,
+            max,
+            "CPU before (µs)",
+            &mut notes,
+        );
+        clamp_u64(&mut self.wait_us, 0, max, "wait (µs)", &mut notes);
+        clamp_u64(&mut self.cpu_after_us, 0, max, "CPU after (µs)", &mut notes);
+        clamp_u32(
+            &mut self.requests,
+            1,
+            limits.max_requests,
+            "requests",
+            &mut notes,
+        );
+        notes
+    }
+}
+
+fn clamp_u32(v: &mut u32, lo: u32, hi: u32, name: &str, notes: &mut Vec<String>) {
+    let c = (*v).clamp(lo, hi);
+    if c != *v {
+        notes.push(format!("{name} clamped to {c}"));
+        *v = c;
+    }
+}
+
+fn clamp_u64(v: &mut u64, lo: u64, hi: u64, name: &str, notes: &mut Vec<String>) {
+    let c = (*v).clamp(lo, hi);
+    if c != *v {
+        notes.push(format!("{name} clamped to {c}"));
+        *v = c;
+    }
+}

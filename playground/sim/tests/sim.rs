@@ -1,0 +1,323 @@
+//! Checks of the simulation core: invariants of every model's log (time order, one
+//! request per lane at a time, one GIL holder, every closed-loop request finishes,
+//! Little's law), queueing theory (M/M/1, M/M/c Erlang C), the blocked loop's
+//! throughput, and a snapshot of a tiny log.
+//!
+//! Leaves out: the browser front (see playground/web/tests).
+
+use proptest::prelude::*;
+use waiting_well_sim::{
+    Arrivals, Dist, EventKind, Limits, Metrics, ModelKind, ModelSpec, Run, Workload, simulate,
+};
+
+fn closed(
+    clients: u32,
+    cpu_us: u64,
+    wait_us: u64,
+    requests: u32,
+    dist: Dist,
+    seed: u64,
+) -> Workload {
+    Workload {
+        arrivals: Arrivals::Closed {
+            clients,
+            think_us: 0,
+        },
+        cpu_before_us: cpu_us,
+        wait_us,
+        cpu_after_us: cpu_us,
+        dist,
+        requests,
+        seed,
+    }
+}
+
+/// Poisson arrivals, one exponential CPU phase of mean `service_us`, no wait.
+fn open_cpu_only(rate_per_s: f64, service_us: u64, requests: u32) -> Workload {
+    Workload {
+        arrivals: Arrivals::Open { rate_per_s },
+        cpu_before_us: service_us,
+        wait_us: 0,
+        cpu_after_us: 0,
+        dist: Dist::Exponential,
+        requests,
+        // Fixed seed: at rho = 0.9 the run-to-run spread of a 300k-request mean is a few %.
+        seed: 1,
+    }
+}
+
+/// Panics with a message if a log breaks an invariant every model must keep.
+fn check_invariants(run: &Run) {
+    let mut last = 0;
+    let mut running: Vec<Option<u32>> = vec![None; run.lanes as usize];
+    let mut gil: Option<u32> = None;
+    for e in &run.events {
+        assert!(e.t >= last, "time went backwards at {e:?}");
+        last = e.t;
+        match e.kind {
+            EventKind::CpuStart { req, lane } | EventKind::BlockStart { req, lane } => {
+                let slot = &mut running[lane as usize];
+                assert_eq!(*slot, None, "lane {lane} runs two requests at {e:?}");
+                *slot = Some(req);
+            }
+            EventKind::CpuEnd { req, lane } | EventKind::BlockEnd { req, lane } => {
+                assert_eq!(running[lane as usize].take(), Some(req), "bad end {e:?}");
+            }
+            EventKind::GilAcquire { req, .. } => {
+                assert_eq!(gil, None, "two GIL holders at {e:?}");
+                gil = Some(req);
+            }
+            EventKind::GilRelease { req, .. } => assert_eq!(gil.take(), Some(req)),
+            _ => {}
+        }
+    }
+}
+
+fn assert_little(run: &Run) {
+    let m = Metrics::from_run(run);
+    assert!(
+        (m.little_ratio - 1.0).abs() < 0.01,
+        "{:?}: L={} λ={} W={} ratio={}",
+        run.model.kind,
+        m.mean_in_system,
+        m.arrival_rate_per_s,
+        m.mean_time_in_system_s,
+        m.little_ratio
+    );
+}
+
+#[test]
+fn every_model_keeps_the_invariants_and_littles_law() {
+    for kind in ModelKind::ALL {
+        for arrivals in [
+            Arrivals::Closed {
+                clients: 16,
+                think_us: 2_000,
+            },
+            Arrivals::Open { rate_per_s: 300.0 },
+        ] {
+            let w = Workload {
+                arrivals,
+                ..closed(16, 1_000, 50_000, 2_000, Dist::Exponential, 3)
+            };
+            let run = simulate(ModelSpec::new(kind, 4), w, &Limits::default());
+            assert!(!run.truncated);
+            check_invariants(&run);
+            assert_little(&run);
+            assert_eq!(Metrics::from_run(&run).completed, 2_000, "{kind:?}");
+        }
+    }
+}
+
+#[test]
+fn event_loop_beats_a_small_pool_on_io_bound_work() {
+    let w = closed(16, 1_000, 50_000, 1_600, Dist::Fixed, 1);
+    let pool = Metrics::from_run(&simulate(
+        ModelSpec::new(ModelKind::SyncPool, 4),
+        w,
+        &Limits::default(),
+    ));
+    let lp = Metrics::from_run(&simulate(
+        ModelSpec::new(ModelKind::EventLoop, 1),
+        w,
+        &Limits::default(),
+    ));
+    // Pool: 4 workers / 52 ms ≈ 77/s. Loop: 16 clients / ~52-70 ms ≈ 230-300/s.
+    assert!(
+        lp.throughput_per_s > 2.5 * pool.throughput_per_s,
+        "{} vs {}",
+        lp.throughput_per_s,
+        pool.throughput_per_s
+    );
+}
+
+#[test]
+fn mm1_mean_response_matches_theory() {
+    let service_us = 1_000u64;
+    for rho in [0.5, 0.8] {
+        let w = open_cpu_only(rho * 1e6 / service_us as f64, service_us, 200_000);
+        let run = simulate(
+            ModelSpec::new(ModelKind::SyncPool, 1),
+            w,
+            &Limits::default(),
+        );
+        let m = Metrics::from_run(&run);
+        let theory_ms = service_us as f64 / 1e3 / (1.0 - rho);
+        let err = (m.mean_latency_ms - theory_ms).abs() / theory_ms;
+        assert!(
+            err < 0.05,
+            "rho={rho}: {} ms vs {theory_ms} ms",
+            m.mean_latency_ms
+        );
+    }
+}
+
+/// Mean response time of M/M/c (Erlang C), seconds.
+fn erlang_c_response(c: u32, lambda: f64, mu: f64) -> f64 {
+    let a = lambda / mu;
+    let mut term = 1.0; // a^k / k!
+    let mut sum = 0.0;
+    for k in 0..c {
+        sum += term;
+        term *= a / (k + 1) as f64;
+    }
+    let tail = term * c as f64 / (c as f64 - a); // (a^c / c!) * c / (c - a)
+    let wait_probability = tail / (sum + tail);
+    wait_probability / (c as f64 * mu - lambda) + 1.0 / mu
+}
+
+#[test]
+fn mmc_matches_erlang_c_at_rho_0_9() {
+    let (c, service_us, rho) = (4u32, 1_000u64, 0.9);
+    let mu = 1e6 / service_us as f64;
+    let lambda = rho * c as f64 * mu;
+    let w = open_cpu_only(lambda, service_us, 300_000);
+    let m = Metrics::from_run(&simulate(
+        ModelSpec::new(ModelKind::SyncPool, c),
+        w,
+        &Limits::default(),
+    ));
+    let theory_ms = erlang_c_response(c, lambda, mu) * 1e3;
+    let err = (m.mean_latency_ms - theory_ms).abs() / theory_ms;
+    assert!(
+        err < 0.05,
+        "{} ms vs Erlang C {theory_ms} ms",
+        m.mean_latency_ms
+    );
+}
+
+#[test]
+fn a_loop_that_always_blocks_serves_one_request_per_blocking_call() {
+    let w = closed(16, 0, 20_000, 200, Dist::Fixed, 1);
+    let spec = ModelSpec {
+        blocking_share: 1.0,
+        ..ModelSpec::new(ModelKind::BlockingLoop, 1)
+    };
+    let m = Metrics::from_run(&simulate(spec, w, &Limits::default()));
+    assert!(
+        (m.throughput_per_s - 50.0).abs() < 0.5,
+        "{}",
+        m.throughput_per_s
+    );
+    assert!(m.loop_blocked_ms > 0.99 * m.span_us as f64 / 1e3);
+    assert!(!m.delayed_by_block.is_empty());
+    // Offloading the blocking call lets the waits overlap again.
+    let off = Metrics::from_run(&simulate(
+        ModelSpec {
+            offload: true,
+            ..spec
+        },
+        w,
+        &Limits::default(),
+    ));
+    assert!(off.throughput_per_s > 10.0 * m.throughput_per_s);
+    assert_eq!(off.loop_blocked_ms, 0.0);
+}
+
+#[test]
+fn gil_threads_wait_for_the_gil_and_get_forced_switches() {
+    // CPU phases of 20 ms with a 5 ms switch interval: threads take turns.
+    let w = closed(8, 20_000, 10_000, 200, Dist::Fixed, 1);
+    let run = simulate(
+        ModelSpec::new(ModelKind::GilThreads, 4),
+        w,
+        &Limits::default(),
+    );
+    check_invariants(&run);
+    let m = Metrics::from_run(&run);
+    assert!(m.forced_switches > 0);
+    assert!(m.gil_wait_ms > 0.0);
+    // One GIL: CPU work is serialized, so throughput ≤ 1 / (2 × 20 ms) = 25/s.
+    assert!(m.throughput_per_s <= 25.0 + 0.01, "{}", m.throughput_per_s);
+}
+
+#[test]
+fn the_event_cap_truncates_instead_of_running_forever() {
+    let limits = Limits {
+        max_events: 1_000,
+        ..Limits::default()
+    };
+    let run = simulate(
+        ModelSpec::new(ModelKind::EventLoop, 1),
+        closed(4, 10, 10, 10_000, Dist::Fixed, 1),
+        &limits,
+    );
+    assert!(run.truncated);
+    // One timer emits a handful of events at most, so the cap is hit within a few.
+    assert!(run.events.len() < 1_010, "{}", run.events.len());
+}
+
+#[test]
+fn out_of_range_inputs_are_clamped_with_a_message() {
+    let mut spec = ModelSpec::new(ModelKind::SyncPool, 1_000);
+    let notes = spec.clamp(&Limits::default());
+    assert_eq!(spec.workers, 64);
+    assert_eq!(notes, ["workers clamped to 64"]);
+}
+
+#[test]
+fn snapshot_of_a_tiny_pool_and_loop() {
+    let w = closed(3, 1_000, 5_000, 3, Dist::Fixed, 1);
+    let pool = simulate(
+        ModelSpec::new(ModelKind::SyncPool, 2),
+        w,
+        &Limits::default(),
+    );
+    insta::assert_json_snapshot!("tiny_pool", pool.events);
+    let lp = simulate(
+        ModelSpec::new(ModelKind::EventLoop, 1),
+        w,
+        &Limits::default(),
+    );
+    insta::assert_json_snapshot!("tiny_loop", lp.events);
+}
+
+fn any_model() -> impl Strategy<Value = ModelSpec> {
+    (
+        0..6usize,
+        1..8u32,
+        100..20_000u64,
+        0.0..1.0f64,
+        any::<bool>(),
+    )
+        .prop_map(
+            |(k, workers, switch_interval_us, blocking_share, offload)| ModelSpec {
+                kind: ModelKind::ALL[k],
+                workers,
+                switch_interval_us,
+                blocking_share,
+                offload,
+            },
+        )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(96))]
+    #[test]
+    fn any_closed_run_is_ordered_consistent_and_complete(
+        model in any_model(),
+        clients in 1..20u32,
+        cpu in 0..5_000u64,
+        wait in 0..50_000u64,
+        think in 0..5_000u64,
+        expo in any::<bool>(),
+        seed in any::<u64>(),
+    ) {
+        let w = Workload {
+            arrivals: Arrivals::Closed { clients, think_us: think },
+            cpu_before_us: cpu,
+            wait_us: wait,
+            cpu_after_us: cpu / 2,
+            dist: if expo { Dist::Exponential } else { Dist::Fixed },
+            requests: 150,
+            seed,
+        };
+        let run = simulate(model, w, &Limits::default());
+        check_invariants(&run);
+        let m = Metrics::from_run(&run);
+        prop_assert_eq!(m.completed, 150);
+        if m.span_us > 0 {
+            prop_assert!((m.little_ratio - 1.0).abs() < 0.01, "ratio {}", m.little_ratio);
+        }
+    }
+}

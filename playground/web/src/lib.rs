@@ -1,0 +1,49 @@
+//! The in-browser visualizer of Waiting Well: `mount(element, preset)` builds the
+//! controls and canvases for one `.ww-viz` element (theme/viz-loader.js calls it for
+//! every embed) and draws the event logs of `waiting-well-sim`.
+//!
+//! Leaves out: the simulation itself (playground/sim) and page wiring (the loader).
+
+mod config;
+mod draw;
+mod export;
+mod ui;
+
+use wasm_bindgen::prelude::*;
+use waiting_well_sim::{Limits, Metrics, ModelKind, simulate};
+
+pub use config::{Config, PRESETS};
+
+/// Build the visualizer inside `element` from a preset name (`data-preset`).
+#[wasm_bindgen]
+pub fn mount(element: web_sys::HtmlElement, preset: &str) -> Result<(), JsValue> {
+    ui::mount(element, preset)
+}
+
+/// Benchmark hook (not a test): simulate `requests` requests of the `ch01`
+/// workload through all six models and compute their metrics. Returns
+/// `[total_ms, ms per model...]` measured with `performance.now()`.
+#[wasm_bindgen(js_name = benchAllModels)]
+pub fn bench_all_models(requests: u32) -> Vec<f64> {
+    let perf = web_sys::window().and_then(|w| w.performance());
+    let now = || perf.as_ref().map_or(0.0, |p| p.now());
+    let cfg = Config {
+        requests,
+        ..Config::default()
+    };
+    let limits = Limits {
+        max_requests: requests.max(1),
+        ..Limits::default()
+    };
+    let start = now();
+    let mut out = vec![0.0];
+    for kind in ModelKind::ALL {
+        let t0 = now();
+        let run = simulate(cfg.spec(kind), cfg.workload(), &limits);
+        let m = Metrics::from_run(&run);
+        assert!(m.completed > 0);
+        out.push(now() - t0);
+    }
+    out[0] = now() - start;
+    out
+}

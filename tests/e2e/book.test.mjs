@@ -1,0 +1,70 @@
+// The book as a reader meets it: every page loads with no console error and
+// no request off its own origin; every quiz answers a click with its verdict
+// and explanation, on chapter pages and in print.html.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { chapterPages, openPage, useBrowser } from "./browser.mjs";
+
+useBrowser();
+
+test("every page loads cleanly and stays on its own origin", async () => {
+  const pages = ["index.html", "print.html", ...(await chapterPages())];
+  assert.ok(pages.length >= 7, `expected the chapters in the table of contents, got ${pages}`);
+  for (const path of pages) {
+    const { page, consoleErrors, offOrigin, close } = await openPage(path);
+    await page.waitForLoadState("networkidle");
+    assert.deepEqual(consoleErrors, [], `${path}: console errors`);
+    assert.deepEqual(offOrigin, [], `${path}: requests off origin`);
+    await close();
+  }
+});
+
+test("every chapter quiz explains a wrong answer and confirms a right one", async () => {
+  let quizzes = 0;
+  for (const path of await chapterPages()) {
+    const { page, consoleErrors, close } = await openPage(path);
+    const questions = await page.$$(".ww-quiz-question");
+    for (const question of questions) {
+      quizzes += 1;
+      const wrong = await question.$(".ww-quiz-choice[data-correct='false'] input");
+      const right = await question.$(".ww-quiz-choice[data-correct='true'] input");
+      assert.ok(wrong && right, `${path}: a question lacks a right or a wrong choice`);
+      await wrong.check();
+      const verdict = await question.$(".ww-quiz-verdict");
+      assert.equal(await verdict.getAttribute("data-verdict"), "wrong", path);
+      const whyWrong = await question.$(".ww-quiz-wrong .ww-quiz-why");
+      assert.ok(await whyWrong.isVisible(), `${path}: the wrong answer's explanation is hidden`);
+      assert.ok((await whyWrong.innerText()).trim().length > 0, `${path}: empty explanation`);
+      await right.check();
+      assert.equal(await verdict.getAttribute("data-verdict"), "right", path);
+      assert.ok(await (await question.$(".ww-quiz-right .ww-quiz-why")).isVisible());
+    }
+    assert.deepEqual(consoleErrors, [], `${path}: console errors`);
+    await close();
+  }
+  assert.ok(quizzes >= 3, `expected quizzes in the chapters, found ${quizzes} questions`);
+});
+
+test("quizzes work in print.html, where every chapter is repeated", async () => {
+  const { page, close } = await openPage("print.html");
+  const ids = await page.$$eval(".ww-quiz", (qs) => qs.map((q) => q.id));
+  assert.equal(new Set(ids).size, ids.length, "quiz ids must be unique in print.html");
+  const first = await page.$(".ww-quiz-question");
+  if (first) {
+    await (await first.$(".ww-quiz-choice[data-correct='true'] input")).check();
+    assert.equal(await (await first.$(".ww-quiz-verdict")).getAttribute("data-verdict"), "right");
+  }
+  await close();
+});
+
+test("exercises keep their solutions folded until asked", async () => {
+  for (const path of await chapterPages()) {
+    const { page, close } = await openPage(path);
+    for (const details of await page.$$("details.ww-solution")) {
+      assert.equal(await details.getAttribute("open"), null, `${path}: solution shown unasked`);
+      await (await details.$("summary")).click();
+      assert.ok(await (await details.$("code")).isVisible(), `${path}: solution has no listing`);
+    }
+    await close();
+  }
+});

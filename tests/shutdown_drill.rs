@@ -1,0 +1,176 @@
+//! The shutdown drill against a real, separate server process: build the
+//! chapter 5 example, run it in `serve` mode, fire 1,000 concurrent
+//! `POST /users` with distinct emails, send SIGTERM while they are in
+//! flight, and check the promise: every 2xx is a row in the SQLite file,
+//! every row had a 2xx, refused requests got a connection error or 503
+//! (never a 2xx without a row), the pool closed (the log says so), and the
+//! process exited 0 within the deadline. Once for axum, once for actix-web.
+//!
+//! Left out: Windows (SIGTERM is sent with `kill`).
+#![cfg(unix)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use lab::lifespan::Framework;
+use lab::lifespan::drill::{self, DrillSpec, ServerProcess};
+
+/// Builds the example with the same cargo and profile as this test and
+/// returns its path (read from cargo's JSON messages, not guessed).
+fn example_binary() -> PathBuf {
+    let mut cmd = Command::new(env!("CARGO"));
+    cmd.current_dir(env!("CARGO_MANIFEST_DIR")).args([
+        "build",
+        "--example",
+        "ch05_lifespan",
+        "--message-format=json",
+    ]);
+    if !cfg!(debug_assertions) {
+        cmd.arg("--release");
+    }
+    let out = cmd.output().expect("running cargo build");
+    assert!(
+        out.status.success(),
+        "cargo build --example ch05_lifespan failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|msg| {
+            msg["reason"] == "compiler-artifact" && msg["target"]["name"] == "ch05_lifespan"
+        })
+        .find_map(|msg| msg["executable"].as_str().map(PathBuf::from))
+        .expect("cargo reported no ch05_lifespan executable")
+}
+
+fn temp_db(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("ww-ch05-drill-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(format!("{name}.sqlite"))
+}
+
+fn server_args() -> Vec<String> {
+    [
+        "--model-entries",
+        "20000",
+        "--work-ms",
+        "5",
+        "--deadline-secs",
+        "10",
+    ]
+    .iter()
+    .map(ToString::to_string)
+    .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_mid_burst_loses_no_write_and_invents_none() {
+    let exe = example_binary();
+    let spec = DrillSpec::new(1_000);
+    for framework in Framework::ALL {
+        let db = temp_db(&format!("burst-{}", framework.name()));
+        let r = drill::run(&exe, framework, &db, &server_args(), &spec)
+            .await
+            .unwrap();
+        let name = framework.name();
+        eprintln!(
+            "{name}: sent {} in-flight-at-SIGTERM {} 2xx {} 503 {} refused {} dropped {} rows {} exit {:?} after {:?}",
+            r.sent,
+            r.in_flight_at_term,
+            r.accepted,
+            r.unavailable,
+            r.refused,
+            r.dropped,
+            r.rows,
+            r.exit_code,
+            r.exit_after_term
+        );
+        assert_eq!(r.sent, 1_000);
+        assert!(
+            r.in_flight_at_term > 0,
+            "{name}: SIGTERM came when nothing was in flight"
+        );
+        assert!(
+            r.accepted > 0,
+            "{name}: nothing was accepted before SIGTERM"
+        );
+        assert_eq!(r.lost, 0, "{name}: a 2xx without its row\n{}", r.log);
+        assert_eq!(r.phantom, 0, "{name}: a row without its 2xx\n{}", r.log);
+        assert_eq!(r.rows, r.accepted, "{name}");
+        // Refusals are connection errors or 503s: nothing else, no timeouts.
+        assert_eq!(r.other_status + r.timed_out, 0, "{name}: {r:?}");
+        assert_eq!(r.accepted + r.unavailable + r.refused + r.dropped, r.sent);
+        assert_eq!(
+            r.exit_code,
+            Some(0),
+            "{name} did not exit cleanly\n{}",
+            r.log
+        );
+        assert!(
+            r.log_says_pool_closed,
+            "{name}: no 'pool closed' in the log\n{}",
+            r.log
+        );
+        assert!(
+            r.exit_after_term < Duration::from_secs(11),
+            "{name} overran its 10 s deadline"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_mode_stores_users_and_answers_errors_as_json() {
+    let exe = example_binary();
+    for framework in Framework::ALL {
+        let db = temp_db(&format!("serve-{}", framework.name()));
+        drill::remove_db(&db);
+        let mut server = ServerProcess::spawn(
+            &exe,
+            framework,
+            &db,
+            &server_args(),
+            Duration::from_secs(60),
+        )
+        .unwrap();
+        let url = format!("http://{}/users", server.addr);
+        let client = reqwest::Client::new();
+        let post = |body: &'static str| {
+            client
+                .post(&url)
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+        };
+
+        let res = post(r#"{"email":"ann@example.com"}"#).await.unwrap();
+        assert_eq!(res.status(), 201);
+        let user: serde_json::Value = res.json().await.unwrap();
+        assert_eq!(user["email"], "ann@example.com");
+        assert!(user["id"].as_i64().unwrap() > 0);
+        for (body, want) in [
+            (r#"{"email":"ann@example.com"}"#, 409),
+            (r#"{"email":"#, 400),
+            (r#"{"email":"no at sign"}"#, 422),
+            (r#"{"name":"ann"}"#, 422),
+        ] {
+            let res = post(body).await.unwrap();
+            assert_eq!(res.status(), want, "{body}");
+            let json: serde_json::Value = res.json().await.unwrap();
+            assert!(json["error"].is_string(), "{body}: {json}");
+        }
+        server.sigterm().unwrap();
+        assert_eq!(server.wait(Duration::from_secs(15)).await.unwrap(), Some(0));
+        assert!(
+            server.log_text().contains("pool closed"),
+            "{}",
+            server.log_text()
+        );
+        let rows = drill::rows(Path::new(&db)).unwrap();
+        assert_eq!(
+            rows,
+            vec![(user["id"].as_i64().unwrap(), "ann@example.com".to_string())]
+        );
+    }
+}

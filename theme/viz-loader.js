@@ -1,0 +1,49 @@
+// Waiting Well visualizer loader (mdBook additional-js, a classic script).
+// Finds every `.ww-viz` element, loads the wasm visualizer once from ../pkg/
+// (relative to this script, so it works on chapter pages and on print.html, at
+// any depth and under any site prefix) and mounts each element with its
+// data-preset. Leaves out: everything the visualizer does (playground/web).
+(function () {
+  "use strict";
+  // Captured synchronously: document.currentScript is null once this returns.
+  const script = document.currentScript;
+  const base = script && script.src ? script.src : document.baseURI;
+
+  function fail(elements, message) {
+    for (const el of elements) {
+      el.textContent = message;
+      el.classList.add("ww-viz-failed");
+    }
+  }
+
+  function start() {
+    const elements = Array.from(document.querySelectorAll(".ww-viz:not([data-ww-mounted])"));
+    if (elements.length === 0) return;
+    for (const el of elements) el.setAttribute("data-ww-mounted", "pending");
+    const moduleUrl = new URL("../pkg/waiting_well_viz.js", base);
+    const wasmUrl = new URL("../pkg/waiting_well_viz_bg.wasm", base);
+    import(moduleUrl.href)
+      .then(async (viz) => {
+        await viz.default({ module_or_path: wasmUrl });
+        for (const el of elements) {
+          try {
+            viz.mount(el, el.dataset.preset || "ch01");
+            el.setAttribute("data-ww-mounted", "yes");
+          } catch (err) {
+            el.setAttribute("data-ww-mounted", "failed");
+            console.error("Waiting Well visualizer:", err);
+          }
+        }
+      })
+      .catch((err) => {
+        fail(elements, "The visualizer could not load (build it with `cargo xtask book`).");
+        console.error("Waiting Well visualizer failed to load:", err);
+      });
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", start);
+  } else {
+    start();
+  }
+})();

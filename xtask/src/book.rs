@@ -1,0 +1,58 @@
+//! Building the site: the visualizer to WebAssembly (wasm-bindgen as a
+//! library, pinned to the same version as the `wasm-bindgen` crate), then the
+//! book with mdBook as a library, with the quiz preprocessor registered.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+
+use crate::{cargo, run, step, tools};
+
+/// Where the wasm-bindgen output goes: inside the book's source, so mdBook
+/// copies it into the site as it is (git-ignored).
+pub const PKG_DIR: &str = "src/pkg";
+const VIZ_CRATE: &str = "waiting-well-viz";
+const VIZ_WASM: &str = "target/wasm32-unknown-unknown/release/waiting_well_viz.wasm";
+
+/// Builds the visualizer and the book; returns the site directory.
+pub fn build_all() -> anyhow::Result<PathBuf> {
+    build_visualizer()?;
+    build_book()
+}
+
+pub fn build_visualizer() -> anyhow::Result<()> {
+    tools::ensure_wasm_target()?;
+    step("building the visualizer to WebAssembly");
+    run(cargo().args([
+        "build",
+        "--locked",
+        "--release",
+        "--package",
+        VIZ_CRATE,
+        "--target",
+        "wasm32-unknown-unknown",
+    ]))?;
+    std::fs::create_dir_all(PKG_DIR)?;
+    wasm_bindgen_cli::wasm_bindgen::run_cli_with_args([
+        "wasm-bindgen",
+        VIZ_WASM,
+        "--target",
+        "web",
+        "--no-typescript",
+        "--out-dir",
+        PKG_DIR,
+    ])
+    .context("wasm-bindgen failed")?;
+    Ok(())
+}
+
+pub fn build_book() -> anyhow::Result<PathBuf> {
+    step("building the book");
+    let root = Path::new(".");
+    let mut book = mdbook_driver::MDBook::load(root).context("loading book.toml")?;
+    book.with_preprocessor(crate::quiz::QuizPreprocessor);
+    book.build().context("building the book")?;
+    let dir = book.build_dir_for("html");
+    println!("book built in {}", dir.display());
+    Ok(dir)
+}

@@ -1,0 +1,112 @@
+//! `cargo xtask`: the book's build, serve and test commands, in Rust so that a
+//! fresh machine needs nothing but a Rust toolchain (mdBook and wasm-bindgen
+//! are libraries pinned in Cargo.lock, not `cargo install`ed tools).
+//!
+//! - `cargo xtask book`    build the visualizer to wasm and the book into `book/`
+//! - `cargo xtask serve`   the same, then serve it on http://127.0.0.1:3000
+//! - `cargo xtask test`    every check CI runs (README command 2)
+//! - `cargo xtask figures` rerun the examples that produce the book's figures
+
+mod book;
+mod figures;
+mod links;
+mod quiz;
+mod serve;
+mod test;
+mod tools;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "cargo xtask",
+    about = "Build, serve and test the Waiting Well book"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Build the wasm visualizer and the book into book/ (what a hosted copy publishes).
+    Book {
+        /// Reuse the last visualizer build in src/pkg/ (fast, for editing prose).
+        #[arg(long)]
+        skip_wasm: bool,
+    },
+    /// Build the book and serve it on 127.0.0.1 (Ctrl-C stops).
+    Serve {
+        #[arg(long, default_value_t = 3000)]
+        port: u16,
+    },
+    /// Run every check: fmt, clippy, tests, wasm tests in Chromium, book, links, browser tests.
+    Test {
+        /// Skip the `--quick` smoke runs of every chapter example (release build).
+        #[arg(long)]
+        skip_examples: bool,
+    },
+    /// Rerun the examples whose output the book shows, rewriting src/figures/.
+    Figures {
+        /// Only the figures whose file name contains this text (e.g. ch01).
+        filter: Option<String>,
+        /// Pass --quick to every example (faster, noisier numbers).
+        #[arg(long)]
+        quick: bool,
+    },
+    /// Internal: the cargo runner for wasm32 tests (wraps wasm-bindgen-test-runner).
+    #[command(hide = true)]
+    WasmTestRunner {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    std::env::set_current_dir(workspace_root())?;
+    match cli.command {
+        Command::Book { skip_wasm: true } => book::build_book().map(|_| ()),
+        Command::Book { skip_wasm: false } => book::build_all().map(|_| ()),
+        Command::Serve { port } => {
+            let dir = book::build_all()?;
+            serve::serve_forever(&dir, port)
+        }
+        Command::Test { skip_examples } => test::run_all(skip_examples),
+        Command::Figures { filter, quick } => figures::regenerate(filter.as_deref(), quick),
+        Command::WasmTestRunner { args } => {
+            let argv = std::iter::once("wasm-bindgen-test-runner".to_string()).chain(args);
+            wasm_bindgen_cli::wasm_bindgen_test_runner::run_cli_with_args(argv)
+        }
+    }
+}
+
+/// The repository root (xtask lives one level below it).
+pub fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask is inside the workspace")
+        .to_path_buf()
+}
+
+/// Prints a step heading, so a long `cargo xtask test` log reads as a list.
+pub fn step(what: &str) {
+    println!("\n==> {what}");
+}
+
+/// Runs a command, failing with its name if it does not exit 0.
+pub fn run(cmd: &mut std::process::Command) -> anyhow::Result<()> {
+    let shown = format!("{cmd:?}");
+    let status = cmd
+        .status()
+        .map_err(|e| anyhow::anyhow!("could not start {shown}: {e}"))?;
+    anyhow::ensure!(status.success(), "{shown} failed ({status})");
+    Ok(())
+}
+
+/// `cargo` as the one running xtask (honours the rustup toolchain).
+pub fn cargo() -> std::process::Command {
+    std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+}

@@ -1,0 +1,113 @@
+//! `cargo xtask test`: every check, in the order that fails fastest. This is
+//! README command 2 and what `.ci/run` calls.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::{book, cargo, figures, links, run, serve, step, tools};
+
+pub fn run_all(skip_examples: bool) -> anyhow::Result<()> {
+    let started = Instant::now();
+    step("cargo fmt --check");
+    run(cargo().args(["fmt", "--all", "--check"]))?;
+
+    step("cargo clippy (native, all targets) -D warnings");
+    run(cargo().args([
+        "clippy",
+        "--locked",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
+    tools::ensure_wasm_target()?;
+    step("cargo clippy (the visualizer, wasm32) -D warnings");
+    run(cargo().args([
+        "clippy",
+        "--locked",
+        "--package",
+        "waiting-well-viz",
+        "--target",
+        "wasm32-unknown-unknown",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
+
+    step("cargo test --workspace");
+    run(cargo().args(["test", "--locked", "--workspace"]))?;
+
+    step("wasm tests in headless Chromium");
+    tools::ensure_chromium()?;
+    let runner = format!("{} wasm-test-runner", std::env::current_exe()?.display());
+    run(cargo()
+        .args([
+            "test",
+            "--locked",
+            "--package",
+            "waiting-well-viz",
+            "--target",
+            "wasm32-unknown-unknown",
+        ])
+        .env("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER", runner)
+        .env("CHROMEDRIVER", tools::CHROMEDRIVER)
+        .env("WASM_BINDGEN_TEST_TIMEOUT", "120"))?;
+
+    let site = book::build_all()?;
+    figures::check_recorded()?;
+    step("internal link check");
+    links::check_site(&site)?;
+
+    step("end-to-end browser tests of the built book");
+    let e2e = Path::new("tests/e2e");
+    tools::ensure_e2e_packages(e2e)?;
+    let server = serve::BackgroundServer::start(&site)?;
+    println!("book served at {}", server.url);
+    run(Command::new("node")
+        .args(["--test", "--test-concurrency=1"])
+        .current_dir(e2e)
+        .env("BOOK_URL", &server.url)
+        .env("CHROMIUM_PATH", tools::CHROMIUM))?;
+    drop(server);
+
+    if !skip_examples {
+        smoke_examples()?;
+    }
+    println!("\nall checks passed in {:.0?}", started.elapsed());
+    Ok(())
+}
+
+/// Every chapter example with `--quick`, in release mode as the README tells
+/// readers to run it: it must exit 0. Its time is printed against its goal and
+/// bounded (a hang fails the run rather than stalling CI).
+fn smoke_examples() -> anyhow::Result<()> {
+    step("chapter examples, --quick, release");
+    run(cargo().args(["build", "--locked", "--release", "--examples"]))?;
+    for (example, goal) in figures::CHAPTER_EXAMPLES {
+        let path = Path::new("target/release/examples").join(example);
+        let started = Instant::now();
+        let mut child = Command::new(&path)
+            .arg("--quick")
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .map_err(|e| anyhow::anyhow!("cannot start {}: {e}", path.display()))?;
+        let limit = Duration::from_secs(goal * 4);
+        let status = loop {
+            if let Some(status) = child.try_wait()? {
+                break status;
+            }
+            if started.elapsed() > limit {
+                let _ = child.kill();
+                anyhow::bail!("{example} --quick still running after {limit:?}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let took = started.elapsed();
+        println!("{example} --quick: {status} in {took:.1?} (goal {goal} s)");
+        anyhow::ensure!(status.success(), "{example} --quick failed: {status}");
+    }
+    Ok(())
+}

@@ -1,0 +1,97 @@
+//! Installing what the checks need on a fresh machine, saying what it does:
+//! the wasm32 target (rustup), Debian's chromium and chromium-driver (apt),
+//! and the browser tests' npm packages (`npm ci`, from the lockfile).
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::{run, step};
+
+pub fn ensure_wasm_target() -> anyhow::Result<()> {
+    let installed = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).contains("wasm32-unknown-unknown"))
+        .unwrap_or(false);
+    if !installed {
+        step("installing the wasm32-unknown-unknown target (rustup target add)");
+        run(Command::new("rustup").args(["target", "add", "wasm32-unknown-unknown"]))?;
+    }
+    Ok(())
+}
+
+pub const CHROMIUM: &str = "/usr/bin/chromium";
+pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+/// Debian's Chromium and its driver; never a browser download.
+pub fn ensure_chromium() -> anyhow::Result<()> {
+    if Path::new(CHROMIUM).exists() && Path::new(CHROMEDRIVER).exists() {
+        return Ok(());
+    }
+    step("installing Debian's chromium and chromium-driver (apt-get)");
+    apt_install(&["chromium", "chromium-driver"])
+}
+
+pub fn ensure_node() -> anyhow::Result<()> {
+    if Command::new("npm")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
+        return Ok(());
+    }
+    step("installing Node.js and npm (apt-get)");
+    apt_install(&["nodejs", "npm"])
+}
+
+fn apt_install(packages: &[&str]) -> anyhow::Result<()> {
+    let sudo = !is_root();
+    let apt = |args: &[&str]| {
+        let mut cmd = if sudo {
+            Command::new("sudo")
+        } else {
+            Command::new("apt-get")
+        };
+        if sudo {
+            cmd.arg("apt-get");
+        }
+        cmd.args(args).env("DEBIAN_FRONTEND", "noninteractive");
+        cmd
+    };
+    run(&mut apt(&["update", "-qq"]))?;
+    let mut args = vec!["install", "-y", "-qq"];
+    args.extend_from_slice(packages);
+    run(&mut apt(&args)).map_err(|e| {
+        anyhow::anyhow!(
+            "{e}\nInstall them by hand: apt-get install {}",
+            packages.join(" ")
+        )
+    })
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+/// `npm ci` in the browser tests' folder when node_modules is missing or older
+/// than the lockfile.
+pub fn ensure_e2e_packages(dir: &Path) -> anyhow::Result<()> {
+    ensure_node()?;
+    let lock = dir.join("package-lock.json");
+    let stamp = dir.join("node_modules/.package-lock.json");
+    let fresh = match (lock.metadata(), stamp.metadata()) {
+        (Ok(l), Ok(s)) => s.modified()? >= l.modified()?,
+        _ => false,
+    };
+    if !fresh {
+        step("installing the browser tests' npm packages (npm ci)");
+        run(Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(dir))?;
+    }
+    Ok(())
+}
