@@ -56,6 +56,7 @@ struct ServeArgs {
     /// The SQLite file holding the users table (created if missing).
     #[arg(long)]
     db: PathBuf,
+    /// Which framework serves the app.
     #[arg(long, value_enum, default_value = "axum")]
     server: Framework,
     /// Entries in the expensive startup table (the stand-in ML model).
@@ -80,7 +81,10 @@ fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new()?;
     match cli.command {
         Some(Command::Serve(args)) => {
-            let code = runtime.block_on(serve(args))?;
+            let code = runtime.block_on(serve(args)).unwrap_or_else(|e| {
+                eprintln!("error: {e:#}");
+                2
+            });
             drop(runtime);
             std::process::exit(code);
         }

@@ -2,7 +2,7 @@
 //!
 //! | [`Model`]          | built with                         | Python analog                               |
 //! |--------------------|------------------------------------|---------------------------------------------|
-//! | `SyncPool`         | rouille, k handler threads         | gunicorn `-w k` (sync) / `-k gthread`       |
+//! | `SyncPool`         | hyper, k blocking worker threads   | gunicorn `-w k` (sync) / `-k gthread`       |
 //! | `EventLoop`        | axum on tokio `current_thread`     | uvicorn, one worker, `async def`            |
 //! | `WorkStealing`     | axum on tokio `multi_thread`       | (none: one loop shared by k threads)        |
 //! | `LoopPerWorker`    | actix-web, k workers               | gunicorn `-k uvicorn.workers.UvicornWorker` |
@@ -21,12 +21,13 @@ pub mod async_app;
 pub mod axum_app;
 pub mod contract;
 pub mod experiment;
-pub mod rouille_pool;
 pub mod sync_app;
+pub mod sync_workers;
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -39,7 +40,7 @@ use axum_app::{Flavor, Runtime};
 /// A server model: how requests are scheduled onto threads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Model {
-    /// rouille with `threads` blocking handler threads.
+    /// `threads` blocking worker threads, one connection each at a time.
     SyncPool { threads: usize },
     /// axum on one tokio thread.
     EventLoop,
@@ -139,6 +140,7 @@ pub struct RunningServer {
     thread: Option<std::thread::JoinHandle<()>>,
     stop: Option<Box<dyn FnOnce() + Send>>,
     temp_db: Option<PathBuf>,
+    served: Arc<AtomicU64>,
 }
 
 /// How long [`RunningServer::stop`] waits for the server thread.
@@ -155,11 +157,18 @@ impl RunningServer {
             thread: Some(thread),
             stop: Some(stop),
             temp_db: None,
+            served: Arc::default(),
         }
     }
 
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// How many requests the app has answered so far (counted server-side,
+    /// as `wrk` counts completions: whenever they were sent).
+    pub fn served(&self) -> u64 {
+        self.served.load(Ordering::Relaxed)
     }
 
     /// `http://127.0.0.1:PORT` + `path`.
@@ -221,36 +230,42 @@ pub fn start(model: Model, addr: SocketAddr, options: &Options) -> anyhow::Resul
         Some(path) => (path.clone(), false),
         None => (temp_db_path(), true),
     };
-    let sync_app = SyncApp::new(&db, options.db_latency)?; // also creates the table
-    let async_app = || std::sync::Arc::new(AsyncApp::new(&db, options.db_latency));
+    let served = Arc::new(AtomicU64::new(0)); // answers, counted by the app
+    let sync_app = SyncApp::new(&db, options.db_latency)?.counting(served.clone());
+    let async_app = || Arc::new(AsyncApp::new(&db, options.db_latency).counting(served.clone()));
     let bind = || std::net::TcpListener::bind(addr);
     let mut server = match model {
-        Model::SyncPool { threads } => rouille_pool::start(addr, threads, sync_app)?,
-        Model::EventLoop => axum_app::start(
-            bind()?,
-            Runtime::CurrentThread { max_blocking: 1 },
-            Flavor::Async(async_app()),
-        )?,
-        Model::WorkStealing { threads } => axum_app::start(
-            bind()?,
-            Runtime::MultiThread { workers: threads },
-            Flavor::Async(async_app()),
-        )?,
-        Model::LoopPerWorker { workers } => {
-            actix_app::start(bind()?, workers, db.clone(), options.db_latency)?
+        Model::SyncPool { threads } => sync_workers::start(addr, threads, sync_app)?,
+        Model::EventLoop => {
+            axum_app::start(bind()?, Runtime::CurrentThread { max_blocking: 1 }, || {
+                Flavor::Async(async_app())
+            })?
         }
-        Model::BlockedLoop => axum_app::start(
+        Model::WorkStealing { threads } => {
+            axum_app::start(bind()?, Runtime::MultiThread { workers: threads }, || {
+                Flavor::Async(async_app())
+            })?
+        }
+        Model::LoopPerWorker { workers } => actix_app::start(
             bind()?,
-            Runtime::CurrentThread { max_blocking: 1 },
-            Flavor::BlockedLoop(sync_app.into()),
+            workers,
+            db.clone(),
+            options.db_latency,
+            served.clone(),
         )?,
+        Model::BlockedLoop => {
+            axum_app::start(bind()?, Runtime::CurrentThread { max_blocking: 1 }, || {
+                Flavor::BlockedLoop(sync_app.into())
+            })?
+        }
         Model::SpawnBlocking { pool } => axum_app::start(
             bind()?,
             Runtime::CurrentThread { max_blocking: pool },
-            Flavor::SpawnBlocking(sync_app.into()),
+            || Flavor::SpawnBlocking(sync_app.into()),
         )?,
     };
     // ANCHOR_END: start
+    server.served = served;
     if temp {
         server.temp_db = Some(db);
     }

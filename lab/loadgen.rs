@@ -26,8 +26,8 @@
 mod http;
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -555,9 +555,13 @@ async fn local_group(plan: Arc<Plan>, connections: usize) -> LoadReport {
     for task in tasks {
         let _ = task.await;
     }
-    let tally = Rc::try_unwrap(tally).map_or_else(|shared| lock(&shared).clone(), |t| {
-        t.into_inner().unwrap_or_else(|poisoned| poisoned.into_inner())
-    });
+    let tally = Rc::try_unwrap(tally).map_or_else(
+        |shared| lock(&shared).clone(),
+        |t| {
+            t.into_inner()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+        },
+    );
     tally
 }
 

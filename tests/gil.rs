@@ -174,6 +174,45 @@ fn counters_count_forced_switches_and_waiting() {
     assert_eq!(alone.stats().forced_switches, 0);
 }
 
+#[test]
+fn a_forced_switch_really_hands_the_lock_over() {
+    // Like CPython's FORCE_SWITCHING: a holder asked to drop the lock must
+    // not take it straight back, so every forced switch lets the other
+    // thread run. Without that wait, the dropper would win most races.
+    let gil = Gil::new(Mode::On).with_switch_interval(Duration::from_millis(1));
+    let last = AtomicUsize::new(usize::MAX);
+    let handovers = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    thread::scope(|s| {
+        for id in 0..2 {
+            let (gil, last, handovers, stop) = (&gil, &last, &handovers, &stop);
+            s.spawn(move || {
+                let mut py = gil.acquire();
+                let mut x = 1;
+                while !stop.load(SeqCst) {
+                    if last.swap(id, SeqCst) != id {
+                        handovers.fetch_add(1, SeqCst);
+                    }
+                    x = bytecode(x);
+                    py.check();
+                }
+            });
+        }
+        thread::sleep(Duration::from_millis(200));
+        stop.store(true, SeqCst);
+    });
+    let forced = gil.stats().forced_switches as usize;
+    let handovers = handovers.load(SeqCst);
+    assert!(
+        forced >= 10,
+        "only {forced} forced switches in 200 ms at 1 ms"
+    );
+    assert!(
+        handovers >= forced,
+        "{forced} forced switches but the lock changed threads only {handovers} times"
+    );
+}
+
 // ANCHOR: exercise_test
 #[test]
 fn exercise_cpu_work_releasing_lets_others_take_the_gil() {

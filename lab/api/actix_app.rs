@@ -7,6 +7,8 @@
 //! workers are threads here), TLS, HTTP/2.
 
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -41,6 +43,7 @@ pub fn start(
     workers: usize,
     db: PathBuf,
     db_latency: Duration,
+    served: Arc<AtomicU64>,
 ) -> anyhow::Result<RunningServer> {
     let addr = listener.local_addr()?;
     let (handle_tx, handle_rx) = std::sync::mpsc::channel();
@@ -53,7 +56,9 @@ pub fn start(
                 let server = actix_web::HttpServer::new(move || {
                     // Runs once per worker: each loop gets its own pool.
                     actix_web::App::new()
-                        .app_data(web::Data::new(AsyncApp::new(&db, db_latency)))
+                        .app_data(web::Data::new(
+                            AsyncApp::new(&db, db_latency).counting(served.clone()),
+                        ))
                         .default_service(web::to(handle))
                 })
                 .workers(workers)

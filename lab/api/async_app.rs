@@ -7,6 +7,8 @@
 //! (chapter 5).
 
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
@@ -19,6 +21,7 @@ use crate::users::{self, ApiError};
 pub struct AsyncApp {
     pool: SqlitePool,
     db_latency: Duration,
+    served: Arc<AtomicU64>,
 }
 
 impl AsyncApp {
@@ -33,13 +36,25 @@ impl AsyncApp {
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .connect_lazy_with(options);
-        Self { pool, db_latency }
+        Self {
+            pool,
+            db_latency,
+            served: Arc::default(),
+        }
+    }
+
+    /// Counts every answer in `served` (the server-side request counter).
+    pub fn counting(mut self, served: Arc<AtomicU64>) -> Self {
+        self.served = served;
+        self
     }
 
     // ANCHOR: asgi_call
     /// The ASGI app: the same routes, but every wait is an `.await`.
     pub async fn call(&self, req: &ApiRequest) -> ApiResponse {
-        self.handle(req).await.into()
+        let answer = self.handle(req).await.into();
+        self.served.fetch_add(1, Ordering::Relaxed);
+        answer
     }
 
     async fn handle(&self, req: &ApiRequest) -> Result<ApiResponse, ApiError> {

@@ -93,7 +93,7 @@ const GRACE: Duration = Duration::from_millis(1_200);
 pub fn start(
     listener: std::net::TcpListener,
     runtime: Runtime,
-    flavor: Flavor,
+    flavor: impl FnOnce() -> Flavor,
 ) -> anyhow::Result<RunningServer> {
     let addr: SocketAddr = listener.local_addr()?;
     listener.set_nonblocking(true)?;
@@ -109,6 +109,10 @@ pub fn start(
             .build()?,
     };
     // ANCHOR_END: runtimes
+    let flavor = {
+        let _inside = rt.enter(); // sqlx pools need the runtime they will run on
+        flavor()
+    };
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let thread = std::thread::Builder::new()
         .name("axum-server".into())

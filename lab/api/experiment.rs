@@ -6,7 +6,7 @@
 //! Left out: anything but `GET /wait?ms=N` (the chapters' one experiment).
 
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::{Model, Options, serve_until_signal, shutdown_signal, start};
 use crate::loadgen::{self, LoadReport, LoadSpec};
@@ -27,6 +27,8 @@ pub struct Trial {
 pub struct Outcome {
     pub trial: Trial,
     pub report: LoadReport,
+    /// Answers per second, counted by the server over the measured window.
+    pub throughput: f64,
     /// Little's law bound in requests per second.
     pub bound: f64,
 }
@@ -34,7 +36,7 @@ pub struct Outcome {
 impl Outcome {
     /// Measured throughput as a fraction of the bound (1.0 = at the bound).
     pub fn fraction(&self) -> f64 {
-        self.report.requests_per_sec() / self.bound
+        self.throughput / self.bound
     }
 }
 
@@ -43,8 +45,10 @@ impl Outcome {
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
 // ANCHOR: run_trial
-/// Starts the model, sends `GET /wait?ms=W` from `clients` connections (the
-/// load generator runs on its own threads in this process), stops the server.
+/// Starts the model and sends `GET /wait?ms=W` from `clients` connections
+/// (the load generator runs on its own threads in this process). Throughput
+/// is counted on the server over the measured window, like `wrk` counts
+/// completions; latency comes from the load generator.
 pub fn run_trial(trial: Trial) -> anyhow::Result<Outcome> {
     let any_port: SocketAddr = "127.0.0.1:0".parse()?;
     let server = start(trial.model, any_port, &Options::default())?;
@@ -52,12 +56,20 @@ pub fn run_trial(trial: Trial) -> anyhow::Result<Outcome> {
     let spec = LoadSpec::closed(&server.url(&path), trial.clients, trial.duration)?
         .with_warmup(trial.warmup)
         .with_request_timeout(REQUEST_TIMEOUT);
-    let report = loadgen::run_blocking(&spec, load_threads())?;
+    let load = std::thread::spawn(move || loadgen::run_blocking(&spec, load_threads()));
+    std::thread::sleep(trial.warmup);
+    let (before, since) = (server.served(), Instant::now());
+    std::thread::sleep(trial.duration);
+    let throughput = (server.served() - before) as f64 / since.elapsed().as_secs_f64();
+    let report = load
+        .join()
+        .map_err(|_| anyhow::anyhow!("the load generator panicked"))??;
     server.stop();
     let bound = trial.model.bound(trial.clients, trial.wait);
     Ok(Outcome {
         trial,
         report,
+        throughput,
         bound,
     })
 }
@@ -86,15 +98,25 @@ pub fn outcome_table(outcomes: &[Outcome]) -> Table {
             o.trial.model.label(),
             o.trial.model.python_analog().to_string(),
             o.trial.clients.to_string(),
-            format!("{:.0}", o.report.requests_per_sec()),
+            format!("{:.0}", o.throughput),
             format!("{:.0}", o.bound),
-            percent(o.report.requests_per_sec(), o.bound),
-            human(o.report.latency(0.5)),
-            human(o.report.latency(0.99)),
+            percent(o.throughput, o.bound),
+            latency(&o.report, 0.5),
+            latency(&o.report, 0.99),
             o.report.errors.to_string(),
         ]);
     }
     table
+}
+
+/// A latency quantile, or `-` when no request sent in the window finished
+/// inside it (the queue is longer than the window).
+fn latency(report: &LoadReport, q: f64) -> String {
+    if report.requests == 0 {
+        "-".to_string()
+    } else {
+        human(report.latency(q))
+    }
 }
 
 /// Raises this process's open-file limit to its hard limit (each connection
@@ -176,5 +198,198 @@ impl ServeArgs {
     pub fn run(&self) -> anyhow::Result<()> {
         let model = Model::from_name(&self.model, usize::from(self.workers))?;
         serve_main(model, self.port, Duration::from_millis(self.db_latency_ms))
+    }
+}
+
+/// The memory cost of `count` idle things: RSS and virtual size growth.
+#[derive(Debug, Clone)]
+pub struct MemoryCost {
+    pub count: usize,
+    pub rss_delta: u64,
+    pub virtual_delta: u64,
+    /// For a child server: how long it took to exit after SIGTERM.
+    pub stop_took: Option<Duration>,
+}
+
+impl MemoryCost {
+    pub fn rss_per_item(&self) -> f64 {
+        self.rss_delta as f64 / self.count.max(1) as f64
+    }
+
+    /// A table row: what, count, RSS delta, per item, virtual per item.
+    pub fn row(&self, what: &str) -> [String; 5] {
+        let kib = |b: f64| format!("{:.1} KiB", b / 1024.0);
+        [
+            what.to_string(),
+            self.count.to_string(),
+            format!("{:.1} MiB", self.rss_delta as f64 / (1024.0 * 1024.0)),
+            kib(self.rss_per_item()),
+            kib(self.virtual_delta as f64 / self.count.max(1) as f64),
+        ]
+    }
+}
+
+// ANCHOR: idle_connections
+/// Starts `exe serve --model MODEL --port 0` as a child process, opens
+/// `count` keep-alive connections that each send one `GET /hello` and then
+/// stay idle, and reports how much the server's RSS grew. The clients live in
+/// this process, so only the server's memory is counted.
+pub fn idle_connection_cost(
+    exe: &std::path::Path,
+    model: &str,
+    count: usize,
+) -> anyhow::Result<MemoryCost> {
+    let mut child = ChildServer::spawn(exe, &["serve", "--model", model, "--port", "0"])?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let addr = child.addr;
+    let pid = child.pid();
+    let result = runtime.block_on(async move {
+        let _warm = open_idle(addr, 100).await?; // first allocations are not per connection
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let (rss0, virt0) = (rss_bytes(pid), virtual_bytes(pid));
+        let connections = open_idle(addr, count).await?;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let (rss1, virt1) = (rss_bytes(pid), virtual_bytes(pid));
+        drop(connections);
+        let delta = |a: Option<u64>, b: Option<u64>| b.unwrap_or(0).saturating_sub(a.unwrap_or(0));
+        anyhow::Ok(MemoryCost {
+            count,
+            rss_delta: delta(rss0, rss1),
+            virtual_delta: delta(virt0, virt1),
+            stop_took: None,
+        })
+    });
+    let stop_took = child.terminate();
+    let mut cost = result?;
+    cost.stop_took = stop_took;
+    Ok(cost)
+}
+
+/// Opens `count` connections, sends one request on each and reads the
+/// answer, then returns them still open (idle keep-alive).
+async fn open_idle(addr: SocketAddr, count: usize) -> anyhow::Result<Vec<tokio::net::TcpStream>> {
+    use futures::StreamExt as _;
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let one = |_| async move {
+        let mut stream = tokio::net::TcpStream::connect(addr).await?;
+        stream
+            .write_all(b"GET /hello HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n")
+            .await?;
+        let mut buf = [0u8; 1024];
+        let n = stream.read(&mut buf).await?;
+        anyhow::ensure!(buf[..n].starts_with(b"HTTP/1.1 200"), "unexpected answer");
+        anyhow::Ok(stream)
+    };
+    let opened: Vec<_> = futures::stream::iter(0..count)
+        .map(one)
+        .buffer_unordered(64)
+        .collect()
+        .await;
+    opened.into_iter().collect()
+}
+// ANCHOR_END: idle_connections
+
+/// Spawns `count` threads that park until released, and reports how this
+/// process's RSS and virtual size grew: a thread-per-connection server pays
+/// this for every connection, idle or not.
+pub fn parked_thread_cost(count: usize) -> anyhow::Result<MemoryCost> {
+    let pid = std::process::id();
+    let (rss0, virt0) = (rss_bytes(pid), virtual_bytes(pid));
+    let release = std::sync::Arc::new(std::sync::Barrier::new(count + 1));
+    let mut threads = Vec::with_capacity(count);
+    for _ in 0..count {
+        let release = release.clone();
+        threads.push(std::thread::spawn(move || {
+            release.wait();
+        }));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let (rss1, virt1) = (rss_bytes(pid), virtual_bytes(pid));
+    release.wait();
+    for thread in threads {
+        let _ = thread.join();
+    }
+    let delta = |a: Option<u64>, b: Option<u64>| b.unwrap_or(0).saturating_sub(a.unwrap_or(0));
+    Ok(MemoryCost {
+        count,
+        rss_delta: delta(rss0, rss1),
+        virtual_delta: delta(virt0, virt1),
+        stop_took: None,
+    })
+}
+
+/// A server running as a child process of this one (killed on drop).
+pub struct ChildServer {
+    child: std::process::Child,
+    pub addr: SocketAddr,
+}
+
+impl ChildServer {
+    /// Runs `exe args...` and waits (up to 10 s) for its
+    /// `listening on http://ADDR` line.
+    pub fn spawn(exe: &std::path::Path, args: &[&str]) -> anyhow::Result<Self> {
+        use std::io::BufRead as _;
+        let mut child = std::process::Command::new(exe)
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit())
+            .spawn()?;
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                let _ = tx.send(line);
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while let Ok(line) = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            let addr = line
+                .split_once("http://")
+                .and_then(|(_, rest)| rest.split_whitespace().next())
+                .and_then(|a| a.parse().ok());
+            if let Some(addr) = addr {
+                return Ok(Self { child, addr });
+            }
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        anyhow::bail!("{} did not print its address within 10 s", exe.display())
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends SIGTERM and waits up to 5 s for the exit; returns how long it
+    /// took, or `None` if the child had to be killed.
+    pub fn terminate(&mut self) -> Option<Duration> {
+        let start = Instant::now();
+        // SAFETY: kill(2) with a pid we own and a valid signal number.
+        unsafe {
+            libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM);
+        }
+        while start.elapsed() < Duration::from_secs(5) {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return Some(start.elapsed());
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        None
+    }
+}
+
+impl Drop for ChildServer {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
     }
 }

@@ -1,14 +1,16 @@
 //! The app written the WSGI way: a plain function from request to response
 //! that blocks while it waits (`time.sleep`, a blocking database driver).
 //!
-//! It is what a Django view or a FastAPI `def` endpoint is. The rouille pool
-//! runs it on k threads; the blocked loop runs it on the event loop thread
+//! It is what a Django view or a FastAPI `def` endpoint is. The sync workers
+//! run it on k threads; the blocked loop runs it on the event loop thread
 //! (the bug); `spawn_blocking` runs it on a bounded thread pool (the fix).
 //! Left out: connection pooling beyond one SQLite connection per thread.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use super::contract::{self, ApiRequest, ApiResponse, Route, route};
@@ -19,6 +21,7 @@ use crate::users::{self, ApiError};
 pub struct SyncApp {
     db: PathBuf,
     db_latency: Duration,
+    served: Arc<AtomicU64>,
 }
 
 thread_local! {
@@ -35,13 +38,22 @@ impl SyncApp {
         Ok(Self {
             db: db.to_path_buf(),
             db_latency,
+            served: Arc::default(),
         })
+    }
+
+    /// Counts every answer in `served` (the server-side request counter).
+    pub fn counting(mut self, served: Arc<AtomicU64>) -> Self {
+        self.served = served;
+        self
     }
 
     // ANCHOR: wsgi_call
     /// The WSGI callable: one request in, one response out, blocking meanwhile.
     pub fn call(&self, req: &ApiRequest) -> ApiResponse {
-        self.handle(req).into()
+        let answer = self.handle(req).into();
+        self.served.fetch_add(1, Ordering::Relaxed);
+        answer
     }
 
     fn handle(&self, req: &ApiRequest) -> Result<ApiResponse, ApiError> {

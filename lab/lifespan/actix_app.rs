@@ -235,6 +235,6 @@ pub async fn serve(
     server.await??;
     // actix cuts off what is left at `shutdown_timeout`; say whether it had to.
     let drained = began.elapsed() < deadline.max(Duration::from_secs(1));
-    // ANCHOR_END: serve
     super::server::finish(app, began, in_flight, drained).await
 }
+// ANCHOR_END: serve

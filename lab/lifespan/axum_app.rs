@@ -232,6 +232,6 @@ pub async fn serve(
             false
         }
     };
-    // ANCHOR_END: serve
     super::server::finish(app, began, in_flight, drained).await
 }
+// ANCHOR_END: serve

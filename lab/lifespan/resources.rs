@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use anyhow::Context as _;
 use sqlx::sqlite::SqliteSynchronous;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 
@@ -85,8 +86,10 @@ impl Model {
         });
         Ok(Self { table, recorder })
     }
-    // ANCHOR_END: model
+}
+// ANCHOR_END: model
 
+impl Model {
     pub fn entries(&self) -> usize {
         self.table.len()
     }
@@ -129,7 +132,8 @@ pub async fn open_pool(config: &Config) -> anyhow::Result<SqlitePool> {
         .max_connections(config.pool_size)
         .acquire_timeout(config.acquire_timeout)
         .connect_with(options)
-        .await?;
+        .await
+        .with_context(|| format!("opening the SQLite file {}", config.db_path.display()))?;
     crate::users::create_schema(&pool)
         .await
         .map_err(|e| anyhow::anyhow!("migrating the schema: {e}"))?;

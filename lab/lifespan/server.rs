@@ -63,9 +63,9 @@ pub struct Running {
     task: JoinHandle<anyhow::Result<ShutdownReport>>,
 }
 
-/// Binds with a backlog deep enough for a burst of 1,000 connections
-/// (`std::net::TcpListener::bind` asks the kernel for only 128).
-pub fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+/// Reserves the address: binds a socket but does not listen yet, so a port
+/// conflict shows up at once while clients still get "connection refused".
+pub fn reserve(addr: SocketAddr) -> std::io::Result<tokio::net::TcpSocket> {
     let socket = if addr.is_ipv4() {
         tokio::net::TcpSocket::new_v4()?
     } else {
@@ -73,19 +73,25 @@ pub fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
     };
     socket.set_reuseaddr(true)?;
     socket.bind(addr)?;
-    socket.listen(1024)
+    Ok(socket)
 }
 
+/// Backlog deep enough for a burst of 1,000 connections
+/// (`std::net::TcpListener::bind` asks the kernel for only 128).
+pub const BACKLOG: u32 = 1024;
+
 // ANCHOR: start
-/// Startup, then bind, then serve in a background task.
+/// Reserve the port, run startup, *then* listen and serve in a background
+/// task.
 pub async fn start(
     framework: Framework,
     config: Config,
     recorder: Recorder,
     addr: SocketAddr,
 ) -> anyhow::Result<Running> {
+    let socket = reserve(addr).map_err(|e| anyhow::anyhow!("binding {addr}: {e}"))?;
     let app = AppResources::start(config, recorder.clone()).await?;
-    let listener = bind(addr)?; // only now can a client connect
+    let listener = socket.listen(BACKLOG)?; // only now can a client connect
     let addr = listener.local_addr()?;
     recorder.app(Step::Listening(addr));
     let (stop, stopped) = oneshot::channel();

@@ -13,7 +13,6 @@ use std::pin::Pin;
 use std::task::Poll;
 
 use bytes::Bytes;
-use futures::FutureExt as _;
 use http_body_util::{BodyExt as _, Full};
 use hyper::client::conn::http1::{Connection, SendRequest};
 use hyper::header::{CONTENT_TYPE, HOST, HeaderMap, HeaderValue};
@@ -136,53 +135,47 @@ impl Client {
                 Exchange::Failed(Failure::Timeout)
             }
         };
-        self.drop_if_closed_while_idle();
-        if self.live.is_none() {
-            match tokio::time::timeout_at(limit, connect(self.addr)).await {
-                Ok(Ok(live)) => {
-                    self.connects += 1;
-                    self.live = Some(live);
-                }
-                Ok(Err(_)) => return Exchange::Failed(Failure::Connect),
-                Err(_) => return on_limit(limit),
+        // A server may close a keep-alive connection between requests (an
+        // idle timeout, `Connection: close`): that is not a failed request,
+        // so reconnect quietly, once.
+        for _attempt in 0..2 {
+            if self
+                .live
+                .as_ref()
+                .is_some_and(|l| l.finished || l.sender.is_closed())
+            {
+                self.live = None;
             }
-        }
-        let Some(live) = self.live.as_mut() else {
-            return Exchange::Failed(Failure::Connect);
-        };
-        self.timer.as_mut().reset(limit);
-        let outcome = drive(live, &mut self.timer, template.build()).await;
-        let finished = live.finished;
-        match outcome {
-            Driven::Answered(status) => {
-                if finished {
-                    // The answer came with `Connection: close`: fine, reconnect next time.
+            if self.live.is_none() {
+                match tokio::time::timeout_at(limit, connect(self.addr)).await {
+                    Ok(Ok(live)) => {
+                        self.connects += 1;
+                        self.live = Some(live);
+                    }
+                    Ok(Err(_)) => return Exchange::Failed(Failure::Connect),
+                    Err(_) => return on_limit(limit),
+                }
+            }
+            let Some(live) = self.live.as_mut() else {
+                return Exchange::Failed(Failure::Connect);
+            };
+            self.timer.as_mut().reset(limit);
+            let outcome = drive(live, &mut self.timer, template.build()).await;
+            match outcome {
+                Driven::Answered(status) => return Exchange::Answered(status),
+                Driven::ClosedWhileIdle => continue,
+                Driven::Broken => {
                     self.live = None;
+                    return Exchange::Failed(Failure::Broken);
                 }
-                Exchange::Answered(status)
-            }
-            Driven::Broken => {
-                self.live = None;
-                Exchange::Failed(Failure::Broken)
-            }
-            Driven::TimedOut => {
-                self.live = None;
-                on_limit(limit)
+                Driven::TimedOut => {
+                    self.live = None;
+                    return on_limit(limit);
+                }
             }
         }
-    }
-
-    /// A server may close a keep-alive connection between requests (an idle
-    /// timeout, `Connection: close`): that is not a failed request, so notice
-    /// it before sending and reconnect quietly.
-    fn drop_if_closed_while_idle(&mut self) {
-        if let Some(live) = self.live.as_mut()
-            && (live.finished
-                || live.sender.is_closed()
-                || live.connection.as_mut().now_or_never().is_some())
-        {
-            self.live = None;
-        }
+        self.live = None;
+        Exchange::Failed(Failure::Broken)
     }
 }
 
@@ -200,6 +193,9 @@ async fn connect(addr: SocketAddr) -> anyhow::Result<Live> {
 
 enum Driven {
     Answered(u16),
+    /// The server had closed the connection before this request was handed
+    /// to it: nothing was sent.
+    ClosedWhileIdle,
     Broken,
     TimedOut,
 }
@@ -226,13 +222,18 @@ async fn drive(
         Ok::<u16, hyper::Error>(status)
     };
     let mut send = std::pin::pin!(send);
+    let mut first_poll = true;
     std::future::poll_fn(|cx| {
         // The connection does the socket I/O and hands the answer to `send`,
         // so poll it first; if it finished, `send` gets one last chance to
         // pick up what it delivered.
         if !*finished && connection.as_mut().poll(cx).is_ready() {
             *finished = true;
+            if first_poll {
+                return Poll::Ready(Driven::ClosedWhileIdle);
+            }
         }
+        first_poll = false;
         match send.as_mut().poll(cx) {
             Poll::Ready(Ok(status)) => return Poll::Ready(Driven::Answered(status)),
             Poll::Ready(Err(_)) => return Poll::Ready(Driven::Broken),

@@ -125,7 +125,7 @@ fn render_quiz(quiz: &Quiz, id: &str) -> anyhow::Result<String> {
             q + 1,
             inline_markdown(&question.prompt)
         ));
-        for (c, choice) in question.choice.iter().enumerate() {
+        for (c, choice) in shuffled(&question.choice, &question.prompt).into_iter().enumerate() {
             html.push_str(&format!(
                 "<div class=\"ww-quiz-choice\" data-correct=\"{}\">\n<label><input type=\"radio\" name=\"{name}\" value=\"{c}\"> {}</label>\n<p class=\"ww-quiz-why\" hidden>{}</p>\n</div>\n",
                 choice.correct,
@@ -137,6 +137,24 @@ fn render_quiz(quiz: &Quiz, id: &str) -> anyhow::Result<String> {
     }
     html.push_str("</div>\n\n");
     Ok(html)
+}
+
+/// The choices in an order fixed by the prompt's text (FNV-1a), so the right
+/// answer is not always where the author happened to write it, yet every
+/// build renders the same page.
+fn shuffled<'a>(choices: &'a [Choice], prompt: &str) -> Vec<&'a Choice> {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in prompt.bytes() {
+        hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+    }
+    let mut order: Vec<&Choice> = choices.iter().collect();
+    // Fisher-Yates driven by successive bits of the hash.
+    for i in (1..order.len()).rev() {
+        let j = (hash % (i as u64 + 1)) as usize;
+        hash = hash.rotate_right(7).wrapping_mul(0x0100_0000_01b3);
+        order.swap(i, j);
+    }
+    order
 }
 
 /// Renders a short piece of Markdown (code spans, emphasis, links) to HTML
@@ -168,6 +186,13 @@ mod tests {
         assert_eq!(html.matches("class=\"ww-quiz-choice\"").count(), 2);
         assert!(html.contains("data-correct=\"true\""));
         assert!(html.contains("it is not &lt;b&gt;") || html.contains("it is not <b>"));
+    }
+
+    #[test]
+    fn choice_order_is_stable_and_keeps_every_choice() {
+        let a = render_quizzes(SAMPLE, "ch01").unwrap();
+        assert_eq!(a, render_quizzes(SAMPLE, "ch01").unwrap());
+        assert!(a.contains("> yes</label>") && a.contains("> no</label>"));
     }
 
     #[test]

@@ -10,7 +10,6 @@
 //! Leaves out: preemption of anything but the GIL, the size of the blocking pool
 //! (offloaded calls simply overlap, as with tokio's 512 threads), CPU cores.
 
-use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 
 use rand::{Rng, SeedableRng};
@@ -35,12 +34,32 @@ pub fn simulate(model: ModelSpec, workload: Workload, limits: &Limits) -> Run {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Timer {
     Arrival { client: u32 },
-    RunDone { req: u32, lane: u32, epoch: u64 },
+    RunDone { req: u32, lane: u32, epoch: u32 },
     WaitDone { req: u32 },
-    GilTimeout { epoch: u64 },
+    GilTimeout { epoch: u32 },
+}
+
+/// A pending timer, ordered by (time, scheduling order) packed into one integer
+/// (the hot path of the engine is this heap).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Pending {
+    key: u128,
+    timer: Timer,
+}
+
+impl Ord for Pending {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        other.key.cmp(&self.key) // reversed: BinaryHeap is a max-heap
+    }
+}
+
+impl PartialOrd for Pending {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -67,7 +86,7 @@ struct Engine {
     max_events: usize,
     now: u64,
     seq: u64,
-    timers: BinaryHeap<Reverse<(u64, u64, Timer)>>,
+    timers: BinaryHeap<Pending>,
     log: Vec<Event>,
     reqs: Vec<Req>,
     issued: u32,
@@ -80,7 +99,7 @@ struct Engine {
     ready: Vec<VecDeque<u32>>,
     client_pin: Vec<Option<u32>>,
     gil_holder: Option<u32>,
-    gil_epoch: u64,
+    gil_epoch: u32,
     gil_since: u64,
     gil_queue: VecDeque<u32>,
     truncated: bool,
@@ -109,7 +128,8 @@ impl Engine {
             now: 0,
             seq: 0,
             timers: BinaryHeap::new(),
-            log: Vec::with_capacity((workload.requests as usize).saturating_mul(10).min(1 << 20)),
+            // About 11 events per request: reserve once instead of copying a growing log.
+            log: Vec::with_capacity((workload.requests as usize).saturating_mul(12).min(max_events + 16)),
             reqs: Vec::with_capacity(workload.requests as usize),
             issued: 0,
             work_rng,
@@ -142,7 +162,8 @@ impl Engine {
                 self.schedule(gap, Timer::Arrival { client: 0 });
             }
         }
-        while let Some(Reverse((t, _, timer))) = self.timers.pop() {
+        while let Some(Pending { key, timer }) = self.timers.pop() {
+            let t = (key >> 64) as u64;
             if self.log.len() >= self.max_events {
                 self.truncated = true;
                 break;
@@ -163,7 +184,10 @@ impl Engine {
 
     fn schedule(&mut self, at: u64, timer: Timer) {
         self.seq += 1;
-        self.timers.push(Reverse((at, self.seq, timer)));
+        self.timers.push(Pending {
+            key: ((at as u128) << 64) | self.seq as u128,
+            timer,
+        });
     }
 
     fn emit(&mut self, kind: EventKind) {
@@ -346,7 +370,7 @@ impl Engine {
         }
     }
 
-    fn start_run(&mut self, req: u32, lane: u32, epoch: u64) {
+    fn start_run(&mut self, req: u32, lane: u32, epoch: u32) {
         let r = &self.reqs[req as usize];
         let blocking = r.phases[r.next - 1].0 == Phase::Block;
         let remaining = r.remaining;
@@ -358,7 +382,7 @@ impl Engine {
         self.schedule(self.now + remaining, Timer::RunDone { req, lane, epoch });
     }
 
-    fn run_done(&mut self, req: u32, lane: u32, epoch: u64) {
+    fn run_done(&mut self, req: u32, lane: u32, epoch: u32) {
         let kind = self.model.kind;
         if kind == ModelKind::GilThreads {
             if epoch != self.gil_epoch || self.gil_holder != Some(req) {
@@ -410,7 +434,7 @@ impl Engine {
     fn acquire_gil(&mut self, req: u32) {
         let thread = self.reqs[req as usize].home;
         self.gil_holder = Some(req);
-        self.gil_epoch += 1;
+        self.gil_epoch = self.gil_epoch.wrapping_add(1);
         self.gil_since = self.now;
         self.emit(EventKind::GilAcquire { req, thread });
         self.start_run(req, thread, self.gil_epoch);
@@ -436,7 +460,7 @@ impl Engine {
         }
     }
 
-    fn gil_timeout(&mut self, epoch: u64) {
+    fn gil_timeout(&mut self, epoch: u32) {
         let Some(holder) = self.gil_holder else {
             return;
         };

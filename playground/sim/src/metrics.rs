@@ -62,7 +62,10 @@ impl Metrics {
         let mut hist = Histogram::<u64>::new(3).expect("3 significant digits is valid");
         let (mut in_system, mut area, mut last_t) = (0u64, 0u128, 0u64);
         let (mut queue, mut sojourn_sum) = (0u32, 0u128);
-        let mut blocks_active = 0u32;
+        // Blocking calls started so far, and that count when each request became ready:
+        // a request was delayed by a block if one started (or was running) while it waited.
+        let (mut blocks_active, mut blocks_started) = (0u32, 0u32);
+        let mut blocks_at_ready: Vec<u32> = Vec::new();
         let holds = run.model.kind.holds_worker();
 
         for e in &run.events {
@@ -77,6 +80,7 @@ impl Metrics {
                         queued_at.resize(i + 1, None);
                         bound.resize(i + 1, None);
                         delayed.resize(i + 1, false);
+                        blocks_at_ready.resize(i + 1, 0);
                     }
                     arrive_at[i] = e.t;
                     m.arrived += 1;
@@ -89,6 +93,7 @@ impl Metrics {
                 EventKind::Ready { req } => {
                     queued_at[req as usize] = Some(e.t);
                     queue += 1;
+                    blocks_at_ready[req as usize] = blocks_started;
                     if blocks_active > 0 {
                         delayed[req as usize] = true;
                     }
@@ -108,16 +113,14 @@ impl Metrics {
                 EventKind::CpuStart { req, lane } | EventKind::BlockStart { req, lane } => {
                     if !holds && queued_at[req as usize].take().is_some() {
                         queue -= 1;
+                        if blocks_started > blocks_at_ready[req as usize] {
+                            delayed[req as usize] = true;
+                        }
                     }
                     run_start[lane as usize] = e.t;
                     if matches!(e.kind, EventKind::BlockStart { .. }) {
                         blocks_active += 1;
-                        // Everything already waiting for the loop is now delayed by it.
-                        for (i, q) in queued_at.iter().enumerate() {
-                            if q.is_some() {
-                                delayed[i] = true;
-                            }
-                        }
+                        blocks_started += 1;
                     }
                 }
                 EventKind::CpuEnd { lane, .. } => {

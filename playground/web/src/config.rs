@@ -31,7 +31,13 @@ pub struct Config {
 }
 
 /// Preset names chapters may use in `data-preset`.
-pub const PRESETS: [&str; 5] = ["ch01", "ch02-gil", "ch03-wsgi", "ch04-asgi", "ch04-blocked-loop"];
+pub const PRESETS: [&str; 5] = [
+    "ch01",
+    "ch02-gil",
+    "ch03-wsgi",
+    "ch04-asgi",
+    "ch04-blocked-loop",
+];
 
 pub const SPEEDS: [f64; 6] = [0.25, 0.5, 1.0, 2.0, 4.0, 8.0];
 
@@ -167,12 +173,36 @@ impl Config {
         clamp_num(&mut self.clients, 1, 1_000, "clients", &mut notes);
         clamp_num(&mut self.requests, 1, 100_000, "requests", &mut notes);
         clamp_num(&mut self.seed, 0, 1 << 53, "seed", &mut notes);
-        clamp_num(&mut self.think_ms, 0.0, 10_000.0, "think time (ms)", &mut notes);
-        clamp_num(&mut self.rate_per_s, 0.1, 100_000.0, "arrival rate (/s)", &mut notes);
+        clamp_num(
+            &mut self.think_ms,
+            0.0,
+            10_000.0,
+            "think time (ms)",
+            &mut notes,
+        );
+        clamp_num(
+            &mut self.rate_per_s,
+            0.1,
+            100_000.0,
+            "arrival rate (/s)",
+            &mut notes,
+        );
         clamp_num(&mut self.cpu_ms, 0.0, 1_000.0, "CPU (ms)", &mut notes);
         clamp_num(&mut self.wait_ms, 0.0, 10_000.0, "wait (ms)", &mut notes);
-        clamp_num(&mut self.switch_ms, 0.1, 1_000.0, "switch interval (ms)", &mut notes);
-        clamp_num(&mut self.blocking_pct, 0.0, 100.0, "blocking share (%)", &mut notes);
+        clamp_num(
+            &mut self.switch_ms,
+            0.1,
+            1_000.0,
+            "switch interval (ms)",
+            &mut notes,
+        );
+        clamp_num(
+            &mut self.blocking_pct,
+            0.0,
+            100.0,
+            "blocking share (%)",
+            &mut notes,
+        );
         if !SPEEDS.contains(&self.speed) {
             self.speed = 1.0;
         }

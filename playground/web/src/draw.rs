@@ -47,10 +47,19 @@ pub struct Frame<'a> {
 }
 
 /// Paint `frame` on `canvas` (sized to `css_width` CSS pixels at `dpr`).
-pub fn paint(canvas: &HtmlCanvasElement, ctx: &CanvasRenderingContext2d, css_width: f64, dpr: f64, f: &Frame) {
+pub fn paint(
+    canvas: &HtmlCanvasElement,
+    ctx: &CanvasRenderingContext2d,
+    css_width: f64,
+    dpr: f64,
+    f: &Frame,
+) {
     let lanes = f.timeline.lanes.len().max(1);
     let css_h = canvas_height(lanes);
-    let (w_px, h_px) = ((css_width * dpr).round() as u32, (css_h * dpr).round() as u32);
+    let (w_px, h_px) = (
+        (css_width * dpr).round() as u32,
+        (css_h * dpr).round() as u32,
+    );
     if canvas.width() != w_px || canvas.height() != h_px {
         canvas.set_width(w_px);
         canvas.set_height(h_px);
@@ -81,23 +90,46 @@ pub fn paint(canvas: &HtmlCanvasElement, ctx: &CanvasRenderingContext2d, css_wid
         }
         if lh >= 9.0 || i == 0 || i + 1 == lanes {
             ctx.set_fill_style_str(f.text_colour);
-            ctx.fill_text(&(f.lane_names)(i), GUTTER - 4.0, y + lh / 2.0).ok();
+            ctx.fill_text(&(f.lane_names)(i), GUTTER - 4.0, y + lh / 2.0)
+                .ok();
         }
         y += lh;
     }
     y += 6.0;
-    step_chart(ctx, f, &f.timeline.queued, f.max_queued, QUEUED, "queued", y, plot_w, &x_of);
+    step_chart(
+        ctx,
+        f,
+        &f.timeline.queued,
+        f.max_queued,
+        QUEUED,
+        "queued",
+        y,
+        plot_w,
+        &x_of,
+    );
     y += CHART_H + 6.0;
-    step_chart(ctx, f, &f.timeline.waiting_io, f.max_waiting, WAIT, "in I/O", y, plot_w, &x_of);
+    step_chart(
+        ctx,
+        f,
+        &f.timeline.waiting_io,
+        f.max_waiting,
+        WAIT,
+        "in I/O",
+        y,
+        plot_w,
+        &x_of,
+    );
     y += CHART_H + 4.0;
 
     // Time axis: the window's two ends, relative to the cursor.
     ctx.set_fill_style_str(f.text_colour);
     ctx.set_text_baseline("top");
     ctx.set_text_align("left");
-    ctx.fill_text(&format!("−{}", fmt_ms(f.window)), GUTTER, y).ok();
+    ctx.fill_text(&format!("−{}", fmt_ms(f.window)), GUTTER, y)
+        .ok();
     ctx.set_text_align("right");
-    ctx.fill_text(&format!("t = {}", fmt_ms(f.cursor)), GUTTER + plot_w, y).ok();
+    ctx.fill_text(&format!("t = {}", fmt_ms(f.cursor)), GUTTER + plot_w, y)
+        .ok();
     ctx.set_stroke_style_str(f.text_colour);
     ctx.set_line_width(1.0);
     ctx.begin_path();

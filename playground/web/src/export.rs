@@ -113,21 +113,44 @@ pub fn csv(models: &[(&str, &Run)]) -> String {
     for (model, run) in models {
         for e in &run.events {
             let (name, req, lane, detail): (&str, u32, String, String) = match e.kind {
-                EventKind::Arrive { req, client } => ("Arrive", req, String::new(), format!("client={client}")),
-                EventKind::Queued { req, depth } => ("Queued", req, String::new(), format!("depth={depth}")),
-                EventKind::Start { req, worker } => ("Start", req, worker.to_string(), String::new()),
+                EventKind::Arrive { req, client } => {
+                    ("Arrive", req, String::new(), format!("client={client}"))
+                }
+                EventKind::Queued { req, depth } => {
+                    ("Queued", req, String::new(), format!("depth={depth}"))
+                }
+                EventKind::Start { req, worker } => {
+                    ("Start", req, worker.to_string(), String::new())
+                }
                 EventKind::Ready { req } => ("Ready", req, String::new(), String::new()),
-                EventKind::CpuStart { req, lane } => ("CpuStart", req, lane.to_string(), String::new()),
+                EventKind::CpuStart { req, lane } => {
+                    ("CpuStart", req, lane.to_string(), String::new())
+                }
                 EventKind::CpuEnd { req, lane } => ("CpuEnd", req, lane.to_string(), String::new()),
                 EventKind::WaitStart { req } => ("WaitStart", req, String::new(), String::new()),
                 EventKind::WaitEnd { req } => ("WaitEnd", req, String::new(), String::new()),
-                EventKind::BlockStart { req, lane } => ("BlockStart", req, lane.to_string(), String::new()),
-                EventKind::BlockEnd { req, lane } => ("BlockEnd", req, lane.to_string(), String::new()),
-                EventKind::GilWait { req, thread } => ("GilWait", req, thread.to_string(), String::new()),
-                EventKind::GilAcquire { req, thread } => ("GilAcquire", req, thread.to_string(), String::new()),
-                EventKind::GilRelease { req, thread, forced } => {
-                    ("GilRelease", req, thread.to_string(), format!("forced={forced}"))
+                EventKind::BlockStart { req, lane } => {
+                    ("BlockStart", req, lane.to_string(), String::new())
                 }
+                EventKind::BlockEnd { req, lane } => {
+                    ("BlockEnd", req, lane.to_string(), String::new())
+                }
+                EventKind::GilWait { req, thread } => {
+                    ("GilWait", req, thread.to_string(), String::new())
+                }
+                EventKind::GilAcquire { req, thread } => {
+                    ("GilAcquire", req, thread.to_string(), String::new())
+                }
+                EventKind::GilRelease {
+                    req,
+                    thread,
+                    forced,
+                } => (
+                    "GilRelease",
+                    req,
+                    thread.to_string(),
+                    format!("forced={forced}"),
+                ),
                 EventKind::Done { req } => ("Done", req, String::new(), String::new()),
             };
             out.push_str(&format!("{},{},{name},{req},{lane},{detail}\n", model, e.t));

@@ -9,8 +9,8 @@ mod draw;
 mod export;
 mod ui;
 
-use wasm_bindgen::prelude::*;
 use waiting_well_sim::{Limits, Metrics, ModelKind, simulate};
+use wasm_bindgen::prelude::*;
 
 pub use config::{Config, PRESETS};
 

@@ -7,9 +7,9 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
+use waiting_well_sim::{Metrics, ModelKind, Run, Timeline, simulate};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
-use waiting_well_sim::{Metrics, ModelKind, Run, Timeline, simulate};
 use web_sys::{
     CanvasRenderingContext2d, Document, HtmlAnchorElement, HtmlButtonElement, HtmlCanvasElement,
     HtmlElement, HtmlInputElement, HtmlSelectElement, KeyboardEvent,
@@ -90,7 +90,13 @@ fn el(doc: &Document, tag: &str, class: &str) -> Result<HtmlElement, JsValue> {
     Ok(e)
 }
 
-fn text(doc: &Document, parent: &HtmlElement, tag: &str, class: &str, t: &str) -> Result<HtmlElement, JsValue> {
+fn text(
+    doc: &Document,
+    parent: &HtmlElement,
+    tag: &str,
+    class: &str,
+    t: &str,
+) -> Result<HtmlElement, JsValue> {
     let e = el(doc, tag, class)?;
     e.set_text_content(Some(t));
     parent.append_child(&e)?;
@@ -98,7 +104,13 @@ fn text(doc: &Document, parent: &HtmlElement, tag: &str, class: &str, t: &str) -
 }
 
 /// A `<label>` + control pair inside a `.ww-viz-field` wrapper.
-fn labelled(doc: &Document, parent: &HtmlElement, id: &str, label: &str, control: &HtmlElement) -> Result<(), JsValue> {
+fn labelled(
+    doc: &Document,
+    parent: &HtmlElement,
+    id: &str,
+    label: &str,
+    control: &HtmlElement,
+) -> Result<(), JsValue> {
     let wrap = el(doc, "div", "ww-viz-field")?;
     wrap.set_attribute("data-field", id.rsplit('-').next().unwrap_or(id))?;
     let l = el(doc, "label", "")?;
@@ -111,7 +123,15 @@ fn labelled(doc: &Document, parent: &HtmlElement, id: &str, label: &str, control
     Ok(())
 }
 
-fn number(doc: &Document, parent: &HtmlElement, id: &str, label: &str, min: f64, max: f64, step: &str) -> Result<HtmlInputElement, JsValue> {
+fn number(
+    doc: &Document,
+    parent: &HtmlElement,
+    id: &str,
+    label: &str,
+    min: f64,
+    max: f64,
+    step: &str,
+) -> Result<HtmlInputElement, JsValue> {
     let input: HtmlInputElement = doc.create_element("input")?.dyn_into()?;
     input.set_type("number");
     input.set_attribute("min", &min.to_string())?;
@@ -122,7 +142,13 @@ fn number(doc: &Document, parent: &HtmlElement, id: &str, label: &str, min: f64,
     Ok(input)
 }
 
-fn select(doc: &Document, parent: &HtmlElement, id: &str, label: &str, options: &[(&str, &str)]) -> Result<HtmlSelectElement, JsValue> {
+fn select(
+    doc: &Document,
+    parent: &HtmlElement,
+    id: &str,
+    label: &str,
+    options: &[(&str, &str)],
+) -> Result<HtmlSelectElement, JsValue> {
     let s: HtmlSelectElement = doc.create_element("select")?.dyn_into()?;
     for (value, name) in options {
         let o = doc.create_element("option")?;
@@ -134,12 +160,21 @@ fn select(doc: &Document, parent: &HtmlElement, id: &str, label: &str, options: 
     Ok(s)
 }
 
-fn button(doc: &Document, parent: &HtmlElement, label: &str, aria: &str, class: &str) -> Result<HtmlButtonElement, JsValue> {
+fn button(
+    doc: &Document,
+    parent: &HtmlElement,
+    label: &str,
+    aria: &str,
+    class: &str,
+) -> Result<HtmlButtonElement, JsValue> {
     let b: HtmlButtonElement = doc.create_element("button")?.dyn_into()?;
     b.set_type("button");
     b.set_class_name(class);
     b.set_text_content(Some(label));
-    b.set_attribute("aria-label", aria)?;
+    if !aria.is_empty() {
+        // Only for symbol buttons: a text button's name is its text.
+        b.set_attribute("aria-label", aria)?;
+    }
     parent.append_child(&b)?;
     Ok(b)
 }
@@ -158,7 +193,12 @@ fn lane_name(kind: ModelKind, lanes: usize, i: usize) -> String {
     }
 }
 
-fn listen(target: &web_sys::EventTarget, event: &str, viz: &Shared, f: fn(&mut Viz, &web_sys::Event)) -> Result<(), JsValue> {
+fn listen(
+    target: &web_sys::EventTarget,
+    event: &str,
+    viz: &Shared,
+    f: fn(&mut Viz, &web_sys::Event),
+) -> Result<(), JsValue> {
     let viz = viz.clone();
     let cb = Closure::<dyn FnMut(web_sys::Event)>::new(move |e: web_sys::Event| {
         if let Ok(mut v) = viz.try_borrow_mut() {
@@ -207,22 +247,129 @@ pub fn mount(root: HtmlElement, preset: &str) -> Result<(), JsValue> {
     let model = select(&doc, &form, &format!("{id}-model"), "Model", &models)?;
     let mut compare_opts = vec![("none", "(none)")];
     compare_opts.extend(models.iter().copied());
-    let compare = select(&doc, &form, &format!("{id}-compare"), "Compare with", &compare_opts)?;
-    let workers = number(&doc, &form, &format!("{id}-workers"), "Workers / threads / loops", 1.0, 64.0, "1")?;
-    let arrivals = select(&doc, &form, &format!("{id}-arrivals"), "Arrivals", &[("closed", "Closed loop (N clients)"), ("open", "Open loop (Poisson)")])?;
-    let clients = number(&doc, &form, &format!("{id}-clients"), "Clients", 1.0, 1000.0, "1")?;
-    let think = number(&doc, &form, &format!("{id}-think"), "Think time (ms)", 0.0, 10000.0, "any")?;
-    let rate = number(&doc, &form, &format!("{id}-rate"), "Arrival rate (requests/s)", 0.1, 100000.0, "any")?;
-    let cpu = number(&doc, &form, &format!("{id}-cpu"), "CPU per request (ms)", 0.0, 1000.0, "any")?;
-    let wait = number(&doc, &form, &format!("{id}-wait"), "I/O wait (ms)", 0.0, 10000.0, "any")?;
-    let dist = select(&doc, &form, &format!("{id}-dist"), "Phase lengths", &[("fixed", "Fixed"), ("exp", "Exponential")])?;
-    let requests = number(&doc, &form, &format!("{id}-requests"), "Requests", 1.0, 100000.0, "1")?;
-    let seed = number(&doc, &form, &format!("{id}-seed"), "Seed", 0.0, 9007199254740992.0, "1")?;
-    let switch = number(&doc, &form, &format!("{id}-switch"), "GIL switch interval (ms)", 0.1, 1000.0, "any")?;
-    let blocking = number(&doc, &form, &format!("{id}-blocking"), "Handlers that block the loop (%)", 0.0, 100.0, "any")?;
+    let compare = select(
+        &doc,
+        &form,
+        &format!("{id}-compare"),
+        "Compare with",
+        &compare_opts,
+    )?;
+    let workers = number(
+        &doc,
+        &form,
+        &format!("{id}-workers"),
+        "Workers / threads / loops",
+        1.0,
+        64.0,
+        "1",
+    )?;
+    let arrivals = select(
+        &doc,
+        &form,
+        &format!("{id}-arrivals"),
+        "Arrivals",
+        &[
+            ("closed", "Closed loop (N clients)"),
+            ("open", "Open loop (Poisson)"),
+        ],
+    )?;
+    let clients = number(
+        &doc,
+        &form,
+        &format!("{id}-clients"),
+        "Clients",
+        1.0,
+        1000.0,
+        "1",
+    )?;
+    let think = number(
+        &doc,
+        &form,
+        &format!("{id}-think"),
+        "Think time (ms)",
+        0.0,
+        10000.0,
+        "any",
+    )?;
+    let rate = number(
+        &doc,
+        &form,
+        &format!("{id}-rate"),
+        "Arrival rate (requests/s)",
+        0.1,
+        100000.0,
+        "any",
+    )?;
+    let cpu = number(
+        &doc,
+        &form,
+        &format!("{id}-cpu"),
+        "CPU per request (ms)",
+        0.0,
+        1000.0,
+        "any",
+    )?;
+    let wait = number(
+        &doc,
+        &form,
+        &format!("{id}-wait"),
+        "I/O wait (ms)",
+        0.0,
+        10000.0,
+        "any",
+    )?;
+    let dist = select(
+        &doc,
+        &form,
+        &format!("{id}-dist"),
+        "Phase lengths",
+        &[("fixed", "Fixed"), ("exp", "Exponential")],
+    )?;
+    let requests = number(
+        &doc,
+        &form,
+        &format!("{id}-requests"),
+        "Requests",
+        1.0,
+        100000.0,
+        "1",
+    )?;
+    let seed = number(
+        &doc,
+        &form,
+        &format!("{id}-seed"),
+        "Seed",
+        0.0,
+        9007199254740992.0,
+        "1",
+    )?;
+    let switch = number(
+        &doc,
+        &form,
+        &format!("{id}-switch"),
+        "GIL switch interval (ms)",
+        0.1,
+        1000.0,
+        "any",
+    )?;
+    let blocking = number(
+        &doc,
+        &form,
+        &format!("{id}-blocking"),
+        "Handlers that block the loop (%)",
+        0.0,
+        100.0,
+        "any",
+    )?;
     let offload: HtmlInputElement = doc.create_element("input")?.dyn_into()?;
     offload.set_type("checkbox");
-    labelled(&doc, &form, &format!("{id}-offload"), "Move blocking calls to a thread pool (def endpoint · spawn_blocking)", &offload)?;
+    labelled(
+        &doc,
+        &form,
+        &format!("{id}-offload"),
+        "Move blocking calls to a thread pool (def endpoint · spawn_blocking)",
+        &offload,
+    )?;
     let clamp_msg = el(&doc, "p", "ww-viz-clamp")?;
     clamp_msg.set_attribute("role", "status")?;
     root.append_child(&clamp_msg)?;
@@ -230,22 +377,46 @@ pub fn mount(root: HtmlElement, preset: &str) -> Result<(), JsValue> {
     // Transport.
     let transport = el(&doc, "div", "ww-viz-transport")?;
     root.append_child(&transport)?;
-    let back = button(&doc, &transport, "⏮", "Step back", "ww-viz-step-back")?;
+    let back = button(&doc, &transport, "◀", "Step back", "ww-viz-step-back")?;
     let play = button(&doc, &transport, "▶", "Play", "ww-viz-play")?;
-    let fwd = button(&doc, &transport, "⏭", "Step forward", "ww-viz-step-forward")?;
+    let fwd = button(&doc, &transport, "▶", "Step forward", "ww-viz-step-forward")?;
     let scrub: HtmlInputElement = doc.create_element("input")?.dyn_into()?;
     scrub.set_type("range");
     scrub.set_attribute("min", "0")?;
     scrub.set_attribute("step", "1")?;
     scrub.set_class_name("ww-viz-scrub");
     labelled(&doc, &transport, &format!("{id}-scrub"), "Time", &scrub)?;
-    let speed_opts: Vec<(String, String)> = SPEEDS.iter().map(|s| (s.to_string(), format!("×{s}"))).collect();
-    let speed_refs: Vec<(&str, &str)> = speed_opts.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
-    let speed = select(&doc, &transport, &format!("{id}-speed"), "Speed", &speed_refs)?;
+    let speed_opts: Vec<(String, String)> = SPEEDS
+        .iter()
+        .map(|s| (s.to_string(), format!("×{s}")))
+        .collect();
+    let speed_refs: Vec<(&str, &str)> = speed_opts
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    let speed = select(
+        &doc,
+        &transport,
+        &format!("{id}-speed"),
+        "Speed",
+        &speed_refs,
+    )?;
     let time_label = text(&doc, &transport, "span", "ww-viz-time", "")?;
     time_label.set_attribute("aria-live", "off")?;
-    let json_btn = button(&doc, &transport, "Export trace (JSON)", "Export Chrome trace JSON for Perfetto", "ww-viz-export-json")?;
-    let csv_btn = button(&doc, &transport, "Export CSV", "Export the event log as CSV", "ww-viz-export-csv")?;
+    let json_btn = button(
+        &doc,
+        &transport,
+        "Export Chrome trace (JSON)",
+        "",
+        "ww-viz-export-json",
+    )?;
+    let csv_btn = button(
+        &doc,
+        &transport,
+        "Export events (CSV)",
+        "",
+        "ww-viz-export-csv",
+    )?;
     let download: HtmlAnchorElement = doc.create_element("a")?.dyn_into()?;
     download.set_class_name("ww-viz-download");
     download.set_hidden(true);
@@ -282,7 +453,10 @@ pub fn mount(root: HtmlElement, preset: &str) -> Result<(), JsValue> {
         canvas.set_class_name("ww-viz-canvas");
         canvas.set_attribute("role", "img")?;
         section.append_child(&canvas)?;
-        let ctx: CanvasRenderingContext2d = canvas.get_context("2d")?.ok_or("no 2d context")?.dyn_into()?;
+        let ctx: CanvasRenderingContext2d = canvas
+            .get_context("2d")?
+            .ok_or("no 2d context")?
+            .dyn_into()?;
         let line = el(&doc, "p", "ww-viz-metric")?;
         let throughput = el(&doc, "span", "ww-viz-throughput")?;
         line.append_child(&doc.create_text_node("Throughput: "))?;
@@ -292,15 +466,38 @@ pub fn mount(root: HtmlElement, preset: &str) -> Result<(), JsValue> {
         let details = el(&doc, "dl", "ww-viz-details")?;
         section.append_child(&details)?;
         panels_el.append_child(&section)?;
-        panels.push(PanelView { section, title, canvas, ctx, throughput, details });
+        panels.push(PanelView {
+            section,
+            title,
+            canvas,
+            ctx,
+            throughput,
+            details,
+        });
     }
     let summary = el(&doc, "p", "ww-viz-summary")?;
     summary.set_attribute("aria-live", "polite")?;
     root.append_child(&summary)?;
 
     let controls = Controls {
-        model, compare, workers, clients, think, arrivals, rate, cpu, wait, dist, requests, seed,
-        switch, blocking, offload, speed, scrub, play,
+        model,
+        compare,
+        workers,
+        clients,
+        think,
+        arrivals,
+        rate,
+        cpu,
+        wait,
+        dist,
+        requests,
+        seed,
+        switch,
+        blocking,
+        offload,
+        speed,
+        scrub,
+        play,
     };
     let viz = Rc::new(RefCell::new(Viz {
         doc,
@@ -329,7 +526,19 @@ pub fn mount(root: HtmlElement, preset: &str) -> Result<(), JsValue> {
     {
         let v = viz.borrow();
         let c = &v.controls;
-        for input in [&c.workers, &c.clients, &c.think, &c.rate, &c.cpu, &c.wait, &c.requests, &c.seed, &c.switch, &c.blocking, &c.offload] {
+        for input in [
+            &c.workers,
+            &c.clients,
+            &c.think,
+            &c.rate,
+            &c.cpu,
+            &c.wait,
+            &c.requests,
+            &c.seed,
+            &c.switch,
+            &c.blocking,
+            &c.offload,
+        ] {
             listen(input, "change", &viz, |v, _| v.on_control_change())?;
         }
         for s in [&c.model, &c.compare, &c.arrivals, &c.dist] {
@@ -369,16 +578,28 @@ pub fn mount(root: HtmlElement, preset: &str) -> Result<(), JsValue> {
 
 fn query_state(window: &web_sys::Window) -> Option<String> {
     let search = window.location().search().ok()?;
-    web_sys::UrlSearchParams::new_with_str(&search).ok()?.get("ww")
+    web_sys::UrlSearchParams::new_with_str(&search)
+        .ok()?
+        .get("ww")
 }
 
 fn parse_f64(input: &HtmlInputElement, fallback: f64) -> f64 {
-    input.value().trim().parse::<f64>().ok().filter(|v| v.is_finite()).unwrap_or(fallback)
+    input
+        .value()
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite())
+        .unwrap_or(fallback)
 }
 
 fn parse_u64(input: &HtmlInputElement, fallback: u64) -> u64 {
     let v = parse_f64(input, fallback as f64);
-    if v <= 0.0 { 0 } else { v.round().min(u64::MAX as f64) as u64 }
+    if v <= 0.0 {
+        0
+    } else {
+        v.round().min(u64::MAX as f64) as u64
+    }
 }
 
 impl Viz {
@@ -406,7 +627,8 @@ impl Viz {
         let c = &self.controls;
         let cfg = &self.cfg;
         c.model.set_value(cfg.model.id());
-        c.compare.set_value(cfg.compare.map_or("none", ModelKind::id));
+        c.compare
+            .set_value(cfg.compare.map_or("none", ModelKind::id));
         c.workers.set_value(&cfg.workers.to_string());
         c.clients.set_value(&cfg.clients.to_string());
         c.requests.set_value(&cfg.requests.to_string());
@@ -417,13 +639,18 @@ impl Viz {
         c.wait.set_value(&cfg.wait_ms.to_string());
         c.switch.set_value(&cfg.switch_ms.to_string());
         c.blocking.set_value(&cfg.blocking_pct.to_string());
-        c.arrivals.set_value(if cfg.open { "open" } else { "closed" });
-        c.dist.set_value(if cfg.exponential { "exp" } else { "fixed" });
+        c.arrivals
+            .set_value(if cfg.open { "open" } else { "closed" });
+        c.dist
+            .set_value(if cfg.exponential { "exp" } else { "fixed" });
         c.offload.set_checked(cfg.offload);
         c.speed.set_value(&cfg.speed.to_string());
         // Show only the fields that matter for the chosen models and arrivals.
         let show = |input: &HtmlElement, on: bool| {
-            if let Some(wrap) = input.parent_element().and_then(|p| p.dyn_into::<HtmlElement>().ok()) {
+            if let Some(wrap) = input
+                .parent_element()
+                .and_then(|p| p.dyn_into::<HtmlElement>().ok())
+            {
                 wrap.set_hidden(!on);
             }
         };
@@ -470,16 +697,32 @@ impl Viz {
                 let metrics = Metrics::from_run(&run);
                 let timeline = Timeline::from_run(&run);
                 let max_queued = timeline.queued.iter().map(|&(_, v)| v).max().unwrap_or(0);
-                let max_waiting = timeline.waiting_io.iter().map(|&(_, v)| v).max().unwrap_or(0);
-                ModelRun { run, metrics, timeline, max_queued, max_waiting }
+                let max_waiting = timeline
+                    .waiting_io
+                    .iter()
+                    .map(|&(_, v)| v)
+                    .max()
+                    .unwrap_or(0);
+                ModelRun {
+                    run,
+                    metrics,
+                    timeline,
+                    max_queued,
+                    max_waiting,
+                }
             })
             .collect();
         self.end = self.runs.iter().map(|r| r.run.end_us()).max().unwrap_or(0);
         let per_request = ((self.cfg.cpu_ms + self.cfg.wait_ms) * 1e3) as u64;
-        self.window = (per_request * 4).clamp(20_000, 20_000_000).min(self.end.max(1));
+        self.window = (per_request * 4)
+            .clamp(20_000, 20_000_000)
+            .min(self.end.max(1));
         self.cursor = (self.window * 2).min(self.end);
         self.history.clear();
-        self.controls.scrub.set_attribute("max", &self.end.to_string()).ok();
+        self.controls
+            .scrub
+            .set_attribute("max", &self.end.to_string())
+            .ok();
         self.write_metrics();
     }
 
@@ -494,10 +737,15 @@ impl Viz {
             let kind = r.run.model.kind;
             let m = &r.metrics;
             panel.title.set_text_content(Some(kind.label()));
-            panel.throughput.set_text_content(Some(&format!("{:.1}", m.throughput_per_s)));
+            panel
+                .throughput
+                .set_text_content(Some(&format!("{:.1}", m.throughput_per_s)));
             let busy: f64 = m.lane_busy.iter().sum::<f64>() / m.lane_busy.len().max(1) as f64;
             let mut rows = vec![
-                ("Latency p50 / p95 / p99", format!("{:.1} / {:.1} / {:.1} ms", m.p50_ms, m.p95_ms, m.p99_ms)),
+                (
+                    "Latency p50 / p95 / p99",
+                    format!("{:.1} / {:.1} / {:.1} ms", m.p50_ms, m.p95_ms, m.p99_ms),
+                ),
                 (
                     "Little's law",
                     format!(
@@ -516,17 +764,41 @@ impl Viz {
                 rows.push(("Workers held (mean)", format!("{:.0} %", held * 100.0)));
             }
             if kind == ModelKind::GilThreads {
-                rows.push(("Waiting for the GIL", format!("{:.0} ms total, {} forced switches", m.gil_wait_ms, m.forced_switches)));
+                rows.push((
+                    "Waiting for the GIL",
+                    format!(
+                        "{:.0} ms total, {} forced switches",
+                        m.gil_wait_ms, m.forced_switches
+                    ),
+                ));
             }
             if kind == ModelKind::BlockingLoop {
-                let ids: Vec<String> = m.delayed_by_block.iter().take(8).map(|r| format!("#{r}")).collect();
+                let ids: Vec<String> = m
+                    .delayed_by_block
+                    .iter()
+                    .take(8)
+                    .map(|r| format!("#{r}"))
+                    .collect();
                 rows.push((
                     "Loop blocked",
-                    format!("{:.0} ms; delayed {} requests ({}{})", m.loop_blocked_ms, m.delayed_by_block.len(), ids.join(" "), if m.delayed_by_block.len() > 8 { " …" } else { "" }),
+                    format!(
+                        "{:.0} ms; delayed {} requests ({}{})",
+                        m.loop_blocked_ms,
+                        m.delayed_by_block.len(),
+                        ids.join(" "),
+                        if m.delayed_by_block.len() > 8 {
+                            " …"
+                        } else {
+                            ""
+                        }
+                    ),
                 ));
             }
             if r.run.truncated {
-                rows.push(("Note", "stopped at the event cap: some requests did not finish".into()));
+                rows.push((
+                    "Note",
+                    "stopped at the event cap: some requests did not finish".into(),
+                ));
             }
             panel.details.set_text_content(None);
             for (k, v) in rows {
@@ -546,11 +818,27 @@ impl Viz {
                 m.p50_ms,
                 m.p99_ms
             ));
-            panel.canvas.set_attribute("aria-label", &format!("Timeline of {}: one lane per {}, coloured by what each is doing.", kind.label(), if kind.lanes(2) > 1 { "worker" } else { "loop thread" })).ok();
+            panel
+                .canvas
+                .set_attribute(
+                    "aria-label",
+                    &format!(
+                        "Timeline of {}: one lane per {}, coloured by what each is doing.",
+                        kind.label(),
+                        if kind.lanes(2) > 1 {
+                            "worker"
+                        } else {
+                            "loop thread"
+                        }
+                    ),
+                )
+                .ok();
         }
         if let [a, b] = &self.runs[..] {
             let ratio = b.metrics.throughput_per_s / a.metrics.throughput_per_s.max(1e-9);
-            summary.push(format!("The second model serves {ratio:.1}× the throughput of the first."));
+            summary.push(format!(
+                "The second model serves {ratio:.1}× the throughput of the first."
+            ));
         }
         self.summary.set_text_content(Some(&summary.join(" ")));
     }
@@ -561,7 +849,9 @@ impl Viz {
             .and_then(|s| s.get_property_value("color").ok())
             .filter(|c| !c.is_empty())
             .unwrap_or_else(|| "#333".into());
-        let dpr = web_sys::window().map_or(1.0, |w| w.device_pixel_ratio()).max(1.0);
+        let dpr = web_sys::window()
+            .map_or(1.0, |w| w.device_pixel_ratio())
+            .max(1.0);
         for (panel, r) in self.panels.iter().zip(&self.runs) {
             let width = match panel.section.client_width() {
                 w if w > 0 => w as f64,
@@ -580,12 +870,25 @@ impl Viz {
                 max_waiting: r.max_waiting,
             };
             draw::paint(&panel.canvas, &panel.ctx, width, dpr, &frame);
-            panel.canvas.style().set_property("height", &format!("{}px", draw::canvas_height(lanes))).ok();
+            panel
+                .canvas
+                .style()
+                .set_property("height", &format!("{}px", draw::canvas_height(lanes)))
+                .ok();
         }
         self.controls.scrub.set_value(&self.cursor.to_string());
-        self.time_label.set_text_content(Some(&format!("t = {} of {}", draw::fmt_ms(self.cursor), draw::fmt_ms(self.end))));
-        self.controls.play.set_text_content(Some(if self.playing { "⏸" } else { "▶" }));
-        self.controls.play.set_attribute("aria-label", if self.playing { "Pause" } else { "Play" }).ok();
+        self.time_label.set_text_content(Some(&format!(
+            "t = {} of {}",
+            draw::fmt_ms(self.cursor),
+            draw::fmt_ms(self.end)
+        )));
+        self.controls
+            .play
+            .set_text_content(Some(if self.playing { "⏸" } else { "▶" }));
+        self.controls
+            .play
+            .set_attribute("aria-label", if self.playing { "Pause" } else { "Play" })
+            .ok();
     }
 
     fn toggle_play(&mut self) {
@@ -612,7 +915,9 @@ impl Viz {
         if !self.playing {
             return;
         }
-        let dt_ms = self.last_ts.map_or(0.0, |last| (ts - last).clamp(0.0, 100.0));
+        let dt_ms = self
+            .last_ts
+            .map_or(0.0, |last| (ts - last).clamp(0.0, 100.0));
         self.last_ts = Some(ts);
         if self.reduced_motion {
             // No smooth scrolling: jump a quarter window twice a second (faster with speed).
@@ -643,7 +948,8 @@ impl Viz {
                 .iter()
                 .filter_map(|r| {
                     let ev = &r.run.events;
-                    ev.get(ev.partition_point(|e| e.t <= self.cursor)).map(|e| e.t)
+                    ev.get(ev.partition_point(|e| e.t <= self.cursor))
+                        .map(|e| e.t)
                 })
                 .min();
             if let Some(t) = next {
@@ -658,7 +964,9 @@ impl Viz {
                 .iter()
                 .filter_map(|r| {
                     let ev = &r.run.events;
-                    ev[..ev.partition_point(|e| e.t < self.cursor)].last().map(|e| e.t)
+                    ev[..ev.partition_point(|e| e.t < self.cursor)]
+                        .last()
+                        .map(|e| e.t)
                 })
                 .max();
             self.cursor = prev.unwrap_or(0);
@@ -670,19 +978,29 @@ impl Viz {
     fn on_scrub(&mut self) {
         self.playing = false;
         self.history.clear();
-        self.cursor = self.controls.scrub.value().parse::<u64>().unwrap_or(0).min(self.end);
+        self.cursor = self
+            .controls
+            .scrub
+            .value()
+            .parse::<u64>()
+            .unwrap_or(0)
+            .min(self.end);
         self.render();
         self.sync_url();
     }
 
     fn on_key(&mut self, e: &web_sys::Event) {
-        let Some(k) = e.dyn_ref::<KeyboardEvent>() else { return };
+        let Some(k) = e.dyn_ref::<KeyboardEvent>() else {
+            return;
+        };
         let tag = e
             .target()
             .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
             .map(|t| t.tag_name())
             .unwrap_or_default();
-        if matches!(tag.as_str(), "INPUT" | "SELECT" | "TEXTAREA") || (tag == "BUTTON" && matches!(k.key().as_str(), " " | "Enter")) {
+        if matches!(tag.as_str(), "INPUT" | "SELECT" | "TEXTAREA")
+            || (tag == "BUTTON" && matches!(k.key().as_str(), " " | "Enter"))
+        {
             return;
         }
         match k.key().as_str() {
@@ -693,11 +1011,16 @@ impl Viz {
             "-" | "_" => self.change_speed(-1),
             _ => return,
         }
+        // Handled here: keep mdBook's arrow-key page navigation from also firing.
         e.prevent_default();
+        e.stop_propagation();
     }
 
     fn change_speed(&mut self, dir: i32) {
-        let i = SPEEDS.iter().position(|&s| s == self.cfg.speed).unwrap_or(2) as i32;
+        let i = SPEEDS
+            .iter()
+            .position(|&s| s == self.cfg.speed)
+            .unwrap_or(2) as i32;
         self.cfg.speed = SPEEDS[(i + dir).clamp(0, SPEEDS.len() as i32 - 1) as usize];
         self.controls.speed.set_value(&self.cfg.speed.to_string());
         self.sync_url();
@@ -709,11 +1032,17 @@ impl Viz {
         }
         self.cfg.cursor_us = Some(self.cursor);
         let Some(w) = web_sys::window() else { return };
-        let Ok(href) = w.location().href() else { return };
-        let Ok(url) = web_sys::Url::new(&href) else { return };
+        let Ok(href) = w.location().href() else {
+            return;
+        };
+        let Ok(url) = web_sys::Url::new(&href) else {
+            return;
+        };
         url.search_params().set("ww", &self.cfg.to_query());
         if let Ok(history) = w.history() {
-            history.replace_state_with_url(&JsValue::NULL, "", Some(&url.href())).ok();
+            history
+                .replace_state_with_url(&JsValue::NULL, "", Some(&url.href()))
+                .ok();
         }
     }
 
@@ -729,23 +1058,37 @@ impl Viz {
                     (kind.label(), names, &r.run, &r.timeline)
                 })
                 .collect();
-            (export::chrome_trace(&models), "application/json", "waiting-well-trace.json")
+            (
+                export::chrome_trace(&models),
+                "application/json",
+                "waiting-well-trace.json",
+            )
         } else {
-            let models: Vec<_> = self.runs.iter().map(|r| (r.run.model.kind.id(), &r.run)).collect();
+            let models: Vec<_> = self
+                .runs
+                .iter()
+                .map(|r| (r.run.model.kind.id(), &r.run))
+                .collect();
             (export::csv(&models), "text/csv", "waiting-well-events.csv")
         };
         let parts = js_sys::Array::of1(&JsValue::from_str(&body));
         let bag = web_sys::BlobPropertyBag::new();
         bag.set_type(mime);
-        let Ok(blob) = web_sys::Blob::new_with_str_sequence_and_options(&parts, &bag) else { return };
-        let Ok(href) = web_sys::Url::create_object_url_with_blob(&blob) else { return };
+        let Ok(blob) = web_sys::Blob::new_with_str_sequence_and_options(&parts, &bag) else {
+            return;
+        };
+        let Ok(href) = web_sys::Url::create_object_url_with_blob(&blob) else {
+            return;
+        };
         let old = self.download.href();
         if old.starts_with("blob:") {
             web_sys::Url::revoke_object_url(&old).ok();
         }
         self.download.set_href(&href);
         self.download.set_download(name);
-        self.download.set_attribute("data-kind", if json { "json" } else { "csv" }).ok();
+        self.download
+            .set_attribute("data-kind", if json { "json" } else { "csv" })
+            .ok();
         self.download.click();
     }
 }

@@ -1,0 +1,110 @@
+//! Chapter 4 — ASGI: the same API on event loops. One loop (uvicorn), a
+//! work-stealing pool of loops, one loop per worker (gunicorn + uvicorn
+//! workers), the blocked loop (`async def` + `time.sleep`) and its fix
+//! (`spawn_blocking`, FastAPI's threadpool for `def`), each under 100 and
+//! 1,000 clients waiting 50 ms, against Little's law. Then what an idle
+//! keep-alive connection costs an event loop (server in a child process,
+//! its RSS read from /proc) beside what a parked thread costs.
+//!
+//! Run it:   cargo run --release --example ch04_asgi            (about 80 s)
+//!           cargo run --release --example ch04_asgi -- --quick (about 20 s)
+//! One server alone, for curl or wrk (Ctrl-C or SIGTERM stops it):
+//!           cargo run --release --example ch04_asgi -- serve --model event-loop --port 8000
+//!
+//! Leaves out: CPU-bound endpoints (see the chapter) and processes.
+
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use lab::api::Model;
+use lab::api::experiment::{
+    ServeArgs, Trial, idle_connection_cost, outcome_table, parked_thread_cost, raise_fd_limit,
+    run_trial,
+};
+use lab::report::{Table, print_banner};
+
+#[derive(Parser)]
+#[command(about = "Chapter 4: event loops (ASGI) against Little's law")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// Short runs (about 20 s in all) instead of the full ones.
+    #[arg(long)]
+    quick: bool,
+    /// How long each request waits (simulated I/O), in ms.
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..=1_000))]
+    wait_ms: u64,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run one server model alone until Ctrl-C or SIGTERM.
+    Serve(ServeArgs),
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    if let Some(Command::Serve(args)) = &cli.command {
+        return args.run();
+    }
+    print_banner("Chapter 4: event loops (ASGI) against Little's law");
+    let fd_limit = raise_fd_limit();
+    let (warmup, duration, idle) = if cli.quick {
+        (
+            Duration::from_millis(300),
+            Duration::from_millis(1_000),
+            1_000,
+        )
+    } else {
+        (Duration::from_secs(1), Duration::from_secs(4), 10_000)
+    };
+    let wait = Duration::from_millis(cli.wait_ms);
+    // ANCHOR: models
+    let models = [
+        Model::EventLoop,                    // uvicorn, one worker
+        Model::WorkStealing { threads: 2 },  // tokio multi-thread
+        Model::LoopPerWorker { workers: 2 }, // gunicorn -w 2 -k UvicornWorker
+        Model::BlockedLoop,                  // async def + time.sleep
+        Model::SpawnBlocking { pool: 40 },   // def endpoint, 40-thread pool
+    ];
+    // ANCHOR_END: models
+    let mut outcomes = Vec::new();
+    for clients in [100, 1_000] {
+        for model in models {
+            let trial = Trial {
+                model,
+                clients,
+                wait,
+                warmup,
+                duration,
+            };
+            outcomes.push(run_trial(trial)?);
+        }
+    }
+    println!(
+        "GET /wait?ms={} from closed-loop clients, {} s measured after {} s warmup.",
+        cli.wait_ms,
+        duration.as_secs_f64(),
+        warmup.as_secs_f64()
+    );
+    println!("bound = Little's law: (requests that can wait at once) / wait.\n");
+    print!("{}", outcome_table(&outcomes));
+
+    println!("\nIdle keep-alive connections: what each one costs.");
+    match &fd_limit {
+        Ok(n) => println!("(open-file limit raised to {n})"),
+        Err(why) => println!("(could not raise the open-file limit: {why})"),
+    }
+    let exe = std::env::current_exe()?;
+    let mut table = Table::new(["what", "count", "RSS delta", "per item", "virtual per item"]);
+    let event_loop = idle_connection_cost(&exe, "event-loop", idle)?;
+    table.row(event_loop.row("event loop, idle connections (server RSS)"));
+    let threads = parked_thread_cost(1_000)?;
+    table.row(threads.row("parked OS threads (default 2 MiB stacks)"));
+    print!("{table}");
+    println!(
+        "(server stopped {} after SIGTERM)",
+        lab::report::human(event_loop.stop_took.unwrap_or_default())
+    );
+    Ok(())
+}

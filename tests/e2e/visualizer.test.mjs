@@ -1,0 +1,268 @@
+// The visualizer as a reader meets it: the chapter-1 embed draws, reacts to a
+// control, clamps bad input with a message; print.html mounts every embed; the
+// standalone page offers each model by a labelled control, keeps its state in
+// the URL, steps back to the previous frame, exports valid JSON, draws two
+// models side by side, obeys the keyboard, fits 390 px and passes axe-core.
+// Leaves out: the simulation's numbers (cargo test -p waiting-well-sim).
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { createRequire } from "node:module";
+import { openPage, useBrowser } from "./browser.mjs";
+
+useBrowser();
+const require = createRequire(import.meta.url);
+
+/** Waits until the visualizer in `root` is mounted and every visible canvas has pixels. */
+async function waitDrawn(page, root) {
+  await page.waitForSelector(`${root}[data-ww-mounted="yes"]`, { timeout: 15000 });
+  await page.waitForFunction(
+    (root) => {
+      const canvases = [...document.querySelectorAll(`${root} .ww-viz-panel:not([hidden]) canvas`)];
+      return canvases.length > 0 && canvases.every((c) => c.width > 0 && c.height > 0);
+    },
+    root,
+  );
+}
+
+/** Count of non-transparent pixels per visible canvas in `root`. */
+function drawnPixels(page, root) {
+  return page.$$eval(`${root} .ww-viz-panel:not([hidden]) canvas`, (canvases) =>
+    canvases.map((c) => {
+      const data = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+      let n = 0;
+      for (let i = 3; i < data.length; i += 4) if (data[i] !== 0) n += 1;
+      return n;
+    }),
+  );
+}
+
+const throughput = (page, root) => page.locator(`${root} .ww-viz-throughput`).first().innerText();
+
+async function setField(page, root, label, value) {
+  const input = page.locator(root).getByLabel(label, { exact: true });
+  await input.fill(String(value));
+  await input.dispatchEvent("change");
+}
+
+test("chapter 1: the embed draws, reacts to a control and stays on its origin", async () => {
+  const { page, consoleErrors, offOrigin, close } = await openPage("ch01-waiting.html");
+  const root = "#viz-ch01";
+  await waitDrawn(page, root);
+  const pixels = await drawnPixels(page, root);
+  assert.equal(pixels.length, 2, "ch01 shows the pool and the loop side by side");
+  assert.ok(pixels.every((n) => n > 100), `blank canvas: ${pixels}`);
+  const before = await throughput(page, root);
+  await setField(page, root, "Workers / threads / loops", 8);
+  await page.waitForFunction(
+    ([root, before]) => document.querySelector(`${root} .ww-viz-throughput`).textContent !== before,
+    [root, before],
+  );
+  assert.notEqual(await throughput(page, root), before);
+  assert.match(await page.locator(`${root} .ww-viz-summary`).innerText(), /requests per second/);
+  await page.waitForLoadState("networkidle");
+  assert.deepEqual(consoleErrors, []);
+  assert.deepEqual(offOrigin, []);
+  await close();
+});
+
+test("out-of-range input is clamped with a visible message", async () => {
+  const { page, consoleErrors, close } = await openPage("ch01-waiting.html");
+  const root = "#viz-ch01";
+  await waitDrawn(page, root);
+  await setField(page, root, "Workers / threads / loops", 500);
+  const clamp = page.locator(`${root} .ww-viz-clamp`);
+  await clamp.waitFor({ state: "visible" });
+  assert.match(await clamp.innerText(), /workers clamped to 64/);
+  assert.equal(await page.locator(root).getByLabel("Workers / threads / loops", { exact: true }).inputValue(), "64");
+  assert.deepEqual(consoleErrors, []);
+  await close();
+});
+
+test("print.html mounts every embed once, with unique ids and no errors", async () => {
+  const { page, consoleErrors, offOrigin, close } = await openPage("print.html");
+  const ids = await page.$$eval(".ww-viz", (els) => els.map((e) => e.id));
+  assert.ok(ids.length >= 2, `expected the chapter and standalone embeds, got ${ids}`);
+  assert.equal(new Set(ids).size, ids.length, `duplicate ids: ${ids}`);
+  for (const id of ids) {
+    await waitDrawn(page, `#${id}`);
+    assert.ok((await drawnPixels(page, `#${id}`)).every((n) => n > 100), id);
+  }
+  await page.waitForLoadState("networkidle");
+  assert.deepEqual(consoleErrors, []);
+  assert.deepEqual(offOrigin, []);
+  await close();
+});
+
+const ROOT = "#viz-standalone";
+const MODELS = {
+  pool: /Sync worker pool/,
+  loop: /One event loop/,
+  blocked: /blocking handlers/,
+  gil: /GIL/,
+  pinned: /pinned event loops/,
+  stealing: /Work-stealing/,
+};
+
+test("each model is chosen by its labelled control and drawn", async () => {
+  const { page, consoleErrors, close } = await openPage("visualizer.html");
+  await waitDrawn(page, ROOT);
+  const select = page.locator(ROOT).getByLabel("Model", { exact: true });
+  for (const [id, name] of Object.entries(MODELS)) {
+    await select.selectOption(id);
+    await page.waitForFunction(
+      ([root, src]) => new RegExp(src).test(document.querySelector(`${root} .ww-viz-title`).textContent),
+      [ROOT, name.source],
+    );
+    const pixels = await drawnPixels(page, ROOT);
+    assert.ok(pixels[0] > 100, `${id}: blank canvas`);
+    assert.match(await throughput(page, ROOT), /^\d+(\.\d)?$/, id);
+  }
+  assert.deepEqual(consoleErrors, []);
+  await close();
+});
+
+test("the URL holds the state and a reload restores it", async () => {
+  const { page, consoleErrors, close } = await openPage("visualizer.html");
+  await waitDrawn(page, ROOT);
+  await page.locator(ROOT).getByLabel("Model", { exact: true }).selectOption("gil");
+  await setField(page, ROOT, "Clients", 24);
+  await page.waitForFunction(() => new URL(location.href).searchParams.get("ww")?.includes("clients:24"));
+  const state = new URL(page.url()).searchParams.get("ww");
+  assert.match(state, /model:gil/);
+  const shown = await throughput(page, ROOT);
+  await page.reload({ waitUntil: "load" });
+  await waitDrawn(page, ROOT);
+  assert.equal(await page.locator(ROOT).getByLabel("Clients", { exact: true }).inputValue(), "24");
+  assert.equal(await page.locator(ROOT).getByLabel("Model", { exact: true }).inputValue(), "gil");
+  assert.equal(await throughput(page, ROOT), shown);
+  assert.deepEqual(consoleErrors, []);
+  await close();
+});
+
+test("step forward then back returns to the previous frame", async () => {
+  const { page, consoleErrors, close } = await openPage("visualizer.html");
+  await waitDrawn(page, ROOT);
+  const time = page.locator(`${ROOT} .ww-viz-time`);
+  const start = await time.innerText();
+  const frame0 = await drawnPixels(page, ROOT);
+  const forward = page.locator(ROOT).getByRole("button", { name: "Step forward" });
+  for (let i = 0; i < 5; i += 1) await forward.click();
+  const moved = await time.innerText();
+  assert.notEqual(moved, start);
+  const back = page.locator(ROOT).getByRole("button", { name: "Step back" });
+  for (let i = 0; i < 5; i += 1) await back.click();
+  assert.equal(await time.innerText(), start);
+  assert.deepEqual(await drawnPixels(page, ROOT), frame0, "same frame, same pixels");
+  assert.deepEqual(consoleErrors, []);
+  await close();
+});
+
+test("export produces valid Chrome-trace JSON and CSV", async () => {
+  const { page, consoleErrors, close } = await openPage("visualizer.html");
+  await waitDrawn(page, ROOT);
+  const read = (kind) =>
+    page.$eval(
+      `${ROOT} a.ww-viz-download[data-kind="${kind}"]`,
+      async (a) => (await fetch(a.href)).text(),
+    );
+  await page.locator(ROOT).getByRole("button", { name: /Chrome trace/ }).click();
+  const trace = JSON.parse(await read("json"));
+  assert.ok(Array.isArray(trace.traceEvents) && trace.traceEvents.length > 100);
+  const pids = new Set(trace.traceEvents.map((e) => e.pid));
+  assert.equal(pids.size, 2, "one process per model");
+  assert.ok(trace.traceEvents.some((e) => e.ph === "X" && e.name === "cpu" && e.dur > 0));
+  await page.locator(ROOT).getByRole("button", { name: /CSV/ }).click();
+  const csv = (await read("csv")).trim().split("\n");
+  assert.equal(csv[0], "model,t_us,event,req,lane,detail");
+  assert.ok(csv.length > 100);
+  assert.deepEqual(consoleErrors, []);
+  await close();
+});
+
+test("two models side by side share one cursor and both draw", async () => {
+  const { page, consoleErrors, close } = await openPage("visualizer.html");
+  await waitDrawn(page, ROOT);
+  const compare = page.locator(ROOT).getByLabel("Compare with", { exact: true });
+  await compare.selectOption("pinned");
+  await page.waitForFunction(
+    (root) => document.querySelectorAll(`${root} .ww-viz-title`)[1].textContent.includes("pinned"),
+    ROOT,
+  );
+  const pixels = await drawnPixels(page, ROOT);
+  assert.equal(pixels.length, 2);
+  assert.ok(pixels.every((n) => n > 100), `${pixels}`);
+  await compare.selectOption("none");
+  assert.equal((await drawnPixels(page, ROOT)).length, 1, "one panel when nothing is compared");
+  assert.deepEqual(consoleErrors, []);
+  await close();
+});
+
+test("keyboard: space plays and pauses, arrows step, +/- change speed", async () => {
+  const { page, consoleErrors, close } = await openPage("visualizer.html");
+  await waitDrawn(page, ROOT);
+  await page.locator(ROOT).focus();
+  const play = page.locator(`${ROOT} .ww-viz-play`);
+  await page.keyboard.press("Space");
+  assert.match(await play.innerText(), /Pause/);
+  await page.keyboard.press("Space");
+  assert.match(await play.innerText(), /Play/);
+  const time = page.locator(`${ROOT} .ww-viz-time`);
+  const t0 = await time.innerText();
+  await page.keyboard.press("ArrowRight");
+  assert.notEqual(await time.innerText(), t0);
+  await page.keyboard.press("ArrowLeft");
+  assert.equal(await time.innerText(), t0);
+  const speed = page.locator(ROOT).getByLabel("Speed", { exact: true });
+  await page.keyboard.press("+");
+  assert.equal(await speed.inputValue(), "2");
+  await page.keyboard.press("-");
+  await page.keyboard.press("-");
+  assert.equal(await speed.inputValue(), "0.5");
+  assert.deepEqual(consoleErrors, []);
+  await close();
+});
+
+test("playing advances the cursor, also with reduced motion", async () => {
+  for (const reducedMotion of ["no-preference", "reduce"]) {
+    const { page, consoleErrors, close } = await openPage("visualizer.html", { reducedMotion });
+    await waitDrawn(page, ROOT);
+    const time = page.locator(`${ROOT} .ww-viz-time`);
+    const t0 = await time.innerText();
+    await page.locator(`${ROOT} .ww-viz-play`).click();
+    await page.waitForFunction(
+      ([root, t0]) => document.querySelector(`${root} .ww-viz-time`).textContent !== t0,
+      [ROOT, t0],
+      { timeout: 5000 },
+    );
+    assert.deepEqual(consoleErrors, [], reducedMotion);
+    await close();
+  }
+});
+
+test("usable at 390 px wide: nothing overflows sideways", async () => {
+  const { page, consoleErrors, close } = await openPage("visualizer.html", { width: 390, height: 844 });
+  await waitDrawn(page, ROOT);
+  const overflow = await page.$eval(ROOT, (el) => el.scrollWidth - el.clientWidth);
+  assert.ok(overflow <= 1, `the visualizer overflows by ${overflow}px`);
+  assert.ok((await drawnPixels(page, ROOT)).every((n) => n > 100));
+  assert.deepEqual(consoleErrors, []);
+  await close();
+});
+
+test("axe-core finds no serious or critical violations on the visualizer page", async () => {
+  const { page, consoleErrors, close } = await openPage("visualizer.html");
+  await waitDrawn(page, ROOT);
+  await page.addScriptTag({ path: require.resolve("axe-core/axe.min.js") });
+  const violations = await page.evaluate(async () => {
+    // mdBook's own sidebar toggle (aria-expanded on a <label>) is the theme's,
+    // not the visualizer's: reported to mdBook, excluded here by id only.
+    const context = { exclude: [["#mdbook-sidebar-toggle"]] };
+    const result = await window.axe.run(context, { resultTypes: ["violations"] });
+    return result.violations
+      .filter((v) => v.impact === "serious" || v.impact === "critical")
+      .map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
+  });
+  assert.deepEqual(violations, []);
+  assert.deepEqual(consoleErrors, []);
+  await close();
+});
