@@ -33,9 +33,18 @@ async fn the_predicted_pool_reaches_the_target() {
     // Sleep-bound, so wide margins: the server's own overhead makes each
     // request a little longer than 80 ms, so throughput lands a little short.
     let rate = report.requests_per_sec();
-    assert!((200.0..=260.0).contains(&rate), "{clients} clients gave {rate:.0} req/s");
+    assert!(
+        (200.0..=260.0).contains(&rate),
+        "{clients} clients gave {rate:.0} req/s"
+    );
     // Half the clients give about half the rate: the law is linear in L.
-    let half = LoadSpec { connections: clients / 2, ..spec };
+    let half = LoadSpec {
+        connections: clients / 2,
+        ..spec
+    };
     let half_rate = loadgen::run(&half).await.unwrap().requests_per_sec();
-    assert!((0.4..=0.6).contains(&(half_rate / rate)), "{half_rate:.0} vs {rate:.0}");
+    assert!(
+        (0.4..=0.6).contains(&(half_rate / rate)),
+        "{half_rate:.0} vs {rate:.0}"
+    );
 }

@@ -128,15 +128,15 @@ pub fn start(addr: SocketAddr, workers: usize, app: SyncApp) -> anyhow::Result<R
 
 /// A non-blocking listening socket with gunicorn's backlog.
 fn listen(addr: SocketAddr) -> anyhow::Result<std::net::TcpListener> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_io()
-        .build()?;
-    let _guard = runtime.enter();
-    let socket = match addr {
-        SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
-        SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
-    };
-    socket.set_reuseaddr(true)?;
-    socket.bind(addr)?;
-    Ok(socket.listen(BACKLOG)?.into_std()?)
+    let listener = std::net::TcpListener::bind(addr)?; // std's backlog is 128
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsRawFd as _;
+        // SAFETY: listen(2) on a socket we own; calling it again resizes the queue.
+        if unsafe { libc::listen(listener.as_raw_fd(), BACKLOG as libc::c_int) } != 0 {
+            return Err(std::io::Error::last_os_error().into());
+        }
+    }
+    listener.set_nonblocking(true)?;
+    Ok(listener)
 }

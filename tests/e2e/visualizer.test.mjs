@@ -249,20 +249,24 @@ test("usable at 390 px wide: nothing overflows sideways", async () => {
   await close();
 });
 
-test("axe-core finds no serious or critical violations on the visualizer page", async () => {
-  const { page, consoleErrors, close } = await openPage("visualizer.html");
-  await waitDrawn(page, ROOT);
-  await page.addScriptTag({ path: require.resolve("axe-core/axe.min.js") });
-  const violations = await page.evaluate(async () => {
-    // mdBook's own sidebar toggle (aria-expanded on a <label>) is the theme's,
-    // not the visualizer's: reported to mdBook, excluded here by id only.
-    const context = { exclude: [["#mdbook-sidebar-toggle"]] };
-    const result = await window.axe.run(context, { resultTypes: ["violations"] });
-    return result.violations
-      .filter((v) => v.impact === "serious" || v.impact === "critical")
-      .map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
-  });
-  assert.deepEqual(violations, []);
-  assert.deepEqual(consoleErrors, []);
-  await close();
+test("axe-core finds no serious or critical violations, in light and dark themes", async () => {
+  for (const theme of ["light", "navy", "ayu"]) {
+    const { page, consoleErrors, close } = await openPage("visualizer.html");
+    await page.evaluate((t) => localStorage.setItem("mdbook-theme", t), theme);
+    await page.reload({ waitUntil: "load" });
+    await waitDrawn(page, ROOT);
+    await page.addScriptTag({ path: require.resolve("axe-core/axe.min.js") });
+    const violations = await page.evaluate(async () => {
+      // mdBook's own sidebar toggle (aria-expanded on a <label>) is the theme's,
+      // not the visualizer's: excluded here by id only.
+      const context = { exclude: [["#mdbook-sidebar-toggle"]] };
+      const result = await window.axe.run(context, { resultTypes: ["violations"] });
+      return result.violations
+        .filter((v) => v.impact === "serious" || v.impact === "critical")
+        .map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
+    });
+    assert.deepEqual(violations, [], theme);
+    assert.deepEqual(consoleErrors, [], theme);
+    await close();
+  }
 });

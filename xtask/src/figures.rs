@@ -59,7 +59,10 @@ pub fn regenerate(filter: Option<&str>, quick: bool) -> anyhow::Result<()> {
         std::fs::write(Path::new("src/figures").join(file), &stdout)?;
         let stem = file.trim_end_matches(".txt");
         for (n, section) in split_sections(&stdout).iter().enumerate() {
-            std::fs::write(Path::new("src/figures").join(format!("{stem}-{}.txt", n + 1)), section)?;
+            std::fs::write(
+                Path::new("src/figures").join(format!("{stem}-{}.txt", n + 1)),
+                section,
+            )?;
         }
     }
     Ok(())
@@ -82,7 +85,10 @@ fn split_sections(output: &str) -> Vec<String> {
             section.push('\n');
         }
     }
-    sections.iter().map(|s| format!("{}\n", s.trim_end())).collect()
+    sections
+        .iter()
+        .map(|s| format!("{}\n", s.trim_end()))
+        .collect()
 }
 
 #[cfg(test)]
@@ -91,7 +97,13 @@ mod tests {
     fn sections_carry_the_banner() {
         let out = "# T\n# command: c\n\n## One\n\na\n\n## Two\nb\n";
         let parts = super::split_sections(out);
-        assert_eq!(parts, ["# T\n# command: c\n\n## One\n\na\n", "# T\n# command: c\n\n## Two\nb\n"]);
+        assert_eq!(
+            parts,
+            [
+                "# T\n# command: c\n\n## One\n\na\n",
+                "# T\n# command: c\n\n## Two\nb\n"
+            ]
+        );
     }
 }
 

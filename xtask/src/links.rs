@@ -93,3 +93,43 @@ pub fn check_site(site: &Path) -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn site(files: &[(&str, &str)]) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("ww-links-{}-{}", std::process::id(), files.len()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        for (name, html) in files {
+            std::fs::write(dir.join(name), html).unwrap();
+        }
+        dir
+    }
+
+    #[test]
+    fn good_links_pass_and_bad_ones_are_named() {
+        let ok = site(&[
+            (
+                "a.html",
+                r#"<a href="b.html#x">b</a> <a href="https://example.org/">out</a>"#,
+            ),
+            ("b.html", r#"<h2 id="x">X</h2>"#),
+        ]);
+        check_site(&ok).unwrap();
+        let bad = site(&[
+            (
+                "a.html",
+                r#"<a href="b.html#y">b</a> <a href="c.html">c</a> <script src="https://cdn.example/x.js"></script>"#,
+            ),
+            ("b.html", r#"<h2 id="x">X</h2>"#),
+            ("c2.html", ""),
+        ]);
+        let err = check_site(&bad).unwrap_err().to_string();
+        assert!(err.contains("no id \"y\""), "{err}");
+        assert!(err.contains("broken link c.html"), "{err}");
+        assert!(err.contains("loads from another origin"), "{err}");
+    }
+}

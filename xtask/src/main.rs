@@ -6,6 +6,7 @@
 //! - `cargo xtask serve`   the same, then serve it on http://127.0.0.1:3000
 //! - `cargo xtask test`    every check CI runs (README command 2)
 //! - `cargo xtask figures` rerun the examples that produce the book's figures
+//! - `cargo xtask e2e`     only the browser tests; `cargo xtask links` only the link check
 
 mod book;
 mod figures;
@@ -48,6 +49,10 @@ enum Command {
         #[arg(long)]
         skip_examples: bool,
     },
+    /// Check the links of the last built book (book/).
+    Links,
+    /// Build the book and run only the end-to-end browser tests.
+    E2e,
     /// Rerun the examples whose output the book shows, rewriting src/figures/.
     Figures {
         /// Only the figures whose file name contains this text (e.g. ch01).
@@ -75,6 +80,8 @@ fn main() -> anyhow::Result<()> {
             serve::serve_forever(&dir, port)
         }
         Command::Test { skip_examples } => test::run_all(skip_examples),
+        Command::Links => links::check_site(std::path::Path::new("book")),
+        Command::E2e => test::browser_tests(&book::build_all()?),
         Command::Figures { filter, quick } => figures::regenerate(filter.as_deref(), quick),
         Command::WasmTestRunner { args } => {
             let argv = std::iter::once("wasm-bindgen-test-runner".to_string()).chain(args);

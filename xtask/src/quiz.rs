@@ -125,7 +125,10 @@ fn render_quiz(quiz: &Quiz, id: &str) -> anyhow::Result<String> {
             q + 1,
             inline_markdown(&question.prompt)
         ));
-        for (c, choice) in shuffled(&question.choice, &question.prompt).into_iter().enumerate() {
+        for (c, choice) in shuffled(&question.choice, &question.prompt)
+            .into_iter()
+            .enumerate()
+        {
             html.push_str(&format!(
                 "<div class=\"ww-quiz-choice\" data-correct=\"{}\">\n<label><input type=\"radio\" name=\"{name}\" value=\"{c}\"> {}</label>\n<p class=\"ww-quiz-why\" hidden>{}</p>\n</div>\n",
                 choice.correct,

@@ -61,23 +61,29 @@ pub fn run_all(skip_examples: bool) -> anyhow::Result<()> {
     step("internal link check");
     links::check_site(&site)?;
 
-    step("end-to-end browser tests of the built book");
-    let e2e = Path::new("tests/e2e");
-    tools::ensure_e2e_packages(e2e)?;
-    let server = serve::BackgroundServer::start(&site)?;
-    println!("book served at {}", server.url);
-    run(Command::new("node")
-        .args(["--test", "--test-concurrency=1"])
-        .current_dir(e2e)
-        .env("BOOK_URL", &server.url)
-        .env("CHROMIUM_PATH", tools::CHROMIUM))?;
-    drop(server);
+    browser_tests(&site)?;
 
     if !skip_examples {
         smoke_examples()?;
     }
     println!("\nall checks passed in {:.0?}", started.elapsed());
     Ok(())
+}
+
+/// Serves the built site on an ephemeral loopback port and runs the Node
+/// browser tests (tests/e2e) against it in headless Debian Chromium.
+pub fn browser_tests(site: &Path) -> anyhow::Result<()> {
+    step("end-to-end browser tests of the built book");
+    tools::ensure_chromium()?;
+    let e2e = Path::new("tests/e2e");
+    tools::ensure_e2e_packages(e2e)?;
+    let server = serve::BackgroundServer::start(site)?;
+    println!("book served at {}", server.url);
+    run(Command::new("node")
+        .args(["--test", "--test-concurrency=1"])
+        .current_dir(e2e)
+        .env("BOOK_URL", &server.url)
+        .env("CHROMIUM_PATH", tools::CHROMIUM))
 }
 
 /// Every chapter example with `--quick`, in release mode as the README tells

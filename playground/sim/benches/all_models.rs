@@ -31,7 +31,12 @@ fn main() {
             let sim = t0.elapsed();
             let m = Metrics::from_run(&run);
             assert_eq!(m.completed, 100_000);
-            per_model.push(format!("{} {:.1}+{:.1} ms", kind.id(), sim.as_secs_f64() * 1e3, (t0.elapsed() - sim).as_secs_f64() * 1e3));
+            per_model.push(format!(
+                "{} {:.1}+{:.1} ms",
+                kind.id(),
+                sim.as_secs_f64() * 1e3,
+                (t0.elapsed() - sim).as_secs_f64() * 1e3
+            ));
         }
         totals.push((start.elapsed().as_secs_f64() * 1e3, per_model.join(", ")));
     }

@@ -129,7 +129,11 @@ impl Engine {
             seq: 0,
             timers: BinaryHeap::new(),
             // About 11 events per request: reserve once instead of copying a growing log.
-            log: Vec::with_capacity((workload.requests as usize).saturating_mul(12).min(max_events + 16)),
+            log: Vec::with_capacity(
+                (workload.requests as usize)
+                    .saturating_mul(12)
+                    .min(max_events + 16),
+            ),
             reqs: Vec::with_capacity(workload.requests as usize),
             issued: 0,
             work_rng,

@@ -193,6 +193,27 @@ fn lane_name(kind: ModelKind, lanes: usize, i: usize) -> String {
     }
 }
 
+/// Utilisation per lane, e.g. "worker 0 52 %, worker 1 48 %" (mean, min and max past 8 lanes).
+fn lane_list(kind: ModelKind, shares: &[f64], mean: f64) -> String {
+    if shares.len() > 8 {
+        let min = shares.iter().copied().fold(f64::INFINITY, f64::min);
+        let max = shares.iter().copied().fold(0.0, f64::max);
+        return format!(
+            "mean {:.0} % (min {:.0} %, max {:.0} %)",
+            mean * 100.0,
+            min * 100.0,
+            max * 100.0
+        );
+    }
+    let lanes = shares.len();
+    let parts: Vec<String> = shares
+        .iter()
+        .enumerate()
+        .map(|(i, v)| format!("{} {:.0} %", lane_name(kind, lanes, i), v * 100.0))
+        .collect();
+    parts.join(", ")
+}
+
 fn listen(
     target: &web_sys::EventTarget,
     event: &str,
@@ -756,12 +777,12 @@ impl Viz {
                         m.arrival_rate_per_s * m.mean_time_in_system_s
                     ),
                 ),
-                ("CPU busy (mean per lane)", format!("{:.0} %", busy * 100.0)),
+                ("CPU busy per lane", lane_list(kind, &m.lane_busy, busy)),
                 ("Most requests queued", m.max_queue.to_string()),
             ];
             if kind.holds_worker() {
                 let held: f64 = m.lane_held.iter().sum::<f64>() / m.lane_held.len().max(1) as f64;
-                rows.push(("Workers held (mean)", format!("{:.0} %", held * 100.0)));
+                rows.push(("Held by a request", lane_list(kind, &m.lane_held, held)));
             }
             if kind == ModelKind::GilThreads {
                 rows.push((

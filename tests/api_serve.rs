@@ -1,0 +1,71 @@
+//! The `serve` mode stops cleanly: in-process through
+//! `lab::api::serve_until_signal` with a shutdown future (every model, with a
+//! long request still in flight), and once for real — the chapter 4 example
+//! binary as a child process, stopped with SIGTERM, must exit within 2 s.
+//!
+//! Leaves out Ctrl-C on a terminal (SIGINT takes the same path as SIGTERM).
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use lab::api::{MODEL_NAMES, Model, Options, serve_until_signal};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_model_stops_within_two_seconds_with_a_request_in_flight() {
+    for name in MODEL_NAMES {
+        let model = Model::from_name(name, 2).unwrap();
+        let (addr_tx, addr_rx) = tokio::sync::oneshot::channel::<SocketAddr>();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let any_port: SocketAddr = "127.0.0.1:0".parse().unwrap();
+        let serving = tokio::spawn(async move {
+            let options = Options::default();
+            serve_until_signal(model, any_port, &options, |addr| async move {
+                let _ = addr_tx.send(addr);
+                let _ = stop_rx.await;
+            })
+            .await
+        });
+        let addr = addr_rx.await.expect("the server reports its address");
+        let client = reqwest::Client::new();
+        let hello = client
+            .get(format!("http://{addr}/hello"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(hello.status(), 200, "{name}");
+        // A 5-second request is still running when the stop comes.
+        let slow = tokio::spawn(client.get(format!("http://{addr}/wait?ms=5000")).send());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let start = Instant::now();
+        stop_tx.send(()).unwrap();
+        let took = serving.await.unwrap().expect("serve ends without error");
+        assert!(
+            start.elapsed() < Duration::from_millis(2_500),
+            "{name}: {:?}",
+            start.elapsed()
+        );
+        assert!(
+            took < Duration::from_millis(2_100),
+            "{name}: stop took {took:?}"
+        );
+        slow.abort();
+    }
+}
+
+#[test]
+fn the_example_binary_exits_within_two_seconds_of_sigterm() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let built = std::process::Command::new(env!("CARGO"))
+        .args(["build", "--quiet", "--example", "ch04_asgi"])
+        .current_dir(root)
+        .status()
+        .expect("cargo runs");
+    assert!(built.success(), "cargo build --example ch04_asgi failed");
+    let exe = std::path::Path::new(root).join("target/debug/examples/ch04_asgi");
+    let args = ["serve", "--model", "event-loop", "--port", "0"];
+    let mut server = lab::api::experiment::ChildServer::spawn(&exe, &args).expect("it starts");
+    let hello = reqwest::blocking::get(format!("http://{}/hello", server.addr)).unwrap();
+    assert_eq!(hello.status(), 200);
+    let took = server.terminate().expect("it exits after SIGTERM");
+    assert!(took < Duration::from_secs(2), "exit took {took:?}");
+}
