@@ -67,20 +67,20 @@ pub fn check_site(site: &Path) -> anyhow::Result<()> {
                 problems.push(format!("{}: broken link {target}", page.display()));
                 continue;
             };
-            if let Some(fragment) = fragment.filter(|f| !f.is_empty()) {
-                if file.extension().is_some_and(|e| e == "html") {
-                    let known = ids.entry(file.clone()).or_insert_with(|| {
-                        std::fs::read_to_string(&file)
-                            .map(|h| id.captures_iter(&h).map(|c| c[1].to_string()).collect())
-                            .unwrap_or_default()
-                    });
-                    if !known.contains(fragment) {
-                        problems.push(format!(
-                            "{}: no id {fragment:?} in {}",
-                            page.display(),
-                            file.display()
-                        ));
-                    }
+            if let Some(fragment) = fragment.filter(|f| !f.is_empty())
+                && file.extension().is_some_and(|e| e == "html")
+            {
+                let known = ids.entry(file.clone()).or_insert_with(|| {
+                    std::fs::read_to_string(&file)
+                        .map(|h| id.captures_iter(&h).map(|c| c[1].to_string()).collect())
+                        .unwrap_or_default()
+                });
+                if !known.contains(fragment) {
+                    problems.push(format!(
+                        "{}: no id {fragment:?} in {}",
+                        page.display(),
+                        file.display()
+                    ));
                 }
             }
         }
