@@ -91,22 +91,6 @@ fn split_sections(output: &str) -> Vec<String> {
         .collect()
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn sections_carry_the_banner() {
-        let out = "# T\n# command: c\n\n## One\n\na\n\n## Two\nb\n";
-        let parts = super::split_sections(out);
-        assert_eq!(
-            parts,
-            [
-                "# T\n# command: c\n\n## One\n\na\n",
-                "# T\n# command: c\n\n## Two\nb\n"
-            ]
-        );
-    }
-}
-
 /// Every `{{#include figures/…}}` in the book names a recorded file whose
 /// banner says which command produced it and on what machine.
 pub fn check_recorded() -> anyhow::Result<()> {
@@ -135,4 +119,20 @@ pub fn check_recorded() -> anyhow::Result<()> {
     }
     println!("{count} figure includes, each with its command and machine");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sections_carry_the_banner() {
+        let out = "# T\n# command: c\n\n## One\n\na\n\n## Two\nb\n";
+        let parts = super::split_sections(out);
+        assert_eq!(
+            parts,
+            [
+                "# T\n# command: c\n\n## One\n\na\n",
+                "# T\n# command: c\n\n## Two\nb\n"
+            ]
+        );
+    }
 }
