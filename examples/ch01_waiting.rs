@@ -136,31 +136,21 @@ fn waiting_three_ways(
     delay: Duration,
 ) -> anyhow::Result<Table> {
     let urls = repeat_url(&upstream.url("/slow"), calls);
-    let mut table = Table::new(["approach", "threads", "wall", "waits' worth"]);
-    let mut add = |approach: &str, threads: usize, took: Duration| {
-        table.row([
-            approach.to_string(),
-            threads.to_string(),
-            human(took),
-            format!("{:.1}", waits_worth(took, delay)),
-        ]);
-    };
-
-    let started = Instant::now();
-    fetch_sequential_blocking(&urls)?;
-    add("sequential, blocking", 1, started.elapsed());
-
-    let started = Instant::now();
-    fetch_with_threads(&urls)?;
-    add("a thread per call, blocking", calls, started.elapsed());
-
+    let sequential = timed(|| fetch_sequential_blocking(&urls))?;
+    let threaded = timed(|| fetch_with_threads(&urls))?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let started = Instant::now();
-    runtime.block_on(fetch_concurrent(&urls))?;
-    add("concurrent, async on one thread", 1, started.elapsed());
-    Ok(table)
+    let concurrent = timed(|| runtime.block_on(fetch_concurrent(&urls)))?;
+    Ok(three_ways_table(
+        "waits' worth",
+        delay,
+        [
+            ("sequential, blocking".into(), 1, sequential),
+            ("a thread per call, blocking".into(), calls, threaded),
+            ("concurrent, async on one thread".into(), 1, concurrent),
+        ],
+    ))
 }
 
 /// Closed-loop load at rising client counts against the slow upstream.
@@ -219,46 +209,68 @@ fn littles_law(upstream: &SlowUpstream, delay: Duration, quick: bool) -> anyhow:
 fn cpu_three_ways(pieces: usize, each: Duration) -> anyhow::Result<Table> {
     let work = CpuWork::calibrated(each);
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
-    let mut table = Table::new(["approach", "threads", "wall", "pieces' worth"]);
-    let mut add = |approach: &str, threads: usize, took: Duration| {
+    let sequential = timed(|| {
+        for _ in 0..pieces {
+            work.run();
+        }
+        anyhow::Ok(())
+    })?;
+    let threaded = timed(|| {
+        std::thread::scope(|s| {
+            for _ in 0..pieces {
+                s.spawn(|| work.run());
+            }
+        });
+        anyhow::Ok(())
+    })?;
+    let runtime = tokio::runtime::Builder::new_current_thread().build()?;
+    let concurrent = timed(|| {
+        runtime.block_on(async {
+            let tasks: Vec<_> = (0..pieces)
+                .map(|_| tokio::spawn(async move { work.run() }))
+                .collect();
+            futures::future::try_join_all(tasks).await
+        })
+    })?;
+    Ok(three_ways_table(
+        "pieces' worth",
+        each,
+        [
+            ("sequential".into(), 1, sequential),
+            (
+                format!("a thread per piece ({cores} cores)"),
+                pieces,
+                threaded,
+            ),
+            ("concurrent, async on one thread".into(), 1, concurrent),
+        ],
+    ))
+}
+
+/// Runs `f` and returns how long it took, or its error.
+fn timed<T, E: Into<anyhow::Error>>(f: impl FnOnce() -> Result<T, E>) -> anyhow::Result<Duration> {
+    let started = Instant::now();
+    f().map_err(Into::into)?;
+    Ok(started.elapsed())
+}
+
+/// One row per approach: threads used, wall time, and wall time in units of
+/// one piece (`unit`), the number a reader compares across rows.
+fn three_ways_table(
+    unit_name: &str,
+    unit: Duration,
+    rows: [(String, usize, Duration); 3],
+) -> Table {
+    let mut table = Table::new(["approach", "threads", "wall", unit_name]);
+    for (approach, threads, took) in rows {
         table.row([
-            approach.to_string(),
+            approach,
             threads.to_string(),
             human(took),
-            format!("{:.1}", waits_worth(took, each)),
+            format!("{:.1}", waits_worth(took, unit)),
         ]);
-    };
-
-    let started = Instant::now();
-    for _ in 0..pieces {
-        work.run();
     }
-    add("sequential", 1, started.elapsed());
-
-    let started = Instant::now();
-    std::thread::scope(|s| {
-        for _ in 0..pieces {
-            s.spawn(|| work.run());
-        }
-    });
-    add(
-        &format!("a thread per piece ({cores} cores)"),
-        pieces,
-        started.elapsed(),
-    );
-
-    let runtime = tokio::runtime::Builder::new_current_thread().build()?;
-    let started = Instant::now();
-    runtime.block_on(async {
-        let tasks: Vec<_> = (0..pieces)
-            .map(|_| tokio::spawn(async move { work.run() }))
-            .collect();
-        for task in tasks {
-            task.await.expect("work task panicked");
-        }
-    });
-    add("concurrent, async on one thread", 1, started.elapsed());
-    Ok(table)
+    table
 }
 
 #[cfg(test)]

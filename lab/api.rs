@@ -323,3 +323,60 @@ where
     println!("stopped in {}", crate::report::human(took));
     Ok(took)
 }
+
+// ANCHOR: exercise_workers_needed
+/// Chapter 3 exercise: the smallest pool (gunicorn workers × threads) that
+/// can serve `target_rps` requests per second when each waits `wait`.
+/// Little's law: L = λW, so k >= λ × W, rounded up.
+pub fn workers_needed(target_rps: f64, wait: Duration) -> usize {
+    (target_rps * wait.as_secs_f64() - 1e-9).ceil().max(1.0) as usize
+}
+// ANCHOR_END: exercise_workers_needed
+
+// ANCHOR: exercise_loop_bound
+/// Chapter 4 exercise: the bound of one event loop with `clients` clients
+/// when each request waits `wait` in all, of which `blocking` is spent
+/// without an await (blocking calls or CPU work). The waits overlap; the
+/// blocking parts take turns on the one thread.
+pub fn loop_bound(clients: usize, wait: Duration, blocking: Duration) -> f64 {
+    let overlapped = clients as f64 / wait.as_secs_f64();
+    if blocking.is_zero() {
+        overlapped
+    } else {
+        overlapped.min(1.0 / blocking.as_secs_f64())
+    }
+}
+// ANCHOR_END: exercise_loop_bound
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn littles_law_bounds_match_the_chapters() {
+        let wait = Duration::from_millis(50);
+        assert_eq!(Model::SyncPool { threads: 2 }.bound(100, wait), 40.0);
+        assert_eq!(Model::SyncPool { threads: 32 }.bound(100, wait), 640.0);
+        assert_eq!(Model::EventLoop.bound(100, wait), 2_000.0);
+        assert_eq!(Model::BlockedLoop.bound(100, wait), 20.0);
+        assert_eq!(Model::SpawnBlocking { pool: 40 }.bound(100, wait), 800.0);
+    }
+
+    #[test]
+    fn exercise_workers_needed() {
+        let wait = Duration::from_millis(50);
+        assert_eq!(workers_needed(40.0, wait), 2);
+        assert_eq!(workers_needed(2_000.0, wait), 100);
+        assert_eq!(workers_needed(41.0, wait), 3);
+        assert_eq!(workers_needed(1.0, wait), 1);
+    }
+
+    #[test]
+    fn exercise_loop_bound() {
+        let wait = Duration::from_millis(50);
+        assert_eq!(loop_bound(100, wait, Duration::ZERO), 2_000.0);
+        assert_eq!(loop_bound(100, wait, wait), 20.0); // the blocked loop
+        assert_eq!(loop_bound(100, wait, Duration::from_millis(1)), 1_000.0);
+        assert_eq!(loop_bound(10, wait, Duration::from_millis(1)), 200.0);
+    }
+}

@@ -119,9 +119,11 @@ fn latency(report: &LoadReport, q: f64) -> String {
     }
 }
 
-/// Raises this process's open-file limit to its hard limit (each connection
-/// is a file descriptor). Returns the new soft limit, or why it could not.
+/// Raises this process's open-file limit (each connection is a file
+/// descriptor): to 65,536 if allowed (root may raise the hard limit), else to
+/// the hard limit. Returns the new soft limit, or why it could not.
 pub fn raise_fd_limit() -> Result<u64, String> {
+    const WANTED: libc::rlim_t = 65_536;
     // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
     unsafe {
         let mut limit = libc::rlimit {
@@ -130,6 +132,15 @@ pub fn raise_fd_limit() -> Result<u64, String> {
         };
         if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
             return Err(std::io::Error::last_os_error().to_string());
+        }
+        if limit.rlim_max < WANTED {
+            let higher = libc::rlimit {
+                rlim_cur: WANTED,
+                rlim_max: WANTED,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &higher) == 0 {
+                return Ok(WANTED as u64);
+            }
         }
         limit.rlim_cur = limit.rlim_max;
         if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {

@@ -228,7 +228,9 @@ pub async fn serve(
             true
         }
         Err(_) => {
-            server.abort(); // connections still open are cut off
+            // Stop waiting. axum runs each connection in its own task, so
+            // the ones still open keep going until the process exits.
+            server.abort();
             false
         }
     };
