@@ -23,10 +23,10 @@ use std::time::Duration;
 use lab::report::{Table, machine};
 use lab::upstream::SlowUpstream;
 
-const ROUNDS: usize = 4;
+const ROUNDS: usize = 6;
 const THREADS: usize = 2;
 const CONNECTIONS: usize = 50;
-const SECONDS: u64 = 3;
+const SECONDS: u64 = 2;
 /// Worker threads of the server under load (the box is shared by all three).
 const SERVER_THREADS: usize = 2;
 
@@ -104,14 +104,26 @@ fn run() -> anyhow::Result<()> {
         table.row(row(&round.to_string(), &w, &o));
         runs.push((w, o));
     }
-    let mean = |pick: fn(&(Run, Run)) -> &Run| {
-        let n = runs.len() as f64;
-        Run {
-            per_sec: runs.iter().map(|r| pick(r).per_sec).sum::<f64>() / n,
-            cpu_us_per_request: runs.iter().map(|r| pick(r).cpu_us_per_request).sum::<f64>() / n,
+    // Medians, not means: on a shared machine one round can be hit by
+    // someone else's compile, and a median shrugs that off.
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        let n = v.len();
+        if n % 2 == 1 {
+            v[n / 2]
+        } else {
+            (v[n / 2 - 1] + v[n / 2]) / 2.0
         }
     };
-    table.row(row("mean", &mean(|r| &r.0), &mean(|r| &r.1)));
+    let of = |f: fn(&(Run, Run)) -> f64| median(runs.iter().map(f).collect());
+    table.row([
+        "median".to_string(),
+        format!("{:.0}", of(|r| r.0.per_sec)),
+        format!("{:.0}", of(|r| r.1.per_sec)),
+        format!("{:.2}", of(|r| r.1.per_sec / r.0.per_sec)),
+        format!("{:.1}", of(|r| r.0.cpu_us_per_request)),
+        format!("{:.1}", of(|r| r.1.cpu_us_per_request)),
+    ]);
     print!("{table}");
     println!();
     println!(

@@ -2,9 +2,10 @@
 //!
 //! Prints four tables: (1) CPU-bound work on 1, 2, 4 threads with and
 //! without the GIL; (2) I/O-bound work on 1 vs 8 threads, releasing the GIL
-//! while waiting and (the bug) holding it; (3) the convoy effect: an echo
-//! server on loopback beside CPU-bound threads, for switch intervals from
-//! 100 ms down to 1 µs; (4) the same CPU-bound work in child processes, each
+//! while waiting and (the bug) holding it; (3) the convoy effect: a thread
+//! making 100 µs blocking calls beside 1, 2, 4 CPU-bound threads, for switch
+//! intervals from 100 ms down to 1 µs, and what shorter intervals cost the
+//! CPU-bound threads; (4) the same CPU-bound work in child processes, each
 //! with its own GIL (the example re-executes itself with a hidden `child`
 //! subcommand).
 //!
@@ -12,8 +13,10 @@
 //!     cargo run --release --example ch02_gil -- --quick # smaller, < 15 s
 //!     cargo run --release --example ch02_gil -- --table convoy
 //!
-//! It leaves out repeated runs and error bars: one timed run per cell, so
-//! expect a few percent of noise; the shapes are what the chapter reads.
+//! It leaves out error bars: CPU-bound cells keep the fastest of a few runs,
+//! convoy cells are one run each, measured for a fixed time. On a busy
+//! machine expect noise; the shapes are what the chapter reads. Progress
+//! goes to stderr, so stdout is the unedited figure.
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};

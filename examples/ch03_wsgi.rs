@@ -2,7 +2,7 @@
 //! sync and gthread workers) under 100 and 1,000 clients that each wait 50 ms
 //! per request, against the bound Little's law gives: k / 0.05 s.
 //!
-//! Run it:   cargo run --release --example ch03_wsgi            (about 45 s)
+//! Run it:   cargo run --release --example ch03_wsgi            (about 40 s)
 //!           cargo run --release --example ch03_wsgi -- --quick (about 15 s)
 //! One server alone, for curl or wrk (Ctrl-C stops it):
 //!           cargo run --release --example ch03_wsgi -- serve --model sync-pool --workers 2 --port 8000

@@ -6,7 +6,7 @@
 //! keep-alive connection costs an event loop (server in a child process,
 //! its RSS read from /proc) beside what a parked thread costs.
 //!
-//! Run it:   cargo run --release --example ch04_asgi            (about 80 s)
+//! Run it:   cargo run --release --example ch04_asgi            (about 65 s)
 //!           cargo run --release --example ch04_asgi -- --quick (about 20 s)
 //! One server alone, for curl or wrk (Ctrl-C or SIGTERM stops it):
 //!           cargo run --release --example ch04_asgi -- serve --model event-loop --port 8000
@@ -18,8 +18,8 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use lab::api::Model;
 use lab::api::experiment::{
-    ServeArgs, Trial, idle_connection_cost, outcome_table, parked_thread_cost, raise_fd_limit,
-    run_trial,
+    MemoryCost, ServeArgs, Trial, idle_connection_cost, outcome_table, parked_thread_cost,
+    raise_fd_limit, run_trial,
 };
 use lab::report::{Table, print_banner};
 
@@ -96,12 +96,15 @@ fn main() -> anyhow::Result<()> {
         Err(why) => println!("(could not raise the open-file limit: {why})"),
     }
     let exe = std::env::current_exe()?;
-    let mut table = Table::new(["what", "count", "RSS delta", "per item", "virtual per item"]);
+    let mut table = Table::new(MemoryCost::HEADER);
     let event_loop = idle_connection_cost(&exe, "event-loop", idle)?;
-    table.row(event_loop.row("event loop, idle connections (server RSS)"));
+    table.row(event_loop.row("idle connection, event-loop (axum)"));
+    let per_worker = idle_connection_cost(&exe, "loop-per-worker", idle)?;
+    table.row(per_worker.row("idle connection, loop-per-worker (actix)"));
     let threads = parked_thread_cost(1_000)?;
-    table.row(threads.row("parked OS threads (default 2 MiB stacks)"));
+    table.row(threads.row("parked OS thread (2 MiB stack reserved)"));
     print!("{table}");
+    println!("(connections: the server's RSS, measured in a child process; threads: this process)");
     println!(
         "(server stopped {} after SIGTERM)",
         lab::report::human(event_loop.stop_took.unwrap_or_default())

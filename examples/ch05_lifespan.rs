@@ -11,7 +11,9 @@
 //! 3. the counter-case: held connections starve the pool;
 //! 4. the shutdown drill: a burst of `POST /users` against this program
 //!    running as a separate `serve` process, SIGTERM mid-flight, then the
-//!    counts: every 2xx is a row, every row had a 2xx.
+//!    counts: every 2xx is a row, every row had a 2xx;
+//! 5. the other counter-case: a request longer than the shutdown deadline,
+//!    and what each framework does with it.
 //!
 //! Run:   cargo run --release --example ch05_lifespan            (<= 60 s)
 //!        cargo run --release --example ch05_lifespan -- --quick (<= 20 s)
@@ -138,7 +140,8 @@ async fn demo(cli: Cli) -> anyhow::Result<()> {
 async fn run_all(sizes: &Sizes, dir: &Path) -> anyhow::Result<()> {
     timelines(sizes, dir).await?;
     starvation(dir).await?;
-    drills(sizes, dir).await
+    drills(sizes, dir).await?;
+    overrun(dir).await
 }
 
 fn config(db: PathBuf, sizes: &Sizes) -> Config {
@@ -439,5 +442,61 @@ async fn drills(sizes: &Sizes, dir: &Path) -> anyhow::Result<()> {
             framework.name()
         );
     }
+    Ok(())
+}
+
+/// The other counter-case: a request that needs longer than the shutdown
+/// deadline. What "cut off" means is up to the framework.
+async fn overrun(dir: &Path) -> anyhow::Result<()> {
+    println!("## Counter-case: a request longer than the shutdown deadline\n");
+    println!("(one POST /users that waits 2.5 s before writing; shutdown deadline 1 s)\n");
+    let mut table = Table::new([
+        "server",
+        "shutdown took",
+        "exit status",
+        "the client got",
+        "rows stored",
+    ]);
+    for framework in Framework::ALL {
+        let db = dir.join(format!("overrun-{}.sqlite", framework.name()));
+        let mut cfg = Config::new(&db);
+        cfg.model_entries = 1_000;
+        cfg.work = Duration::from_millis(2_500);
+        cfg.shutdown_deadline = Duration::from_secs(1);
+        let local = SocketAddr::from(([127, 0, 0, 1], 0));
+        let server = lab::lifespan::start(framework, cfg, Recorder::default(), local).await?;
+        let recorder = server.recorder.clone();
+        let url = server.url("/users");
+        let slow = tokio::spawn(async move {
+            let client = reqwest::Client::builder()
+                .timeout(Duration::from_secs(6))
+                .build()?;
+            let body = serde_json::json!({ "email": "slow@example.com" });
+            client
+                .post(url)
+                .json(&body)
+                .send()
+                .await
+                .map(|r| r.status())
+        });
+        while !recorder.has("handler started") {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let report = server.shutdown().await?;
+        let answer = match slow.await? {
+            Ok(status) => status.to_string(),
+            Err(e) if e.is_timeout() => "timed out".to_string(),
+            Err(_) => "connection closed, no response".to_string(),
+        };
+        let rows = drill::rows(&db)?.len();
+        table.row([
+            framework.name().to_string(),
+            human(report.took),
+            report.exit_code().to_string(),
+            answer,
+            rows.to_string(),
+        ]);
+    }
+    println!("{table}");
     Ok(())
 }

@@ -130,16 +130,31 @@ fn print_table(args: &Args, spec: &LoadSpec, threads: usize, r: &LoadReport) {
     );
     println!();
     let mut t = Table::new(["requests", "req/s", "p50", "p90", "p99", "max", "errors"]);
+    // No answers, no latency: print a dash rather than a made-up 0.
+    let latency = |d: Duration| {
+        if r.requests == 0 {
+            "-".to_string()
+        } else {
+            human(d)
+        }
+    };
     t.row([
         r.requests.to_string(),
         format!("{:.1}", r.requests_per_sec()),
-        human(r.latency(0.50)),
-        human(r.latency(0.90)),
-        human(r.latency(0.99)),
-        human(r.max_latency()),
+        latency(r.latency(0.50)),
+        latency(r.latency(0.90)),
+        latency(r.latency(0.99)),
+        latency(r.max_latency()),
         r.errors.to_string(),
     ]);
     print!("{t}");
+    if matches!(spec.pace, Pace::Open { .. }) && r.unfinished > 0 {
+        println!(
+            "\nunanswered: {} request(s) due in the run got no answer by its end \
+             (still in flight, or never sent because every connection was busy)",
+            r.unfinished
+        );
+    }
     if r.errors > 0 {
         let f = r.failures;
         println!(
@@ -184,6 +199,7 @@ fn to_json(args: &Args, spec: &LoadSpec, threads: usize, r: &LoadReport) -> serd
         },
         "status": status,
         "connects": r.connects,
+        "unfinished": r.unfinished,
     })
 }
 

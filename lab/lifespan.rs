@@ -19,7 +19,8 @@
 //! mid-flight, then a count of what reached the database.
 //!
 //! Left out: the sync (rouille) counterpart — a thread-per-request server
-//! has the same two scopes, and chapter 3 shows it; TLS; HTTP/2.
+//! has the same two scopes, its request scope ending when the handler
+//! closure returns, so it would teach nothing new here; TLS; HTTP/2.
 
 pub mod actix_app;
 pub mod axum_app;

@@ -209,6 +209,11 @@ pub struct LoadReport {
     /// TCP connections opened over the whole run (warmup included); equal to
     /// the number of connections when keep-alive held throughout.
     pub connects: u64,
+    /// Requests due in the measured phase that got no answer by its end:
+    /// still in flight when it ended, or (open loop) never sent because every
+    /// connection was busy. An open loop far above capacity shows most of
+    /// its load here.
+    pub unfinished: u64,
 }
 
 impl LoadReport {
@@ -232,6 +237,7 @@ impl LoadReport {
             failures: Failures::default(),
             status: Default::default(),
             connects: 0,
+            unfinished: 0,
         }
     }
 
@@ -248,6 +254,7 @@ impl LoadReport {
             *self.status.entry(*code).or_default() += n;
         }
         self.connects += other.connects;
+        self.unfinished += other.unfinished;
     }
 
     fn record(&mut self, exchange: Exchange, since: Instant) {
@@ -271,7 +278,7 @@ impl LoadReport {
                     Failure::Broken => self.failures.broken += 1,
                 }
             }
-            Exchange::Cut => {}
+            Exchange::Cut => self.unfinished += 1,
         }
     }
 }
@@ -345,6 +352,8 @@ struct Plan {
     next_slot: AtomicU64,
     /// Measured requests still allowed (`u64::MAX` when unbounded).
     budget: AtomicU64,
+    /// Open loop: slots of the measured phase taken by a connection.
+    measured_slots: AtomicU64,
 }
 
 impl Plan {
@@ -362,7 +371,30 @@ impl Plan {
             end: measure_from + spec.duration,
             next_slot: AtomicU64::new(0),
             budget: AtomicU64::new(spec.max_requests.unwrap_or(u64::MAX)),
+            measured_slots: AtomicU64::new(0),
         })
+    }
+
+    fn take_measured_slot(&self) -> bool {
+        let taken = self.take_budget();
+        if taken {
+            self.measured_slots.fetch_add(1, Ordering::Relaxed);
+        }
+        taken
+    }
+
+    /// Open loop: slots due in the measured phase that no connection took
+    /// (only as many as the request budget still allowed).
+    fn never_sent(&self) -> u64 {
+        let Pace::Open { rate_per_sec } = self.pace else {
+            return 0;
+        };
+        let slots_before = |t: Instant| {
+            (t.saturating_duration_since(self.start).as_secs_f64() * rate_per_sec).ceil() as u64
+        };
+        let due = slots_before(self.end) - slots_before(self.measure_from);
+        due.saturating_sub(self.measured_slots.load(Ordering::Relaxed))
+            .min(self.budget.load(Ordering::Relaxed))
     }
 
     /// Takes one measured request from the budget; false once it is spent.
@@ -409,19 +441,18 @@ impl Plan {
     // ANCHOR_END: closed_loop
 
     // ANCHOR: open_loop
-    /// Open loop: slot i of one shared schedule is due at start + i / rate.
-    /// A free connection takes the next slot and waits for its time; if
-    /// every connection is busy, slots fall behind and wait in line.
+    /// Open loop: slot i is due at start + i / rate. A free connection takes
+    /// the next slot; when all are busy, slots fall behind and wait in line.
     async fn open_loop(&self, rate: f64, client: &mut Client, tally: &Mutex<LoadReport>) {
         let mut pause = std::pin::pin!(tokio::time::sleep_until(self.start));
-        loop {
+        while Instant::now() < self.end {
             let slot = self.next_slot.fetch_add(1, Ordering::Relaxed);
             let intended = self.start + Duration::from_secs_f64(slot as f64 / rate);
             if intended >= self.end {
                 return;
             }
             let measured = intended >= self.measure_from;
-            if measured && !self.take_budget() {
+            if measured && !self.take_measured_slot() {
                 return;
             }
             pause.as_mut().reset(intended);
@@ -499,6 +530,7 @@ pub async fn run(spec: &LoadSpec) -> anyhow::Result<LoadReport> {
         report.merge(&done?);
     }
     report.elapsed = plan.elapsed();
+    report.unfinished += plan.never_sent();
     Ok(report)
 }
 
@@ -539,6 +571,7 @@ pub fn run_blocking(spec: &LoadSpec, threads: usize) -> anyhow::Result<LoadRepor
         report.merge(&result?);
     }
     report.elapsed = plan.elapsed();
+    report.unfinished += plan.never_sent();
     Ok(report)
 }
 

@@ -16,9 +16,15 @@ use std::time::Duration;
 use lab::lifespan::Framework;
 use lab::lifespan::drill::{self, DrillSpec, ServerProcess};
 
+/// The example's path, built once for all tests in this file.
+fn example_binary() -> PathBuf {
+    static EXE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    EXE.get_or_init(build_example).clone()
+}
+
 /// Builds the example with the same cargo and profile as this test and
 /// returns its path (read from cargo's JSON messages, not guessed).
-fn example_binary() -> PathBuf {
+fn build_example() -> PathBuf {
     let mut cmd = Command::new(env!("CARGO"));
     cmd.current_dir(env!("CARGO_MANIFEST_DIR")).args([
         "build",

@@ -139,14 +139,14 @@ pub fn raise_fd_limit() -> Result<u64, String> {
                 rlim_max: WANTED,
             };
             if libc::setrlimit(libc::RLIMIT_NOFILE, &higher) == 0 {
-                return Ok(WANTED as u64);
+                return Ok(WANTED);
             }
         }
         limit.rlim_cur = limit.rlim_max;
         if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
             return Err(std::io::Error::last_os_error().to_string());
         }
-        Ok(limit.rlim_cur as u64)
+        Ok(limit.rlim_cur)
     }
 }
 
@@ -218,6 +218,9 @@ pub struct MemoryCost {
     pub count: usize,
     pub rss_delta: u64,
     pub virtual_delta: u64,
+    /// Growth of the kernel's thread stacks (`KernelStack` in /proc/meminfo,
+    /// machine-wide): memory a thread costs that no process's RSS shows.
+    pub kernel_stack_delta: Option<u64>,
     /// For a child server: how long it took to exit after SIGTERM.
     pub stop_took: Option<Duration>,
 }
@@ -227,15 +230,27 @@ impl MemoryCost {
         self.rss_delta as f64 / self.count.max(1) as f64
     }
 
-    /// A table row: what, count, RSS delta, per item, virtual per item.
-    pub fn row(&self, what: &str) -> [String; 5] {
-        let kib = |b: f64| format!("{:.1} KiB", b / 1024.0);
+    /// The header matching [`MemoryCost::row`].
+    pub const HEADER: [&'static str; 6] = [
+        "what",
+        "count",
+        "RSS delta",
+        "RSS per item",
+        "virtual per item",
+        "kernel stack per item",
+    ];
+
+    /// A table row: what, count, RSS delta, RSS per item, virtual per item,
+    /// kernel stack per item.
+    pub fn row(&self, what: &str) -> [String; 6] {
+        let per = |b: u64| format!("{:.1} KiB", b as f64 / 1024.0 / self.count.max(1) as f64);
         [
             what.to_string(),
             self.count.to_string(),
             format!("{:.1} MiB", self.rss_delta as f64 / (1024.0 * 1024.0)),
-            kib(self.rss_per_item()),
-            kib(self.virtual_delta as f64 / self.count.max(1) as f64),
+            per(self.rss_delta),
+            per(self.virtual_delta),
+            self.kernel_stack_delta.map_or("-".to_string(), per),
         ]
     }
 }
@@ -269,6 +284,7 @@ pub fn idle_connection_cost(
             count,
             rss_delta: delta(rss0, rss1),
             virtual_delta: delta(virt0, virt1),
+            kernel_stack_delta: None,
             stop_took: None,
         })
     });
@@ -307,7 +323,7 @@ async fn open_idle(addr: SocketAddr, count: usize) -> anyhow::Result<Vec<tokio::
 /// this for every connection, idle or not.
 pub fn parked_thread_cost(count: usize) -> anyhow::Result<MemoryCost> {
     let pid = std::process::id();
-    let (rss0, virt0) = (rss_bytes(pid), virtual_bytes(pid));
+    let (rss0, virt0, kstack0) = (rss_bytes(pid), virtual_bytes(pid), kernel_stack_bytes());
     let release = std::sync::Arc::new(std::sync::Barrier::new(count + 1));
     let mut threads = Vec::with_capacity(count);
     for _ in 0..count {
@@ -317,7 +333,7 @@ pub fn parked_thread_cost(count: usize) -> anyhow::Result<MemoryCost> {
         }));
     }
     std::thread::sleep(Duration::from_millis(300));
-    let (rss1, virt1) = (rss_bytes(pid), virtual_bytes(pid));
+    let (rss1, virt1, kstack1) = (rss_bytes(pid), virtual_bytes(pid), kernel_stack_bytes());
     release.wait();
     for thread in threads {
         let _ = thread.join();
@@ -327,8 +343,16 @@ pub fn parked_thread_cost(count: usize) -> anyhow::Result<MemoryCost> {
         count,
         rss_delta: delta(rss0, rss1),
         virtual_delta: delta(virt0, virt1),
+        kernel_stack_delta: Some(delta(kstack0, kstack1)),
         stop_took: None,
     })
+}
+
+/// Machine-wide kernel stack memory (`KernelStack:` in /proc/meminfo), bytes.
+fn kernel_stack_bytes() -> Option<u64> {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = meminfo.lines().find(|l| l.starts_with("KernelStack:"))?;
+    Some(line.split_whitespace().nth(1)?.parse::<u64>().ok()? * 1024)
 }
 
 /// A server running as a child process of this one (killed on drop).

@@ -139,6 +139,9 @@ impl Client {
         // idle timeout, `Connection: close`): that is not a failed request,
         // so reconnect quietly, once.
         for _attempt in 0..2 {
+            if Instant::now() >= limit {
+                return on_limit(limit);
+            }
             if self
                 .live
                 .as_ref()

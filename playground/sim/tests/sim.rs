@@ -321,3 +321,17 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_blocking_call_delays_exactly_the_requests_that_wait_behind_it() {
+    // Two clients, every handler blocks the loop for 10 ms: request 0 runs at once;
+    // every later request becomes ready while the loop is blocked.
+    let w = closed(2, 0, 10_000, 6, Dist::Fixed, 1);
+    let spec = ModelSpec {
+        blocking_share: 1.0,
+        ..ModelSpec::new(ModelKind::BlockingLoop, 1)
+    };
+    let m = Metrics::from_run(&simulate(spec, w, &Limits::default()));
+    assert_eq!(m.delayed_by_block, [1, 2, 3, 4, 5]);
+    assert_eq!(m.loop_blocked_ms, 60.0);
+}

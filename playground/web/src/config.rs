@@ -92,7 +92,7 @@ impl Config {
                 requests: 640,
                 ..base
             },
-            // Chapter 4: one loop vs k pinned loops vs the same with work stealing.
+            // Chapter 4: one loop vs a work-stealing runtime with 4 workers.
             "ch04-asgi" => Config {
                 model: ModelKind::EventLoop,
                 compare: Some(ModelKind::WorkStealing),

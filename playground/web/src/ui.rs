@@ -160,23 +160,49 @@ fn select(
     Ok(s)
 }
 
+/// A button showing an optional glyph (hidden from screen readers) and its name:
+/// the accessible name is exactly the visible words.
 fn button(
     doc: &Document,
     parent: &HtmlElement,
-    label: &str,
-    aria: &str,
+    glyph: &str,
+    name: &str,
     class: &str,
 ) -> Result<HtmlButtonElement, JsValue> {
     let b: HtmlButtonElement = doc.create_element("button")?.dyn_into()?;
     b.set_type("button");
     b.set_class_name(class);
-    b.set_text_content(Some(label));
-    if !aria.is_empty() {
-        // Only for symbol buttons: a text button's name is its text.
-        b.set_attribute("aria-label", aria)?;
-    }
+    set_button_text(doc, &b, glyph, name)?;
     parent.append_child(&b)?;
     Ok(b)
+}
+
+fn set_button_text(
+    doc: &Document,
+    b: &HtmlElement,
+    glyph: &str,
+    name: &str,
+) -> Result<(), JsValue> {
+    b.set_text_content(None);
+    if !glyph.is_empty() {
+        let g = el(doc, "span", "ww-viz-glyph")?;
+        g.set_attribute("aria-hidden", "true")?;
+        g.set_text_content(Some(glyph));
+        b.append_child(&g)?;
+    }
+    let n = el(doc, "span", "ww-viz-name")?;
+    n.set_text_content(Some(name));
+    b.append_child(&n)?;
+    Ok(())
+}
+
+/// The cursor to the microsecond, so every step shows a different time.
+fn fmt_precise(us: u64) -> String {
+    if us >= 1_000_000 {
+        format!("{:.6} s", us as f64 / 1e6)
+    } else {
+        format!("{:.3} ms", us as f64 / 1e3)
+    }
 }
 
 fn model_options() -> Vec<(&'static str, &'static str)> {
@@ -427,15 +453,15 @@ pub fn mount(root: HtmlElement, preset: &str) -> Result<(), JsValue> {
     let json_btn = button(
         &doc,
         &transport,
-        "Export Chrome trace (JSON)",
         "",
+        "Export Chrome trace (JSON)",
         "ww-viz-export-json",
     )?;
     let csv_btn = button(
         &doc,
         &transport,
-        "Export events (CSV)",
         "",
+        "Export events (CSV)",
         "ww-viz-export-csv",
     )?;
     let download: HtmlAnchorElement = doc.create_element("a")?.dyn_into()?;
@@ -583,6 +609,23 @@ pub fn mount(root: HtmlElement, preset: &str) -> Result<(), JsValue> {
     });
     viz.borrow_mut().tick = Some(tick.as_ref().unchecked_ref::<js_sys::Function>().clone());
     tick.forget();
+
+    // Redraw when the reader switches mdBook theme (a class on <html>): the canvas
+    // takes its text colour from the page.
+    let theme_viz = viz.clone();
+    let on_theme = Closure::<dyn FnMut()>::new(move || {
+        if let Ok(v) = theme_viz.try_borrow() {
+            v.render();
+        }
+    });
+    if let Some(html) = viz.borrow().doc.document_element() {
+        let observer = web_sys::MutationObserver::new(on_theme.as_ref().unchecked_ref())?;
+        let init = web_sys::MutationObserverInit::new();
+        init.set_attributes(true);
+        init.set_attribute_filter(&js_sys::Array::of1(&JsValue::from_str("class")));
+        observer.observe_with_options(&html, &init)?;
+    }
+    on_theme.forget();
 
     let mut v = viz.borrow_mut();
     let notes = v.cfg.clamp();
@@ -900,16 +943,15 @@ impl Viz {
         self.controls.scrub.set_value(&self.cursor.to_string());
         self.time_label.set_text_content(Some(&format!(
             "t = {} of {}",
-            draw::fmt_ms(self.cursor),
+            fmt_precise(self.cursor),
             draw::fmt_ms(self.end)
         )));
-        self.controls
-            .play
-            .set_text_content(Some(if self.playing { "⏸" } else { "▶" }));
-        self.controls
-            .play
-            .set_attribute("aria-label", if self.playing { "Pause" } else { "Play" })
-            .ok();
+        let (glyph, name) = if self.playing {
+            ("❙❙", "Pause")
+        } else {
+            ("▶", "Play")
+        };
+        set_button_text(&self.doc, &self.controls.play, glyph, name).ok();
     }
 
     fn toggle_play(&mut self) {
