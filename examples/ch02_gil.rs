@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
-use lab::gil::experiments::{Waiting, convoy, cpu_bound, io_bound};
+use lab::gil::experiments::{CpuRun, Waiting, convoy, cpu_bound, io_bound};
 use lab::gil::{DEFAULT_SWITCH_INTERVAL, Mode};
 use lab::report::{Table, human, print_banner};
 
@@ -148,16 +148,10 @@ fn progress(cells: usize, what: &str) -> ProgressBar {
     bar
 }
 
-/// Runs `measure` `runs` times and keeps the fastest run.
-fn fastest<T>(runs: usize, mut measure: impl FnMut() -> T, time: impl Fn(&T) -> Duration) -> T {
-    let mut best = measure();
-    for _ in 1..runs {
-        let next = measure();
-        if time(&next) < time(&best) {
-            best = next;
-        }
-    }
-    best
+/// The faster of two runs: on a shared machine, other programs can only
+/// make a run slower, so the fastest is the best estimate.
+fn faster(a: CpuRun, b: CpuRun) -> CpuRun {
+    if b.elapsed < a.elapsed { b } else { a }
 }
 
 fn speedup(base: Duration, this: Duration) -> String {
@@ -165,23 +159,20 @@ fn speedup(base: Duration, this: Duration) -> String {
 }
 
 fn cpu_table(sizes: &Sizes) {
-    let bar = progress(THREADS.len() * 2, "cpu-bound");
+    let bar = progress(THREADS.len() * 2 * sizes.cpu_runs, "cpu-bound");
     let mut runs = Vec::new();
     for threads in THREADS {
-        let on = cpu_bound(
-            Mode::On,
-            threads,
-            sizes.cpu_bytecodes,
-            DEFAULT_SWITCH_INTERVAL,
-        );
-        bar.inc(1);
-        let off = cpu_bound(
-            Mode::Off,
-            threads,
-            sizes.cpu_bytecodes,
-            DEFAULT_SWITCH_INTERVAL,
-        );
-        bar.inc(1);
+        // GIL on and off runs alternate, so a burst of load from other
+        // programs hits both columns alike.
+        let run = |mode| {
+            bar.inc(1);
+            cpu_bound(mode, threads, sizes.cpu_bytecodes, DEFAULT_SWITCH_INTERVAL)
+        };
+        let (mut on, mut off) = (run(Mode::On), run(Mode::Off));
+        for _ in 1..sizes.cpu_runs {
+            on = faster(on, run(Mode::On));
+            off = faster(off, run(Mode::Off));
+        }
         runs.push((threads, on, off));
     }
     bar.finish_and_clear();
@@ -343,21 +334,17 @@ fn in_processes(n: usize, total: u64) -> Result<Duration> {
 }
 
 fn processes_table(sizes: &Sizes) -> Result<()> {
-    let bar = progress(THREADS.len() * 2, "processes");
+    let bar = progress(THREADS.len() * 2 * sizes.cpu_runs, "processes");
     let mut rows = Vec::new();
     for n in THREADS {
-        let threads = fastest(
-            sizes.cpu_runs,
-            || cpu_bound(Mode::On, n, sizes.cpu_bytecodes, DEFAULT_SWITCH_INTERVAL).elapsed,
-            |d| *d,
-        );
-        bar.inc(1);
-        let mut processes = Vec::new();
+        let (mut threads, mut processes) = (Duration::MAX, Duration::MAX);
         for _ in 0..sizes.cpu_runs {
-            processes.push(in_processes(n, sizes.cpu_bytecodes)?);
+            let run = cpu_bound(Mode::On, n, sizes.cpu_bytecodes, DEFAULT_SWITCH_INTERVAL);
+            threads = threads.min(run.elapsed);
+            bar.inc(1);
+            processes = processes.min(in_processes(n, sizes.cpu_bytecodes)?);
+            bar.inc(1);
         }
-        let processes = processes.into_iter().min().unwrap_or_default();
-        bar.inc(1);
         rows.push((n, threads, processes));
     }
     bar.finish_and_clear();

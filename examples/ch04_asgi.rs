@@ -51,8 +51,8 @@ fn main() -> anyhow::Result<()> {
     let fd_limit = raise_fd_limit();
     let (warmup, duration, idle) = if cli.quick {
         (
-            Duration::from_millis(300),
-            Duration::from_millis(1_000),
+            Duration::from_millis(250),
+            Duration::from_millis(700),
             1_000,
         )
     } else {

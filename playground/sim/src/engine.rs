@@ -10,13 +10,22 @@
 //! Leaves out: preemption of anything but the GIL, the size of the blocking pool
 //! (offloaded calls simply overlap, as with tokio's 512 threads), CPU cores.
 
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::VecDeque;
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::event::{Event, EventKind, Run};
 use crate::spec::{Arrivals, Dist, Limits, ModelKind, ModelSpec, Workload};
+use crate::timers::{Timer, TimerQueue};
+
+/// Log entries reserved per request (a guess on the high side for fixed phases).
+fn events_per_request(kind: ModelKind) -> usize {
+    match kind {
+        ModelKind::GilThreads => 16,
+        _ => 12,
+    }
+}
 
 /// Simulate `workload` through `model` (both clamped to `limits` first).
 pub fn simulate(model: ModelSpec, workload: Workload, limits: &Limits) -> Run {
@@ -31,34 +40,6 @@ pub fn simulate(model: ModelSpec, workload: Workload, limits: &Limits) -> Run {
         lanes: model.kind.lanes(model.workers),
         events: engine.log,
         truncated: engine.truncated,
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Timer {
-    Arrival { client: u32 },
-    RunDone { req: u32, lane: u32, epoch: u32 },
-    WaitDone { req: u32 },
-    GilTimeout { epoch: u32 },
-}
-
-/// A pending timer, ordered by (time, scheduling order) packed into one integer
-/// (the hot path of the engine is this heap).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Pending {
-    key: u128,
-    timer: Timer,
-}
-
-impl Ord for Pending {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        other.key.cmp(&self.key) // reversed: BinaryHeap is a max-heap
-    }
-}
-
-impl PartialOrd for Pending {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
     }
 }
 
@@ -85,8 +66,7 @@ struct Engine {
     workload: Workload,
     max_events: usize,
     now: u64,
-    seq: u64,
-    timers: BinaryHeap<Pending>,
+    timers: TimerQueue,
     log: Vec<Event>,
     reqs: Vec<Req>,
     issued: u32,
@@ -126,13 +106,13 @@ impl Engine {
             workload,
             max_events,
             now: 0,
-            seq: 0,
-            timers: BinaryHeap::new(),
-            // About 11 events per request: reserve once instead of copying a growing log.
+            timers: TimerQueue::default(),
+            // Reserve the log once instead of copying a growing one: about 11 events
+            // per request, more with the GIL (acquire, release and waits per phase).
             log: Vec::with_capacity(
                 (workload.requests as usize)
-                    .saturating_mul(12)
-                    .min(max_events + 16),
+                    .saturating_mul(events_per_request(model.kind))
+                    .min(max_events.saturating_add(16)),
             ),
             reqs: Vec::with_capacity(workload.requests as usize),
             issued: 0,
@@ -166,8 +146,7 @@ impl Engine {
                 self.schedule(gap, Timer::Arrival { client: 0 });
             }
         }
-        while let Some(Pending { key, timer }) = self.timers.pop() {
-            let t = (key >> 64) as u64;
+        while let Some((t, timer)) = self.timers.pop() {
             if self.log.len() >= self.max_events {
                 self.truncated = true;
                 break;
@@ -187,11 +166,7 @@ impl Engine {
     }
 
     fn schedule(&mut self, at: u64, timer: Timer) {
-        self.seq += 1;
-        self.timers.push(Pending {
-            key: ((at as u128) << 64) | self.seq as u128,
-            timer,
-        });
+        self.timers.push(at, timer);
     }
 
     fn emit(&mut self, kind: EventKind) {

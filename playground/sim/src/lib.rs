@@ -22,6 +22,7 @@ mod engine;
 mod event;
 mod metrics;
 mod spec;
+mod timers;
 mod timeline;
 
 pub use engine::simulate;
