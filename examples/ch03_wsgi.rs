@@ -1,11 +1,14 @@
 //! Chapter 3 — WSGI: a sync server with a fixed pool of k threads (gunicorn's
 //! sync and gthread workers) under 100 and 1,000 clients that each wait 50 ms
-//! per request, against the bound Little's law gives: k / 0.05 s.
+//! per request, against the bound Little's law gives: k / 0.05 s. Then the
+//! same app on rouille with `pool_size(k)` (100 keep-alive clients), whose
+//! HTTP layer, not its pool, can set the ceiling.
 //!
-//! Run it:   cargo run --release --example ch03_wsgi            (about 40 s)
-//!           cargo run --release --example ch03_wsgi -- --quick (about 15 s)
+//! Run it:   cargo run --release --example ch03_wsgi            (about 65 s)
+//!           cargo run --release --example ch03_wsgi -- --quick (about 18 s)
 //! One server alone, for curl or wrk (Ctrl-C stops it):
 //!           cargo run --release --example ch03_wsgi -- serve --model sync-pool --workers 2 --port 8000
+//!           cargo run --release --example ch03_wsgi -- serve --model rouille --workers 32 --port 8000
 //!
 //! Leaves out: processes (the pool is threads in one process) and the async
 //! models, which are chapter 4's.
@@ -14,8 +17,8 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use lab::api::Model;
-use lab::api::experiment::{ServeArgs, Trial, outcome_table, run_trial};
-use lab::report::print_banner;
+use lab::api::experiment::{Outcome, ServeArgs, Trial, outcome_table, run_trial};
+use lab::report::{Table, human, print_banner};
 
 #[derive(Parser)]
 #[command(about = "Chapter 3: sync thread pools (WSGI) against Little's law")]
@@ -58,18 +61,27 @@ fn main() -> anyhow::Result<()> {
         Model::SyncPool { threads: 256 }, // a pool as large as memory allows?
     ];
     // ANCHOR_END: pools
+    // ANCHOR: rouille_pools
+    // The same app on rouille, pool_size(2) once and pool_size(32) a few
+    // times: how many connections tiny_http serves is a race (chapter 3).
+    let repeats = if cli.quick { 2 } else { 3 };
+    let rouille = std::iter::once(Model::Rouille { threads: 2 })
+        .chain(std::iter::repeat_n(Model::Rouille { threads: 32 }, repeats));
+    // ANCHOR_END: rouille_pools
+    let trials = [100, 1_000]
+        .into_iter()
+        .flat_map(|clients| pools.map(|model| (model, clients)))
+        .chain(rouille.map(|model| (model, 100)));
     let mut outcomes = Vec::new();
-    for clients in [100, 1_000] {
-        for model in pools {
-            let trial = Trial {
-                model,
-                clients,
-                wait,
-                warmup,
-                duration,
-            };
-            outcomes.push(run_trial(trial)?);
-        }
+    for (model, clients) in trials {
+        let trial = Trial {
+            model,
+            clients,
+            wait,
+            warmup,
+            duration,
+        };
+        outcomes.push(run_trial(trial)?);
     }
     println!(
         "GET /wait?ms={} from closed-loop clients, {} s measured after {} s warmup.",
@@ -77,7 +89,45 @@ fn main() -> anyhow::Result<()> {
         duration.as_secs_f64(),
         warmup.as_secs_f64()
     );
-    println!("bound = Little's law: min(k, clients) / wait.\n");
+    println!("bound = Little's law: min(k, clients) / wait. rouille k=32 is run more than once.\n");
     print!("{}", outcome_table(&outcomes));
+    println!(
+        "\nHow many clients were being served (Little's law read backwards: L = req/s x mean latency)."
+    );
+    println!(
+        "100 or 1,000 = every client cycles through the pool; fewer = the rest got no answer at all.\n"
+    );
+    print!("{}", in_service_table(&outcomes));
     Ok(())
 }
+
+// ANCHOR: in_service
+/// Little's law the other way round: throughput × mean latency of the
+/// answered requests = how many clients were getting answers. A server that
+/// leaves some connections unserved shows fewer than `clients` here.
+fn in_service_table(outcomes: &[Outcome]) -> Table {
+    let mut table = Table::new([
+        "model",
+        "clients",
+        "req/s",
+        "mean latency",
+        "clients served",
+    ]);
+    for o in outcomes {
+        let answered = o.report.requests > 0;
+        let mean = Duration::from_secs_f64(o.report.latency_us.mean() / 1e6);
+        table.row([
+            o.trial.model.label(),
+            o.trial.clients.to_string(),
+            format!("{:.0}", o.throughput),
+            if answered { human(mean) } else { "-".into() },
+            if answered {
+                format!("{:.0}", o.throughput * mean.as_secs_f64())
+            } else {
+                "-".into()
+            },
+        ]);
+    }
+    table
+}
+// ANCHOR_END: in_service

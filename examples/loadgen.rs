@@ -116,13 +116,13 @@ fn run(args: &Args) -> anyhow::Result<()> {
 fn pace_name(spec: &LoadSpec) -> String {
     match spec.pace {
         Pace::Closed => "closed".to_string(),
-        Pace::Open { rate_per_sec } => format!("open {rate_per_sec} /s"),
+        Pace::Open { rate_per_sec } => format!("open ({rate_per_sec} req/s)"),
     }
 }
 
 fn print_table(args: &Args, spec: &LoadSpec, threads: usize, r: &LoadReport) {
     println!(
-        "{} for {} with {} connections on {threads} threads ({} loop)",
+        "{} for {}: {} connection(s) on {threads} thread(s), {} loop",
         args.url,
         human(r.elapsed),
         spec.connections,
@@ -148,10 +148,10 @@ fn print_table(args: &Args, spec: &LoadSpec, threads: usize, r: &LoadReport) {
         r.errors.to_string(),
     ]);
     print!("{t}");
-    if matches!(spec.pace, Pace::Open { .. }) && r.unfinished > 0 {
+    if r.unfinished > 0 {
         println!(
-            "\nunanswered: {} request(s) due in the run got no answer by its end \
-             (still in flight, or never sent because every connection was busy)",
+            "\nunanswered: {} request(s) got no answer by the end of the run \
+             (still in flight, or, open loop, never sent because every connection was busy)",
             r.unfinished
         );
     }

@@ -1,8 +1,9 @@
-//! One API served by six server models — the experiment of chapters 3 and 4.
+//! One API served by seven server models — the experiment of chapters 3 and 4.
 //!
 //! | [`Model`]          | built with                         | Python analog                               |
 //! |--------------------|------------------------------------|---------------------------------------------|
 //! | `SyncPool`         | hyper, k blocking worker threads   | gunicorn `-w k` (sync) / `-k gthread`       |
+//! | `Rouille`          | rouille, `pool_size(k)`            | a threaded WSGI server (gthread, waitress)  |
 //! | `EventLoop`        | axum on tokio `current_thread`     | uvicorn, one worker, `async def`            |
 //! | `WorkStealing`     | axum on tokio `multi_thread`       | (none: one loop shared by k threads)        |
 //! | `LoopPerWorker`    | actix-web, k workers               | gunicorn `-k uvicorn.workers.UvicornWorker` |
@@ -21,6 +22,7 @@ pub mod async_app;
 pub mod axum_app;
 pub mod contract;
 pub mod experiment;
+pub mod rouille_app;
 pub mod sync_app;
 pub mod sync_workers;
 
@@ -42,6 +44,8 @@ use axum_app::{Flavor, Runtime};
 pub enum Model {
     /// `threads` blocking worker threads, one connection each at a time.
     SyncPool { threads: usize },
+    /// rouille (tiny_http) with a pool of `threads` handler threads.
+    Rouille { threads: usize },
     /// axum on one tokio thread.
     EventLoop,
     /// axum on `threads` work-stealing tokio threads.
@@ -55,8 +59,9 @@ pub enum Model {
 }
 
 /// The model names the examples accept for `--model`.
-pub const MODEL_NAMES: [&str; 6] = [
+pub const MODEL_NAMES: [&str; 7] = [
     "sync-pool",
+    "rouille",
     "event-loop",
     "work-stealing",
     "loop-per-worker",
@@ -71,6 +76,7 @@ impl Model {
         anyhow::ensure!(k >= 1, "--workers must be at least 1");
         Ok(match name {
             "sync-pool" => Model::SyncPool { threads: k },
+            "rouille" => Model::Rouille { threads: k },
             "event-loop" => Model::EventLoop,
             "work-stealing" => Model::WorkStealing { threads: k },
             "loop-per-worker" => Model::LoopPerWorker { workers: k },
@@ -87,6 +93,7 @@ impl Model {
     pub fn label(&self) -> String {
         match *self {
             Model::SyncPool { threads } => format!("sync-pool k={threads}"),
+            Model::Rouille { threads } => format!("rouille k={threads}"),
             Model::EventLoop => "event-loop".into(),
             Model::WorkStealing { threads } => format!("work-stealing k={threads}"),
             Model::LoopPerWorker { workers } => format!("loop-per-worker k={workers}"),
@@ -99,6 +106,7 @@ impl Model {
     pub fn python_analog(&self) -> &'static str {
         match *self {
             Model::SyncPool { .. } => "gunicorn sync/gthread",
+            Model::Rouille { .. } => "threaded WSGI server",
             Model::EventLoop => "uvicorn, async def",
             Model::WorkStealing { .. } => "(no Python analog)",
             Model::LoopPerWorker { .. } => "gunicorn -k UvicornWorker",
@@ -111,7 +119,9 @@ impl Model {
     /// How many requests can be waiting at once with `clients` clients.
     pub fn concurrency(&self, clients: usize) -> usize {
         match *self {
-            Model::SyncPool { threads: k } | Model::SpawnBlocking { pool: k } => k.min(clients),
+            Model::SyncPool { threads: k }
+            | Model::Rouille { threads: k }
+            | Model::SpawnBlocking { pool: k } => k.min(clients),
             Model::EventLoop | Model::WorkStealing { .. } | Model::LoopPerWorker { .. } => clients,
             Model::BlockedLoop => 1.min(clients),
         }
@@ -236,6 +246,7 @@ pub fn start(model: Model, addr: SocketAddr, options: &Options) -> anyhow::Resul
     let bind = || std::net::TcpListener::bind(addr);
     let mut server = match model {
         Model::SyncPool { threads } => sync_workers::start(addr, threads, sync_app)?,
+        Model::Rouille { threads } => rouille_app::start(addr, threads, sync_app)?,
         Model::EventLoop => {
             axum_app::start(bind()?, Runtime::CurrentThread { max_blocking: 1 }, || {
                 Flavor::Async(async_app())
@@ -357,6 +368,7 @@ mod tests {
         let wait = Duration::from_millis(50);
         assert_eq!(Model::SyncPool { threads: 2 }.bound(100, wait), 40.0);
         assert_eq!(Model::SyncPool { threads: 32 }.bound(100, wait), 640.0);
+        assert_eq!(Model::Rouille { threads: 32 }.bound(100, wait), 640.0);
         assert_eq!(Model::EventLoop.bound(100, wait), 2_000.0);
         assert_eq!(Model::BlockedLoop.bound(100, wait), 20.0);
         assert_eq!(Model::SpawnBlocking { pool: 40 }.bound(100, wait), 800.0);

@@ -1,7 +1,8 @@
-//! The book's load generator: a small `wrk` / `wrk2` written with hyper.
+//! The book's load generator: a small `wrk` / `wrk2` written on tokio.
 //!
-//! HTTP/1.1 keep-alive over N connections to a loopback address, in one of
-//! two paces:
+//! HTTP/1.1 keep-alive over N connections to a loopback address (the
+//! client itself is in `loadgen/http.rs`: one pre-serialized request, answers
+//! parsed by `httparse`), in one of two paces:
 //! - **closed loop** (like `wrk`, or `locust` users with no wait time): each
 //!   connection sends its next request as soon as the last answer arrives.
 //!   When the server slows down, the client slows down with it, so it asks
@@ -16,7 +17,19 @@
 //! requests that *would* have been sent meanwhile are never sent at all. Gil
 //! Tene called this **coordinated omission**: the client coordinates with the
 //! server and omits exactly the bad samples. The open loop puts them back
-//! (see `tests/loadgen.rs` for both paces side by side).
+//! (see `tests/loadgen.rs` for both paces side by side), and
+//! [`LoadReport::unfinished`] counts the requests that were due but never
+//! got an answer at all.
+//!
+//! **What is counted, and when.** Like `wrk`, an exchange is counted (in
+//! `requests` or `errors`, and in the latency histogram) when it *finishes*
+//! inside the measured phase `[start + warmup, end]`, whenever it was sent:
+//! an answer sent during the warmup that comes back after it counts. Its
+//! latency still runs from the actual send (closed loop) or the intended send
+//! (open loop). Requests still waiting for an answer when the phase ends are
+//! not dropped silently: they are counted as `unfinished`. Counting by send
+//! time instead would undercount throughput badly when latencies are long
+//! (100 connections on a 2-worker pool with 50 ms handlers wait 2.5 s each).
 //!
 //! Every run is bounded by a duration (at most 10 minutes) and optionally a
 //! request count, only talks to loopback, counts failures instead of
@@ -27,12 +40,13 @@ mod http;
 
 use std::net::SocketAddr;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use futures::StreamExt as _;
 use futures::stream::FuturesUnordered;
+use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use self::http::{Client, Exchange, Failure, RequestTemplate};
@@ -69,9 +83,12 @@ pub struct LoadSpec {
     pub pace: Pace,
     /// Hard bound on the measured phase.
     pub duration: Duration,
-    /// Optional bound on the number of requests (the run stops at whichever comes first).
+    /// Optional bound on the number of measured requests, answered or failed
+    /// (the run stops at whichever comes first; requests still in flight
+    /// then are `unfinished`).
     pub max_requests: Option<u64>,
-    /// Time spent sending before measurement starts (not counted).
+    /// Time spent sending before measurement starts: answers that arrive
+    /// in it are not counted.
     pub warmup: Duration,
     /// A request taking longer than this counts as an error.
     pub request_timeout: Duration,
@@ -155,8 +172,9 @@ impl LoadSpec {
             self.warmup
         );
         anyhow::ensure!(
-            !self.request_timeout.is_zero(),
-            "the request timeout must be above zero"
+            !self.request_timeout.is_zero() && self.request_timeout <= MAX_DURATION,
+            "the request timeout must be above zero and at most {MAX_DURATION:?}, got {:?}",
+            self.request_timeout
         );
         anyhow::ensure!(
             self.max_requests != Some(0),
@@ -195,9 +213,11 @@ impl Failures {
 /// What a run measured. Latencies are recorded in microseconds.
 #[derive(Debug, Clone)]
 pub struct LoadReport {
-    /// Requests answered with a 2xx/3xx/4xx status in the measured phase.
+    /// Requests answered with a 2xx/3xx/4xx status, counted when the answer
+    /// arrived inside the measured phase (whenever the request was sent).
     pub requests: u64,
-    /// Connection failures, timeouts and 5xx answers.
+    /// Connection failures, timeouts and 5xx answers, counted like `requests`
+    /// by when they happened.
     pub errors: u64,
     /// Length of the measured phase.
     pub elapsed: Duration,
@@ -209,10 +229,10 @@ pub struct LoadReport {
     /// TCP connections opened over the whole run (warmup included); equal to
     /// the number of connections when keep-alive held throughout.
     pub connects: u64,
-    /// Requests due in the measured phase that got no answer by its end:
-    /// still in flight when it ended, or (open loop) never sent because every
-    /// connection was busy. An open loop far above capacity shows most of
-    /// its load here.
+    /// Requests with no answer by the end of the measured phase: sent (at
+    /// any time, warmup included) and still in flight when it ended, or
+    /// (open loop) due in it but never sent because every connection was
+    /// busy. An open loop far above capacity shows most of its load here.
     pub unfinished: u64,
 }
 
@@ -257,7 +277,8 @@ impl LoadReport {
         self.unfinished += other.unfinished;
     }
 
-    fn record(&mut self, exchange: Exchange, since: Instant) {
+    /// Adds one exchange that finished at `done`, with latency from `since`.
+    fn record(&mut self, exchange: Exchange, since: Instant, done: Instant) {
         match exchange {
             Exchange::Answered(code) => {
                 *self.status.entry(code).or_default() += 1;
@@ -266,7 +287,8 @@ impl LoadReport {
                     self.failures.server_error += 1;
                 } else {
                     self.requests += 1;
-                    let us = since.elapsed().as_micros().min(u128::from(MAX_LATENCY_US)) as u64;
+                    let us = done.saturating_duration_since(since).as_micros();
+                    let us = us.min(u128::from(MAX_LATENCY_US)) as u64;
                     self.latency_us.saturating_record(us.max(1));
                 }
             }
@@ -350,10 +372,18 @@ struct Plan {
     end: Instant,
     /// Open loop: the next slot in the shared schedule.
     next_slot: AtomicU64,
-    /// Measured requests still allowed (`u64::MAX` when unbounded).
-    budget: AtomicU64,
-    /// Open loop: slots of the measured phase taken by a connection.
-    measured_slots: AtomicU64,
+    /// Measured completions still allowed; `None` when unbounded (then no
+    /// shared counter is touched per request).
+    budget: Option<AtomicU64>,
+    /// Open loop: slots due in the measured phase that were actually sent.
+    sent_in_window: AtomicU64,
+    /// Set once the budget is spent: every connection stops.
+    stopped: AtomicBool,
+    /// When the budget ran out (the measured phase ends there).
+    stopped_at: OnceLock<Instant>,
+    /// Wakes the groups when `stopped` is set, so that they drop the
+    /// connections still waiting for an answer.
+    stop: Notify,
 }
 
 impl Plan {
@@ -370,21 +400,23 @@ impl Plan {
             measure_from,
             end: measure_from + spec.duration,
             next_slot: AtomicU64::new(0),
-            budget: AtomicU64::new(spec.max_requests.unwrap_or(u64::MAX)),
-            measured_slots: AtomicU64::new(0),
+            budget: spec.max_requests.map(AtomicU64::new),
+            sent_in_window: AtomicU64::new(0),
+            stopped: AtomicBool::new(false),
+            stopped_at: OnceLock::new(),
+            stop: Notify::new(),
         })
     }
 
-    fn take_measured_slot(&self) -> bool {
-        let taken = self.take_budget();
-        if taken {
-            self.measured_slots.fetch_add(1, Ordering::Relaxed);
-        }
-        taken
+    /// The measured phase ends at `end`, or earlier when the budget ran out.
+    fn measured_end(&self) -> Instant {
+        self.stopped_at
+            .get()
+            .map_or(self.end, |&at| at.min(self.end))
     }
 
-    /// Open loop: slots due in the measured phase that no connection took
-    /// (only as many as the request budget still allowed).
+    /// Open loop: slots due in the measured phase that no connection sent
+    /// before it ended (every connection was busy).
     fn never_sent(&self) -> u64 {
         let Pace::Open { rate_per_sec } = self.pace else {
             return 0;
@@ -392,48 +424,97 @@ impl Plan {
         let slots_before = |t: Instant| {
             (t.saturating_duration_since(self.start).as_secs_f64() * rate_per_sec).ceil() as u64
         };
-        let due = slots_before(self.end) - slots_before(self.measure_from);
-        due.saturating_sub(self.measured_slots.load(Ordering::Relaxed))
-            .min(self.budget.load(Ordering::Relaxed))
+        let due = slots_before(self.measured_end()) - slots_before(self.measure_from);
+        due.saturating_sub(self.sent_in_window.load(Ordering::Relaxed))
     }
 
-    /// Takes one measured request from the budget; false once it is spent.
-    fn take_budget(&self) -> bool {
-        self.budget
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| {
-                left.checked_sub(1)
-            })
-            .is_ok()
+    fn is_stopped(&self) -> bool {
+        self.stopped.load(Ordering::Relaxed)
     }
+
+    /// Ends the run early (the budget is spent) and wakes every group.
+    fn stop_now(&self) {
+        let _ = self.stopped_at.set(Instant::now());
+        self.stopped.store(true, Ordering::Release);
+        self.stop.notify_waiters();
+    }
+
+    /// Resolves once [`Plan::stop_now`] was called.
+    async fn stopped(&self) {
+        let notified = self.stop.notified();
+        let mut notified = std::pin::pin!(notified);
+        // Registered before the check, so a stop in between is not missed.
+        notified.as_mut().enable();
+        if self.stopped.load(Ordering::Acquire) {
+            return;
+        }
+        notified.await;
+    }
+
+    // ANCHOR: count
+    /// Counts one finished exchange the way `wrk` does: by when it
+    /// *finished*. Answers that come in during the warmup are not counted,
+    /// whenever they were sent; those that come in during the measured phase
+    /// are, even if they were sent during the warmup. Latency runs from
+    /// `since` (the send, or the open loop's intended send). Returns false
+    /// when the connection must stop (the run ended or the budget is spent).
+    fn count(&self, exchange: Exchange, since: Instant, tally: &Mutex<LoadReport>) -> bool {
+        if exchange == Exchange::Cut {
+            // Still in flight when the run ended.
+            lock(tally).unfinished += 1;
+            return false;
+        }
+        let done = Instant::now();
+        if done < self.measure_from {
+            return true;
+        }
+        if let Some(budget) = &self.budget {
+            let taken = budget.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| {
+                left.checked_sub(1)
+            });
+            match taken {
+                Ok(1) => {
+                    lock(tally).record(exchange, since, done);
+                    self.stop_now();
+                    return false;
+                }
+                Ok(_) => {}
+                // Another connection took the last one: not counted.
+                Err(_) => return false,
+            }
+        }
+        lock(tally).record(exchange, since, done);
+        true
+    }
+    // ANCHOR_END: count
 
     /// One connection's life: send until the run ends or the budget is spent.
     async fn connection(&self, tally: &Mutex<LoadReport>) {
-        let mut client = Client::new(self.addr);
+        let mut line = Line {
+            client: Client::new(self.addr),
+            in_flight: false,
+            tally,
+        };
         match self.pace {
-            Pace::Closed => self.closed_loop(&mut client, tally).await,
-            Pace::Open { rate_per_sec } => self.open_loop(rate_per_sec, &mut client, tally).await,
+            Pace::Closed => self.closed_loop(&mut line).await,
+            Pace::Open { rate_per_sec } => self.open_loop(rate_per_sec, &mut line).await,
         }
-        lock(tally).connects += client.connects;
     }
 
     // ANCHOR: closed_loop
     /// Closed loop: the next request leaves only when the last answer is in,
     /// so a slow server also slows down the client (and the load it gets).
-    async fn closed_loop(&self, client: &mut Client, tally: &Mutex<LoadReport>) {
+    async fn closed_loop(&self, line: &mut Line<'_>) {
         loop {
             let sent = Instant::now();
-            if sent >= self.end {
-                return;
-            }
-            let measured = sent >= self.measure_from;
-            if measured && !self.take_budget() {
+            if sent >= self.end || self.is_stopped() {
                 return;
             }
             let timeout_at = sent + self.request_timeout;
-            let exchange = client.exchange(&self.template, timeout_at, self.end).await;
-            if measured {
-                // Latency from the actual send: what `wrk` reports.
-                lock(tally).record(exchange, sent);
+            let exchange = line.exchange(&self.template, timeout_at, self.end).await;
+            // Latency from the actual send: what `wrk` reports.
+            if !self.count(exchange, sent, line.tally) {
+                return;
             }
             self.back_off_after_connect_failure(exchange).await;
         }
@@ -443,25 +524,27 @@ impl Plan {
     // ANCHOR: open_loop
     /// Open loop: slot i is due at start + i / rate. A free connection takes
     /// the next slot; when all are busy, slots fall behind and wait in line.
-    async fn open_loop(&self, rate: f64, client: &mut Client, tally: &Mutex<LoadReport>) {
+    async fn open_loop(&self, rate: f64, line: &mut Line<'_>) {
         let mut pause = std::pin::pin!(tokio::time::sleep_until(self.start));
-        while Instant::now() < self.end {
+        while Instant::now() < self.end && !self.is_stopped() {
             let slot = self.next_slot.fetch_add(1, Ordering::Relaxed);
             let intended = self.start + Duration::from_secs_f64(slot as f64 / rate);
             if intended >= self.end {
                 return;
             }
-            let measured = intended >= self.measure_from;
-            if measured && !self.take_measured_slot() {
-                return;
-            }
             pause.as_mut().reset(intended);
             pause.as_mut().await; // returns at once when the slot is already late
+            if self.is_stopped() {
+                return;
+            }
+            if intended >= self.measure_from {
+                self.sent_in_window.fetch_add(1, Ordering::Relaxed);
+            }
             let timeout_at = Instant::now() + self.request_timeout;
-            let exchange = client.exchange(&self.template, timeout_at, self.end).await;
-            if measured {
-                // Latency from the *intended* time: queueing is not hidden.
-                lock(tally).record(exchange, intended);
+            let exchange = line.exchange(&self.template, timeout_at, self.end).await;
+            // Latency from the *intended* time: queueing is not hidden.
+            if !self.count(exchange, intended, line.tally) {
+                return;
             }
             self.back_off_after_connect_failure(exchange).await;
         }
@@ -479,10 +562,17 @@ impl Plan {
     /// one histogram per group and no locking across threads.
     async fn group(&self, connections: usize) -> LoadReport {
         let tally = Mutex::new(LoadReport::empty());
-        let mut all: FuturesUnordered<_> =
-            (0..connections).map(|_| self.connection(&tally)).collect();
-        while all.next().await.is_some() {}
-        drop(all);
+        {
+            let mut all: FuturesUnordered<_> =
+                (0..connections).map(|_| self.connection(&tally)).collect();
+            let every_connection_done = async { while all.next().await.is_some() {} };
+            tokio::select! {
+                () = every_connection_done => {}
+                // The budget is spent: dropping the connections counts
+                // their requests in flight as unfinished.
+                () = self.stopped() => {}
+            }
+        }
         tally
             .into_inner()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -491,8 +581,41 @@ impl Plan {
     /// The measured phase's length: cut short when the budget ran out first.
     fn elapsed(&self) -> Duration {
         Instant::now()
-            .min(self.end)
+            .min(self.measured_end())
             .saturating_duration_since(self.measure_from)
+    }
+}
+
+/// One connection and its share of the bookkeeping. Dropping it mid-request
+/// (the run stopped) still counts the request as unfinished, and its TCP
+/// connects always reach the tally.
+struct Line<'a> {
+    client: Client,
+    in_flight: bool,
+    tally: &'a Mutex<LoadReport>,
+}
+
+impl Line<'_> {
+    async fn exchange(
+        &mut self,
+        template: &RequestTemplate,
+        timeout_at: Instant,
+        end: Instant,
+    ) -> Exchange {
+        self.in_flight = true;
+        let exchange = self.client.exchange(template, timeout_at, end).await;
+        self.in_flight = false;
+        exchange
+    }
+}
+
+impl Drop for Line<'_> {
+    fn drop(&mut self) {
+        let mut tally = lock(self.tally);
+        tally.connects += self.client.connects();
+        if self.in_flight {
+            tally.unfinished += 1;
+        }
     }
 }
 
@@ -579,23 +702,21 @@ pub fn run_blocking(spec: &LoadSpec, threads: usize) -> anyhow::Result<LoadRepor
 /// `LocalSet`: the runtime wakes each connection directly.
 async fn local_group(plan: Arc<Plan>, connections: usize) -> LoadReport {
     let tally = Rc::new(Mutex::new(LoadReport::empty()));
-    let tasks: Vec<_> = (0..connections)
-        .map(|_| {
-            let (plan, tally) = (Arc::clone(&plan), Rc::clone(&tally));
-            tokio::task::spawn_local(async move { plan.connection(&tally).await })
-        })
-        .collect();
-    for task in tasks {
-        let _ = task.await;
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..connections {
+        let (plan, tally) = (Arc::clone(&plan), Rc::clone(&tally));
+        tasks.spawn_local(async move { plan.connection(&tally).await });
     }
-    let tally = Rc::try_unwrap(tally).map_or_else(
-        |shared| lock(&shared).clone(),
-        |t| {
-            t.into_inner()
-                .unwrap_or_else(|poisoned| poisoned.into_inner())
-        },
-    );
-    tally
+    tokio::select! {
+        () = async { while tasks.join_next().await.is_some() {} } => {}
+        () = plan.stopped() => {}
+    }
+    // The budget is spent (or all are done already): dropping the
+    // connections still waiting counts their requests as unfinished.
+    tasks.abort_all();
+    while tasks.join_next().await.is_some() {}
+    // Every task is done: take the tally out (no clone of the histogram).
+    std::mem::replace(&mut *lock(&tally), LoadReport::empty())
 }
 
 #[cfg(test)]
@@ -633,6 +754,9 @@ mod tests {
         assert!(s.validate().is_err());
         let mut s = ok.clone();
         s.duration = Duration::from_secs(601);
+        assert!(s.validate().is_err());
+        let mut s = ok.clone();
+        s.request_timeout = Duration::MAX;
         assert!(s.validate().is_err());
         let mut s = ok.clone();
         s.pace = Pace::Open { rate_per_sec: 0.0 };

@@ -255,6 +255,16 @@ fn raw_server(
     lifetime: Duration,
     answer: fn(usize) -> Option<&'static str>,
 ) -> (std::net::SocketAddr, std::thread::JoinHandle<()>) {
+    raw_server_in_pieces(lifetime, usize::MAX, answer)
+}
+
+/// [`raw_server`], writing each answer `piece` bytes at a time (with a short
+/// pause after each, so they leave as separate TCP segments).
+fn raw_server_in_pieces(
+    lifetime: Duration,
+    piece: usize,
+    answer: fn(usize) -> Option<&'static str>,
+) -> (std::net::SocketAddr, std::thread::JoinHandle<()>) {
     use std::io::{Read, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
@@ -269,6 +279,7 @@ fn raw_server(
                 };
                 s.spawn(move || {
                     let _ = stream.set_nonblocking(false);
+                    let _ = stream.set_nodelay(true);
                     let _ = stream.set_read_timeout(Some(lifetime));
                     let mut buf = [0u8; 4096];
                     for served in 0.. {
@@ -277,13 +288,16 @@ fn raw_server(
                             Ok(n) if n > 0 && Instant::now() < until => {}
                             _ => return,
                         }
-                        match answer(served) {
-                            Some(text) => {
-                                if stream.write_all(text.as_bytes()).is_err() {
-                                    return;
-                                }
+                        let Some(text) = answer(served) else {
+                            return; // hang up without answering
+                        };
+                        for bytes in text.as_bytes().chunks(piece) {
+                            if stream.write_all(bytes).is_err() {
+                                return;
                             }
-                            None => return, // hang up without answering
+                            if piece < text.len() {
+                                std::thread::sleep(Duration::from_micros(300));
+                            }
                         }
                     }
                 });
@@ -323,4 +337,107 @@ fn a_server_hanging_up_mid_request_gives_broken_errors() {
     assert!(report.requests >= 5, "{report:?}");
     assert!(report.failures.broken >= 5, "{report:?}");
     server.join().unwrap();
+}
+
+#[test]
+fn answers_split_into_many_small_writes_are_read_whole() {
+    // Every answer arrives a few bytes at a time: the head, a length-framed
+    // body and a chunked body (with an extension and a trailer) all end up
+    // split at every possible place.
+    let (addr, server) = raw_server_in_pieces(Duration::from_secs(3), 3, |served| {
+        Some(if served % 2 == 0 {
+            "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 11\r\n\r\nhello world"
+        } else {
+            "HTTP/1.1 201 Created\r\ntransfer-encoding: chunked\r\n\r\n\
+             5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nx-trailer: yes\r\n\r\n"
+        })
+    });
+    let spec = LoadSpec::closed(&format!("http://{addr}/"), 2, Duration::from_secs(5))
+        .unwrap()
+        .with_max_requests(20);
+    let report = loadgen::run_blocking(&spec, 1).unwrap();
+    assert_eq!(report.requests, 20, "{report:?}");
+    assert_eq!(report.errors, 0, "{report:?}");
+    // Both framings were read to their exact end: keep-alive held.
+    assert_eq!(report.connects, 2, "{report:?}");
+    assert_eq!(report.status.get(&200).copied().unwrap_or(0), 10);
+    assert_eq!(report.status.get(&201).copied().unwrap_or(0), 10);
+    server.join().unwrap();
+}
+
+/// Serves `app` on an ephemeral loopback port from a 2-worker runtime of its
+/// own; dropping the runtime stops it.
+fn serve(app: axum::Router) -> (std::net::SocketAddr, tokio::runtime::Runtime) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    runtime.spawn(async move { axum::serve(listener, app).await });
+    (addr, runtime)
+}
+
+#[test]
+fn chunked_streamed_answers_keep_the_connection() {
+    use axum::body::Body;
+    // A streamed body has no length: axum sends it chunked.
+    let app = axum::Router::new().route(
+        "/stream",
+        axum::routing::get(|| async {
+            let parts = (0..50).map(|i| Ok::<_, std::convert::Infallible>(format!("part {i}\n")));
+            Body::from_stream(futures::stream::iter(parts))
+        }),
+    );
+    let (addr, _server) = serve(app);
+    let spec = LoadSpec::closed(&format!("http://{addr}/stream"), 2, Duration::from_secs(5))
+        .unwrap()
+        .with_max_requests(100);
+    let report = loadgen::run_blocking(&spec, 1).unwrap();
+    assert_eq!(report.requests, 100, "{report:?}");
+    assert_eq!(report.errors, 0, "{report:?}");
+    assert_eq!(report.connects, 2, "{report:?}");
+}
+
+#[test]
+fn answers_are_counted_when_they_arrive_not_when_sent() {
+    let _turn = timing_turn();
+    // 20 connections, a server that works on 2 requests at a time for
+    // 100 ms each: 20 req/s at most, and every request waits ~1 s in line.
+    // Counting only requests *sent* after the warmup would miss the ones
+    // already queued; counting answers as they arrive (like wrk) sees the
+    // server's real throughput.
+    let workers = std::sync::Arc::new(tokio::sync::Semaphore::new(2));
+    let app = axum::Router::new().route(
+        "/work",
+        axum::routing::get(move || {
+            let workers = std::sync::Arc::clone(&workers);
+            async move {
+                let _worker = workers.acquire().await;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                "done"
+            }
+        }),
+    );
+    let (addr, _server) = serve(app);
+    let spec = LoadSpec::closed(&format!("http://{addr}/work"), 20, Duration::from_secs(2))
+        .unwrap()
+        .with_warmup(Duration::from_millis(500));
+    let report = loadgen::run_blocking(&spec, 1).unwrap();
+    let rate = report.requests_per_sec();
+    assert_eq!(report.errors, 0, "{report:?}");
+    assert!(
+        (rate / 20.0 - 1.0).abs() <= 0.15,
+        "{rate:.1} req/s, the server does 2 / 100 ms = 20 req/s"
+    );
+    // The ones still queued at the end are reported, not dropped.
+    assert!(report.unfinished >= 15, "{} unfinished", report.unfinished);
+    // Latency is from each request's own send: about 1 s in line.
+    assert!(
+        report.latency(0.5) >= Duration::from_millis(500),
+        "{report:?}"
+    );
 }

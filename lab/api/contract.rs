@@ -4,8 +4,8 @@
 //! This is the "one app" of chapters 3 and 4. In Python the same FastAPI or
 //! Django app can be served by gunicorn, uvicorn or both; here the same
 //! routing table and the same answers are served by hyper worker threads,
-//! axum and actix-web, so a difference in throughput is a difference in the server
-//! model, never in the app. Left out: headers, cookies, content negotiation.
+//! rouille, axum and actix-web, so a difference in throughput is a difference
+//! in the server model, never in the app. Left out: headers, cookies, content negotiation.
 
 use std::time::{Duration, Instant};
 

@@ -195,7 +195,7 @@ pub struct ServeArgs {
     /// Port on 127.0.0.1 (0 picks a free one and prints it).
     #[arg(long, default_value_t = 8000)]
     pub port: u16,
-    /// Threads (sync-pool), workers (loop-per-worker, work-stealing) or
+    /// Threads (sync-pool, rouille), workers (loop-per-worker, work-stealing) or
     /// blocking-pool size (spawn-blocking); ignored by the one-loop models.
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=4096))]
     pub workers: u16,

@@ -7,12 +7,13 @@
 //! listen backlog (2048, gunicorn's default). At most k requests are in
 //! progress, so throughput is at most k / wait.
 //!
-//! Why not rouille: rouille's HTTP layer (tiny_http 0.12) hands new
-//! keep-alive connections to its own thread pool, and a burst of connects can
-//! queue some behind busy connections for good — a hundred clients arriving
-//! at once left most of them unanswered. HTTP parsing here is hyper's; each
-//! worker thread drives it on a private single-threaded runtime and never
-//! yields while the app blocks. Left out: processes, worker timeouts.
+//! Why not rouille for the chapter's numbers: rouille (`rouille_app`, also
+//! measured in chapter 3) reads HTTP with tiny_http 0.12, which runs each
+//! connection on a thread of its own task pool for the connection's whole
+//! life, and a burst of connects can leave some queued behind busy keep-alive
+//! connections, unanswered. HTTP parsing here is hyper's; each worker thread
+//! drives it on a private single-threaded runtime and never yields while the
+//! app blocks. Left out: processes, worker timeouts.
 
 use std::net::SocketAddr;
 use std::sync::Arc;

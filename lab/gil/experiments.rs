@@ -155,6 +155,15 @@ pub fn convoy(
             });
         }
         start_line.wait();
+        // Start measuring once a CPU thread is really running, or the I/O
+        // thread's first calls would find the GIL free.
+        let started = Instant::now();
+        while cpu_threads > 0
+            && cpu_done.load(Relaxed) == 0
+            && started.elapsed() < Duration::from_secs(1)
+        {
+            thread::sleep(Duration::from_micros(100));
+        }
         let cpu_before = cpu_done.load(Relaxed);
         let (ops, elapsed) = io_thread(&gil, wait, window);
         let cpu_bytecodes = cpu_done.load(Relaxed) - cpu_before;

@@ -1,81 +1,79 @@
-//! One keep-alive HTTP/1.1 connection, as the load generator uses it: hyper's
-//! low-level client (`hyper::client::conn::http1`) over a tokio `TcpStream`.
+//! One keep-alive HTTP/1.1 connection, as the load generator uses it: a
+//! minimal client on a tokio `TcpStream`, in the spirit of `wrk`.
 //!
-//! Everything here is about doing one request/answer exchange cheaply and
-//! safely: the connection is driven in the caller's own task (no extra task
-//! and no cross-thread wake-up per request), the request is cloned from a
-//! template, the body is read and dropped frame by frame, and one reusable
-//! timer bounds each exchange. Left out: pipelining, HTTP/2, TLS.
+//! A general client (hyper, reqwest) builds a request object, a header map
+//! and channels for every exchange; here the one request a run sends is
+//! serialized to bytes once and written with a single `write`, and answers
+//! are parsed with `httparse` (the parser hyper itself uses) straight from a
+//! read buffer the connection keeps, so a steady run allocates nothing per
+//! request. Bodies are framed by `Content-Length`, by
+//! `Transfer-Encoding: chunked` (sizes decoded, data skipped) or by the
+//! server closing the connection; they are counted past, never kept.
+//! `Connection: close` makes the next exchange reconnect.
+//!
+//! Left out: pipelining, HTTP/2, TLS, 1xx interim answers (an answer we
+//! cannot frame counts as a broken connection), keeping bodies.
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::pin::Pin;
+use std::pin::{Pin, pin};
 use std::task::Poll;
 
-use bytes::Bytes;
-use http_body_util::{BodyExt as _, Full};
-use hyper::client::conn::http1::{Connection, SendRequest};
-use hyper::header::{CONTENT_TYPE, HOST, HeaderMap, HeaderValue};
-use hyper::{Method, Request, Uri};
-use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, Sleep};
 
-/// The one request a run sends over and over, built once.
+/// Headers beyond this many make an answer malformed (axum sends 3).
+const MAX_HEADERS: usize = 64;
+/// An answer's status line and headers must fit in this many bytes.
+const MAX_HEAD_BYTES: usize = 64 * 1024;
+/// The read buffer's starting size: any small answer fits in one read.
+const READ_BUFFER: usize = 16 * 1024;
+/// Grow the buffer before a read when less than this is free.
+const MIN_READ: usize = 1024;
+
+/// The one request a run sends over and over, serialized once.
 #[derive(Debug, Clone)]
 pub(crate) struct RequestTemplate {
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
+    bytes: Box<[u8]>,
 }
 
 impl RequestTemplate {
+    /// `GET path`, or `POST path` with a JSON `body`, to `addr`.
     pub(crate) fn new(addr: SocketAddr, path: &str, body: Option<&str>) -> anyhow::Result<Self> {
         anyhow::ensure!(
             path.starts_with('/'),
             "the path must start with '/', got {path:?}"
         );
-        let uri: Uri = path
-            .parse()
-            .map_err(|e| anyhow::anyhow!("not a valid request path {path:?}: {e}"))?;
-        let mut headers = HeaderMap::new();
-        headers.insert(HOST, HeaderValue::from_str(&addr.to_string())?);
-        let (method, body) = match body {
-            None => (Method::GET, Bytes::new()),
-            Some(text) => {
-                headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-                (Method::POST, Bytes::from(text.to_owned()))
-            }
+        // Spaces or control characters would break the request line.
+        anyhow::ensure!(
+            path.bytes().all(|b| b.is_ascii_graphic()),
+            "the path must be printable ASCII without spaces (percent-encode the rest), got {path:?}"
+        );
+        // `SocketAddr` prints IPv6 as `[::1]:3000`, the form `Host` wants.
+        let text = match body {
+            None => format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n\r\n"),
+            Some(json) => format!(
+                "POST {path} HTTP/1.1\r\nHost: {addr}\r\ncontent-type: application/json\r\n\
+                 content-length: {}\r\n\r\n{json}",
+                json.len()
+            ),
         };
         Ok(Self {
-            method,
-            uri,
-            headers,
-            body,
+            bytes: text.into_bytes().into_boxed_slice(),
         })
-    }
-
-    fn build(&self) -> Request<Full<Bytes>> {
-        // Cloning `Bytes`, `Uri` and a two-entry `HeaderMap` is a few
-        // reference-count bumps and two small allocations: cheaper than
-        // parsing the request again each time.
-        let mut request = Request::new(Full::new(self.body.clone()));
-        *request.method_mut() = self.method.clone();
-        *request.uri_mut() = self.uri.clone();
-        *request.headers_mut() = self.headers.clone();
-        request
     }
 }
 
 /// Why an exchange produced no answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Failure {
-    /// The TCP connection (or the HTTP handshake) could not be made.
+    /// The TCP connection could not be made.
     Connect,
     /// No complete answer before the per-request timeout.
     Timeout,
-    /// The connection broke in the middle of the exchange.
+    /// The connection broke in the middle of the exchange, or the answer
+    /// was not HTTP/1.x we can frame.
     Broken,
 }
 
@@ -85,37 +83,47 @@ pub(crate) enum Exchange {
     /// A full answer with this status code (the body was read to the end).
     Answered(u16),
     Failed(Failure),
-    /// The run ended first: nothing to count.
+    /// The run ended first: the request was still in flight.
     Cut,
-}
-
-type Conn = Connection<TokioIo<TcpStream>, Full<Bytes>>;
-
-struct Live {
-    sender: SendRequest<Full<Bytes>>,
-    connection: Pin<Box<Conn>>,
-    /// The connection future has completed (the server closed the socket);
-    /// it must not be polled again.
-    finished: bool,
 }
 
 /// A lazily (re)connected keep-alive connection to one address.
 pub(crate) struct Client {
-    addr: SocketAddr,
-    live: Option<Live>,
+    wire: Wire,
+    /// Bounds each exchange; reset only when its deadline changes (usually
+    /// it is the run's end, the same every time).
     timer: Pin<Box<Sleep>>,
-    /// TCP connections opened so far (1 if keep-alive held all run).
-    pub(crate) connects: u64,
+}
+
+/// The socket side of a [`Client`], apart from its timer so both can be
+/// borrowed at once.
+struct Wire {
+    addr: SocketAddr,
+    stream: Option<TcpStream>,
+    /// `stream` has answered before (so an idle close is possible).
+    reused: bool,
+    /// Kept across exchanges so that reading allocates nothing.
+    buffer: Vec<u8>,
+    connects: u64,
 }
 
 impl Client {
     pub(crate) fn new(addr: SocketAddr) -> Self {
         Self {
-            addr,
-            live: None,
+            wire: Wire {
+                addr,
+                stream: None,
+                reused: false,
+                buffer: Vec::with_capacity(READ_BUFFER),
+                connects: 0,
+            },
             timer: Box::pin(tokio::time::sleep_until(Instant::now())),
-            connects: 0,
         }
+    }
+
+    /// TCP connections opened so far (1 if keep-alive held all run).
+    pub(crate) fn connects(&self) -> u64 {
+        self.wire.connects
     }
 
     /// Sends one request and reads the whole answer. `timeout_at` fails the
@@ -128,133 +136,505 @@ impl Client {
         end: Instant,
     ) -> Exchange {
         let limit = timeout_at.min(end);
-        let on_limit = |at: Instant| {
-            if at >= end {
-                Exchange::Cut
-            } else {
-                Exchange::Failed(Failure::Timeout)
-            }
-        };
+        if self.timer.deadline() != limit {
+            self.timer.as_mut().reset(limit);
+        }
         // A server may close a keep-alive connection between requests (an
-        // idle timeout, `Connection: close`): that is not a failed request,
-        // so reconnect quietly, once.
+        // idle timeout): that is not a failed request, so reconnect quietly,
+        // once.
         for _attempt in 0..2 {
-            if Instant::now() >= limit {
-                return on_limit(limit);
-            }
-            if self
-                .live
-                .as_ref()
-                .is_some_and(|l| l.finished || l.sender.is_closed())
-            {
-                self.live = None;
-            }
-            if self.live.is_none() {
-                match tokio::time::timeout_at(limit, connect(self.addr)).await {
-                    Ok(Ok(live)) => {
-                        self.connects += 1;
-                        self.live = Some(live);
-                    }
-                    Ok(Err(_)) => return Exchange::Failed(Failure::Connect),
-                    Err(_) => return on_limit(limit),
-                }
-            }
-            let Some(live) = self.live.as_mut() else {
-                return Exchange::Failed(Failure::Connect);
-            };
-            if self.timer.deadline() != limit {
-                // Usually `limit` is the run's end, the same as last time.
-                self.timer.as_mut().reset(limit);
-            }
-            let outcome = drive(live, &mut self.timer, template.build()).await;
-            match outcome {
-                Driven::Answered(status) => return Exchange::Answered(status),
-                Driven::ClosedWhileIdle => continue,
-                Driven::Broken => {
-                    self.live = None;
-                    return Exchange::Failed(Failure::Broken);
-                }
-                Driven::TimedOut => {
-                    self.live = None;
-                    return on_limit(limit);
+            let attempt = self.wire.attempt(&template.bytes);
+            match within(&mut self.timer, attempt).await {
+                Some(Attempt::Answered(status)) => return Exchange::Answered(status),
+                Some(Attempt::ConnectFailed) => return Exchange::Failed(Failure::Connect),
+                Some(Attempt::ClosedWhileIdle) => continue,
+                Some(Attempt::Broken) => return Exchange::Failed(Failure::Broken),
+                None => {
+                    self.wire.stream = None;
+                    return if limit >= end {
+                        Exchange::Cut
+                    } else {
+                        Exchange::Failed(Failure::Timeout)
+                    };
                 }
             }
         }
-        self.live = None;
         Exchange::Failed(Failure::Broken)
     }
 }
 
-async fn connect(addr: SocketAddr) -> anyhow::Result<Live> {
-    let stream = TcpStream::connect(addr).await?;
-    // Small requests must leave at once, not wait for Nagle's algorithm.
-    stream.set_nodelay(true)?;
-    // `writev(false)`: hyper copies the small request into one buffer and
-    // sends it with one `write`, a little cheaper than a vectored write.
-    let (sender, connection) = hyper::client::conn::http1::Builder::new()
-        .writev(false)
-        .handshake(TokioIo::new(stream))
-        .await?;
-    Ok(Live {
-        sender,
-        connection: Box::pin(connection),
-        finished: false,
-    })
-}
-
-enum Driven {
-    Answered(u16),
-    /// The server had closed the connection before this request was handed
-    /// to it: nothing was sent.
-    ClosedWhileIdle,
-    Broken,
-    TimedOut,
-}
-
-/// Polls the connection, the request and the timer together in one task.
-async fn drive(
-    live: &mut Live,
-    timer: &mut Pin<Box<Sleep>>,
-    request: Request<Full<Bytes>>,
-) -> Driven {
-    let Live {
-        sender,
-        connection,
-        finished,
-    } = live;
-    let send = async move {
-        sender.ready().await?;
-        let response = sender.send_request(request).await?;
-        let status = response.status().as_u16();
-        let mut body = response.into_body();
-        while let Some(frame) = body.frame().await {
-            frame?;
-        }
-        Ok::<u16, hyper::Error>(status)
-    };
-    let mut send = std::pin::pin!(send);
-    let mut first_poll = true;
+/// Runs `work` until it finishes (`Some`) or `timer` fires (`None`), in the
+/// caller's task: no spawn, no channel.
+async fn within<F: Future>(timer: &mut Pin<Box<Sleep>>, work: F) -> Option<F::Output> {
+    let mut work = pin!(work);
     std::future::poll_fn(|cx| {
-        // The connection does the socket I/O and hands the answer to `send`,
-        // so poll it first; if it finished, `send` gets one last chance to
-        // pick up what it delivered.
-        if !*finished && connection.as_mut().poll(cx).is_ready() {
-            *finished = true;
-            if first_poll {
-                return Poll::Ready(Driven::ClosedWhileIdle);
-            }
-        }
-        first_poll = false;
-        match send.as_mut().poll(cx) {
-            Poll::Ready(Ok(status)) => return Poll::Ready(Driven::Answered(status)),
-            Poll::Ready(Err(_)) => return Poll::Ready(Driven::Broken),
-            Poll::Pending if *finished => return Poll::Ready(Driven::Broken),
-            Poll::Pending => {}
+        if let Poll::Ready(done) = work.as_mut().poll(cx) {
+            return Poll::Ready(Some(done));
         }
         if timer.as_mut().poll(cx).is_ready() {
-            return Poll::Ready(Driven::TimedOut);
+            return Poll::Ready(None);
         }
         Poll::Pending
     })
     .await
+}
+
+enum Attempt {
+    Answered(u16),
+    ConnectFailed,
+    /// The server had closed the reused connection before we sent: nothing
+    /// reached it, so trying again on a new connection is safe.
+    ClosedWhileIdle,
+    Broken,
+}
+
+impl Wire {
+    // ANCHOR: attempt
+    /// One try: (re)connect if needed, write the request, read the answer.
+    async fn attempt(&mut self, request: &[u8]) -> Attempt {
+        if self.stream.is_none() {
+            match connect(self.addr).await {
+                Ok(stream) => {
+                    self.connects += 1;
+                    self.stream = Some(stream);
+                    self.reused = false;
+                }
+                Err(_) => return Attempt::ConnectFailed,
+            }
+        }
+        let Some(stream) = self.stream.as_mut() else {
+            return Attempt::ConnectFailed;
+        };
+        if self.reused && closed_while_idle(stream).await {
+            self.stream = None;
+            return Attempt::ClosedWhileIdle;
+        }
+        if stream.write_all(request).await.is_err() {
+            self.stream = None;
+            return if self.reused {
+                Attempt::ClosedWhileIdle
+            } else {
+                Attempt::Broken
+            };
+        }
+        match read_answer(stream, &mut self.buffer).await {
+            Ok(answer) => {
+                if answer.keep_alive {
+                    self.reused = true;
+                } else {
+                    self.stream = None;
+                }
+                Attempt::Answered(answer.status)
+            }
+            Err(_) => {
+                self.stream = None;
+                Attempt::Broken
+            }
+        }
+    }
+    // ANCHOR_END: attempt
+}
+
+async fn connect(addr: SocketAddr) -> std::io::Result<TcpStream> {
+    let stream = TcpStream::connect(addr).await?;
+    // Small requests must leave at once, not wait for Nagle's algorithm.
+    stream.set_nodelay(true)?;
+    Ok(stream)
+}
+
+/// Did the server close this idle connection (or send something unasked)?
+/// Costs no system call unless tokio already saw the socket turn readable,
+/// which an idle keep-alive connection never does.
+async fn closed_while_idle(stream: &TcpStream) -> bool {
+    let readable = std::future::poll_fn(|cx| Poll::Ready(stream.poll_read_ready(cx))).await;
+    match readable {
+        Poll::Pending => false,
+        Poll::Ready(Err(_)) => true,
+        // Possibly a stale readiness flag: look without waiting.
+        Poll::Ready(Ok(())) => !matches!(
+            stream.try_read(&mut [0u8; 1]),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock
+        ),
+    }
+}
+
+/// What the exchange needs from an answer.
+struct Answer {
+    status: u16,
+    /// The connection can carry the next request.
+    keep_alive: bool,
+}
+
+/// How the body after the head is delimited (RFC 9112 section 6.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Framing {
+    Empty,
+    Length(u64),
+    Chunked,
+    UntilClose,
+}
+
+/// Why an answer could not be read.
+#[derive(Debug)]
+enum ReadError {
+    Io,
+    /// The server closed the connection before the answer was complete.
+    Eof,
+    Malformed,
+}
+
+impl From<std::io::Error> for ReadError {
+    fn from(_: std::io::Error) -> Self {
+        ReadError::Io
+    }
+}
+
+/// Reads more bytes onto the end of `buffer`; EOF is an error here.
+async fn read_more(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> Result<usize, ReadError> {
+    if buffer.capacity() - buffer.len() < MIN_READ {
+        buffer.reserve(READ_BUFFER);
+    }
+    match stream.read_buf(buffer).await? {
+        0 => Err(ReadError::Eof),
+        n => Ok(n),
+    }
+}
+
+// ANCHOR: read_answer
+/// Reads one whole answer: parses the head, then reads past the body.
+async fn read_answer(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> Result<Answer, ReadError> {
+    buffer.clear();
+    let (head_len, head) = loop {
+        if let Some(parsed) = parse_head(buffer)? {
+            break parsed;
+        }
+        if buffer.len() >= MAX_HEAD_BYTES {
+            return Err(ReadError::Malformed);
+        }
+        read_more(stream, buffer).await?;
+    };
+    let mut keep_alive = head.keep_alive;
+    let extra = match head.framing {
+        Framing::Empty => buffer.len() > head_len,
+        Framing::Length(length) => {
+            let mut left = length;
+            let mut have = (buffer.len() - head_len) as u64;
+            while have < left {
+                left -= have;
+                buffer.clear();
+                have = read_more(stream, buffer).await? as u64;
+            }
+            have > left
+        }
+        Framing::Chunked => {
+            let mut chunks = ChunkedBody::default();
+            let mut used = chunks.skip(&buffer[head_len..])?;
+            let mut have = buffer.len() - head_len;
+            while !chunks.is_done() {
+                buffer.clear();
+                have = read_more(stream, buffer).await?;
+                used = chunks.skip(buffer)?;
+            }
+            used < have
+        }
+        Framing::UntilClose => {
+            keep_alive = false;
+            loop {
+                buffer.clear();
+                match read_more(stream, buffer).await {
+                    Ok(_) => {}
+                    Err(ReadError::Eof) => break false,
+                    Err(other) => return Err(other),
+                }
+            }
+        }
+    };
+    // Bytes past the answer were never asked for (we do not pipeline):
+    // the connection's state is unclear, so start a new one next time.
+    Ok(Answer {
+        status: head.status,
+        keep_alive: keep_alive && !extra,
+    })
+}
+// ANCHOR_END: read_answer
+
+/// The parts of a parsed head the exchange needs.
+struct Head {
+    status: u16,
+    framing: Framing,
+    keep_alive: bool,
+}
+
+/// Parses the status line and headers at the start of `bytes`: `None` while
+/// they are incomplete, else their length and what they say.
+fn parse_head(bytes: &[u8]) -> Result<Option<(usize, Head)>, ReadError> {
+    if bytes.is_empty() {
+        return Ok(None);
+    }
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut response = httparse::Response::new(&mut headers);
+    let head_len = match response.parse(bytes) {
+        Ok(httparse::Status::Complete(len)) => len,
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(_) => return Err(ReadError::Malformed),
+    };
+    let status = response.code.ok_or(ReadError::Malformed)?;
+    // HTTP/1.1 keeps the connection unless told otherwise; 1.0 the reverse.
+    let mut keep_alive = response.version == Some(1);
+    let mut length = None;
+    let mut chunked = false;
+    for header in response.headers.iter() {
+        let name = header.name;
+        if name.eq_ignore_ascii_case("content-length") {
+            let value = parse_decimal(header.value).ok_or(ReadError::Malformed)?;
+            if length.is_some_and(|earlier| earlier != value) {
+                return Err(ReadError::Malformed);
+            }
+            length = Some(value);
+        } else if name.eq_ignore_ascii_case("transfer-encoding") {
+            // Chunked must be the last coding applied.
+            chunked = tokens(header.value)
+                .last()
+                .is_some_and(|t| t.eq_ignore_ascii_case(b"chunked"));
+            if !chunked {
+                return Err(ReadError::Malformed);
+            }
+        } else if name.eq_ignore_ascii_case("connection") {
+            for token in tokens(header.value) {
+                if token.eq_ignore_ascii_case(b"close") {
+                    keep_alive = false;
+                } else if token.eq_ignore_ascii_case(b"keep-alive") && response.version == Some(0) {
+                    keep_alive = true;
+                }
+            }
+        }
+    }
+    // 1xx interim answers would need a second head; the book's servers
+    // never send them.
+    if status < 200 {
+        return Err(ReadError::Malformed);
+    }
+    let framing = if status == 204 || status == 304 {
+        Framing::Empty
+    } else if chunked {
+        Framing::Chunked
+    } else {
+        match length {
+            Some(0) => Framing::Empty,
+            Some(n) => Framing::Length(n),
+            None => Framing::UntilClose,
+        }
+    };
+    Ok(Some((
+        head_len,
+        Head {
+            status,
+            framing,
+            keep_alive,
+        },
+    )))
+}
+
+/// The comma-separated, trimmed tokens of a header value.
+fn tokens(value: &[u8]) -> impl Iterator<Item = &[u8]> {
+    value
+        .split(|&b| b == b',')
+        .map(<[u8]>::trim_ascii)
+        .filter(|t| !t.is_empty())
+}
+
+/// A non-negative decimal, as `Content-Length` carries it.
+fn parse_decimal(value: &[u8]) -> Option<u64> {
+    let digits = value.trim_ascii();
+    if digits.is_empty() {
+        return None;
+    }
+    digits.iter().try_fold(0u64, |n, &b| {
+        let digit = (b as char).to_digit(10)?;
+        n.checked_mul(10)?.checked_add(u64::from(digit))
+    })
+}
+
+// ANCHOR: chunked
+/// Walks a `Transfer-Encoding: chunked` body without keeping it:
+/// `SIZE[;ext]\r\n DATA \r\n` ... `0\r\n [trailers] \r\n`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ChunkedBody {
+    /// Reading hex digits of a chunk size (`digits` seen so far).
+    Size {
+        size: u64,
+        digits: u8,
+    },
+    /// Skipping a chunk extension up to the end of the size line.
+    Extension {
+        size: u64,
+    },
+    /// Saw `\r` after the size line.
+    SizeLf {
+        size: u64,
+    },
+    /// Skipping this many data bytes.
+    Data(u64),
+    /// Expecting the `\r\n` after a chunk's data.
+    DataCr,
+    DataLf,
+    /// At the start of a trailer line (or of the final empty line).
+    LineStart,
+    /// Inside a trailer line.
+    Trailer,
+    /// Saw the final `\r`.
+    EndLf,
+    Done,
+}
+
+impl Default for ChunkedBody {
+    fn default() -> Self {
+        ChunkedBody::Size { size: 0, digits: 0 }
+    }
+}
+
+impl ChunkedBody {
+    fn is_done(&self) -> bool {
+        *self == ChunkedBody::Done
+    }
+
+    /// Consumes the body's bytes at the start of `bytes` and returns how
+    /// many it used (fewer than all only once the body is done).
+    fn skip(&mut self, bytes: &[u8]) -> Result<usize, ReadError> {
+        use ChunkedBody::*;
+        let mut at = 0;
+        while at < bytes.len() && !self.is_done() {
+            if let Data(left) = *self {
+                // The bulk of the body: skip it without looking at it.
+                let step = left.min((bytes.len() - at) as u64);
+                at += step as usize;
+                *self = if step == left {
+                    DataCr
+                } else {
+                    Data(left - step)
+                };
+                continue;
+            }
+            let b = bytes[at];
+            at += 1;
+            *self =
+                match (*self, b) {
+                    (Size { size, digits }, _) if b.is_ascii_hexdigit() => {
+                        // 15 hex digits keep the size far below u64::MAX.
+                        if digits >= 15 {
+                            return Err(ReadError::Malformed);
+                        }
+                        let digit = (b as char).to_digit(16).unwrap_or(0);
+                        Size {
+                            size: size * 16 + u64::from(digit),
+                            digits: digits + 1,
+                        }
+                    }
+                    (Size { digits: 0, .. }, _) => return Err(ReadError::Malformed),
+                    (Size { size, .. }, b';' | b' ' | b'\t') => Extension { size },
+                    (Size { size, .. } | Extension { size }, b'\r') => SizeLf { size },
+                    (Size { size, .. } | Extension { size } | SizeLf { size }, b'\n') => {
+                        if size == 0 { LineStart } else { Data(size) }
+                    }
+                    (Extension { size }, _) => Extension { size },
+                    (DataCr, b'\r') => DataLf,
+                    (DataCr | DataLf, b'\n') => Size { size: 0, digits: 0 },
+                    (LineStart, b'\r') => EndLf,
+                    (LineStart | EndLf, b'\n') => Done,
+                    (Trailer, b'\n') => LineStart,
+                    (LineStart | Trailer, _) => Trailer,
+                    _ => return Err(ReadError::Malformed),
+                };
+        }
+        Ok(at)
+    }
+}
+// ANCHOR_END: chunked
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Feeds `body` in pieces of `step` bytes; returns the bytes used.
+    fn skip_in_steps(body: &[u8], step: usize) -> Result<usize, ReadError> {
+        let mut chunks = ChunkedBody::default();
+        let mut used = 0;
+        for piece in body.chunks(step) {
+            used += chunks.skip(piece)?;
+            if chunks.is_done() {
+                return Ok(used);
+            }
+        }
+        Err(ReadError::Eof)
+    }
+
+    #[test]
+    fn chunked_bodies_are_walked_in_any_split() {
+        let body = b"5\r\nhello\r\n1a;name=value\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\n\r\nNEXT";
+        let end = body.len() - 4;
+        for step in 1..=body.len() {
+            assert_eq!(skip_in_steps(body, step).unwrap(), end, "step {step}");
+        }
+        let trailers = b"3\r\nabc\r\n0\r\nx-check: 1\r\nx-more: 2\r\n\r\n";
+        assert_eq!(skip_in_steps(trailers, 1).unwrap(), trailers.len());
+        let bare_lf = b"3\nabc\n0\n\n";
+        assert_eq!(skip_in_steps(bare_lf, 2).unwrap(), bare_lf.len());
+    }
+
+    #[test]
+    fn malformed_chunked_bodies_are_refused() {
+        for bad in [
+            &b"zz\r\n"[..],
+            b"\r\n",
+            b"3\r\nabcX\r\n",
+            b"1234567890abcdef0\r\n",
+        ] {
+            assert!(skip_in_steps(bad, 1).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn heads_are_framed_by_length_chunks_or_close() {
+        let framing = |head: &str| {
+            parse_head(head.as_bytes())
+                .ok()
+                .flatten()
+                .map(|(_, h)| (h.status, h.framing, h.keep_alive))
+        };
+        assert_eq!(
+            framing("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n"),
+            Some((200, Framing::Length(2), true))
+        );
+        assert_eq!(
+            framing("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"),
+            Some((200, Framing::Chunked, false))
+        );
+        assert_eq!(
+            framing("HTTP/1.0 200 OK\r\n\r\n"),
+            Some((200, Framing::UntilClose, false))
+        );
+        assert_eq!(
+            framing("HTTP/1.0 204 No Content\r\nConnection: keep-alive\r\n\r\n"),
+            Some((204, Framing::Empty, true))
+        );
+        assert_eq!(framing("HTTP/1.1 200 OK\r\ncontent-le"), None);
+        assert!(parse_head(b"HTTP/1.1 200 OK\r\ncontent-length: x\r\n\r\n").is_err());
+        assert!(parse_head(b"HTTP/1.1 100 Continue\r\n\r\n").is_err());
+        assert!(parse_head(b"SSH-2.0-OpenSSH\r\n\r\n").is_err());
+    }
+
+    #[test]
+    fn the_request_is_serialized_once_and_checked() {
+        let addr: SocketAddr = "127.0.0.1:3000".parse().unwrap();
+        let get = RequestTemplate::new(addr, "/hello?x=1", None).unwrap();
+        assert_eq!(
+            &*get.bytes,
+            b"GET /hello?x=1 HTTP/1.1\r\nHost: 127.0.0.1:3000\r\n\r\n"
+        );
+        let post = RequestTemplate::new(addr, "/items", Some("{\"a\":1}")).unwrap();
+        assert!(post.bytes.ends_with(b"content-length: 7\r\n\r\n{\"a\":1}"));
+        assert!(RequestTemplate::new(addr, "no-slash", None).is_err());
+        assert!(RequestTemplate::new(addr, "/a b", None).is_err());
+        assert!(RequestTemplate::new(addr, "/a\r\nX: y", None).is_err());
+    }
 }

@@ -12,11 +12,9 @@
 
 use std::collections::VecDeque;
 
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
-
-use crate::event::{Event, EventKind, Run};
+use crate::event::{EventKind, EventLog, Run};
 use crate::spec::{Arrivals, Dist, Limits, ModelKind, ModelSpec, Workload};
+use crate::stream::Stream;
 use crate::timers::{Timer, TimerQueue};
 
 /// Log entries reserved per request (a guess on the high side for fixed phases).
@@ -52,13 +50,32 @@ enum Phase {
 }
 
 struct Req {
-    phases: [(Phase, u64); 3],
-    next: usize,
+    /// Lengths of the CPU, wait (or blocking call) and CPU phases, µs.
+    phases: [u64; 3],
     /// What is left of the current CPU/blocking phase (the GIL can interrupt it).
     remaining: u64,
     client: u32,
     /// Bound worker (pool, GIL threads) or loop group (pinned loops).
     home: u32,
+    /// Index of the phase after the current one.
+    next: u8,
+    /// The wait is a blocking call on the loop thread.
+    blocks: bool,
+}
+
+impl Req {
+    fn phase(&self, i: usize) -> Phase {
+        match i {
+            1 if self.blocks => Phase::Block,
+            1 => Phase::Wait,
+            _ => Phase::Cpu,
+        }
+    }
+
+    /// Whether the phase being run is a blocking call.
+    fn in_block(&self) -> bool {
+        self.phase(self.next as usize - 1) == Phase::Block
+    }
 }
 
 struct Engine {
@@ -67,11 +84,13 @@ struct Engine {
     max_events: usize,
     now: u64,
     timers: TimerQueue,
-    log: Vec<Event>,
+    log: EventLog,
     reqs: Vec<Req>,
     issued: u32,
-    work_rng: ChaCha8Rng,
-    arrival_rng: ChaCha8Rng,
+    /// Per-request draws: phase lengths, blocking and pinning (stream 0 of the seed).
+    work_rng: Stream,
+    /// Arrival gaps and think times (stream 1).
+    arrival_rng: Stream,
     /// Bit i set = lane / worker i is free (at most 64, see `Limits::max_workers`).
     free: u64,
     worker_queue: VecDeque<u32>,
@@ -97,10 +116,8 @@ impl Engine {
             Arrivals::Closed { clients, .. } => clients as usize,
             Arrivals::Open { .. } => 0,
         };
-        let mut work_rng = ChaCha8Rng::seed_from_u64(workload.seed);
-        work_rng.set_stream(0);
-        let mut arrival_rng = ChaCha8Rng::seed_from_u64(workload.seed);
-        arrival_rng.set_stream(1);
+        let work_rng = Stream::new(workload.seed, 0);
+        let arrival_rng = Stream::new(workload.seed, 1);
         Engine {
             model,
             workload,
@@ -109,7 +126,7 @@ impl Engine {
             timers: TimerQueue::default(),
             // Reserve the log once instead of copying a growing one: about 11 events
             // per request, more with the GIL (acquire, release and waits per phase).
-            log: Vec::with_capacity(
+            log: EventLog::with_capacity(
                 (workload.requests as usize)
                     .saturating_mul(events_per_request(model.kind))
                     .min(max_events.saturating_add(16)),
@@ -147,7 +164,8 @@ impl Engine {
             }
         }
         while let Some((t, timer)) = self.timers.pop() {
-            if self.log.len() >= self.max_events {
+            // The event cap, or a time the log cannot hold (thousands of years).
+            if self.log.len() >= self.max_events || t > EventLog::MAX_T {
                 self.truncated = true;
                 break;
             }
@@ -170,20 +188,26 @@ impl Engine {
     }
 
     fn emit(&mut self, kind: EventKind) {
-        self.log.push(Event { t: self.now, kind });
+        self.log.push(self.now, kind);
     }
 
-    fn sample(rng: &mut ChaCha8Rng, dist: Dist, mean_us: u64) -> u64 {
-        // Always draw, so every request consumes the same amount of randomness.
-        let u: f64 = rng.r#gen();
+    fn sample(rng: &mut Stream, dist: Dist, mean_us: u64) -> u64 {
+        // Every request has the same draws reserved (unused ones are skipped, not
+        // shifted), so the models see the same requests.
         match dist {
-            Dist::Fixed => mean_us,
-            Dist::Exponential => (-(mean_us as f64) * (1.0 - u).ln()).round() as u64,
+            Dist::Fixed => {
+                rng.skip();
+                mean_us
+            }
+            Dist::Exponential => {
+                let u = rng.uniform();
+                (-(mean_us as f64) * (1.0 - u).ln()).round() as u64
+            }
         }
     }
 
     fn interarrival(&mut self, rate_per_s: f64) -> u64 {
-        let u: f64 = self.arrival_rng.r#gen();
+        let u = self.arrival_rng.uniform();
         self.now + (-(1e6 / rate_per_s) * (1.0 - u).ln()).round() as u64
     }
 
@@ -200,12 +224,22 @@ impl Engine {
         let cpu1 = Self::sample(rng, w.dist, w.cpu_before_us);
         let wait = Self::sample(rng, w.dist, w.wait_us);
         let cpu2 = Self::sample(rng, w.dist, w.cpu_after_us);
-        let blocking_draw: f64 = rng.r#gen();
-        let pin_draw: f64 = rng.r#gen();
-        let blocks = self.model.kind == ModelKind::BlockingLoop
-            && !self.model.offload
-            && blocking_draw < self.model.blocking_share;
-        let wait_phase = if blocks { Phase::Block } else { Phase::Wait };
+        let kind = self.model.kind;
+        let blocks = if kind == ModelKind::BlockingLoop && !self.model.offload {
+            rng.uniform() < self.model.blocking_share
+        } else {
+            rng.skip();
+            false
+        };
+        // Only a connection's first request picks its loop (see below).
+        let pin_draw = if kind == ModelKind::PinnedLoops
+            && !matches!(self.client_pin.get(client as usize), Some(Some(_)))
+        {
+            rng.uniform()
+        } else {
+            rng.skip();
+            0.0
+        };
         let client = match w.arrivals {
             Arrivals::Closed { .. } => client,
             Arrivals::Open { rate_per_s } => {
@@ -218,11 +252,12 @@ impl Engine {
             }
         };
         self.reqs.push(Req {
-            phases: [(Phase::Cpu, cpu1), (wait_phase, wait), (Phase::Cpu, cpu2)],
-            next: 0,
+            phases: [cpu1, wait, cpu2],
             remaining: 0,
             client,
             home: 0,
+            next: 0,
+            blocks,
         });
         self.emit(EventKind::Arrive { req, client });
         match self.model.kind {
@@ -264,11 +299,12 @@ impl Engine {
     fn advance(&mut self, req: u32) {
         let r = &mut self.reqs[req as usize];
         let next = loop {
-            match r.phases.get(r.next) {
-                Some(&(_, 0)) => r.next += 1,
-                Some(&phase) => {
+            let i = r.next as usize;
+            match r.phases.get(i) {
+                Some(0) => r.next += 1,
+                Some(&d) => {
                     r.next += 1;
-                    break Some(phase);
+                    break Some((r.phase(i), d));
                 }
                 None => break None,
             }
@@ -351,7 +387,7 @@ impl Engine {
 
     fn start_run(&mut self, req: u32, lane: u32, epoch: u32) {
         let r = &self.reqs[req as usize];
-        let blocking = r.phases[r.next - 1].0 == Phase::Block;
+        let blocking = r.in_block();
         let remaining = r.remaining;
         self.emit(if blocking {
             EventKind::BlockStart { req, lane }
@@ -372,8 +408,7 @@ impl Engine {
             self.advance(req);
             return;
         }
-        let r = &self.reqs[req as usize];
-        let blocking = r.phases[r.next - 1].0 == Phase::Block;
+        let blocking = self.reqs[req as usize].in_block();
         self.emit(if blocking {
             EventKind::BlockEnd { req, lane }
         } else {

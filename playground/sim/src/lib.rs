@@ -22,11 +22,12 @@ mod engine;
 mod event;
 mod metrics;
 mod spec;
-mod timers;
+mod stream;
 mod timeline;
+mod timers;
 
 pub use engine::simulate;
-pub use event::{Event, EventKind, Run};
+pub use event::{Event, EventKind, EventLog, Run};
 pub use metrics::Metrics;
 pub use spec::{Arrivals, Dist, Limits, ModelKind, ModelSpec, Workload};
 pub use timeline::{Span, SpanKind, Timeline};

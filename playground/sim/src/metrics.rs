@@ -44,77 +44,107 @@ pub struct Metrics {
     pub delayed_by_block: Vec<u32>,
 }
 
+/// What the metrics pass remembers about one request (one record per request,
+/// so each event touches one place in memory).
+#[derive(Clone, Copy, Default)]
+struct ReqState {
+    arrived_at: u64,
+    /// When it started waiting for a worker, the loop or the GIL (if `queued`).
+    queued_at: u64,
+    /// When it was bound to `worker` (if `bound`).
+    bound_at: u64,
+    worker: u32,
+    /// Blocking calls started before it became ready.
+    blocks_at_ready: u32,
+    queued: bool,
+    bound: bool,
+    delayed: bool,
+}
+
 impl Metrics {
     pub fn from_run(run: &Run) -> Metrics {
         let lanes = run.lanes as usize;
         let span = run.end_us();
         let mut m = Metrics {
             span_us: span,
-            lane_busy: vec![0.0; lanes],
-            lane_held: vec![0.0; lanes],
+            // The queue changes at most twice per event pair; trimmed at the end.
+            queue_series: Vec::with_capacity(run.events.len() / 2),
             ..Metrics::default()
         };
-        let mut arrive_at: Vec<u64> = Vec::new();
-        let mut queued_at: Vec<Option<u64>> = Vec::new();
-        let mut bound: Vec<Option<(u32, u64)>> = Vec::new();
-        let mut delayed: Vec<bool> = Vec::new();
+        // Request ids count from 0, so the workload's count sizes the table (a log
+        // with more requests than that still works: the table grows).
+        let mut reqs = vec![ReqState::default(); run.workload.requests as usize];
         let mut run_start = vec![0u64; lanes];
+        // Busy and held time per lane, µs. Summed as integers: the same value as
+        // summing them as f64 (exact below 2^53 µs, about 285 years), without a
+        // floating-point add chain in the hot loop.
+        let mut busy_us = vec![0u64; lanes];
+        let mut held_us = vec![0u64; lanes];
         let mut hist = Histogram::<u64>::new(3).expect("3 significant digits is valid");
+        // L's time integral, added up where the number in system changes.
         let (mut in_system, mut area, mut last_t) = (0u64, 0u128, 0u64);
         let (mut queue, mut sojourn_sum) = (0u32, 0u128);
         // Blocking calls started so far, and that count when each request became ready:
         // a request was delayed by a block if one started (or was running) while it waited.
         let (mut blocks_active, mut blocks_started) = (0u32, 0u32);
-        let mut blocks_at_ready: Vec<u32> = Vec::new();
+        let mut requests_seen = 0usize;
         let holds = run.model.kind.holds_worker();
 
         for e in &run.events {
-            area += in_system as u128 * (e.t - last_t) as u128;
-            last_t = e.t;
             let queue_before = queue;
             match e.kind {
                 EventKind::Arrive { req, .. } => {
                     let i = req as usize;
-                    if arrive_at.len() <= i {
-                        arrive_at.resize(i + 1, 0);
-                        queued_at.resize(i + 1, None);
-                        bound.resize(i + 1, None);
-                        delayed.resize(i + 1, false);
-                        blocks_at_ready.resize(i + 1, 0);
+                    if reqs.len() <= i {
+                        reqs.resize(i + 1, ReqState::default());
                     }
-                    arrive_at[i] = e.t;
+                    requests_seen = requests_seen.max(i + 1);
+                    reqs[i].arrived_at = e.t;
                     m.arrived += 1;
+                    area += step_area(in_system, e.t - last_t);
+                    last_t = e.t;
                     in_system += 1;
                 }
                 EventKind::Queued { req, .. } | EventKind::GilWait { req, .. } => {
-                    queued_at[req as usize] = Some(e.t);
+                    let r = &mut reqs[req as usize];
+                    r.queued_at = e.t;
+                    r.queued = true;
                     queue += 1;
                 }
                 EventKind::Ready { req } => {
-                    queued_at[req as usize] = Some(e.t);
+                    let r = &mut reqs[req as usize];
+                    r.queued_at = e.t;
+                    r.queued = true;
                     queue += 1;
-                    blocks_at_ready[req as usize] = blocks_started;
+                    r.blocks_at_ready = blocks_started;
                     if blocks_active > 0 {
-                        delayed[req as usize] = true;
+                        r.delayed = true;
                     }
                 }
                 EventKind::Start { req, worker } => {
-                    if queued_at[req as usize].take().is_some() {
+                    let r = &mut reqs[req as usize];
+                    if std::mem::take(&mut r.queued) {
                         queue -= 1;
                     }
-                    bound[req as usize] = Some((worker, e.t));
+                    r.bound = true;
+                    r.worker = worker;
+                    r.bound_at = e.t;
                 }
                 EventKind::GilAcquire { req, .. } => {
-                    if let Some(since) = queued_at[req as usize].take() {
+                    let r = &mut reqs[req as usize];
+                    if std::mem::take(&mut r.queued) {
                         queue -= 1;
-                        m.gil_wait_ms += (e.t - since) as f64 / 1e3;
+                        m.gil_wait_ms += (e.t - r.queued_at) as f64 / 1e3;
                     }
                 }
                 EventKind::CpuStart { req, lane } | EventKind::BlockStart { req, lane } => {
-                    if !holds && queued_at[req as usize].take().is_some() {
-                        queue -= 1;
-                        if blocks_started > blocks_at_ready[req as usize] {
-                            delayed[req as usize] = true;
+                    if !holds {
+                        let r = &mut reqs[req as usize];
+                        if std::mem::take(&mut r.queued) {
+                            queue -= 1;
+                            if blocks_started > r.blocks_at_ready {
+                                r.delayed = true;
+                            }
                         }
                     }
                     run_start[lane as usize] = e.t;
@@ -124,24 +154,27 @@ impl Metrics {
                     }
                 }
                 EventKind::CpuEnd { lane, .. } => {
-                    m.lane_busy[lane as usize] += (e.t - run_start[lane as usize]) as f64;
+                    busy_us[lane as usize] += e.t - run_start[lane as usize];
                 }
                 EventKind::BlockEnd { lane, .. } => {
                     let d = e.t - run_start[lane as usize];
-                    m.lane_busy[lane as usize] += d as f64;
+                    busy_us[lane as usize] += d;
                     m.loop_blocked_ms += d as f64 / 1e3;
                     blocks_active -= 1;
                 }
                 EventKind::GilRelease { forced, .. } => m.forced_switches += forced as u32,
                 EventKind::WaitStart { .. } | EventKind::WaitEnd { .. } => {}
                 EventKind::Done { req } => {
-                    let sojourn = e.t - arrive_at[req as usize];
+                    let r = &reqs[req as usize];
+                    let sojourn = e.t - r.arrived_at;
                     sojourn_sum += sojourn as u128;
                     hist.record(sojourn).expect("histogram auto-resizes");
                     m.completed += 1;
+                    area += step_area(in_system, e.t - last_t);
+                    last_t = e.t;
                     in_system -= 1;
-                    if holds && let Some((worker, since)) = bound[req as usize] {
-                        m.lane_held[worker as usize] += (e.t - since) as f64;
+                    if holds && r.bound {
+                        held_us[r.worker as usize] += e.t - r.bound_at;
                     }
                 }
             }
@@ -150,7 +183,12 @@ impl Metrics {
                 m.max_queue = m.max_queue.max(queue);
             }
         }
+        m.queue_series.shrink_to_fit();
+        // Up to the last event (a truncated run ends with requests still inside).
+        area += step_area(in_system, span - last_t);
 
+        m.lane_busy = busy_us.iter().map(|&us| us as f64).collect();
+        m.lane_held = held_us.iter().map(|&us| us as f64).collect();
         let span_s = span as f64 / 1e6;
         if span > 0 {
             for v in m.lane_busy.iter_mut().chain(m.lane_held.iter_mut()) {
@@ -173,9 +211,21 @@ impl Metrics {
         } else {
             1.0
         };
-        m.delayed_by_block = (0..delayed.len() as u32)
-            .filter(|&i| delayed[i as usize])
+        m.delayed_by_block = (0..requests_seen as u32)
+            .filter(|&i| reqs[i as usize].delayed)
             .collect();
         m
+    }
+}
+
+/// `in_system × dt`, the area under the number in system over one step.
+#[inline]
+fn step_area(in_system: u64, dt: u64) -> u128 {
+    // Two factors below 2^32 multiply in u64; a u128 product (or an overflow-checked
+    // one) is a slow library call in wasm, so it is only the fallback.
+    if (in_system | dt) >> 32 == 0 {
+        (in_system * dt) as u128
+    } else {
+        in_system as u128 * dt as u128
     }
 }

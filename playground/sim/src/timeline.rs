@@ -36,18 +36,37 @@ pub struct Timeline {
     pub end: u64,
 }
 
+/// What the timeline pass remembers about one request.
+#[derive(Clone, Copy, Default)]
+struct ReqState {
+    /// Lane it is bound to (pool and GIL models).
+    home: u32,
+    queued: bool,
+    wait_since: u64,
+    gil_since: u64,
+}
+
 impl Timeline {
     pub fn from_run(run: &Run) -> Timeline {
-        let mut lanes = vec![Vec::new(); run.lanes as usize];
-        let mut open: Vec<Option<(u64, u32)>> = vec![None; run.lanes as usize];
-        let mut home: Vec<u32> = Vec::new();
-        let mut wait_open: Vec<u64> = Vec::new();
-        let mut gil_open: Vec<u64> = Vec::new();
-        let mut is_queued: Vec<bool> = Vec::new();
+        let lanes_n = run.lanes as usize;
+        // Spans per lane: about two per request spread over the lanes, three or four
+        // where requests hold their lane through the wait (reserved, then trimmed).
+        let per_lane = run.events.len() / 3 / lanes_n.max(1);
+        let mut lanes: Vec<Lane> = (0..lanes_n)
+            .map(|_| Lane {
+                spans: Vec::with_capacity(per_lane),
+                sorted: true,
+            })
+            .collect();
+        let mut open: Vec<Option<(u64, u32)>> = vec![None; lanes_n];
+        // Request ids count from 0: sized by the workload, grown if a log has more.
+        let mut reqs = vec![ReqState::default(); run.workload.requests as usize];
         let holds = run.model.kind.holds_worker();
         let (mut queued, mut waiting) = (0u32, 0u32);
         let mut tl = Timeline {
             end: run.end_us(),
+            queued: Vec::with_capacity(run.events.len() / 2),
+            waiting_io: Vec::with_capacity(run.events.len() / 4),
             ..Timeline::default()
         };
         for e in &run.events {
@@ -55,25 +74,23 @@ impl Timeline {
             match e.kind {
                 EventKind::Arrive { req, .. } => {
                     let i = req as usize + 1;
-                    if home.len() < i {
-                        home.resize(i, 0);
-                        wait_open.resize(i, 0);
-                        gil_open.resize(i, 0);
-                        is_queued.resize(i, false);
+                    if reqs.len() < i {
+                        reqs.resize(i, ReqState::default());
                     }
                 }
                 EventKind::Queued { req, .. } | EventKind::Ready { req } => {
                     queued += 1;
-                    is_queued[req as usize] = true;
+                    reqs[req as usize].queued = true;
                 }
                 EventKind::Start { req, worker } => {
-                    home[req as usize] = worker;
-                    if std::mem::take(&mut is_queued[req as usize]) {
+                    let r = &mut reqs[req as usize];
+                    r.home = worker;
+                    if std::mem::take(&mut r.queued) {
                         queued -= 1;
                     }
                 }
                 EventKind::CpuStart { req, lane } | EventKind::BlockStart { req, lane } => {
-                    if std::mem::take(&mut is_queued[req as usize]) {
+                    if std::mem::take(&mut reqs[req as usize].queued) {
                         queued -= 1;
                     }
                     open[lane as usize] = Some((e.t, req));
@@ -90,15 +107,15 @@ impl Timeline {
                 }
                 EventKind::WaitStart { req } => {
                     waiting += 1;
-                    wait_open[req as usize] = e.t;
+                    reqs[req as usize].wait_since = e.t;
                 }
                 EventKind::WaitEnd { req } => {
                     waiting -= 1;
                     if holds {
-                        let lane = home[req as usize] as usize;
+                        let r = &reqs[req as usize];
                         push(
-                            &mut lanes[lane],
-                            wait_open[req as usize],
+                            &mut lanes[r.home as usize],
+                            r.wait_since,
                             e.t,
                             req,
                             SpanKind::Wait,
@@ -107,16 +124,17 @@ impl Timeline {
                 }
                 EventKind::GilWait { req, .. } => {
                     queued += 1;
-                    is_queued[req as usize] = true;
-                    gil_open[req as usize] = e.t;
+                    let r = &mut reqs[req as usize];
+                    r.queued = true;
+                    r.gil_since = e.t;
                 }
                 EventKind::GilAcquire { req, thread } => {
-                    if std::mem::take(&mut is_queued[req as usize]) {
+                    let r = &mut reqs[req as usize];
+                    if std::mem::take(&mut r.queued) {
                         queued -= 1;
-                        let start = gil_open[req as usize];
                         push(
                             &mut lanes[thread as usize],
-                            start,
+                            r.gil_since,
                             e.t,
                             req,
                             SpanKind::GilWait,
@@ -132,10 +150,19 @@ impl Timeline {
                 tl.waiting_io.push((e.t, waiting));
             }
         }
-        for lane in &mut lanes {
-            lane.sort_by_key(|s| (s.start, s.end));
-        }
-        tl.lanes = lanes;
+        tl.queued.shrink_to_fit();
+        tl.waiting_io.shrink_to_fit();
+        tl.lanes = lanes
+            .into_iter()
+            .map(|mut lane| {
+                // The models push spans in start order; sort only a lane that is not.
+                if !lane.sorted {
+                    lane.spans.sort_by_key(|s| (s.start, s.end));
+                }
+                lane.spans.shrink_to_fit();
+                lane.spans
+            })
+            .collect();
         tl
     }
 
@@ -156,9 +183,19 @@ impl Timeline {
     }
 }
 
-fn push(lane: &mut Vec<Span>, start: u64, end: u64, req: u32, kind: SpanKind) {
+/// One lane's spans while they are collected.
+struct Lane {
+    spans: Vec<Span>,
+    /// Every span so far sorts (by start, then end) after the one before it.
+    sorted: bool,
+}
+
+fn push(lane: &mut Lane, start: u64, end: u64, req: u32, kind: SpanKind) {
     if end > start {
-        lane.push(Span {
+        if let Some(last) = lane.spans.last() {
+            lane.sorted &= (last.start, last.end) <= (start, end);
+        }
+        lane.spans.push(Span {
             start,
             end,
             req,

@@ -12,7 +12,7 @@
 //! Leaves out: cancellation (stale timers are recognised and dropped by the engine).
 
 use std::cmp::Ordering;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::BinaryHeap;
 
 /// What a timer does when it fires.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -67,7 +67,7 @@ impl PartialOrd for Pending {
 #[derive(Default)]
 pub struct TimerQueue {
     seq: u64,
-    fifos: [VecDeque<Pending>; CLASSES],
+    fifos: [Fifo; CLASSES],
     heap: BinaryHeap<Pending>,
 }
 
@@ -85,7 +85,7 @@ impl TimerQueue {
         // `seq` only grows, so a timer not earlier than the FIFO's last sorts after it.
         match fifo.back() {
             Some(last) if last.at > at => self.heap.push(p),
-            _ => fifo.push_back(p),
+            _ => fifo.push(p),
         }
     }
 
@@ -103,9 +103,50 @@ impl TimerQueue {
         }
         let p = match best? {
             (CLASSES, _) => self.heap.pop(),
-            (i, _) => self.fifos[i].pop_front(),
+            (i, _) => self.fifos[i].pop(),
         }?;
         Some((p.at, p.timer))
+    }
+}
+
+/// A queue that is a `Vec` read from `head` on: cheaper than a `VecDeque` for a
+/// handful of entries (no wrap-around), and the dead prefix is dropped when the
+/// `Vec` is full, so the memory stays bounded by the most entries ever pending.
+#[derive(Default)]
+struct Fifo {
+    items: Vec<Pending>,
+    head: usize,
+}
+
+impl Fifo {
+    #[inline]
+    fn front(&self) -> Option<&Pending> {
+        self.items.get(self.head)
+    }
+
+    #[inline]
+    fn back(&self) -> Option<&Pending> {
+        self.items[self.head..].last()
+    }
+
+    #[inline]
+    fn push(&mut self, p: Pending) {
+        if self.items.len() == self.items.capacity() && self.head > 0 {
+            self.items.drain(..self.head);
+            self.head = 0;
+        }
+        self.items.push(p);
+    }
+
+    #[inline]
+    fn pop(&mut self) -> Option<Pending> {
+        let p = *self.items.get(self.head)?;
+        self.head += 1;
+        if self.head == self.items.len() {
+            self.items.clear();
+            self.head = 0;
+        }
+        Some(p)
     }
 }
 
@@ -122,7 +163,9 @@ mod tests {
         let mut now = 0u64;
         let mut state = 12345u64;
         let mut next = || {
-            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             state >> 33
         };
         for i in 0..5_000u32 {

@@ -1027,9 +1027,8 @@ impl Viz {
                 .iter()
                 .filter_map(|r| {
                     let ev = &r.run.events;
-                    ev[..ev.partition_point(|e| e.t < self.cursor)]
-                        .last()
-                        .map(|e| e.t)
+                    let before = ev.partition_point(|e| e.t < self.cursor);
+                    before.checked_sub(1).and_then(|i| ev.get(i)).map(|e| e.t)
                 })
                 .max();
             self.cursor = prev.unwrap_or(0);
