@@ -95,7 +95,10 @@ fn main() -> anyhow::Result<()> {
         "\nHow many clients were being served (Little's law read backwards: L = req/s x mean latency)."
     );
     println!(
-        "100 or 1,000 = every client cycles through the pool; fewer = the rest got no answer at all.\n"
+        "About 100 (or 1,000): every client is served. Far fewer at a short latency: the rest got"
+    );
+    println!(
+        "no answer at all. It reads low when latency nears the window (only answers inside it count).\n"
     );
     print!("{}", in_service_table(&outcomes));
     Ok(())

@@ -14,7 +14,7 @@
 //! | `loadgen`   | 1, 3, 4 | the book's load generator (closed and open loop)          |
 //! | `gil`       | 2       | a global interpreter lock, built like CPython's           |
 //! | `users`     | 3, 4, 5 | the users resource: validation, errors, SQL               |
-//! | `api`       | 3, 4    | one API served by rouille, axum and actix-web             |
+//! | `api`       | 3, 4    | one API on a thread pool, rouille, axum and actix-web     |
 //! | `lifespan`  | 5       | app-wide and request-scoped resources, graceful shutdown  |
 
 pub mod api;

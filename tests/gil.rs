@@ -1,7 +1,9 @@
 //! Behaviour of `lab::gil`, the chapter 2 GIL: mutual exclusion, a waiter
 //! gets the lock about one switch interval later, waits that release it let
-//! threads overlap (and waits that hold it do not), the counters count, and
-//! the exercise's "C extension" work really runs without the lock.
+//! threads overlap (and waits that hold it do not), a forced switch really
+//! hands the lock over, the counters count, a CPU-bound thread slows an I/O
+//! thread down (the convoy), and the exercise's "C extension" work really
+//! runs without the lock.
 //!
 //! Leaves out speed: every time bound here is a wide margin around a sleep
 //! or a switch interval, checked on a shared 2-core box in debug mode.
@@ -11,6 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use lab::gil::experiments::convoy;
 use lab::gil::work::{
     blocking_call_holding, blocking_call_releasing, bytecode, cpu_work_releasing, run_bytecodes,
 };
@@ -211,6 +214,23 @@ fn a_forced_switch_really_hands_the_lock_over() {
         handovers >= forced,
         "{forced} forced switches but the lock changed threads only {handovers} times"
     );
+}
+
+#[test]
+fn a_cpu_bound_thread_slows_an_io_thread_to_about_one_call_per_interval() {
+    // The convoy effect, with wide margins: alone, 100 µs calls run at
+    // thousands per second; beside one CPU-bound thread with a 50 ms
+    // interval, each call waits for the GIL for about one interval.
+    let wait = Duration::from_micros(100);
+    let interval = Duration::from_millis(50);
+    let alone = convoy(interval, 0, wait, Duration::from_millis(100));
+    let beside = convoy(interval, 1, wait, Duration::from_millis(400));
+    assert!(alone.ops_per_sec() > 500.0, "alone: {alone:?}");
+    assert!(
+        beside.ops_per_sec() < alone.ops_per_sec() / 10.0,
+        "no convoy: alone {alone:?}, beside {beside:?}"
+    );
+    assert!(beside.stats.forced_switches >= 2, "{beside:?}");
 }
 
 // ANCHOR: exercise_test

@@ -441,3 +441,17 @@ fn answers_are_counted_when_they_arrive_not_when_sent() {
         "{report:?}"
     );
 }
+
+#[test]
+fn a_timeout_longer_than_each_answer_never_fires() {
+    let _turn = timing_turn();
+    // Each connection's timer is moved on lazily (it may still be due for
+    // an earlier request): that must never fail a later, quick one.
+    let server = upstream();
+    let spec = LoadSpec::closed(&server.url("/slow"), 2, Duration::from_millis(1200))
+        .unwrap()
+        .with_request_timeout(Duration::from_millis(300));
+    let report = loadgen::run_blocking(&spec, 1).unwrap();
+    assert_eq!(report.errors, 0, "{report:?}");
+    assert!(report.requests >= 20, "{report:?}");
+}

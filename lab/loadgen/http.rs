@@ -136,7 +136,10 @@ impl Client {
         end: Instant,
     ) -> Exchange {
         let limit = timeout_at.min(end);
-        if self.timer.deadline() != limit {
+        // Moving a timer is a trip into tokio's timer wheel, so it is only
+        // moved earlier here; if it fires before `limit` (it was set for an
+        // earlier request), `within` moves it on then.
+        if self.timer.deadline() > limit || self.timer.is_elapsed() {
             self.timer.as_mut().reset(limit);
         }
         // A server may close a keep-alive connection between requests (an
@@ -144,7 +147,7 @@ impl Client {
         // once.
         for _attempt in 0..2 {
             let attempt = self.wire.attempt(&template.bytes);
-            match within(&mut self.timer, attempt).await {
+            match within(&mut self.timer, limit, attempt).await {
                 Some(Attempt::Answered(status)) => return Exchange::Answered(status),
                 Some(Attempt::ConnectFailed) => return Exchange::Failed(Failure::Connect),
                 Some(Attempt::ClosedWhileIdle) => continue,
@@ -163,16 +166,25 @@ impl Client {
     }
 }
 
-/// Runs `work` until it finishes (`Some`) or `timer` fires (`None`), in the
-/// caller's task: no spawn, no channel.
-async fn within<F: Future>(timer: &mut Pin<Box<Sleep>>, work: F) -> Option<F::Output> {
+/// Runs `work` until it finishes (`Some`) or `limit` passes (`None`), in
+/// the caller's task: no spawn, no channel. `timer` is due at or before
+/// `limit`.
+async fn within<F: Future>(
+    timer: &mut Pin<Box<Sleep>>,
+    limit: Instant,
+    work: F,
+) -> Option<F::Output> {
     let mut work = pin!(work);
     std::future::poll_fn(|cx| {
         if let Poll::Ready(done) = work.as_mut().poll(cx) {
             return Poll::Ready(Some(done));
         }
-        if timer.as_mut().poll(cx).is_ready() {
-            return Poll::Ready(None);
+        while timer.as_mut().poll(cx).is_ready() {
+            if timer.deadline() >= limit {
+                return Poll::Ready(None);
+            }
+            // Set for an earlier request: wait on for this one's limit.
+            timer.as_mut().reset(limit);
         }
         Poll::Pending
     })
@@ -371,13 +383,16 @@ fn parse_head(bytes: &[u8]) -> Result<Option<(usize, Head)>, ReadError> {
     if bytes.is_empty() {
         return Ok(None);
     }
-    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut response = httparse::Response::new(&mut headers);
-    let head_len = match response.parse(bytes) {
-        Ok(httparse::Status::Complete(len)) => len,
-        Ok(httparse::Status::Partial) => return Ok(None),
-        Err(_) => return Err(ReadError::Malformed),
-    };
+    // Left uninitialized: httparse fills what it uses (no 2 KiB memset).
+    let mut headers = [const { std::mem::MaybeUninit::uninit() }; MAX_HEADERS];
+    let mut response = httparse::Response::new(&mut []);
+    let config = httparse::ParserConfig::default();
+    let head_len =
+        match config.parse_response_with_uninit_headers(&mut response, bytes, &mut headers) {
+            Ok(httparse::Status::Complete(len)) => len,
+            Ok(httparse::Status::Partial) => return Ok(None),
+            Err(_) => return Err(ReadError::Malformed),
+        };
     let status = response.code.ok_or(ReadError::Malformed)?;
     // HTTP/1.1 keeps the connection unless told otherwise; 1.0 the reverse.
     let mut keep_alive = response.version == Some(1);

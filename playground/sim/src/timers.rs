@@ -12,7 +12,7 @@
 //! Leaves out: cancellation (stale timers are recognised and dropped by the engine).
 
 use std::cmp::Ordering;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, VecDeque};
 
 /// What a timer does when it fires.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -67,13 +67,13 @@ impl PartialOrd for Pending {
 #[derive(Default)]
 pub struct TimerQueue {
     seq: u64,
-    fifos: [Fifo; CLASSES],
+    fifos: [VecDeque<Pending>; CLASSES],
     heap: BinaryHeap<Pending>,
 }
 
 impl TimerQueue {
     /// Schedule `timer` to fire at `at` (µs).
-    #[inline]
+    #[inline(always)]
     pub fn push(&mut self, at: u64, timer: Timer) {
         self.seq += 1;
         let p = Pending {
@@ -85,12 +85,12 @@ impl TimerQueue {
         // `seq` only grows, so a timer not earlier than the FIFO's last sorts after it.
         match fifo.back() {
             Some(last) if last.at > at => self.heap.push(p),
-            _ => fifo.push(p),
+            _ => fifo.push_back(p),
         }
     }
 
     /// The earliest pending timer and its time.
-    #[inline]
+    #[inline(always)]
     pub fn pop(&mut self) -> Option<(u64, Timer)> {
         // Source of the earliest head so far: a FIFO index, or CLASSES for the heap.
         let mut best: Option<(usize, (u64, u64))> = self.heap.peek().map(|p| (CLASSES, p.key()));
@@ -103,50 +103,9 @@ impl TimerQueue {
         }
         let p = match best? {
             (CLASSES, _) => self.heap.pop(),
-            (i, _) => self.fifos[i].pop(),
+            (i, _) => self.fifos[i].pop_front(),
         }?;
         Some((p.at, p.timer))
-    }
-}
-
-/// A queue that is a `Vec` read from `head` on: cheaper than a `VecDeque` for a
-/// handful of entries (no wrap-around), and the dead prefix is dropped when the
-/// `Vec` is full, so the memory stays bounded by the most entries ever pending.
-#[derive(Default)]
-struct Fifo {
-    items: Vec<Pending>,
-    head: usize,
-}
-
-impl Fifo {
-    #[inline]
-    fn front(&self) -> Option<&Pending> {
-        self.items.get(self.head)
-    }
-
-    #[inline]
-    fn back(&self) -> Option<&Pending> {
-        self.items[self.head..].last()
-    }
-
-    #[inline]
-    fn push(&mut self, p: Pending) {
-        if self.items.len() == self.items.capacity() && self.head > 0 {
-            self.items.drain(..self.head);
-            self.head = 0;
-        }
-        self.items.push(p);
-    }
-
-    #[inline]
-    fn pop(&mut self) -> Option<Pending> {
-        let p = *self.items.get(self.head)?;
-        self.head += 1;
-        if self.head == self.items.len() {
-            self.items.clear();
-            self.head = 0;
-        }
-        Some(p)
     }
 }
 
