@@ -15,33 +15,21 @@
 
 use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use clap::Parser;
 use lab::api::Model;
-use lab::api::experiment::{Outcome, ServeArgs, Trial, outcome_table, run_trial};
+use lab::api::experiment::{ChapterArgs, ChapterCommand, Outcome, Trial, outcome_table, run_trial};
 use lab::report::{Table, human, print_banner};
 
 #[derive(Parser)]
 #[command(about = "Chapter 3: sync thread pools (WSGI) against Little's law")]
 struct Cli {
-    #[command(subcommand)]
-    command: Option<Command>,
-    /// Short runs (under 20 s in all) instead of the full ones.
-    #[arg(long)]
-    quick: bool,
-    /// How long each request waits (simulated I/O), in ms.
-    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..=1_000))]
-    wait_ms: u64,
-}
-
-#[derive(Subcommand)]
-enum Command {
-    /// Run one server model alone until Ctrl-C or SIGTERM.
-    Serve(ServeArgs),
+    #[command(flatten)]
+    args: ChapterArgs,
 }
 
 fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
-    if let Some(Command::Serve(args)) = &cli.command {
+    let cli = Cli::parse().args;
+    if let Some(ChapterCommand::Serve(args)) = &cli.command {
         return args.run();
     }
     print_banner("Chapter 3: sync thread pools (WSGI) against Little's law");

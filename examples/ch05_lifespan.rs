@@ -231,15 +231,8 @@ async fn timelines(sizes: &Sizes, dir: &Path) -> anyhow::Result<()> {
         let db = dir.join(format!("timeline-{}.sqlite", framework.name()));
         let server =
             lab::lifespan::start(framework, config(db, sizes), Recorder::default(), local).await?;
-        for name in ["ann", "bob", "cy", "di", "ed"] {
-            let body = serde_json::json!({ "email": format!("{name}@example.com") });
-            client
-                .post(server.url("/users"))
-                .json(&body)
-                .send()
-                .await?
-                .error_for_status()?;
-        }
+        let emails = ["ann", "bob", "cy", "di", "ed"].map(|name| format!("{name}@example.com"));
+        seed_users(&client, &server.url("/users"), emails).await?;
         servers.push(server);
     }
     let scenarios = [
@@ -340,15 +333,8 @@ async fn starvation(dir: &Path) -> anyhow::Result<()> {
             cfg.chunk_delay = Duration::from_millis(100);
             let local = SocketAddr::from(([127, 0, 0, 1], 0));
             let server = lab::lifespan::start(framework, cfg, Recorder::default(), local).await?;
-            for i in 0..8 {
-                let body = serde_json::json!({ "email": format!("seed{i}@example.com") });
-                client
-                    .post(server.url("/users"))
-                    .json(&body)
-                    .send()
-                    .await?
-                    .error_for_status()?;
-            }
+            let emails = (0..8).map(|i| format!("seed{i}@example.com"));
+            seed_users(&client, &server.url("/users"), emails).await?;
             let url = server.url(&format!("/users/export?hold={hold}"));
             let exports: Vec<_> = (0..2)
                 .map(|_| {
@@ -498,5 +484,22 @@ async fn overrun(dir: &Path) -> anyhow::Result<()> {
         ]);
     }
     println!("{table}");
+    Ok(())
+}
+
+/// Stores one user per email through the API, failing on any non-2xx answer.
+async fn seed_users(
+    client: &reqwest::Client,
+    url: &str,
+    emails: impl IntoIterator<Item = String>,
+) -> anyhow::Result<()> {
+    for email in emails {
+        client
+            .post(url)
+            .json(&serde_json::json!({ "email": email }))
+            .send()
+            .await?
+            .error_for_status()?;
+    }
     Ok(())
 }

@@ -186,6 +186,26 @@ pub fn serve_main(model: Model, port: u16, db_latency: Duration) -> anyhow::Resu
     Ok(())
 }
 
+/// The flags of the chapter 3 and 4 examples: a measured run (the default)
+/// or `serve` to run one model alone. Each example adds its own `about`.
+#[derive(Debug, clap::Args)]
+pub struct ChapterArgs {
+    #[command(subcommand)]
+    pub command: Option<ChapterCommand>,
+    /// Short runs (under 20 s in all) instead of the full ones.
+    #[arg(long)]
+    pub quick: bool,
+    /// How long each request waits (simulated I/O), in ms.
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..=1_000))]
+    pub wait_ms: u64,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum ChapterCommand {
+    /// Run one server model alone until Ctrl-C or SIGTERM.
+    Serve(ServeArgs),
+}
+
 /// The `serve` subcommand's flags, shared by the chapter 3 and 4 examples.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServeArgs {
