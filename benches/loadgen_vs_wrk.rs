@@ -20,7 +20,7 @@ use std::path::PathBuf;
 use std::process::{Command, ExitCode};
 use std::time::Duration;
 
-use lab::report::{Table, machine};
+use lab::report::{Table, print_banner};
 use lab::upstream::SlowUpstream;
 
 const ROUNDS: usize = 6;
@@ -60,11 +60,7 @@ fn serve(seconds: Option<&str>) -> anyhow::Result<()> {
 }
 
 fn run() -> anyhow::Result<()> {
-    // `print_banner` would name an example; this is a benchmark.
-    println!("# loadgen vs wrk: req/s on the same hello-world server");
-    println!("# command: cargo bench --bench loadgen_vs_wrk");
-    println!("# machine: {}", machine());
-    println!();
+    print_banner("loadgen vs wrk: req/s on the same hello-world server");
     if Command::new("wrk").arg("--version").output().is_err() {
         println!("wrk is not installed, so there is nothing to compare against.");
         println!("Install it (Debian/Ubuntu: `sudo apt-get install wrk`) and rerun.");

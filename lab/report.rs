@@ -135,8 +135,23 @@ pub fn print_banner(title: &str) {
                 .map(|s| s.to_string_lossy().into_owned())
         })
         .unwrap_or_default();
-    let mut command = format!("cargo run --release --example {name}");
+    // Benchmarks run from target/*/deps/NAME-HASH; examples from target/*/examples/.
+    let exe = std::env::current_exe().unwrap_or_default();
+    let is_bench = exe.parent().is_some_and(|dir| dir.ends_with("deps"));
+    let mut command = if is_bench {
+        let bench = name
+            .rsplit_once('-')
+            .map_or(name.as_str(), |(stem, _hash)| stem);
+        format!("cargo bench --bench {bench}")
+    } else {
+        format!("cargo run --release --example {name}")
+    };
+    let args: Vec<&String> = args
+        .iter()
+        .filter(|a| !(is_bench && *a == "--bench"))
+        .collect();
     if !args.is_empty() {
+        let args: Vec<&str> = args.iter().map(|a| a.as_str()).collect();
         command.push_str(" -- ");
         command.push_str(&args.join(" "));
     }
