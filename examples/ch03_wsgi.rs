@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use lab::api::Model;
-use lab::api::experiment::{ChapterArgs, ChapterCommand, Outcome, Trial, outcome_table, run_trial};
+use lab::api::experiment::{ChapterArgs, ChapterCommand, Outcome, Schedule, outcome_table};
 use lab::report::{Table, human, print_banner};
 
 #[derive(Parser)]
@@ -60,23 +60,13 @@ fn main() -> anyhow::Result<()> {
         .into_iter()
         .flat_map(|clients| pools.map(|model| (model, clients)))
         .chain(rouille.map(|model| (model, 100)));
-    let mut outcomes = Vec::new();
-    for (model, clients) in trials {
-        let trial = Trial {
-            model,
-            clients,
-            wait,
-            warmup,
-            duration,
-        };
-        outcomes.push(run_trial(trial)?);
-    }
-    println!(
-        "GET /wait?ms={} from closed-loop clients, {} s measured after {} s warmup.",
-        cli.wait_ms,
-        duration.as_secs_f64(),
-        warmup.as_secs_f64()
-    );
+    let schedule = Schedule {
+        wait,
+        warmup,
+        duration,
+    };
+    let outcomes = schedule.run_all(trials)?;
+    println!("{}", schedule.describe());
     println!("bound = Little's law: min(k, clients) / wait. rouille k=32 is run more than once.\n");
     print!("{}", outcome_table(&outcomes));
     println!(

@@ -18,8 +18,8 @@ use std::time::Duration;
 use clap::Parser;
 use lab::api::Model;
 use lab::api::experiment::{
-    ChapterArgs, ChapterCommand, MemoryCost, Trial, idle_connection_cost, outcome_table,
-    parked_thread_cost, raise_fd_limit, run_trial,
+    ChapterArgs, ChapterCommand, MemoryCost, Schedule, idle_connection_cost, outcome_table,
+    parked_thread_cost, raise_fd_limit,
 };
 use lab::report::{Table, print_banner};
 
@@ -56,25 +56,16 @@ fn main() -> anyhow::Result<()> {
         Model::SpawnBlocking { pool: 40 },   // def endpoint, 40-thread pool
     ];
     // ANCHOR_END: models
-    let mut outcomes = Vec::new();
-    for clients in [100, 1_000] {
-        for model in models {
-            let trial = Trial {
-                model,
-                clients,
-                wait,
-                warmup,
-                duration,
-            };
-            outcomes.push(run_trial(trial)?);
-        }
-    }
-    println!(
-        "GET /wait?ms={} from closed-loop clients, {} s measured after {} s warmup.",
-        cli.wait_ms,
-        duration.as_secs_f64(),
-        warmup.as_secs_f64()
-    );
+    let schedule = Schedule {
+        wait,
+        warmup,
+        duration,
+    };
+    let trials = [100, 1_000]
+        .into_iter()
+        .flat_map(|clients| models.map(|model| (model, clients)));
+    let outcomes = schedule.run_all(trials)?;
+    println!("{}", schedule.describe());
     println!("bound = Little's law: (requests that can wait at once) / wait.\n");
     print!("{}", outcome_table(&outcomes));
 

@@ -45,6 +45,45 @@ impl Outcome {
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
 // ANCHOR: run_trial
+/// The timing every trial of one table shares.
+#[derive(Debug, Clone, Copy)]
+pub struct Schedule {
+    pub wait: Duration,
+    pub warmup: Duration,
+    pub duration: Duration,
+}
+
+impl Schedule {
+    /// Runs one trial per (model, clients) pair, in order.
+    pub fn run_all(
+        self,
+        trials: impl IntoIterator<Item = (Model, usize)>,
+    ) -> anyhow::Result<Vec<Outcome>> {
+        trials
+            .into_iter()
+            .map(|(model, clients)| {
+                run_trial(Trial {
+                    model,
+                    clients,
+                    wait: self.wait,
+                    warmup: self.warmup,
+                    duration: self.duration,
+                })
+            })
+            .collect()
+    }
+
+    /// The line above a table of outcomes: what was sent, and for how long.
+    pub fn describe(&self) -> String {
+        format!(
+            "GET /wait?ms={} from closed-loop clients, {} s measured after {} s warmup.",
+            self.wait.as_millis(),
+            self.duration.as_secs_f64(),
+            self.warmup.as_secs_f64()
+        )
+    }
+}
+
 /// Starts the model and sends `GET /wait?ms=W` from `clients` connections
 /// (the load generator runs on its own threads in this process). Throughput
 /// is counted on the server over the measured window, like `wrk` counts
