@@ -89,6 +89,20 @@ impl Model {
         })
     }
 
+    /// The `--model` name and `--workers` count that [`Model::from_name`]
+    /// turns back into this model (for a server in a child process).
+    pub fn name_and_workers(&self) -> (&'static str, usize) {
+        match *self {
+            Model::SyncPool { threads } => ("sync-pool", threads),
+            Model::Rouille { threads } => ("rouille", threads),
+            Model::EventLoop => ("event-loop", 1),
+            Model::WorkStealing { threads } => ("work-stealing", threads),
+            Model::LoopPerWorker { workers } => ("loop-per-worker", workers),
+            Model::BlockedLoop => ("blocked-loop", 1),
+            Model::SpawnBlocking { pool } => ("spawn-blocking", pool),
+        }
+    }
+
     /// A short label with the size, e.g. `sync-pool k=32`.
     pub fn label(&self) -> String {
         match *self {
@@ -372,6 +386,15 @@ mod tests {
         assert_eq!(Model::EventLoop.bound(100, wait), 2_000.0);
         assert_eq!(Model::BlockedLoop.bound(100, wait), 20.0);
         assert_eq!(Model::SpawnBlocking { pool: 40 }.bound(100, wait), 800.0);
+    }
+
+    #[test]
+    fn model_names_round_trip() {
+        for name in MODEL_NAMES {
+            let model = Model::from_name(name, 3).unwrap();
+            let (back, k) = model.name_and_workers();
+            assert_eq!(Model::from_name(back, k).unwrap(), model);
+        }
     }
 
     #[test]

@@ -11,6 +11,11 @@ use std::time::Duration;
 
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
+use hyper::server::conn::http1;
+use hyper_util::rt::TokioIo;
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
 
 use super::contract::{ApiRequest, ApiResponse, read_limited};
 use super::{AsyncApp, RunningServer, SyncApp};
@@ -86,6 +91,52 @@ pub enum Runtime {
     MultiThread { workers: usize },
 }
 
+/// Waits until the stop flag is set (or its sender is gone).
+async fn stopped(mut stop: watch::Receiver<bool>) {
+    let _ = stop.wait_for(|stop| *stop).await;
+}
+
+// ANCHOR: serve_http1
+/// What `axum::serve` does, but HTTP/1.1 only: hyper's `http1` connection
+/// instead of hyper-util's auto (HTTP/1 + HTTP/2) one, which keeps more state
+/// per idle keep-alive connection. After `stop`, accepting ends and each
+/// connection finishes its current request, then closes.
+async fn serve_http1(listener: TcpListener, app: axum::Router, stop: watch::Receiver<bool>) {
+    // Every connection task holds a clone of `open`; `closed()` waits for all.
+    let (all_closed, open) = watch::channel(());
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // Usually out of file descriptors: back off instead of spinning.
+                    eprintln!("axum: accept: {e}");
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                }
+            },
+            _ = stopped(stop.clone()) => break,
+        };
+        let service = TowerToHyperService::new(app.clone());
+        let (stop, open) = (stop.clone(), open.clone());
+        tokio::spawn(async move {
+            let conn = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+            let mut conn = std::pin::pin!(conn);
+            tokio::select! {
+                _ = conn.as_mut() => {}
+                _ = stopped(stop) => {
+                    conn.as_mut().graceful_shutdown();
+                    let _ = conn.await;
+                }
+            }
+            drop(open);
+        });
+    }
+    drop((listener, open));
+    all_closed.closed().await;
+}
+// ANCHOR_END: serve_http1
+
 /// How long in-flight requests get to finish after a stop request.
 const GRACE: Duration = Duration::from_millis(1_200);
 
@@ -113,23 +164,19 @@ pub fn start(
         let _inside = rt.enter(); // sqlx pools need the runtime they will run on
         flavor()
     };
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let (stop_tx, stop_rx) = watch::channel(false);
     let thread = std::thread::Builder::new()
         .name("axum-server".into())
         .spawn(move || {
             rt.block_on(async move {
-                let listener = match tokio::net::TcpListener::from_std(listener) {
+                let listener = match TcpListener::from_std(listener) {
                     Ok(l) => l,
                     Err(e) => return eprintln!("axum: {e}"),
                 };
-                let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
-                    let _ = rx.wait_for(|stop| *stop).await;
-                };
-                let serve = axum::serve(listener, router(flavor))
-                    .with_graceful_shutdown(stopped(stop_rx.clone()));
+                let serve = serve_http1(listener, router(flavor), stop_rx.clone());
                 // Graceful, but bounded: after GRACE, in-flight requests are dropped.
                 tokio::select! {
-                    result = serve => if let Err(e) = result { eprintln!("axum: {e}") },
+                    _ = serve => {}
                     _ = async { stopped(stop_rx).await; tokio::time::sleep(GRACE).await } => {}
                 }
             });

@@ -44,7 +44,6 @@ impl Outcome {
 /// 1,000 clients on 2 threads a request legitimately waits many seconds.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
-// ANCHOR: run_trial
 /// The timing every trial of one table shares.
 #[derive(Debug, Clone, Copy)]
 pub struct Schedule {
@@ -84,6 +83,7 @@ impl Schedule {
     }
 }
 
+// ANCHOR: run_trial
 /// Starts the model and sends `GET /wait?ms=W` from `clients` connections
 /// (the load generator runs on its own threads in this process). Throughput
 /// is counted on the server over the measured window, like `wrk` counts
@@ -91,10 +91,7 @@ impl Schedule {
 pub fn run_trial(trial: Trial) -> anyhow::Result<Outcome> {
     let any_port: SocketAddr = "127.0.0.1:0".parse()?;
     let server = start(trial.model, any_port, &Options::default())?;
-    let path = format!("/wait?ms={}", trial.wait.as_millis());
-    let spec = LoadSpec::closed(&server.url(&path), trial.clients, trial.duration)?
-        .with_warmup(trial.warmup)
-        .with_request_timeout(REQUEST_TIMEOUT);
+    let spec = load_spec(&trial, server.addr())?;
     let load = std::thread::spawn(move || loadgen::run_blocking(&spec, load_threads()));
     std::thread::sleep(trial.warmup);
     let (before, since) = (server.served(), Instant::now());
@@ -112,7 +109,43 @@ pub fn run_trial(trial: Trial) -> anyhow::Result<Outcome> {
         bound,
     })
 }
+
+/// The load of one trial: `clients` closed-loop clients on `GET /wait?ms=W`.
+fn load_spec(trial: &Trial, addr: SocketAddr) -> anyhow::Result<LoadSpec> {
+    let url = format!("http://{addr}/wait?ms={}", trial.wait.as_millis());
+    Ok(LoadSpec::closed(&url, trial.clients, trial.duration)?
+        .with_warmup(trial.warmup)
+        .with_request_timeout(REQUEST_TIMEOUT))
+}
 // ANCHOR_END: run_trial
+
+/// Like [`run_trial`], but the server runs as `exe serve --model ...` in a
+/// child process, so client and server sockets do not share one open-file
+/// limit (10,000 connections need 20,000 descriptors in one process).
+/// Throughput is the load generator's count of answers in the measured
+/// window, which the server's own count cannot be read across processes.
+pub fn run_trial_in_child(exe: &std::path::Path, trial: Trial) -> anyhow::Result<Outcome> {
+    let (name, workers) = trial.model.name_and_workers();
+    let workers = workers.to_string();
+    let args = [
+        "serve",
+        "--model",
+        name,
+        "--workers",
+        &workers,
+        "--port",
+        "0",
+    ];
+    let mut child = ChildServer::spawn(exe, &args)?;
+    let report = loadgen::run_blocking(&load_spec(&trial, child.addr)?, load_threads())?;
+    child.terminate();
+    Ok(Outcome {
+        trial,
+        throughput: report.requests_per_sec(),
+        report,
+        bound: trial.model.bound(trial.clients, trial.wait),
+    })
+}
 
 /// Threads for the load generator: one per core, as `wrk -t` is usually set.
 pub fn load_threads() -> usize {
