@@ -5,7 +5,7 @@
 //! HTTP layer, not its pool, can set the ceiling.
 //!
 //! Run it:   cargo run --release --example ch03_wsgi            (about 65 s)
-//!           cargo run --release --example ch03_wsgi -- --quick (about 18 s)
+//!           cargo run --release --example ch03_wsgi -- --quick (about 15 s)
 //! One server alone, for curl or wrk (Ctrl-C stops it):
 //!           cargo run --release --example ch03_wsgi -- serve --model sync-pool --workers 2 --port 8000
 //!           cargo run --release --example ch03_wsgi -- serve --model rouille --workers 32 --port 8000
@@ -37,7 +37,7 @@ fn main() -> anyhow::Result<()> {
         println!("(could not raise the open-file limit: {why})");
     }
     let (warmup, duration) = if cli.quick {
-        (Duration::from_millis(300), Duration::from_millis(1_500))
+        (Duration::from_millis(250), Duration::from_millis(1_250))
     } else {
         (Duration::from_secs(1), Duration::from_secs(5))
     };

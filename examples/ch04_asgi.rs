@@ -7,7 +7,7 @@
 //! its RSS read from /proc) beside what a parked thread costs.
 //!
 //! Run it:   cargo run --release --example ch04_asgi            (about 65 s)
-//!           cargo run --release --example ch04_asgi -- --quick (about 20 s)
+//!           cargo run --release --example ch04_asgi -- --quick (about 17 s)
 //! One server alone, for curl or wrk (Ctrl-C or SIGTERM stops it):
 //!           cargo run --release --example ch04_asgi -- serve --model event-loop --port 8000
 //!
@@ -22,6 +22,7 @@ use lab::api::experiment::{
     parked_thread_cost, raise_fd_limit,
 };
 use lab::report::{Table, print_banner};
+use lab::wait::{Timer, timer_overshoot};
 
 #[derive(Parser)]
 #[command(about = "Chapter 4: event loops (ASGI) against Little's law")]
@@ -68,6 +69,21 @@ fn main() -> anyhow::Result<()> {
     println!("{}", schedule.describe());
     println!("bound = Little's law: (requests that can wait at once) / wait.\n");
     print!("{}", outcome_table(&outcomes));
+
+    let (tasks, rounds) = if cli.quick { (100, 2) } else { (100, 6) };
+    println!(
+        "\nThe simulated wait's timer: {tasks} tasks on one loop, each waiting {} ms {rounds} times.",
+        wait.as_millis()
+    );
+    let mut timers = Table::new(["timer", "mean time past the deadline"]);
+    for (name, timer) in [
+        ("tokio::time::sleep", Timer::Tokio),
+        ("async_io::Timer (the lab's simulated_wait)", Timer::AsyncIo),
+    ] {
+        let late = timer_overshoot(timer, tasks, rounds, wait)?;
+        timers.row([name.to_string(), lab::report::human(late)]);
+    }
+    print!("{timers}");
 
     println!("\nIdle keep-alive connections: what each one costs.");
     match &fd_limit {

@@ -257,7 +257,7 @@ pub fn start(model: Model, addr: SocketAddr, options: &Options) -> anyhow::Resul
     let served = Arc::new(AtomicU64::new(0)); // answers, counted by the app
     let sync_app = SyncApp::new(&db, options.db_latency)?.counting(served.clone());
     let async_app = || Arc::new(AsyncApp::new(&db, options.db_latency).counting(served.clone()));
-    let bind = || std::net::TcpListener::bind(addr);
+    let bind = || listen(addr);
     let mut server = match model {
         Model::SyncPool { threads } => sync_workers::start(addr, threads, sync_app)?,
         Model::Rouille { threads } => rouille_app::start(addr, threads, sync_app)?,
@@ -295,6 +295,27 @@ pub fn start(model: Model, addr: SocketAddr, options: &Options) -> anyhow::Resul
         server.temp_db = Some(db);
     }
     Ok(server)
+}
+
+/// The listen backlog every model gets: 2048, gunicorn's and uvicorn's
+/// default. (std's `bind` asks for 128; when 10,000 clients connect at once,
+/// a short queue overflows and the kernel drops their SYNs, which the client
+/// resends only after 1 s, then 3 s.)
+const BACKLOG: libc::c_int = 2048;
+
+/// A non-blocking listening socket on `addr` with [`BACKLOG`].
+pub(crate) fn listen(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    let listener = std::net::TcpListener::bind(addr)?;
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsRawFd as _;
+        // SAFETY: listen(2) on a socket we own; calling it again resizes the queue.
+        if unsafe { libc::listen(listener.as_raw_fd(), BACKLOG) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    listener.set_nonblocking(true)?;
+    Ok(listener)
 }
 
 /// Waits for Ctrl-C (SIGINT) or SIGTERM.

@@ -21,9 +21,69 @@ pub fn simulated_wait_blocking(duration: Duration) {
 /// Waits by yielding to the runtime: what `await asyncio.sleep(...)` or an
 /// async driver call does. The thread runs other tasks meanwhile.
 pub async fn simulated_wait(duration: Duration) {
-    tokio::time::sleep(duration).await;
+    async_io::Timer::after(duration).await; // tokio::time::sleep, to the µs
 }
 // ANCHOR_END: waits
+
+// Why async-io's timer and not `tokio::time::sleep`: tokio's timer counts
+// whole milliseconds (its docs say so), so its sleeps end up to a
+// millisecond or two late, while a real database reply wakes the task as soon
+// as its socket turns readable. Against a 50 ms wait that tick is a few
+// percent of every event loop's Little's-law bound: an artefact of the
+// simulation, not of the model. async-io keeps its timers on a thread of its
+// own that sleeps to the exact deadline and then wakes the waiting task on
+// whatever runtime it belongs to, much as the database's reply would.
+// `timer_overshoot` measures both; chapter 4 prints it.
+
+/// Which timer [`timer_overshoot`] measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Timer {
+    /// `tokio::time::sleep`.
+    Tokio,
+    /// `async_io::Timer`, what [`simulated_wait`] uses.
+    AsyncIo,
+}
+
+/// Mean time past the deadline over `tasks` tasks that each wait
+/// `duration` `rounds` times on one event loop (tokio's current-thread
+/// runtime), starting at staggered moments.
+pub fn timer_overshoot(
+    timer: Timer,
+    tasks: usize,
+    rounds: usize,
+    duration: Duration,
+) -> std::io::Result<Duration> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let late = runtime.block_on(async move {
+        let mut waiters = Vec::with_capacity(tasks);
+        for _ in 0..tasks {
+            // Spread the starts over a millisecond, as requests arrive: the
+            // spawned task starts (and takes its first deadline) at the yield.
+            std::thread::sleep(Duration::from_micros(1_000 / tasks.max(1) as u64));
+            waiters.push(tokio::spawn(async move {
+                let mut late = Duration::ZERO;
+                for _ in 0..rounds {
+                    let start = Instant::now();
+                    match timer {
+                        Timer::Tokio => tokio::time::sleep(duration).await,
+                        Timer::AsyncIo => simulated_wait(duration).await,
+                    }
+                    late += start.elapsed().saturating_sub(duration);
+                }
+                late
+            }));
+            tokio::task::yield_now().await;
+        }
+        let mut total = Duration::ZERO;
+        for waiter in waiters {
+            total += waiter.await.unwrap_or_default();
+        }
+        total
+    });
+    Ok(late / (tasks * rounds).max(1) as u32)
+}
 
 /// A fixed amount of CPU-bound work, sized once to take about `target` on an
 /// idle core. Fixed *work*, not fixed *time*: on a busy machine the same work

@@ -1,5 +1,6 @@
 //! The app written the ASGI way: an `async fn` that yields to the event loop
-//! at every wait (`await asyncio.sleep`, an async database driver).
+//! at every wait (`await asyncio.sleep`, an async database driver). The wait
+//! is `wait::simulated_wait`, a timer that fires to the microsecond.
 //!
 //! It is what a FastAPI `async def` endpoint is. Every `.await` below is a
 //! point where the loop may switch to another request; between two awaits
@@ -15,6 +16,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 
 use super::contract::{self, ApiRequest, ApiResponse, Route, route};
 use crate::users::{self, ApiError};
+use crate::wait::simulated_wait;
 
 /// The async app: a sqlx pool and the injected database latency.
 #[derive(Debug, Clone)]
@@ -61,7 +63,7 @@ impl AsyncApp {
         Ok(match route(&req.method, &req.path, req.query.as_deref())? {
             Route::Hello => contract::hello(),
             Route::Wait(d) => {
-                tokio::time::sleep(d).await; // the loop serves others meanwhile
+                simulated_wait(d).await; // the loop serves others meanwhile
                 contract::waited(d)
             }
             Route::Cpu(d) => {
@@ -86,7 +88,7 @@ impl AsyncApp {
     /// The injected network round trip to the database.
     async fn db_wait(&self) {
         if !self.db_latency.is_zero() {
-            tokio::time::sleep(self.db_latency).await;
+            simulated_wait(self.db_latency).await;
         }
     }
 }

@@ -31,6 +31,70 @@ pub struct Outcome {
     pub throughput: f64,
     /// Little's law bound in requests per second.
     pub bound: f64,
+    /// The server's CPU use and wait for a core, where measured.
+    pub cpu: Option<CpuUse>,
+}
+
+/// Where the server's CPU went in a trial run against a child server.
+/// `server_waited` is time its threads spent runnable but waiting for a free
+/// core (the kernel's `run_delay`): the share of the machine that was not
+/// there when the server wanted it. On 2 cores shared with the load
+/// generator and other work this, not the model, is what pulls a fraction
+/// down. (The load generator's own threads have exited by the time the
+/// trial ends, and their counters with them, so they are not counted.)
+#[derive(Debug, Clone, Copy)]
+pub struct CpuUse {
+    /// CPU time (user + system) the server process used.
+    pub server_cpu: Duration,
+    /// The part of `server_cpu` spent in the kernel (system time).
+    pub server_system: Duration,
+    /// Summed over the server's threads.
+    pub server_waited: Duration,
+    /// How long the trial ran, warm-up included.
+    pub over: Duration,
+}
+
+impl CpuUse {
+    /// Server thread-seconds spent waiting for a core, per second of trial
+    /// (0.5 = half a core's worth of waiting).
+    pub fn server_waited_share(&self) -> f64 {
+        self.server_waited.as_secs_f64() / self.over.as_secs_f64()
+    }
+
+    /// The share of the server's CPU time spent in the kernel.
+    pub fn server_system_share(&self) -> f64 {
+        self.server_system.as_secs_f64() / self.server_cpu.as_secs_f64().max(1e-9)
+    }
+
+    /// The server's CPU time per answered request, given its throughput
+    /// (warm-up included, so a slight overestimate).
+    pub fn server_cpu_per_request(&self, throughput: f64) -> Duration {
+        let requests = throughput * self.over.as_secs_f64();
+        Duration::from_secs_f64(self.server_cpu.as_secs_f64() / requests.max(1.0))
+    }
+}
+
+/// CPU time a process has used, (user, system), from `/proc/PID/stat`.
+pub fn process_cpu_time(pid: &str) -> Option<(Duration, Duration)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let (user, system): (u64, u64) = (fields.get(11)?.parse().ok()?, fields.get(12)?.parse().ok()?);
+    // SAFETY: sysconf only reads a configuration value.
+    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    let seconds = |ticks: u64| Duration::from_secs_f64(ticks as f64 / per_second as f64);
+    (per_second > 0).then(|| (seconds(user), seconds(system)))
+}
+
+/// Sum of `run_delay` (the second field of `/proc/PID/task/TID/schedstat`)
+/// over a process's threads. None where the kernel does not keep schedstat.
+pub fn run_queue_wait(pid: &str) -> Option<Duration> {
+    let mut total_ns = 0u64;
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).ok()? {
+        let stat = std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok()?;
+        total_ns += stat.split_whitespace().nth(1)?.parse::<u64>().ok()?;
+    }
+    Some(Duration::from_nanos(total_ns))
 }
 
 impl Outcome {
@@ -107,6 +171,7 @@ pub fn run_trial(trial: Trial) -> anyhow::Result<Outcome> {
         report,
         throughput,
         bound,
+        cpu: None,
     })
 }
 
@@ -137,13 +202,26 @@ pub fn run_trial_in_child(exe: &std::path::Path, trial: Trial) -> anyhow::Result
         "0",
     ];
     let mut child = ChildServer::spawn(exe, &args)?;
+    let server_pid = child.pid().to_string();
+    let sample = || {
+        let (user, system) = process_cpu_time(&server_pid)?;
+        Some([user + system, system, run_queue_wait(&server_pid)?])
+    };
+    let (before, started) = (sample(), Instant::now());
     let report = loadgen::run_blocking(&load_spec(&trial, child.addr)?, load_threads())?;
+    let cpu = before.zip(sample()).map(|(b, a)| CpuUse {
+        server_cpu: a[0].saturating_sub(b[0]),
+        server_system: a[1].saturating_sub(b[1]),
+        server_waited: a[2].saturating_sub(b[2]),
+        over: started.elapsed(),
+    });
     child.terminate();
     Ok(Outcome {
         trial,
         throughput: report.requests_per_sec(),
         report,
         bound: trial.model.bound(trial.clients, trial.wait),
+        cpu,
     })
 }
 

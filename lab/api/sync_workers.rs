@@ -23,11 +23,8 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 
 use super::contract::{ApiRequest, ApiResponse};
-use super::{RunningServer, SyncApp};
+use super::{RunningServer, SyncApp, listen};
 use crate::users::{ApiError, MAX_BODY_BYTES};
-
-/// gunicorn's default listen backlog.
-const BACKLOG: u32 = 2048;
 
 /// Reads the (bounded) body, then calls the blocking app on this thread.
 async fn handle(app: Arc<SyncApp>, request: hyper::Request<Incoming>) -> ApiResponse {
@@ -125,19 +122,4 @@ pub fn start(addr: SocketAddr, workers: usize, app: SyncApp) -> anyhow::Result<R
             let _ = stop_tx.send(true);
         }),
     ))
-}
-
-/// A non-blocking listening socket with gunicorn's backlog.
-fn listen(addr: SocketAddr) -> anyhow::Result<std::net::TcpListener> {
-    let listener = std::net::TcpListener::bind(addr)?; // std's backlog is 128
-    #[cfg(unix)]
-    {
-        use std::os::fd::AsRawFd as _;
-        // SAFETY: listen(2) on a socket we own; calling it again resizes the queue.
-        if unsafe { libc::listen(listener.as_raw_fd(), BACKLOG as libc::c_int) } != 0 {
-            return Err(std::io::Error::last_os_error().into());
-        }
-    }
-    listener.set_nonblocking(true)?;
-    Ok(listener)
 }
