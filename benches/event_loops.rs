@@ -23,7 +23,7 @@ use lab::api::experiment::{
     MemoryCost, Outcome, ServeArgs, Trial, idle_connection_cost, outcome_table, raise_fd_limit,
     run_trial_in_child,
 };
-use lab::report::{Table, print_banner};
+use lab::report::{Table, human, percent, print_banner};
 
 /// Rounds per model and size; the median one is judged against the goal.
 const ROUNDS: usize = 3;
@@ -94,13 +94,13 @@ fn main() -> anyhow::Result<()> {
         for (model, mut outcomes) in models.iter().zip(rounds) {
             outcomes.sort_by(|a, b| a.fraction().total_cmp(&b.fraction()));
             let median = outcomes[outcomes.len() / 2].clone();
-            let best = outcomes.last().map_or(0.0, Outcome::fraction);
-            let all: Vec<String> = outcomes.iter().map(|o| pct(o.fraction())).collect();
+            let of_bound = |o: &Outcome| percent(o.throughput, o.bound);
+            let all: Vec<String> = outcomes.iter().map(of_bound).collect();
             goals.row([
                 model.label(),
                 clients.to_string(),
-                pct(median.fraction()),
-                pct(best),
+                of_bound(&median),
+                outcomes.last().map_or("-".to_string(), of_bound),
                 all.join(" "),
                 format!("{:.0}%", 100.0 * goal),
                 if median.fraction() >= goal {
@@ -112,13 +112,13 @@ fn main() -> anyhow::Result<()> {
                 median.cpu.map_or("-".to_string(), |c| {
                     format!(
                         "{}, {:.0}% in the kernel",
-                        lab::report::human(c.server_cpu_per_request(median.throughput)),
-                        100.0 * c.server_system_share()
+                        human(c.cpu_per_request(median.throughput)),
+                        100.0 * c.system_share()
                     )
                 }),
-                median.cpu.map_or("-".to_string(), |c| {
-                    format!("{:.2} s/s", c.server_waited_share())
-                }),
+                median
+                    .cpu
+                    .map_or("-".to_string(), |c| format!("{:.2} s/s", c.waited_share())),
             ]);
             medians.push(median);
         }
@@ -148,9 +148,4 @@ fn main() -> anyhow::Result<()> {
     println!();
     print!("{memory}");
     Ok(())
-}
-
-/// A fraction as a percentage with one decimal.
-fn pct(fraction: f64) -> String {
-    format!("{:.1}%", 100.0 * fraction)
 }

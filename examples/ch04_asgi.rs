@@ -70,7 +70,7 @@ fn main() -> anyhow::Result<()> {
     println!("bound = Little's law: (requests that can wait at once) / wait.\n");
     print!("{}", outcome_table(&outcomes));
 
-    let (tasks, rounds) = if cli.quick { (100, 2) } else { (100, 6) };
+    let (tasks, rounds) = (100, if cli.quick { 2 } else { 6 });
     println!(
         "\nThe simulated wait's timer: {tasks} tasks on one loop, each waiting {} ms {rounds} times.",
         wait.as_millis()

@@ -35,47 +35,76 @@ pub struct Outcome {
     pub cpu: Option<CpuUse>,
 }
 
-/// Where the server's CPU went in a trial run against a child server.
-/// `server_waited` is time its threads spent runnable but waiting for a free
-/// core (the kernel's `run_delay`): the share of the machine that was not
-/// there when the server wanted it. On 2 cores shared with the load
-/// generator and other work this, not the model, is what pulls a fraction
-/// down. (The load generator's own threads have exited by the time the
-/// trial ends, and their counters with them, so they are not counted.)
+/// Where the server's CPU went in a trial run against a child server: the
+/// difference between two readings of its counters. `waited` is time its
+/// threads spent runnable but waiting for a free core (the kernel's
+/// `run_delay`): the share of the machine that was not there when the server
+/// wanted it. On 2 cores shared with the load generator and other work this,
+/// not the model, is what pulls a fraction down. (The load generator's own
+/// threads have exited by the time the trial ends, and their counters with
+/// them, so they are not counted.)
 #[derive(Debug, Clone, Copy)]
 pub struct CpuUse {
-    /// CPU time (user + system) the server process used.
-    pub server_cpu: Duration,
-    /// The part of `server_cpu` spent in the kernel (system time).
-    pub server_system: Duration,
-    /// Summed over the server's threads.
-    pub server_waited: Duration,
+    /// CPU time in the server's own code.
+    pub user: Duration,
+    /// CPU time in the kernel on the server's behalf.
+    pub system: Duration,
+    /// Runnable time spent waiting for a core, summed over its threads.
+    pub waited: Duration,
     /// How long the trial ran, warm-up included.
     pub over: Duration,
 }
 
 impl CpuUse {
-    /// Server thread-seconds spent waiting for a core, per second of trial
+    /// Reads the counters of process `pid` now (`over` is left at zero).
+    /// None where /proc has no such process or no schedstat.
+    fn read(pid: u32) -> Option<CpuUse> {
+        let (user, system) = process_cpu_time(pid)?;
+        let waited = run_queue_wait(pid)?;
+        Some(CpuUse {
+            user,
+            system,
+            waited,
+            over: Duration::ZERO,
+        })
+    }
+
+    /// What was used between the reading `before` and this one, `over` long.
+    fn since(self, before: CpuUse, over: Duration) -> CpuUse {
+        CpuUse {
+            user: self.user.saturating_sub(before.user),
+            system: self.system.saturating_sub(before.system),
+            waited: self.waited.saturating_sub(before.waited),
+            over,
+        }
+    }
+
+    /// User plus system time.
+    pub fn cpu(&self) -> Duration {
+        self.user + self.system
+    }
+
+    /// Thread-seconds spent waiting for a core, per second of trial
     /// (0.5 = half a core's worth of waiting).
-    pub fn server_waited_share(&self) -> f64 {
-        self.server_waited.as_secs_f64() / self.over.as_secs_f64()
+    pub fn waited_share(&self) -> f64 {
+        self.waited.as_secs_f64() / self.over.as_secs_f64()
     }
 
-    /// The share of the server's CPU time spent in the kernel.
-    pub fn server_system_share(&self) -> f64 {
-        self.server_system.as_secs_f64() / self.server_cpu.as_secs_f64().max(1e-9)
+    /// The share of the CPU time spent in the kernel.
+    pub fn system_share(&self) -> f64 {
+        self.system.as_secs_f64() / self.cpu().as_secs_f64().max(1e-9)
     }
 
-    /// The server's CPU time per answered request, given its throughput
-    /// (warm-up included, so a slight overestimate).
-    pub fn server_cpu_per_request(&self, throughput: f64) -> Duration {
+    /// CPU time per answered request, given the throughput (warm-up
+    /// included in both, so an estimate).
+    pub fn cpu_per_request(&self, throughput: f64) -> Duration {
         let requests = throughput * self.over.as_secs_f64();
-        Duration::from_secs_f64(self.server_cpu.as_secs_f64() / requests.max(1.0))
+        Duration::from_secs_f64(self.cpu().as_secs_f64() / requests.max(1.0))
     }
 }
 
 /// CPU time a process has used, (user, system), from `/proc/PID/stat`.
-pub fn process_cpu_time(pid: &str) -> Option<(Duration, Duration)> {
+fn process_cpu_time(pid: u32) -> Option<(Duration, Duration)> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // Fields after the command name, which is in parentheses and may hold spaces.
     let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
@@ -87,8 +116,8 @@ pub fn process_cpu_time(pid: &str) -> Option<(Duration, Duration)> {
 }
 
 /// Sum of `run_delay` (the second field of `/proc/PID/task/TID/schedstat`)
-/// over a process's threads. None where the kernel does not keep schedstat.
-pub fn run_queue_wait(pid: &str) -> Option<Duration> {
+/// over a process's threads.
+fn run_queue_wait(pid: u32) -> Option<Duration> {
     let mut total_ns = 0u64;
     for task in std::fs::read_dir(format!("/proc/{pid}/task")).ok()? {
         let stat = std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok()?;
@@ -202,19 +231,11 @@ pub fn run_trial_in_child(exe: &std::path::Path, trial: Trial) -> anyhow::Result
         "0",
     ];
     let mut child = ChildServer::spawn(exe, &args)?;
-    let server_pid = child.pid().to_string();
-    let sample = || {
-        let (user, system) = process_cpu_time(&server_pid)?;
-        Some([user + system, system, run_queue_wait(&server_pid)?])
-    };
-    let (before, started) = (sample(), Instant::now());
+    let (before, started) = (CpuUse::read(child.pid()), Instant::now());
     let report = loadgen::run_blocking(&load_spec(&trial, child.addr)?, load_threads())?;
-    let cpu = before.zip(sample()).map(|(b, a)| CpuUse {
-        server_cpu: a[0].saturating_sub(b[0]),
-        server_system: a[1].saturating_sub(b[1]),
-        server_waited: a[2].saturating_sub(b[2]),
-        over: started.elapsed(),
-    });
+    let cpu = before
+        .zip(CpuUse::read(child.pid()))
+        .map(|(before, after)| after.since(before, started.elapsed()));
     child.terminate();
     Ok(Outcome {
         trial,
