@@ -12,7 +12,7 @@ use crate::{cargo, run, step, tools};
 /// copies it into the site as it is (git-ignored).
 pub const PKG_DIR: &str = "src/pkg";
 const VIZ_CRATE: &str = "waiting-well-viz";
-const VIZ_WASM: &str = "target/wasm32-unknown-unknown/release/waiting_well_viz.wasm";
+const VIZ_WASM: &str = "target/wasm32-unknown-unknown/wasm/waiting_well_viz.wasm";
 
 /// Builds the visualizer and the book; returns the site directory.
 pub fn build_all() -> anyhow::Result<PathBuf> {
@@ -26,7 +26,8 @@ pub fn build_visualizer() -> anyhow::Result<()> {
     run(cargo().args([
         "build",
         "--locked",
-        "--release",
+        "--profile",
+        "wasm",
         "--package",
         VIZ_CRATE,
         "--target",

@@ -3,11 +3,9 @@
 //!
 //! Shared rules: a request is `CPU -> wait -> CPU` (zero-length phases are skipped);
 //! ties at the same instant run in the order they were scheduled, so a run is a pure
-//! function of its inputs. Two random streams from the seed: one for the requests'
-//! phase lengths (drawn in arrival order, identical across models, so models are
-//! compared on the same requests) and one for arrivals and think times. Draws a run
-//! does not use (fixed phase lengths, another model's blocking or pinning) are
-//! skipped without shifting the others (see `stream`).
+//! function of its inputs. One random stream from the seed per kind of draw (see
+//! `stream`): phase lengths are drawn in arrival order, identical across models, so
+//! models are compared on the same requests; a run draws nothing it does not use.
 //!
 //! Speed: one engine is compiled per model (`Engine<K>`), timers sit in per-class
 //! FIFOs (see `timers`), the log is 16 bytes an event (see `EventLog`). A run stops
@@ -19,8 +17,11 @@
 use std::collections::VecDeque;
 
 use crate::event::{EventKind, EventLog, Run};
+use crate::metrics::{Metrics, MetricsPass};
+use crate::observe::Observer;
 use crate::spec::{Arrivals, Dist, Limits, ModelKind, ModelSpec, Workload};
-use crate::stream::Stream;
+use crate::stream::{Draw, Stream};
+use crate::timeline::{Timeline, TimelinePass};
 use crate::timers::{Timer, TimerQueue};
 
 /// Log entries reserved per request (a guess on the high side for fixed phases).
@@ -33,38 +34,100 @@ fn events_per_request(kind: ModelKind) -> usize {
 
 /// Simulate `workload` through `model` (both clamped to `limits` first).
 pub fn simulate(model: ModelSpec, workload: Workload, limits: &Limits) -> Run {
+    simulate_with(model, workload, limits, |_, _| ()).0
+}
+
+/// [`simulate`], with the metrics fed each event as it is written instead of
+/// reading the log again afterwards (see `observe`). The metrics equal
+/// `Metrics::from_run(&run)`.
+pub fn simulate_with_metrics(
+    model: ModelSpec,
+    workload: Workload,
+    limits: &Limits,
+) -> (Run, Metrics) {
+    let (run, metrics) = simulate_with(model, workload, limits, |model, workload| {
+        MetricsPass::new(
+            model.kind,
+            model.kind.lanes(model.workers),
+            workload.requests,
+        )
+    });
+    let end = run.end_us();
+    (run, metrics.finish(end))
+}
+
+/// A run and the views of its log the page shows, computed while it ran.
+#[derive(Clone, Debug)]
+pub struct Observed {
+    pub run: Run,
+    /// Equal to `Metrics::from_run(&run)`.
+    pub metrics: Metrics,
+    /// Equal to `Timeline::from_run(&run)`.
+    pub timeline: Timeline,
+}
+
+/// [`simulate`], with the metrics and the timeline fed each event as it is
+/// written (see `observe`): everything the page needs from one run.
+pub fn simulate_observed(model: ModelSpec, workload: Workload, limits: &Limits) -> Observed {
+    let (run, (metrics, timeline)) = simulate_with(model, workload, limits, |model, workload| {
+        let lanes = model.kind.lanes(model.workers);
+        (
+            MetricsPass::new(model.kind, lanes, workload.requests),
+            TimelinePass::new(model.kind, lanes, workload.requests),
+        )
+    });
+    let end = run.end_us();
+    Observed {
+        metrics: metrics.finish(end),
+        timeline: timeline.finish(end),
+        run,
+    }
+}
+
+/// Simulate with an observer made (by `observer`) for the clamped inputs.
+fn simulate_with<O: Observer>(
+    model: ModelSpec,
+    workload: Workload,
+    limits: &Limits,
+    observer: impl FnOnce(&ModelSpec, &Workload) -> O,
+) -> (Run, O) {
     let (mut model, mut workload) = (model, workload);
     model.clamp(limits);
     workload.clamp(limits);
+    let observer = observer(&model, &workload);
     // One engine per model, compiled for it: the per-model rules become straight
     // code instead of a `match` on the model at every step of the hot loop.
-    let (events, truncated) = match model.kind {
-        ModelKind::SyncPool => run::<0>(model, workload, limits.max_events),
-        ModelKind::EventLoop => run::<1>(model, workload, limits.max_events),
-        ModelKind::BlockingLoop => run::<2>(model, workload, limits.max_events),
-        ModelKind::GilThreads => run::<3>(model, workload, limits.max_events),
-        ModelKind::PinnedLoops => run::<4>(model, workload, limits.max_events),
-        ModelKind::WorkStealing => run::<5>(model, workload, limits.max_events),
+    let max = limits.max_events;
+    let (events, truncated, observer) = match model.kind {
+        ModelKind::SyncPool => run::<0, O>(model, workload, max, observer),
+        ModelKind::EventLoop => run::<1, O>(model, workload, max, observer),
+        ModelKind::BlockingLoop => run::<2, O>(model, workload, max, observer),
+        ModelKind::GilThreads => run::<3, O>(model, workload, max, observer),
+        ModelKind::PinnedLoops => run::<4, O>(model, workload, max, observer),
+        ModelKind::WorkStealing => run::<5, O>(model, workload, max, observer),
     };
-    Run {
+    let run = Run {
         model,
         workload,
         lanes: model.kind.lanes(model.workers),
         events,
         truncated,
-    }
+    };
+    (run, observer)
 }
 
-/// Run the engine for model `ModelKind::ALL[K]`: the log and whether it was cut short.
-fn run<const K: usize>(
+/// Run the engine for model `ModelKind::ALL[K]`: the log, whether it was cut short,
+/// and the observer that saw every event of it.
+fn run<const K: usize, O: Observer>(
     model: ModelSpec,
     workload: Workload,
     max_events: usize,
-) -> (EventLog, bool) {
+    observer: O,
+) -> (EventLog, bool, O) {
     debug_assert_eq!(model.kind, ModelKind::ALL[K]);
-    let mut engine = Engine::<K>::new(model, workload, max_events);
+    let mut engine = Engine::<K, O>::new(model, workload, max_events, observer);
     engine.run();
-    (engine.log, engine.truncated)
+    (engine.log, engine.truncated, engine.observer)
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -105,19 +168,22 @@ impl Req {
 }
 
 /// The engine for model `ModelKind::ALL[K]`.
-struct Engine<const K: usize> {
+struct Engine<const K: usize, O> {
     model: ModelSpec,
     workload: Workload,
     max_events: usize,
     now: u64,
     timers: TimerQueue,
     log: EventLog,
+    /// Fed every event written to `log`.
+    observer: O,
     reqs: Vec<Req>,
     issued: u32,
-    /// Per-request draws: phase lengths, blocking and pinning (stream 0 of the seed).
-    work_rng: Stream,
-    /// Arrival gaps and think times (stream 1).
+    /// Phase lengths, arrival gaps and think times, blocking and pinning draws.
+    phase_rng: Stream,
     arrival_rng: Stream,
+    blocking_rng: Stream,
+    pin_rng: Stream,
     /// Bit i set = lane / worker i is free (at most 64, see `Limits::max_workers`).
     free: u64,
     worker_queue: VecDeque<u32>,
@@ -131,10 +197,10 @@ struct Engine<const K: usize> {
     truncated: bool,
 }
 
-impl<const K: usize> Engine<K> {
+impl<const K: usize, O: Observer> Engine<K, O> {
     const KIND: ModelKind = ModelKind::ALL[K];
 
-    fn new(model: ModelSpec, workload: Workload, max_events: usize) -> Self {
+    fn new(model: ModelSpec, workload: Workload, max_events: usize, observer: O) -> Self {
         let lanes = model.kind.lanes(model.workers).min(64);
         let groups = if model.kind == ModelKind::PinnedLoops {
             lanes
@@ -145,8 +211,6 @@ impl<const K: usize> Engine<K> {
             Arrivals::Closed { clients, .. } => clients as usize,
             Arrivals::Open { .. } => 0,
         };
-        let work_rng = Stream::new(workload.seed, 0);
-        let arrival_rng = Stream::new(workload.seed, 1);
         Engine {
             model,
             workload,
@@ -160,10 +224,13 @@ impl<const K: usize> Engine<K> {
                     .saturating_mul(events_per_request(model.kind))
                     .min(max_events.saturating_add(16)),
             ),
+            observer,
             reqs: Vec::with_capacity(workload.requests as usize),
             issued: 0,
-            work_rng,
-            arrival_rng,
+            phase_rng: Stream::new(workload.seed, Draw::Phases),
+            arrival_rng: Stream::new(workload.seed, Draw::Arrivals),
+            blocking_rng: Stream::new(workload.seed, Draw::Blocking),
+            pin_rng: Stream::new(workload.seed, Draw::Pinning),
             free: if lanes == 64 {
                 u64::MAX
             } else {
@@ -220,16 +287,12 @@ impl<const K: usize> Engine<K> {
     #[inline(always)]
     fn emit(&mut self, kind: EventKind) {
         self.log.push(self.now, kind);
+        self.observer.record(self.now, kind);
     }
 
     fn sample(rng: &mut Stream, dist: Dist, mean_us: u64) -> u64 {
-        // Every request has the same draws reserved (unused ones are skipped, not
-        // shifted), so the models see the same requests.
         match dist {
-            Dist::Fixed => {
-                rng.skip();
-                mean_us
-            }
+            Dist::Fixed => mean_us,
             Dist::Exponential => {
                 let u = rng.uniform();
                 (-(mean_us as f64) * (1.0 - u).ln()).round() as u64
@@ -251,24 +314,20 @@ impl<const K: usize> Engine<K> {
         let req = self.issued;
         self.issued += 1;
         let w = self.workload;
-        let rng = &mut self.work_rng;
+        let rng = &mut self.phase_rng;
         let cpu1 = Self::sample(rng, w.dist, w.cpu_before_us);
         let wait = Self::sample(rng, w.dist, w.wait_us);
         let cpu2 = Self::sample(rng, w.dist, w.cpu_after_us);
         let kind = Self::KIND;
-        let blocks = if kind == ModelKind::BlockingLoop && !self.model.offload {
-            rng.uniform() < self.model.blocking_share
-        } else {
-            rng.skip();
-            false
-        };
+        let blocks = kind == ModelKind::BlockingLoop
+            && !self.model.offload
+            && self.blocking_rng.uniform() < self.model.blocking_share;
         // Only a connection's first request picks its loop (see below).
         let pin_draw = if kind == ModelKind::PinnedLoops
             && !matches!(self.client_pin.get(client as usize), Some(Some(_)))
         {
-            rng.uniform()
+            self.pin_rng.uniform()
         } else {
-            rng.skip();
             0.0
         };
         let client = match w.arrivals {
@@ -328,6 +387,7 @@ impl<const K: usize> Engine<K> {
     }
 
     /// Start the request's next non-empty phase, or finish it.
+    #[inline(always)]
     fn advance(&mut self, req: u32) {
         let r = &mut self.reqs[req as usize];
         let next = loop {
@@ -358,8 +418,16 @@ impl<const K: usize> Engine<K> {
                     _ => {
                         self.emit(EventKind::Ready { req });
                         let group = self.group_of(req);
-                        self.ready[group].push_back(req);
-                        self.dispatch(group);
+                        let idle = self.free & self.group_mask(group);
+                        if idle == 0 || !self.ready[group].is_empty() {
+                            self.ready[group].push_back(req);
+                        } else {
+                            // Nothing queued and a lane idle: the request runs at once
+                            // (what queueing it and dispatching would do, without the queue).
+                            let lane = idle.trailing_zeros();
+                            self.free &= !(1 << lane);
+                            self.start_run(req, lane, 0);
+                        }
                     }
                 }
             }

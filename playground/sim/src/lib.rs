@@ -12,7 +12,9 @@
 //! 6. [`ModelKind::WorkStealing`]: k runtime workers sharing all ready tasks.
 //!
 //! Flow: [`Workload`] + [`ModelSpec`] -> [`simulate`] -> [`Run`] (log) ->
-//! [`Metrics::from_run`] and [`Timeline::from_run`] (what the canvas draws).
+//! [`Metrics::from_run`] and [`Timeline::from_run`] (what the canvas draws). The
+//! page gets all three from one pass, the views fed each event as the engine writes
+//! it: [`simulate_observed`] (and [`simulate_with_metrics`], the metrics alone).
 //!
 //! What it leaves out: CPU cores (each worker/thread is assumed to have its own core),
 //! network and parsing costs, OS scheduling noise, memory. It is a teaching model,
@@ -21,12 +23,13 @@
 mod engine;
 mod event;
 mod metrics;
+mod observe;
 mod spec;
 mod stream;
 mod timeline;
 mod timers;
 
-pub use engine::simulate;
+pub use engine::{Observed, simulate, simulate_observed, simulate_with_metrics};
 pub use event::{Event, EventKind, EventLog, Run};
 pub use metrics::Metrics;
 pub use spec::{Arrivals, Dist, Limits, ModelKind, ModelSpec, Workload};

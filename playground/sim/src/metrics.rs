@@ -1,6 +1,7 @@
 //! Metrics computed from a run's event log alone (never from engine state), so they
 //! double as checks of the log: Little's law `L = λW` compares a time integral of
-//! the number in system with per-request sojourn times.
+//! the number in system with per-request sojourn times. Fed a stored log
+//! ([`Metrics::from_run`]) or each event as the engine writes it (see `observe`).
 //!
 //! Leaves out: warm-up trimming (runs start empty, as the chapters' experiments do).
 
@@ -8,9 +9,11 @@ use hdrhistogram::Histogram;
 use serde::Serialize;
 
 use crate::event::{EventKind, Run};
+use crate::observe::{Observer, PerRequest};
+use crate::spec::ModelKind;
 
 /// Summary of one run. Times are milliseconds unless named `_us`.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Metrics {
     pub arrived: u32,
     pub completed: u32,
@@ -34,8 +37,8 @@ pub struct Metrics {
     pub lane_busy: Vec<f64>,
     /// Per lane (pool / GIL threads only): share of the window bound to a request.
     pub lane_held: Vec<f64>,
-    /// Requests waiting for a worker, the loop or the GIL: (t µs, count) at each change.
-    pub queue_series: Vec<(u64, u32)>,
+    /// Most requests waiting at once for a worker, the loop or the GIL (the count
+    /// over time is [`crate::Timeline::queued`]).
     pub max_queue: u32,
     pub gil_wait_ms: f64,
     pub forced_switches: u32,
@@ -63,132 +66,72 @@ struct ReqState {
 
 impl Metrics {
     pub fn from_run(run: &Run) -> Metrics {
-        let lanes = run.lanes as usize;
-        let span = run.end_us();
-        let mut m = Metrics {
-            span_us: span,
-            // The queue changes at most twice per event pair; trimmed at the end.
-            queue_series: Vec::with_capacity(run.events.len() / 2),
-            ..Metrics::default()
-        };
-        // Request ids count from 0, so the workload's count sizes the table (a log
-        // with more requests than that still works: the table grows).
-        let mut reqs = vec![ReqState::default(); run.workload.requests as usize];
-        let mut run_start = vec![0u64; lanes];
-        // Busy and held time per lane, µs. Summed as integers: the same value as
-        // summing them as f64 (exact below 2^53 µs, about 285 years), without a
-        // floating-point add chain in the hot loop.
-        let mut busy_us = vec![0u64; lanes];
-        let mut held_us = vec![0u64; lanes];
-        let mut hist = Histogram::<u64>::new(3).expect("3 significant digits is valid");
-        // L's time integral, added up where the number in system changes.
-        let (mut in_system, mut area, mut last_t) = (0u64, 0u128, 0u64);
-        let (mut queue, mut sojourn_sum) = (0u32, 0u128);
-        // Blocking calls started so far, and that count when each request became ready:
-        // a request was delayed by a block if one started (or was running) while it waited.
-        let (mut blocks_active, mut blocks_started) = (0u32, 0u32);
-        let mut requests_seen = 0usize;
-        let holds = run.model.kind.holds_worker();
-
+        let mut pass = MetricsPass::new(run.model.kind, run.lanes, run.workload.requests);
         for e in &run.events {
-            let queue_before = queue;
-            match e.kind {
-                EventKind::Arrive { req, .. } => {
-                    let i = req as usize;
-                    if reqs.len() <= i {
-                        reqs.resize(i + 1, ReqState::default());
-                    }
-                    requests_seen = requests_seen.max(i + 1);
-                    reqs[i].arrived_at = e.t;
-                    m.arrived += 1;
-                    area += step_area(in_system, e.t - last_t);
-                    last_t = e.t;
-                    in_system += 1;
-                }
-                EventKind::Queued { req, .. } | EventKind::GilWait { req, .. } => {
-                    let r = &mut reqs[req as usize];
-                    r.queued_at = e.t;
-                    r.queued = true;
-                    queue += 1;
-                }
-                EventKind::Ready { req } => {
-                    let r = &mut reqs[req as usize];
-                    r.queued_at = e.t;
-                    r.queued = true;
-                    queue += 1;
-                    r.blocks_at_ready = blocks_started;
-                    if blocks_active > 0 {
-                        r.delayed = true;
-                    }
-                }
-                EventKind::Start { req, worker } => {
-                    let r = &mut reqs[req as usize];
-                    if std::mem::take(&mut r.queued) {
-                        queue -= 1;
-                    }
-                    r.bound = true;
-                    r.worker = worker;
-                    r.bound_at = e.t;
-                }
-                EventKind::GilAcquire { req, .. } => {
-                    let r = &mut reqs[req as usize];
-                    if std::mem::take(&mut r.queued) {
-                        queue -= 1;
-                        m.gil_wait_ms += (e.t - r.queued_at) as f64 / 1e3;
-                    }
-                }
-                EventKind::CpuStart { req, lane } | EventKind::BlockStart { req, lane } => {
-                    if !holds {
-                        let r = &mut reqs[req as usize];
-                        if std::mem::take(&mut r.queued) {
-                            queue -= 1;
-                            if blocks_started > r.blocks_at_ready {
-                                r.delayed = true;
-                            }
-                        }
-                    }
-                    run_start[lane as usize] = e.t;
-                    if matches!(e.kind, EventKind::BlockStart { .. }) {
-                        blocks_active += 1;
-                        blocks_started += 1;
-                    }
-                }
-                EventKind::CpuEnd { lane, .. } => {
-                    busy_us[lane as usize] += e.t - run_start[lane as usize];
-                }
-                EventKind::BlockEnd { lane, .. } => {
-                    let d = e.t - run_start[lane as usize];
-                    busy_us[lane as usize] += d;
-                    m.loop_blocked_ms += d as f64 / 1e3;
-                    blocks_active -= 1;
-                }
-                EventKind::GilRelease { forced, .. } => m.forced_switches += forced as u32,
-                EventKind::WaitStart { .. } | EventKind::WaitEnd { .. } => {}
-                EventKind::Done { req } => {
-                    let r = &reqs[req as usize];
-                    let sojourn = e.t - r.arrived_at;
-                    sojourn_sum += sojourn as u128;
-                    hist.record(sojourn).expect("histogram auto-resizes");
-                    m.completed += 1;
-                    area += step_area(in_system, e.t - last_t);
-                    last_t = e.t;
-                    in_system -= 1;
-                    if holds && r.bound {
-                        held_us[r.worker as usize] += e.t - r.bound_at;
-                    }
-                }
-            }
-            if queue != queue_before {
-                m.queue_series.push((e.t, queue));
-                m.max_queue = m.max_queue.max(queue);
-            }
+            pass.record(e.t, e.kind);
         }
-        m.queue_series.shrink_to_fit();
-        // Up to the last event (a truncated run ends with requests still inside).
-        area += step_area(in_system, span - last_t);
+        pass.finish(run.end_us())
+    }
+}
 
-        m.lane_busy = busy_us.iter().map(|&us| us as f64).collect();
-        m.lane_held = held_us.iter().map(|&us| us as f64).collect();
+/// The metrics while the log is read: fed every event in order ([`Observer`]), then
+/// [`MetricsPass::finish`]ed with the time of the last event.
+pub(crate) struct MetricsPass {
+    m: Metrics,
+    holds: bool,
+    reqs: PerRequest<ReqState>,
+    requests_seen: usize,
+    run_start: Vec<u64>,
+    /// Busy and held time per lane, µs. Summed as integers: the same value as
+    /// summing them as f64 (exact below 2^53 µs, about 285 years), without a
+    /// floating-point add chain in the hot loop.
+    busy_us: Vec<u64>,
+    held_us: Vec<u64>,
+    hist: Histogram<u64>,
+    /// L's time integral, added up where the number in system changes.
+    in_system: u64,
+    area: u128,
+    last_t: u64,
+    queue: u32,
+    sojourn_sum: u128,
+    /// Blocking calls running, and started so far: a request was delayed by a block
+    /// if one started (or was running) while it waited.
+    blocks_active: u32,
+    blocks_started: u32,
+}
+
+impl MetricsPass {
+    /// For a run of `model` with `lanes` lanes and `requests` requests.
+    pub fn new(model: ModelKind, lanes: u32, requests: u32) -> MetricsPass {
+        let lanes = lanes as usize;
+        MetricsPass {
+            m: Metrics::default(),
+            holds: model.holds_worker(),
+            reqs: PerRequest::with_capacity(requests as usize),
+            requests_seen: 0,
+            run_start: vec![0; lanes],
+            busy_us: vec![0; lanes],
+            held_us: vec![0; lanes],
+            hist: Histogram::<u64>::new(3).expect("3 significant digits is valid"),
+            in_system: 0,
+            area: 0,
+            last_t: 0,
+            queue: 0,
+            sojourn_sum: 0,
+            blocks_active: 0,
+            blocks_started: 0,
+        }
+    }
+
+    /// The metrics of the events recorded, over the window from 0 to `span` µs.
+    pub fn finish(self, span: u64) -> Metrics {
+        let MetricsPass { mut m, reqs, .. } = self;
+        m.span_us = span;
+        // Up to the last event (a truncated run ends with requests still inside).
+        let area = self.area + step_area(self.in_system, span - self.last_t);
+
+        m.lane_busy = self.busy_us.iter().map(|&us| us as f64).collect();
+        m.lane_held = self.held_us.iter().map(|&us| us as f64).collect();
         let span_s = span as f64 / 1e6;
         if span > 0 {
             for v in m.lane_busy.iter_mut().chain(m.lane_held.iter_mut()) {
@@ -199,11 +142,11 @@ impl Metrics {
             m.throughput_per_s = m.completed as f64 / span_s;
         }
         if m.completed > 0 {
-            m.mean_time_in_system_s = sojourn_sum as f64 / m.completed as f64 / 1e6;
+            m.mean_time_in_system_s = self.sojourn_sum as f64 / m.completed as f64 / 1e6;
             m.mean_latency_ms = m.mean_time_in_system_s * 1e3;
-            m.p50_ms = hist.value_at_quantile(0.50) as f64 / 1e3;
-            m.p95_ms = hist.value_at_quantile(0.95) as f64 / 1e3;
-            m.p99_ms = hist.value_at_quantile(0.99) as f64 / 1e3;
+            m.p50_ms = self.hist.value_at_quantile(0.50) as f64 / 1e3;
+            m.p95_ms = self.hist.value_at_quantile(0.95) as f64 / 1e3;
+            m.p99_ms = self.hist.value_at_quantile(0.99) as f64 / 1e3;
         }
         let lambda_w = m.arrival_rate_per_s * m.mean_time_in_system_s;
         m.little_ratio = if lambda_w > 0.0 {
@@ -211,10 +154,101 @@ impl Metrics {
         } else {
             1.0
         };
-        m.delayed_by_block = (0..requests_seen as u32)
-            .filter(|&i| reqs[i as usize].delayed)
+        m.delayed_by_block = (0..self.requests_seen as u32)
+            .filter(|&i| reqs.all().get(i as usize).is_some_and(|r| r.delayed))
             .collect();
         m
+    }
+}
+
+impl Observer for MetricsPass {
+    #[inline(always)]
+    fn record(&mut self, t: u64, kind: EventKind) {
+        let m = &mut self.m;
+        match kind {
+            EventKind::Arrive { req, .. } => {
+                self.requests_seen = self.requests_seen.max(req as usize + 1);
+                self.reqs.get(req).arrived_at = t;
+                m.arrived += 1;
+                self.area += step_area(self.in_system, t - self.last_t);
+                self.last_t = t;
+                self.in_system += 1;
+            }
+            EventKind::Queued { req, .. } | EventKind::GilWait { req, .. } => {
+                let r = self.reqs.get(req);
+                r.queued_at = t;
+                r.queued = true;
+                self.queue += 1;
+                m.max_queue = m.max_queue.max(self.queue);
+            }
+            EventKind::Ready { req } => {
+                let r = self.reqs.get(req);
+                r.queued_at = t;
+                r.queued = true;
+                self.queue += 1;
+                m.max_queue = m.max_queue.max(self.queue);
+                r.blocks_at_ready = self.blocks_started;
+                if self.blocks_active > 0 {
+                    r.delayed = true;
+                }
+            }
+            EventKind::Start { req, worker } => {
+                let r = self.reqs.get(req);
+                if std::mem::take(&mut r.queued) {
+                    self.queue -= 1;
+                }
+                r.bound = true;
+                r.worker = worker;
+                r.bound_at = t;
+            }
+            EventKind::GilAcquire { req, .. } => {
+                let r = self.reqs.get(req);
+                if std::mem::take(&mut r.queued) {
+                    self.queue -= 1;
+                    m.gil_wait_ms += (t - r.queued_at) as f64 / 1e3;
+                }
+            }
+            EventKind::CpuStart { req, lane } | EventKind::BlockStart { req, lane } => {
+                if !self.holds {
+                    let r = self.reqs.get(req);
+                    if std::mem::take(&mut r.queued) {
+                        self.queue -= 1;
+                        if self.blocks_started > r.blocks_at_ready {
+                            r.delayed = true;
+                        }
+                    }
+                }
+                self.run_start[lane as usize] = t;
+                if matches!(kind, EventKind::BlockStart { .. }) {
+                    self.blocks_active += 1;
+                    self.blocks_started += 1;
+                }
+            }
+            EventKind::CpuEnd { lane, .. } => {
+                self.busy_us[lane as usize] += t - self.run_start[lane as usize];
+            }
+            EventKind::BlockEnd { lane, .. } => {
+                let d = t - self.run_start[lane as usize];
+                self.busy_us[lane as usize] += d;
+                m.loop_blocked_ms += d as f64 / 1e3;
+                self.blocks_active -= 1;
+            }
+            EventKind::GilRelease { forced, .. } => m.forced_switches += forced as u32,
+            EventKind::WaitStart { .. } | EventKind::WaitEnd { .. } => {}
+            EventKind::Done { req } => {
+                let r = self.reqs.get(req);
+                let sojourn = t - r.arrived_at;
+                self.sojourn_sum += sojourn as u128;
+                self.hist.record(sojourn).expect("histogram auto-resizes");
+                m.completed += 1;
+                self.area += step_area(self.in_system, t - self.last_t);
+                self.last_t = t;
+                self.in_system -= 1;
+                if self.holds && r.bound {
+                    self.held_us[r.worker as usize] += t - r.bound_at;
+                }
+            }
+        }
     }
 }
 

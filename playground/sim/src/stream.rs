@@ -1,64 +1,44 @@
-//! A seeded random stream whose draws have fixed places, so a draw whose value
-//! would not be used can be skipped without shifting the ones after it.
+//! The run's randomness: one seeded stream per kind of draw, so a run that makes no
+//! draw of some kind (fixed phase lengths, a model that neither blocks nor pins)
+//! draws nothing for it, and the draws it does make are the same in every model.
 //!
-//! Why: the engine reserves the same draws for every request in every model (the
-//! models are compared on the same requests), but most runs use few of them: with
-//! fixed phase lengths, or a model that ignores the blocking and pinning draws,
-//! generating them was the largest single cost of a run in the browser (ChaCha has
-//! no SIMD there). Skipped draws cost nothing; the next used draw seeks past them,
-//! and the values of the used draws are exactly those of drawing every one.
+//! Why one stream per kind rather than one shared stream: with a shared stream,
+//! every request had to reserve a place for each kind of draw, and a model had to
+//! skip the places it did not use. Generating ChaCha words nobody used was most of
+//! the blocking model's cost in the browser (ChaCha has no SIMD there).
 //!
 //! Leaves out: anything but uniform `f64`s (all the engine needs).
 
-use rand::{Rng, RngCore, SeedableRng};
+use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-/// One `f64` draw takes one `u64`, two of ChaCha's 32-bit words.
-const WORDS_PER_DRAW: u64 = 2;
-/// ChaCha8Rng computes 4 blocks of 16 words at a time: seeking costs one such
-/// refill, so a shorter gap is cheaper to read through than to seek over.
-const SEEK_AFTER_WORDS: u64 = 64;
-
-pub struct Stream {
-    rng: ChaCha8Rng,
-    /// Words the stream has logically used (drawn or skipped).
-    pos: u64,
-    /// Words `rng` has actually produced.
-    produced: u64,
+/// What a stream is drawn for; its number in the seed's ChaCha streams.
+#[derive(Clone, Copy, Debug)]
+pub enum Draw {
+    /// Each request's CPU and wait lengths, in arrival order (exponential lengths only).
+    Phases = 0,
+    /// Open-loop arrival gaps; closed-loop think times (exponential only).
+    Arrivals = 1,
+    /// Blocking-loop model: whether each request's wait blocks the loop.
+    Blocking = 2,
+    /// Pinned-loops model: the loop each new connection is pinned to.
+    Pinning = 3,
 }
 
+/// One stream of uniform draws from the run's seed.
+pub struct Stream(ChaCha8Rng);
+
 impl Stream {
-    /// Stream number `stream` of `seed`.
-    pub fn new(seed: u64, stream: u64) -> Stream {
+    pub fn new(seed: u64, draw: Draw) -> Stream {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        rng.set_stream(stream);
-        Stream {
-            rng,
-            pos: 0,
-            produced: 0,
-        }
+        rng.set_stream(draw as u64);
+        Stream(rng)
     }
 
-    /// Uniform in [0, 1), the same value `rng.gen::<f64>()` gives at this place.
+    /// Uniform in [0, 1).
     #[inline]
     pub fn uniform(&mut self) -> f64 {
-        let gap = self.pos - self.produced;
-        if gap >= SEEK_AFTER_WORDS {
-            self.rng.set_word_pos(self.pos as u128);
-        } else {
-            for _ in 0..gap {
-                self.rng.next_u32();
-            }
-        }
-        self.pos += WORDS_PER_DRAW;
-        self.produced = self.pos;
-        self.rng.r#gen()
-    }
-
-    /// Pass over one draw whose value is not needed.
-    #[inline]
-    pub fn skip(&mut self) {
-        self.pos += WORDS_PER_DRAW;
+        self.0.r#gen()
     }
 }
 
@@ -66,24 +46,20 @@ impl Stream {
 mod tests {
     use super::*;
 
-    /// Skipping any pattern of draws leaves the others unchanged.
+    /// Streams of one seed are independent sequences, and a seed replays exactly.
     #[test]
-    fn skipped_draws_do_not_shift_the_others() {
-        let mut plain = ChaCha8Rng::seed_from_u64(7);
-        plain.set_stream(1);
-        let all: Vec<f64> = (0..2_000).map(|_| plain.r#gen()).collect();
-        let mut s = Stream::new(7, 1);
-        let mut state = 99u64;
-        for (i, &want) in all.iter().enumerate() {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            // Runs of skips of every length, including ones longer than a refill.
-            if (state >> 60) < 11 || (i / 100) % 3 == 1 {
-                s.skip();
-            } else {
-                assert_eq!(s.uniform(), want, "draw {i}");
-            }
-        }
+    fn streams_differ_and_replay() {
+        let draws = |seed, draw| {
+            let mut s = Stream::new(seed, draw);
+            (0..8).map(|_| s.uniform()).collect::<Vec<f64>>()
+        };
+        assert_eq!(draws(7, Draw::Phases), draws(7, Draw::Phases));
+        assert_ne!(draws(7, Draw::Phases), draws(7, Draw::Blocking));
+        assert_ne!(draws(7, Draw::Phases), draws(8, Draw::Phases));
+        assert!(
+            draws(7, Draw::Pinning)
+                .iter()
+                .all(|u| (0.0..1.0).contains(u))
+        );
     }
 }

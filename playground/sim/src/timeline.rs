@@ -1,11 +1,15 @@
 //! The log turned into what the canvas draws: per-lane spans (running, blocking,
 //! waiting while holding the worker) and counters over time (queued, in I/O wait).
+//! Built from a stored log ([`Timeline::from_run`]) or from each event as the engine
+//! writes it (see `observe`).
 //!
 //! Leaves out: anything about pixels; the web crate maps spans to the screen.
 
 use serde::Serialize;
 
 use crate::event::{EventKind, Run};
+use crate::observe::{Observer, PerRequest};
+use crate::spec::ModelKind;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub enum SpanKind {
@@ -28,7 +32,7 @@ pub struct Span {
 }
 
 /// Spans sorted by start per lane, plus step counters (t, value) sorted by t.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Timeline {
     pub lanes: Vec<Vec<Span>>,
     pub queued: Vec<(u64, u32)>,
@@ -48,122 +52,11 @@ struct ReqState {
 
 impl Timeline {
     pub fn from_run(run: &Run) -> Timeline {
-        let lanes_n = run.lanes as usize;
-        // Spans per lane: about two per request spread over the lanes, three or four
-        // where requests hold their lane through the wait (reserved, then trimmed).
-        let per_lane = run.events.len() / 3 / lanes_n.max(1);
-        let mut lanes: Vec<Lane> = (0..lanes_n)
-            .map(|_| Lane {
-                spans: Vec::with_capacity(per_lane),
-                sorted: true,
-            })
-            .collect();
-        let mut open: Vec<Option<(u64, u32)>> = vec![None; lanes_n];
-        // Request ids count from 0: sized by the workload, grown if a log has more.
-        let mut reqs = vec![ReqState::default(); run.workload.requests as usize];
-        let holds = run.model.kind.holds_worker();
-        let (mut queued, mut waiting) = (0u32, 0u32);
-        let mut tl = Timeline {
-            end: run.end_us(),
-            queued: Vec::with_capacity(run.events.len() / 2),
-            waiting_io: Vec::with_capacity(run.events.len() / 4),
-            ..Timeline::default()
-        };
+        let mut pass = TimelinePass::new(run.model.kind, run.lanes, run.workload.requests);
         for e in &run.events {
-            let (q0, w0) = (queued, waiting);
-            match e.kind {
-                EventKind::Arrive { req, .. } => {
-                    let i = req as usize + 1;
-                    if reqs.len() < i {
-                        reqs.resize(i, ReqState::default());
-                    }
-                }
-                EventKind::Queued { req, .. } | EventKind::Ready { req } => {
-                    queued += 1;
-                    reqs[req as usize].queued = true;
-                }
-                EventKind::Start { req, worker } => {
-                    let r = &mut reqs[req as usize];
-                    r.home = worker;
-                    if std::mem::take(&mut r.queued) {
-                        queued -= 1;
-                    }
-                }
-                EventKind::CpuStart { req, lane } | EventKind::BlockStart { req, lane } => {
-                    if std::mem::take(&mut reqs[req as usize].queued) {
-                        queued -= 1;
-                    }
-                    open[lane as usize] = Some((e.t, req));
-                }
-                EventKind::CpuEnd { lane, .. } | EventKind::BlockEnd { lane, .. } => {
-                    if let Some((start, req)) = open[lane as usize].take() {
-                        let kind = if matches!(e.kind, EventKind::CpuEnd { .. }) {
-                            SpanKind::Cpu
-                        } else {
-                            SpanKind::Block
-                        };
-                        push(&mut lanes[lane as usize], start, e.t, req, kind);
-                    }
-                }
-                EventKind::WaitStart { req } => {
-                    waiting += 1;
-                    reqs[req as usize].wait_since = e.t;
-                }
-                EventKind::WaitEnd { req } => {
-                    waiting -= 1;
-                    if holds {
-                        let r = &reqs[req as usize];
-                        push(
-                            &mut lanes[r.home as usize],
-                            r.wait_since,
-                            e.t,
-                            req,
-                            SpanKind::Wait,
-                        );
-                    }
-                }
-                EventKind::GilWait { req, .. } => {
-                    queued += 1;
-                    let r = &mut reqs[req as usize];
-                    r.queued = true;
-                    r.gil_since = e.t;
-                }
-                EventKind::GilAcquire { req, thread } => {
-                    let r = &mut reqs[req as usize];
-                    if std::mem::take(&mut r.queued) {
-                        queued -= 1;
-                        push(
-                            &mut lanes[thread as usize],
-                            r.gil_since,
-                            e.t,
-                            req,
-                            SpanKind::GilWait,
-                        );
-                    }
-                }
-                EventKind::GilRelease { .. } | EventKind::Done { .. } => {}
-            }
-            if queued != q0 {
-                tl.queued.push((e.t, queued));
-            }
-            if waiting != w0 {
-                tl.waiting_io.push((e.t, waiting));
-            }
+            pass.record(e.t, e.kind);
         }
-        tl.queued.shrink_to_fit();
-        tl.waiting_io.shrink_to_fit();
-        tl.lanes = lanes
-            .into_iter()
-            .map(|mut lane| {
-                // The models push spans in start order; sort only a lane that is not.
-                if !lane.sorted {
-                    lane.spans.sort_by_key(|s| (s.start, s.end));
-                }
-                lane.spans.shrink_to_fit();
-                lane.spans
-            })
-            .collect();
-        tl
+        pass.finish(run.end_us())
     }
 
     /// Value of a step counter at time `t`.
@@ -180,6 +73,159 @@ impl Timeline {
         let first = lane.partition_point(|s| s.end < from);
         let last = lane.partition_point(|s| s.start <= to);
         &lane[first..last.max(first)]
+    }
+}
+
+/// The timeline while the log is read: fed every event in order ([`Observer`]), then
+/// [`TimelinePass::finish`]ed with the time of the last event.
+pub(crate) struct TimelinePass {
+    tl: Timeline,
+    lanes: Vec<Lane>,
+    /// The span running on each lane: (start, request).
+    open: Vec<Option<(u64, u32)>>,
+    reqs: PerRequest<ReqState>,
+    holds: bool,
+    queued: u32,
+    waiting: u32,
+}
+
+impl TimelinePass {
+    /// For a run of `model` with `lanes` lanes and `requests` requests.
+    pub fn new(model: ModelKind, lanes: u32, requests: u32) -> TimelinePass {
+        let lanes_n = lanes as usize;
+        let requests = requests as usize;
+        // Spans and queue changes per request, on the high side (reserved, then
+        // trimmed): two CPU phases and a wait or blocking call; the GIL adds waits
+        // for it and splits phases.
+        let (spans, queue_changes) = match model {
+            ModelKind::GilThreads => (6, 6),
+            ModelKind::SyncPool => (4, 2),
+            _ => (3, 4),
+        };
+        let per_lane = requests * spans / lanes_n.max(1);
+        TimelinePass {
+            tl: Timeline {
+                queued: Vec::with_capacity(requests * queue_changes),
+                waiting_io: Vec::with_capacity(requests * 2),
+                ..Timeline::default()
+            },
+            lanes: (0..lanes_n)
+                .map(|_| Lane {
+                    spans: Vec::with_capacity(per_lane),
+                    sorted: true,
+                })
+                .collect(),
+            open: vec![None; lanes_n],
+            reqs: PerRequest::with_capacity(requests),
+            holds: model.holds_worker(),
+            queued: 0,
+            waiting: 0,
+        }
+    }
+
+    /// The timeline of the events recorded, up to `end` µs.
+    pub fn finish(self, end: u64) -> Timeline {
+        let mut tl = self.tl;
+        tl.end = end;
+        tl.queued.shrink_to_fit();
+        tl.waiting_io.shrink_to_fit();
+        tl.lanes = self
+            .lanes
+            .into_iter()
+            .map(|mut lane| {
+                // The models push spans in start order; sort only a lane that is not.
+                if !lane.sorted {
+                    lane.spans.sort_by_key(|s| (s.start, s.end));
+                }
+                lane.spans.shrink_to_fit();
+                lane.spans
+            })
+            .collect();
+        tl
+    }
+}
+
+impl Observer for TimelinePass {
+    #[inline(always)]
+    fn record(&mut self, t: u64, kind: EventKind) {
+        let (q0, w0) = (self.queued, self.waiting);
+        let reqs = &mut self.reqs;
+        let lanes = &mut self.lanes;
+        match kind {
+            EventKind::Arrive { req, .. } => {
+                reqs.get(req);
+            }
+            EventKind::Queued { req, .. } | EventKind::Ready { req } => {
+                self.queued += 1;
+                reqs.get(req).queued = true;
+            }
+            EventKind::Start { req, worker } => {
+                let r = reqs.get(req);
+                r.home = worker;
+                if std::mem::take(&mut r.queued) {
+                    self.queued -= 1;
+                }
+            }
+            EventKind::CpuStart { req, lane } | EventKind::BlockStart { req, lane } => {
+                if std::mem::take(&mut reqs.get(req).queued) {
+                    self.queued -= 1;
+                }
+                self.open[lane as usize] = Some((t, req));
+            }
+            EventKind::CpuEnd { lane, .. } | EventKind::BlockEnd { lane, .. } => {
+                if let Some((start, req)) = self.open[lane as usize].take() {
+                    let kind = if matches!(kind, EventKind::CpuEnd { .. }) {
+                        SpanKind::Cpu
+                    } else {
+                        SpanKind::Block
+                    };
+                    push(&mut lanes[lane as usize], start, t, req, kind);
+                }
+            }
+            EventKind::WaitStart { req } => {
+                self.waiting += 1;
+                reqs.get(req).wait_since = t;
+            }
+            EventKind::WaitEnd { req } => {
+                self.waiting -= 1;
+                if self.holds {
+                    let r = reqs.get(req);
+                    push(
+                        &mut lanes[r.home as usize],
+                        r.wait_since,
+                        t,
+                        req,
+                        SpanKind::Wait,
+                    );
+                }
+            }
+            EventKind::GilWait { req, .. } => {
+                self.queued += 1;
+                let r = reqs.get(req);
+                r.queued = true;
+                r.gil_since = t;
+            }
+            EventKind::GilAcquire { req, thread } => {
+                let r = reqs.get(req);
+                if std::mem::take(&mut r.queued) {
+                    self.queued -= 1;
+                    push(
+                        &mut lanes[thread as usize],
+                        r.gil_since,
+                        t,
+                        req,
+                        SpanKind::GilWait,
+                    );
+                }
+            }
+            EventKind::GilRelease { .. } | EventKind::Done { .. } => {}
+        }
+        if self.queued != q0 {
+            self.tl.queued.push((t, self.queued));
+        }
+        if self.waiting != w0 {
+            self.tl.waiting_io.push((t, self.waiting));
+        }
     }
 }
 

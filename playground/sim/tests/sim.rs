@@ -1,13 +1,15 @@
 //! Checks of the simulation core: invariants of every model's log (time order, one
 //! request per lane at a time, one GIL holder, every closed-loop request finishes,
 //! Little's law), queueing theory (M/M/1, M/M/c Erlang C), the blocked loop's
-//! throughput, and a snapshot of a tiny log.
+//! throughput, that the views fed during a run equal those of the stored log, and
+//! a snapshot of a tiny log.
 //!
 //! Leaves out: the browser front (see playground/web/tests).
 
 use proptest::prelude::*;
 use waiting_well_sim::{
-    Arrivals, Dist, EventKind, Limits, Metrics, ModelKind, ModelSpec, Run, Workload, simulate,
+    Arrivals, Dist, EventKind, Limits, Metrics, ModelKind, ModelSpec, Run, Timeline, Workload,
+    simulate, simulate_observed, simulate_with_metrics,
 };
 
 fn closed(
@@ -319,6 +321,46 @@ proptest! {
         if m.span_us > 0 {
             prop_assert!((m.little_ratio - 1.0).abs() < 0.01, "ratio {}", m.little_ratio);
         }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+    /// The page's one-pass run (views fed event by event) gives exactly what reading
+    /// the stored log gives: the views depend on the log alone.
+    #[test]
+    fn views_fed_during_the_run_equal_views_of_the_stored_log(
+        model in any_model(),
+        open in any::<bool>(),
+        clients in 1..20u32,
+        rate in 10.0..2_000.0f64,
+        cpu in 0..5_000u64,
+        wait in 0..50_000u64,
+        expo in any::<bool>(),
+        requests in 1..300u32,
+        seed in any::<u64>(),
+    ) {
+        let w = Workload {
+            arrivals: if open {
+                Arrivals::Open { rate_per_s: rate }
+            } else {
+                Arrivals::Closed { clients, think_us: wait / 3 }
+            },
+            cpu_before_us: cpu,
+            wait_us: wait,
+            cpu_after_us: cpu / 3,
+            dist: if expo { Dist::Exponential } else { Dist::Fixed },
+            requests,
+            seed,
+        };
+        let plain = simulate(model, w, &Limits::default());
+        let page = simulate_observed(model, w, &Limits::default());
+        prop_assert_eq!(&page.run.events, &plain.events);
+        prop_assert_eq!(&page.metrics, &Metrics::from_run(&plain));
+        prop_assert_eq!(&page.timeline, &Timeline::from_run(&plain));
+        let (run, metrics) = simulate_with_metrics(model, w, &Limits::default());
+        prop_assert_eq!(&run.events, &plain.events);
+        prop_assert_eq!(&metrics, &page.metrics);
     }
 }
 

@@ -7,7 +7,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use waiting_well_sim::{Metrics, ModelKind, Run, Timeline, simulate};
+use waiting_well_sim::{Metrics, ModelKind, Observed, Run, Timeline, simulate_observed};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use web_sys::{
@@ -757,9 +757,11 @@ impl Viz {
             .models()
             .into_iter()
             .map(|kind| {
-                let run = simulate(self.cfg.spec(kind), workload, &limits);
-                let metrics = Metrics::from_run(&run);
-                let timeline = Timeline::from_run(&run);
+                let Observed {
+                    run,
+                    metrics,
+                    timeline,
+                } = simulate_observed(self.cfg.spec(kind), workload, &limits);
                 let max_queued = timeline.queued.iter().map(|&(_, v)| v).max().unwrap_or(0);
                 let max_waiting = timeline
                     .waiting_io
