@@ -45,13 +45,7 @@ pub fn simulate_with_metrics(
     workload: Workload,
     limits: &Limits,
 ) -> (Run, Metrics) {
-    let (run, metrics) = simulate_with(model, workload, limits, |model, workload| {
-        MetricsPass::new(
-            model.kind,
-            model.kind.lanes(model.workers),
-            workload.requests,
-        )
-    });
+    let (run, metrics) = simulate_with(model, workload, limits, MetricsPass::new);
     let end = run.end_us();
     (run, metrics.finish(end))
 }
@@ -69,12 +63,8 @@ pub struct Observed {
 /// [`simulate`], with the metrics and the timeline fed each event as it is
 /// written (see `observe`): everything the page needs from one run.
 pub fn simulate_observed(model: ModelSpec, workload: Workload, limits: &Limits) -> Observed {
-    let (run, (metrics, timeline)) = simulate_with(model, workload, limits, |model, workload| {
-        let lanes = model.kind.lanes(model.workers);
-        (
-            MetricsPass::new(model.kind, lanes, workload.requests),
-            TimelinePass::new(model.kind, lanes, workload.requests),
-        )
+    let (run, (metrics, timeline)) = simulate_with(model, workload, limits, |m, w| {
+        (MetricsPass::new(m, w), TimelinePass::new(m, w))
     });
     let end = run.end_us();
     Observed {

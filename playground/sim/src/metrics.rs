@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::event::{EventKind, Run};
 use crate::observe::{Observer, PerRequest};
-use crate::spec::ModelKind;
+use crate::spec::{ModelSpec, Workload};
 
 /// Summary of one run. Times are milliseconds unless named `_us`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
@@ -66,7 +66,7 @@ struct ReqState {
 
 impl Metrics {
     pub fn from_run(run: &Run) -> Metrics {
-        let mut pass = MetricsPass::new(run.model.kind, run.lanes, run.workload.requests);
+        let mut pass = MetricsPass::new(&run.model, &run.workload);
         for e in &run.events {
             pass.record(e.t, e.kind);
         }
@@ -101,12 +101,13 @@ pub(crate) struct MetricsPass {
 }
 
 impl MetricsPass {
-    /// For a run of `model` with `lanes` lanes and `requests` requests.
-    pub fn new(model: ModelKind, lanes: u32, requests: u32) -> MetricsPass {
-        let lanes = lanes as usize;
+    /// For a run of `model` on `workload` (both as clamped by the engine).
+    pub fn new(model: &ModelSpec, workload: &Workload) -> MetricsPass {
+        let lanes = model.kind.lanes(model.workers) as usize;
+        let requests = workload.requests;
         MetricsPass {
             m: Metrics::default(),
-            holds: model.holds_worker(),
+            holds: model.kind.holds_worker(),
             reqs: PerRequest::with_capacity(requests as usize),
             requests_seen: 0,
             run_start: vec![0; lanes],

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::event::{EventKind, Run};
 use crate::observe::{Observer, PerRequest};
-use crate::spec::ModelKind;
+use crate::spec::{ModelKind, ModelSpec, Workload};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub enum SpanKind {
@@ -52,7 +52,7 @@ struct ReqState {
 
 impl Timeline {
     pub fn from_run(run: &Run) -> Timeline {
-        let mut pass = TimelinePass::new(run.model.kind, run.lanes, run.workload.requests);
+        let mut pass = TimelinePass::new(&run.model, &run.workload);
         for e in &run.events {
             pass.record(e.t, e.kind);
         }
@@ -90,14 +90,14 @@ pub(crate) struct TimelinePass {
 }
 
 impl TimelinePass {
-    /// For a run of `model` with `lanes` lanes and `requests` requests.
-    pub fn new(model: ModelKind, lanes: u32, requests: u32) -> TimelinePass {
-        let lanes_n = lanes as usize;
-        let requests = requests as usize;
+    /// For a run of `model` on `workload` (both as clamped by the engine).
+    pub fn new(model: &ModelSpec, workload: &Workload) -> TimelinePass {
+        let lanes_n = model.kind.lanes(model.workers) as usize;
+        let requests = workload.requests as usize;
         // Spans and queue changes per request, on the high side (reserved, then
         // trimmed): two CPU phases and a wait or blocking call; the GIL adds waits
         // for it and splits phases.
-        let (spans, queue_changes) = match model {
+        let (spans, queue_changes) = match model.kind {
             ModelKind::GilThreads => (6, 6),
             ModelKind::SyncPool => (4, 2),
             _ => (3, 4),
@@ -117,7 +117,7 @@ impl TimelinePass {
                 .collect(),
             open: vec![None; lanes_n],
             reqs: PerRequest::with_capacity(requests),
-            holds: model.holds_worker(),
+            holds: model.kind.holds_worker(),
             queued: 0,
             waiting: 0,
         }
