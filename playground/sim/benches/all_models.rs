@@ -32,6 +32,10 @@ fn median(mut xs: Vec<f64>) -> f64 {
 }
 
 fn main() {
+    println!("# The visualizer's simulation core, natively");
+    println!("# command: cargo bench -p waiting-well-sim --bench all_models");
+    println!("# machine: {}", lab::report::machine());
+    println!();
     let workload = Workload {
         arrivals: Arrivals::Closed {
             clients: 16,

@@ -12,6 +12,7 @@ import { readFileSync } from "node:fs";
 import { gzipSync } from "node:zlib";
 import { fileURLToPath } from "node:url";
 import path from "node:path";
+import os from "node:os";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
 // playwright-core is installed for the e2e tests; reuse it rather than a second copy.
@@ -26,6 +27,10 @@ const browser = await chromium.launch({
   args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--no-first-run"],
 });
+console.log("# The visualizer in headless Chromium");
+console.log(`# command: BOOK_URL=${bookUrl} node playground/web/bench/bench.mjs${process.argv[2] ? ` ${process.argv[2]}` : ""}`);
+console.log(`# machine: ${os.platform()} ${os.arch()}, ${os.cpus().length} logical cores, `
+  + `${os.cpus()[0]?.model ?? "unknown CPU"}; Chromium ${browser.version()}\n`);
 const page = await browser.newPage();
 await page.goto(new URL("visualizer.html", bookUrl).href);
 const runs = await page.evaluate(async (n) => {
