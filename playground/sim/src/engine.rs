@@ -408,16 +408,8 @@ impl<const K: usize, O: Observer> Engine<K, O> {
                     _ => {
                         self.emit(EventKind::Ready { req });
                         let group = self.group_of(req);
-                        let idle = self.free & self.group_mask(group);
-                        if idle == 0 || !self.ready[group].is_empty() {
-                            self.ready[group].push_back(req);
-                        } else {
-                            // Nothing queued and a lane idle: the request runs at once
-                            // (what queueing it and dispatching would do, without the queue).
-                            let lane = idle.trailing_zeros();
-                            self.free &= !(1 << lane);
-                            self.start_run(req, lane, 0);
-                        }
+                        self.ready[group].push_back(req);
+                        self.dispatch(group);
                     }
                 }
             }
