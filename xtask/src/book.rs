@@ -48,6 +48,7 @@ pub fn build_visualizer() -> anyhow::Result<()> {
 }
 
 pub fn build_book() -> anyhow::Result<PathBuf> {
+    crate::sources::check(Path::new("src"))?;
     step("building the book");
     let root = Path::new(".");
     let mut book = mdbook_driver::MDBook::load(root).context("loading book.toml")?;

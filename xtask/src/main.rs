@@ -7,12 +7,14 @@
 //! - `cargo xtask test`    every check CI runs (README command 2)
 //! - `cargo xtask figures` rerun the examples that produce the book's figures
 //! - `cargo xtask e2e`     only the browser tests; `cargo xtask links` only the link check
+//! - `cargo xtask check`   only the checks of the Markdown sources (seconds)
 
 mod book;
 mod figures;
 mod links;
 mod quiz;
 mod serve;
+mod sources;
 mod test;
 mod tools;
 
@@ -53,6 +55,13 @@ enum Command {
     Links,
     /// Build the book and run only the end-to-end browser tests.
     E2e,
+    /// Check the book's Markdown sources: headings match SUMMARY.md, Rust
+    /// listings are includes, no home or registry paths, quizzes parse whole.
+    Check {
+        /// The book source folder to check.
+        #[arg(long, default_value = "src")]
+        src: PathBuf,
+    },
     /// Rerun the examples whose output the book shows, rewriting src/figures/.
     Figures {
         /// Only the figures whose file name contains this text (e.g. ch01).
@@ -82,6 +91,7 @@ fn main() -> anyhow::Result<()> {
         Command::Test { skip_examples } => test::run_all(skip_examples),
         Command::Links => links::check_site(std::path::Path::new("book")),
         Command::E2e => test::browser_tests(&book::build_all()?),
+        Command::Check { src } => sources::check(&src),
         Command::Figures { filter, quick } => figures::regenerate(filter.as_deref(), quick),
         Command::WasmTestRunner { args } => {
             let argv = std::iter::once("wasm-bindgen-test-runner".to_string()).chain(args);

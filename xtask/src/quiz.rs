@@ -26,9 +26,10 @@ impl Preprocessor for QuizPreprocessor {
 
     fn run(
         &self,
-        _ctx: &PreprocessorContext,
+        ctx: &PreprocessorContext,
         mut book: Book,
     ) -> mdbook_preprocessor::errors::Result<Book> {
+        let src = ctx.root.join(&ctx.config.book.src);
         let mut failure = None;
         book.for_each_mut(|item| {
             let BookItem::Chapter(chapter) = item else {
@@ -46,7 +47,22 @@ impl Preprocessor for QuizPreprocessor {
             match render_quizzes(&chapter.content, &slug) {
                 Ok(content) => chapter.content = content,
                 Err(e) if failure.is_none() => {
-                    failure = Some(e.context(format!("in chapter {:?}", chapter.name)))
+                    // Name the source file, with lines counted in it rather
+                    // than in the text after `{{#include}}`s were expanded.
+                    let file = chapter.source_path.as_ref().map(|p| src.join(p));
+                    let raw = file.as_ref().and_then(|f| std::fs::read_to_string(f).ok());
+                    let located = match (&file, raw.map(|r| problems(&r))) {
+                        (Some(file), Some(found)) if !found.is_empty() => found
+                            .iter()
+                            .map(|(line, what)| format!("{}:{line}: {what}", file.display()))
+                            .collect::<Vec<_>>()
+                            .join("\n"),
+                        _ => format!("{e:#}"),
+                    };
+                    failure = Some(anyhow::anyhow!(
+                        "quiz error in chapter {:?}:\n{located}",
+                        chapter.name
+                    ))
                 }
                 Err(_) => {}
             }
@@ -80,37 +96,151 @@ struct Choice {
     why: String,
 }
 
-/// Replaces every ```quiz block in `markdown` with its HTML form.
+/// Replaces every ```quiz block in `markdown` with its HTML form. Fails,
+/// naming the line, on anything [`problems`] finds.
 pub fn render_quizzes(markdown: &str, slug: &str) -> anyhow::Result<String> {
+    let found = problems(markdown);
+    if !found.is_empty() {
+        let listed: Vec<String> = found
+            .iter()
+            .map(|(line, what)| format!("line {line}: {what}"))
+            .collect();
+        bail!("{}", listed.join("\n"));
+    }
     let mut out = String::with_capacity(markdown.len());
-    let mut lines = markdown.split_inclusive('\n');
     let mut quiz_number = 0;
-    while let Some(line) = lines.next() {
-        if line.trim_end() != "```quiz" {
-            out.push_str(line);
-            continue;
-        }
-        let mut toml_text = String::new();
-        let mut closed = false;
-        for inner in lines.by_ref() {
-            if inner.trim_end() == "```" {
-                closed = true;
-                break;
+    for segment in segments(markdown) {
+        match segment {
+            Segment::Text(text) => out.push_str(text),
+            Segment::Quiz { toml, .. } => {
+                quiz_number += 1;
+                let quiz = parse_quiz(&toml)?;
+                out.push_str(&render_quiz(&quiz, &format!("quiz-{slug}-{quiz_number}")));
             }
-            toml_text.push_str(inner);
         }
-        if !closed {
-            bail!("a ```quiz block is never closed");
-        }
-        quiz_number += 1;
-        let quiz: Quiz = toml::from_str(&toml_text).context("the quiz is not valid TOML")?;
-        out.push_str(&render_quiz(&quiz, &format!("quiz-{slug}-{quiz_number}"))?);
     }
     Ok(out)
 }
 
-fn render_quiz(quiz: &Quiz, id: &str) -> anyhow::Result<String> {
-    let mut html = format!("\n<div class=\"ww-quiz\" id=\"{id}\">\n");
+/// Everything wrong with the quizzes of one page, as (1-based line, what):
+/// a block that is never closed, a block that does not parse whole (bad
+/// TOML, an unknown key, fewer questions parsed than `[[question]]` lines, a
+/// question without a right answer or with one choice), and quiz TOML lying
+/// outside any block, which is what a fence closed too early leaves behind:
+/// mdBook would print it on the page as text.
+pub fn problems(markdown: &str) -> Vec<(usize, String)> {
+    let mut found = Vec::new();
+    for segment in segments(markdown) {
+        match segment {
+            Segment::Quiz { line, toml, closed } => {
+                if !closed {
+                    found.push((line, "a ```quiz block is never closed".to_string()));
+                } else if let Err(e) = parse_quiz(&toml) {
+                    found.push((
+                        line,
+                        format!("this ```quiz block does not parse whole: {e:#}"),
+                    ));
+                }
+            }
+            Segment::Text(_) => {}
+        }
+    }
+    // Runs of quiz TOML outside any fence: (first line, last line).
+    let mut stray: Vec<(usize, usize)> = Vec::new();
+    let mut fence: Option<String> = None;
+    for (n, line) in markdown.lines().enumerate() {
+        let trimmed = line.trim();
+        match &fence {
+            Some(open) if trimmed == open.as_str() => fence = None,
+            Some(_) => {}
+            None if trimmed.starts_with("```") || trimmed.starts_with("~~~") => {
+                fence = Some(trimmed[..3].to_string());
+            }
+            None if is_quiz_toml(trimmed) => match stray.last_mut() {
+                Some((_, last)) if *last == n => *last = n + 1,
+                _ => stray.push((n + 1, n + 1)),
+            },
+            None => {}
+        }
+    }
+    for (first, last) in stray {
+        found.push((
+            first,
+            format!(
+                "quiz TOML outside a ```quiz block (to line {last}), which the page would show as text: did the block above close early?"
+            ),
+        ));
+    }
+    found.sort();
+    found
+}
+
+/// Lines that only quiz TOML has: its table headers and its keys.
+fn is_quiz_toml(line: &str) -> bool {
+    line.starts_with("[[question")
+        || ["prompt", "text", "correct", "why"].iter().any(|key| {
+            line.strip_prefix(key)
+                .is_some_and(|rest| rest.trim_start().starts_with("= "))
+        })
+}
+
+enum Segment<'a> {
+    Text(&'a str),
+    /// A ```quiz block: the line of its opening fence, its TOML, and
+    /// whether a closing fence was found.
+    Quiz {
+        line: usize,
+        toml: String,
+        closed: bool,
+    },
+}
+
+/// Splits a page into plain text and ```quiz blocks, in order.
+fn segments(markdown: &str) -> Vec<Segment<'_>> {
+    let mut segments = Vec::new();
+    let mut lines = markdown.split_inclusive('\n').enumerate();
+    let mut offset = 0;
+    while let Some((n, line)) = lines.next() {
+        if line.trim_end() != "```quiz" {
+            segments.push(Segment::Text(&markdown[offset..offset + line.len()]));
+            offset += line.len();
+            continue;
+        }
+        offset += line.len();
+        let mut toml = String::new();
+        let mut closed = false;
+        for (_, inner) in lines.by_ref() {
+            offset += inner.len();
+            if inner.trim_end() == "```" {
+                closed = true;
+                break;
+            }
+            toml.push_str(inner);
+        }
+        segments.push(Segment::Quiz {
+            line: n + 1,
+            toml,
+            closed,
+        });
+    }
+    segments
+}
+
+/// Parses one block strictly: valid TOML with only the known keys, exactly
+/// one parsed question per `[[question]]` line, each question with at least
+/// two choices and a right one.
+fn parse_quiz(toml_text: &str) -> anyhow::Result<Quiz> {
+    let quiz: Quiz = toml::from_str(toml_text).context("the quiz is not valid TOML")?;
+    let headers = toml_text
+        .lines()
+        .filter(|l| l.trim() == "[[question]]")
+        .count();
+    if headers != quiz.question.len() {
+        bail!(
+            "{headers} `[[question]]` lines but {} questions parsed",
+            quiz.question.len()
+        );
+    }
     for (q, question) in quiz.question.iter().enumerate() {
         if !question.choice.iter().any(|c| c.correct) {
             bail!("question {} has no correct choice", q + 1);
@@ -118,6 +248,13 @@ fn render_quiz(quiz: &Quiz, id: &str) -> anyhow::Result<String> {
         if question.choice.len() < 2 {
             bail!("question {} needs at least two choices", q + 1);
         }
+    }
+    Ok(quiz)
+}
+
+fn render_quiz(quiz: &Quiz, id: &str) -> String {
+    let mut html = format!("\n<div class=\"ww-quiz\" id=\"{id}\">\n");
+    for (q, question) in quiz.question.iter().enumerate() {
         let name = format!("{id}-q{}", q + 1);
         html.push_str(&format!(
             "<form class=\"ww-quiz-question\" data-question=\"{}\">\n<fieldset>\n<legend><span class=\"ww-quiz-number\">Question {}.</span> {}</legend>\n",
@@ -139,7 +276,7 @@ fn render_quiz(quiz: &Quiz, id: &str) -> anyhow::Result<String> {
         html.push_str("</fieldset>\n<p class=\"ww-quiz-verdict\" role=\"status\" aria-live=\"polite\"></p>\n</form>\n");
     }
     html.push_str("</div>\n\n");
-    Ok(html)
+    html
 }
 
 /// The choices in an order fixed by the prompt's text (FNV-1a), so the right
@@ -209,6 +346,39 @@ mod tests {
     fn an_unclosed_block_is_an_error() {
         let err = render_quizzes("```quiz\n[[question]]\n", "x").unwrap_err();
         assert!(err.to_string().contains("never closed"));
+    }
+
+    #[test]
+    fn a_fence_closed_early_leaves_toml_that_is_refused_with_its_line() {
+        // Chapter 3's old quiz: the fence closed after the third question, so
+        // the fourth was printed on the page as raw TOML.
+        let early = format!("{SAMPLE}[[question]]\nprompt = \"Left out?\"\n");
+        let err = render_quizzes(&early, "x").unwrap_err().to_string();
+        assert!(
+            err.contains("line 16: quiz TOML outside a ```quiz block (to line 17)"),
+            "{err}"
+        );
+        // The same words in prose or in another code block are fine.
+        let prose = format!("{SAMPLE}The `why = ` key explains.\n```toml\n[[question]]\n```\n");
+        assert!(problems(&prose).is_empty(), "{:?}", problems(&prose));
+    }
+
+    #[test]
+    fn unknown_keys_and_uncounted_questions_are_refused() {
+        let unknown = SAMPLE.replace("correct = true\n", "correct = true\nhint = \"h\"\n");
+        let found = problems(&unknown);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].0, 3, "{found:?}");
+        assert!(found[0].1.contains("does not parse whole"), "{found:?}");
+        assert!(found[0].1.contains("hint"), "{found:?}");
+        // A question whose header is spelled differently is parsed but not
+        // counted: the block must say `[[question]]` once per question.
+        let spelled = SAMPLE.replace("```quiz\n[[question]]", "```quiz\n[[ question ]]");
+        let err = render_quizzes(&spelled, "x").unwrap_err().to_string();
+        assert!(
+            err.contains("0 `[[question]]` lines but 1 questions parsed"),
+            "{err}"
+        );
     }
 
     #[test]
