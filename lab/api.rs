@@ -370,22 +370,28 @@ where
     Ok(took)
 }
 
-// ANCHOR: exercise_workers_needed
-/// Chapter 3 exercise: the smallest pool (gunicorn workers × threads) that
-/// can serve `target_rps` requests per second when each waits `wait`.
-/// Little's law: L = λW, so k >= λ × W, rounded up.
-pub fn workers_needed(target_rps: f64, wait: Duration) -> usize {
-    (target_rps * wait.as_secs_f64() - 1e-9).ceil().max(1.0) as usize
+// ANCHOR: in_flight_needed
+/// How many requests must be in flight (clients in a closed loop, workers ×
+/// threads in a pool) to reach `target_per_sec` when each takes
+/// `time_per_request`: Little's law, L = λ·W, rounded up. Chapters 1 and 3.
+///
+/// The product is taken in whole nanoseconds: `300.0 * 0.07` is
+/// 21.000000000000004 in binary floating point (0.07 has no exact form), and
+/// rounding that up would ask for 22. With an integral rate the product in
+/// nanoseconds is exact, so a whole λ·W stays whole.
+pub fn in_flight_needed(target_per_sec: f64, time_per_request: Duration) -> usize {
+    let in_flight = target_per_sec * time_per_request.as_nanos() as f64 / 1e9;
+    in_flight.ceil().max(0.0) as usize
 }
-// ANCHOR_END: exercise_workers_needed
+// ANCHOR_END: in_flight_needed
 
 // ANCHOR: exercise_loop_bound
 /// Chapter 4 exercise: the bound of one event loop with `clients` clients
-/// when each request waits `wait` in all, of which `blocking` is spent
-/// without an await (blocking calls or CPU work). The waits overlap; the
-/// blocking parts take turns on the one thread.
-pub fn loop_bound(clients: usize, wait: Duration, blocking: Duration) -> f64 {
-    let overlapped = clients as f64 / wait.as_secs_f64();
+/// when each request spends `awaited` in awaits (they overlap) and then
+/// `blocking` in code that never awaits (blocking calls or CPU work: they take
+/// turns on the one thread). A request takes `awaited + blocking` in all.
+pub fn loop_bound(clients: usize, awaited: Duration, blocking: Duration) -> f64 {
+    let overlapped = clients as f64 / (awaited + blocking).as_secs_f64();
     if blocking.is_zero() {
         overlapped
     } else {
@@ -419,20 +425,36 @@ mod tests {
     }
 
     #[test]
-    fn exercise_workers_needed() {
-        let wait = Duration::from_millis(50);
-        assert_eq!(workers_needed(40.0, wait), 2);
-        assert_eq!(workers_needed(2_000.0, wait), 100);
-        assert_eq!(workers_needed(41.0, wait), 3);
-        assert_eq!(workers_needed(1.0, wait), 1);
+    fn in_flight_needed_rounds_up_and_only_up() {
+        let ms = Duration::from_millis;
+        assert_eq!(in_flight_needed(300.0, ms(70)), 21); // not 22
+        assert_eq!(in_flight_needed(300.0, ms(80)), 24);
+        assert_eq!(in_flight_needed(250.0, ms(80)), 20);
+        assert_eq!(in_flight_needed(40.0, ms(50)), 2);
+        assert_eq!(in_flight_needed(41.0, ms(50)), 3);
+        assert_eq!(in_flight_needed(1.0, ms(50)), 1);
+        assert_eq!(in_flight_needed(0.0, ms(50)), 0);
+        // Every whole rate and millisecond time against integer arithmetic.
+        for rate in 1..=2_000u64 {
+            for millis in 1..=200u64 {
+                let exact = (rate * millis).div_ceil(1_000) as usize;
+                assert_eq!(
+                    in_flight_needed(rate as f64, ms(millis)),
+                    exact,
+                    "{rate}/s × {millis} ms"
+                );
+            }
+        }
     }
 
     #[test]
     fn exercise_loop_bound() {
-        let wait = Duration::from_millis(50);
-        assert_eq!(loop_bound(100, wait, Duration::ZERO), 2_000.0);
-        assert_eq!(loop_bound(100, wait, wait), 20.0); // the blocked loop
-        assert_eq!(loop_bound(100, wait, Duration::from_millis(1)), 1_000.0);
-        assert_eq!(loop_bound(10, wait, Duration::from_millis(1)), 200.0);
+        let ms = Duration::from_millis;
+        // The chapter's case: 45 ms awaited, then 5 ms blocking.
+        assert_eq!(loop_bound(100, ms(45), ms(5)), 200.0);
+        assert_eq!(loop_bound(100, ms(50), Duration::ZERO), 2_000.0);
+        assert_eq!(loop_bound(100, Duration::ZERO, ms(50)), 20.0); // the blocked loop
+        assert_eq!(loop_bound(100, ms(49), ms(1)), 1_000.0);
+        assert_eq!(loop_bound(10, ms(49), ms(1)), 200.0);
     }
 }

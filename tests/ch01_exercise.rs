@@ -1,31 +1,28 @@
 //! Chapter 1's exercise and its solution: use Little's law to size a client
-//! pool, then check the prediction against the load generator.
+//! pool, then check the prediction against the load generator. The formula
+//! is `lab::api::in_flight_needed`, shared with chapter 3's exercise and
+//! tested there for rounding (`in_flight_needed_rounds_up_and_only_up`).
 
 use std::time::Duration;
 
+use lab::api::in_flight_needed;
 use lab::loadgen::{self, LoadSpec};
 use lab::upstream::SlowUpstream;
 
-// ANCHOR: solution
-/// How many requests must be in flight to reach `target` requests per second
-/// when each takes `time_per_request`: Little's law, L = λ·W, rounded up.
-fn clients_needed(target_per_sec: f64, time_per_request: Duration) -> usize {
-    (target_per_sec * time_per_request.as_secs_f64()).ceil() as usize
-}
-// ANCHOR_END: solution
-
 #[test]
 fn the_formula_rounds_up() {
-    assert_eq!(clients_needed(500.0, Duration::from_millis(80)), 40);
-    assert_eq!(clients_needed(1.0, Duration::from_millis(50)), 1);
-    assert_eq!(clients_needed(2000.0, Duration::from_millis(50)), 100);
+    assert_eq!(in_flight_needed(500.0, Duration::from_millis(80)), 40);
+    assert_eq!(in_flight_needed(1.0, Duration::from_millis(50)), 1);
+    assert_eq!(in_flight_needed(2000.0, Duration::from_millis(50)), 100);
+    assert_eq!(in_flight_needed(300.0, Duration::from_millis(70)), 21);
 }
 
+// ANCHOR: solution
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_predicted_pool_reaches_the_target() {
     let wait = Duration::from_millis(80);
     let upstream = SlowUpstream::start(wait, 1).unwrap();
-    let clients = clients_needed(250.0, wait);
+    let clients = in_flight_needed(250.0, wait); // 250/s × 0.08 s = 20
     let spec = LoadSpec::closed(&upstream.url("/slow"), clients, Duration::from_millis(1500))
         .unwrap()
         .with_warmup(Duration::from_millis(200));
@@ -48,3 +45,4 @@ async fn the_predicted_pool_reaches_the_target() {
         "{half_rate:.0} vs {rate:.0}"
     );
 }
+// ANCHOR_END: solution

@@ -473,9 +473,8 @@ fn temp_db_path(name: &str, framework: Framework) -> PathBuf {
         .join(format!("{name}-{}.sqlite", framework.name()))
 }
 
-// ANCHOR: exercise_test
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn exercise_batches_are_all_or_nothing() {
+async fn batches_are_all_or_nothing() {
     let client = reqwest::Client::new();
     for framework in Framework::ALL {
         let server = lab::lifespan::start(
@@ -519,6 +518,50 @@ async fn exercise_batches_are_all_or_nothing() {
             user_count(&server).await,
             2,
             "{framework:?}: only the first batch stored"
+        );
+        server.shutdown().await.unwrap();
+    }
+}
+
+// ANCHOR: exercise_test
+/// Chapter 5's exercise: the pool is a pool of k workers in chapter 3's
+/// sense. With 2 connections and 50 ms of work per `POST /users` done while
+/// holding one, 20 requests sent at once are served 2 at a time: the log
+/// never shows more than 2 between `acquired` and `released`, and the burst
+/// takes at least 20 × 50 ms / 2 = 0.5 s (Little's law: λ ≤ 2 / 0.05 s).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exercise_the_pool_bounds_the_requests_in_service() {
+    let client = reqwest::Client::new();
+    for framework in Framework::ALL {
+        let mut config = small_config("pool-bound", framework);
+        config.pool_size = 2;
+        config.work = Duration::from_millis(50);
+        let server = lab::lifespan::start(framework, config, Recorder::default(), local())
+            .await
+            .unwrap();
+        let started = std::time::Instant::now();
+        let burst = (0..20).map(|n| {
+            let body = format!(r#"{{"email": "u{n}@x.io"}}"#);
+            let (client, server) = (&client, &server);
+            async move { post(client, server, "/users", &body).await.0 }
+        });
+        let statuses = futures::future::join_all(burst).await;
+        let took = started.elapsed();
+        assert!(statuses.iter().all(|s| *s == 201), "{statuses:?}");
+
+        let (mut holding, mut most) = (0i32, 0i32);
+        for event in server.recorder.events() {
+            match event.step.name() {
+                "acquired" => holding += 1,
+                "released" => holding -= 1,
+                _ => continue,
+            }
+            most = most.max(holding);
+        }
+        assert_eq!(most, 2, "{framework:?}: connections held at once");
+        assert!(
+            took >= Duration::from_millis(500) && took < Duration::from_secs(4),
+            "{framework:?}: the burst took {took:?}"
         );
         server.shutdown().await.unwrap();
     }
