@@ -1,6 +1,6 @@
 //! A global interpreter lock built like CPython's "new GIL" (Python 3.2+,
-//! Antoine Pitrou's design in `Python/ceval_gil.c`), small enough to read in
-//! one sitting.
+//! Antoine Pitrou's design: `Python/ceval_gil.h` up to 3.11,
+//! `Python/ceval_gil.c` since 3.12), small enough to read in one sitting.
 //!
 //! - One holder at a time. A thread that wants the lock waits up to a *switch
 //!   interval* (5 ms by default, settable like `sys.setswitchinterval`), then
