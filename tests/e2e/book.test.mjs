@@ -3,9 +3,49 @@
 // and explanation, on chapter pages and in print.html.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
 import { chapterPages, openPage, useBrowser } from "./browser.mjs";
 
 useBrowser();
+
+/** The book's Markdown source of a page (`ch03-wsgi.html` → src/ch03-wsgi.md). */
+async function sourceOf(path) {
+  const name = path.split(/[?#]/)[0].replace(/\.html$/, ".md");
+  return readFile(new URL(`../../src/${name}`, import.meta.url), "utf8");
+}
+
+/**
+ * Text that only quiz TOML has, as it would read if printed on a page (mdBook
+ * turns straight quotes into curly ones).
+ */
+const QUIZ_TOML = [/\[\[question/, /\bprompt = ["“]/, /\bwhy = ["“]/, /\bcorrect = true\b/];
+
+test("each chapter renders exactly as many quiz questions as its source has", async () => {
+  let checked = 0;
+  for (const path of await chapterPages()) {
+    const source = await sourceOf(path);
+    const expected = source.split("\n").filter((line) => line.trim() === "[[question]]").length;
+    const { page, close } = await openPage(path);
+    const rendered = await page.$$eval(".ww-quiz-question", (qs) => qs.length);
+    assert.equal(rendered, expected, `${path}: ${expected} questions in the source, ${rendered} rendered`);
+    checked += expected;
+    await close();
+  }
+  assert.ok(checked >= 15, `expected quizzes in the chapters, found ${checked} questions`);
+});
+
+test("no page shows quiz TOML as text", async () => {
+  const pages = ["index.html", "print.html", ...(await chapterPages())];
+  for (const path of pages) {
+    const { page, close } = await openPage(path);
+    const text = await page.innerText("main");
+    for (const pattern of QUIZ_TOML) {
+      const hit = text.match(pattern);
+      assert.equal(hit, null, `${path}: quiz TOML visible on the page: ${hit && text.slice(hit.index, hit.index + 80)}`);
+    }
+    await close();
+  }
+});
 
 test("every page loads cleanly and stays on its own origin", async () => {
   const pages = ["index.html", "print.html", ...(await chapterPages())];
