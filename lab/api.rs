@@ -37,6 +37,7 @@ pub use async_app::AsyncApp;
 pub use contract::{ApiRequest, ApiResponse, Route};
 pub use sync_app::SyncApp;
 
+use crate::db::TempDbs;
 use axum_app::{Flavor, Runtime};
 
 /// A server model: how requests are scheduled onto threads.
@@ -163,7 +164,7 @@ pub struct RunningServer {
     addr: SocketAddr,
     thread: Option<std::thread::JoinHandle<()>>,
     stop: Option<Box<dyn FnOnce() + Send>>,
-    temp_db: Option<PathBuf>,
+    temp_db: Option<TempDbs>,
     served: Arc<AtomicU64>,
 }
 
@@ -220,13 +221,7 @@ impl RunningServer {
                 let _ = thread.join();
             }
         }
-        if let Some(db) = self.temp_db.take() {
-            for suffix in ["", "-wal", "-shm"] {
-                let mut path = db.clone().into_os_string();
-                path.push(suffix);
-                let _ = std::fs::remove_file(path);
-            }
-        }
+        self.temp_db = None; // removes the database, if it was a temporary one
         start.elapsed()
     }
 }
@@ -237,27 +232,15 @@ impl Drop for RunningServer {
     }
 }
 
-/// A fresh database file name in the temp dir, unique in this process.
-fn temp_db_path() -> PathBuf {
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    std::env::temp_dir().join(format!(
-        "waiting-well-api-{}-{n}.sqlite",
-        std::process::id()
-    ))
-}
-
 // ANCHOR: start
 /// Starts `model` on `addr` (use port 0 for a free port).
 pub fn start(model: Model, addr: SocketAddr, options: &Options) -> anyhow::Result<RunningServer> {
-    let (db, temp) = match &options.db_path {
-        Some(path) => (path.clone(), false),
-        None => (temp_db_path(), true),
-    };
+    let temp = TempDbs::new()?; // removed when the server stops
+    let db = options.db_path.clone().unwrap_or_else(|| temp.path("api"));
     let served = Arc::new(AtomicU64::new(0)); // answers, counted by the app
     let sync_app = SyncApp::new(&db, options.db_latency)?.counting(served.clone());
     let async_app = || Arc::new(AsyncApp::new(&db, options.db_latency).counting(served.clone()));
-    let bind = || listen(addr);
+    let bind = || crate::net::bind_and_listen(addr);
     let mut server = match model {
         Model::SyncPool { threads } => sync_workers::start(addr, threads, sync_app)?,
         Model::Rouille { threads } => rouille_app::start(addr, threads, sync_app)?,
@@ -291,59 +274,12 @@ pub fn start(model: Model, addr: SocketAddr, options: &Options) -> anyhow::Resul
     };
     // ANCHOR_END: start
     server.served = served;
-    if temp {
-        server.temp_db = Some(db);
-    }
+    server.temp_db = Some(temp);
     Ok(server)
 }
 
-/// The listen backlog every model gets: 2048, gunicorn's and uvicorn's
-/// default. (std's `bind` asks for 128; when 10,000 clients connect at once,
-/// a short queue overflows and the kernel drops their SYNs, which the client
-/// resends only after 1 s, then 3 s.)
-const BACKLOG: libc::c_int = 2048;
-
-/// A non-blocking listening socket on `addr` with [`BACKLOG`].
-pub(crate) fn listen(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
-    let listener = std::net::TcpListener::bind(addr)?;
-    #[cfg(unix)]
-    {
-        use std::os::fd::AsRawFd as _;
-        // SAFETY: listen(2) on a socket we own; calling it again resizes the queue.
-        if unsafe { libc::listen(listener.as_raw_fd(), BACKLOG) } != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-    }
-    listener.set_nonblocking(true)?;
-    Ok(listener)
-}
-
-/// Waits for Ctrl-C (SIGINT) or SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = ctrl_c => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = ctrl_c.await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = ctrl_c.await;
-    }
-}
-
 /// The `serve` mode: starts `model`, prints `listening on http://ADDR`, runs
-/// until the future `shutdown(addr)` completes (e.g. `|_| shutdown_signal()`),
+/// until the future `shutdown(addr)` completes (e.g. on a signal),
 /// then stops within about 2 s and returns how long stopping took.
 pub async fn serve_until_signal<F, Fut>(
     model: Model,

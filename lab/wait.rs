@@ -120,6 +120,17 @@ impl CpuWork {
     }
 }
 
+/// Busy CPU work for `d` of wall-clock time (the API's `/cpu?ms=N`): no
+/// syscalls, no waiting — nothing another request could overlap with on the
+/// same thread. [`CpuWork`] is a fixed amount of work instead, which takes
+/// longer when the core is shared.
+pub fn burn_cpu(d: Duration) {
+    let end = Instant::now() + d;
+    while Instant::now() < end {
+        spin(256);
+    }
+}
+
 /// The unit of work: an xorshift step the optimiser cannot remove.
 fn spin(iterations: u64) -> u64 {
     let mut x = 0x9E37_79B9_7F4A_7C15u64;

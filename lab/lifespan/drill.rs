@@ -9,7 +9,7 @@
 //! never heard": see the chapter's details).
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -145,17 +145,9 @@ pub fn rows(db: &Path) -> anyhow::Result<Vec<(i64, String)>> {
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-/// Removes a SQLite file and its WAL companions, so a drill starts empty.
-pub fn remove_db(db: &Path) {
-    for suffix in ["", "-wal", "-shm"] {
-        let mut name = db.as_os_str().to_owned();
-        name.push(suffix);
-        let _ = std::fs::remove_file(PathBuf::from(name));
-    }
-}
-
 // ANCHOR: drill
-/// Runs the drill against a freshly started server process.
+/// Runs the drill against a freshly started server process and a database
+/// file that does not exist yet (see [`crate::db::TempDbs`]).
 pub async fn run(
     exe: &Path,
     framework: Framework,
@@ -163,7 +155,6 @@ pub async fn run(
     server_args: &[String],
     spec: &DrillSpec,
 ) -> anyhow::Result<DrillReport> {
-    remove_db(db);
     let mut server = start_server(exe, framework, db, server_args)?;
     let url = server.url("/users");
     let client = reqwest::Client::builder()
