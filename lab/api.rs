@@ -59,61 +59,91 @@ pub enum Model {
     SpawnBlocking { pool: usize },
 }
 
-/// The model names the examples accept for `--model`.
-pub const MODEL_NAMES: [&str; 7] = [
-    "sync-pool",
-    "rouille",
-    "event-loop",
-    "work-stealing",
-    "loop-per-worker",
-    "blocked-loop",
-    "spawn-blocking",
-];
+/// The name of a server model: what `--model` takes, what every table,
+/// the visualizer and the chapters call it (ARCHITECTURE.md has the
+/// glossary). clap derives the command-line names, `sync-pool` and so on,
+/// from the variants; [`ModelKind::name`] spells the same.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
+pub enum ModelKind {
+    SyncPool,
+    Rouille,
+    EventLoop,
+    WorkStealing,
+    LoopPerWorker,
+    BlockedLoop,
+    SpawnBlocking,
+}
+
+impl ModelKind {
+    pub const ALL: [ModelKind; 7] = [
+        ModelKind::SyncPool,
+        ModelKind::Rouille,
+        ModelKind::EventLoop,
+        ModelKind::WorkStealing,
+        ModelKind::LoopPerWorker,
+        ModelKind::BlockedLoop,
+        ModelKind::SpawnBlocking,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ModelKind::SyncPool => "sync-pool",
+            ModelKind::Rouille => "rouille",
+            ModelKind::EventLoop => "event-loop",
+            ModelKind::WorkStealing => "work-stealing",
+            ModelKind::LoopPerWorker => "loop-per-worker",
+            ModelKind::BlockedLoop => "blocked-loop",
+            ModelKind::SpawnBlocking => "spawn-blocking",
+        }
+    }
+}
 
 impl Model {
-    /// Builds a model from its name and the `--workers` count (threads,
-    /// workers or pool size; ignored by the single-loop models).
-    pub fn from_name(name: &str, k: usize) -> anyhow::Result<Self> {
-        anyhow::ensure!(k >= 1, "--workers must be at least 1");
-        Ok(match name {
-            "sync-pool" => Model::SyncPool { threads: k },
-            "rouille" => Model::Rouille { threads: k },
-            "event-loop" => Model::EventLoop,
-            "work-stealing" => Model::WorkStealing { threads: k },
-            "loop-per-worker" => Model::LoopPerWorker { workers: k },
-            "blocked-loop" => Model::BlockedLoop,
-            "spawn-blocking" => Model::SpawnBlocking { pool: k },
-            other => anyhow::bail!(
-                "unknown model {other:?}; expected one of {}",
-                MODEL_NAMES.join(", ")
-            ),
-        })
+    /// A model of kind `kind` with `k` threads, workers or pool threads (as
+    /// `--workers`; at least 1, ignored by the one-loop models).
+    pub fn new(kind: ModelKind, k: usize) -> Self {
+        let k = k.max(1);
+        match kind {
+            ModelKind::SyncPool => Model::SyncPool { threads: k },
+            ModelKind::Rouille => Model::Rouille { threads: k },
+            ModelKind::EventLoop => Model::EventLoop,
+            ModelKind::WorkStealing => Model::WorkStealing { threads: k },
+            ModelKind::LoopPerWorker => Model::LoopPerWorker { workers: k },
+            ModelKind::BlockedLoop => Model::BlockedLoop,
+            ModelKind::SpawnBlocking => Model::SpawnBlocking { pool: k },
+        }
     }
 
-    /// The `--model` name and `--workers` count that [`Model::from_name`]
-    /// turns back into this model (for a server in a child process).
-    pub fn name_and_workers(&self) -> (&'static str, usize) {
+    pub fn kind(&self) -> ModelKind {
+        match self {
+            Model::SyncPool { .. } => ModelKind::SyncPool,
+            Model::Rouille { .. } => ModelKind::Rouille,
+            Model::EventLoop => ModelKind::EventLoop,
+            Model::WorkStealing { .. } => ModelKind::WorkStealing,
+            Model::LoopPerWorker { .. } => ModelKind::LoopPerWorker,
+            Model::BlockedLoop => ModelKind::BlockedLoop,
+            Model::SpawnBlocking { .. } => ModelKind::SpawnBlocking,
+        }
+    }
+
+    /// Its threads, workers or pool size: the `--workers` that [`Model::new`]
+    /// turns back into this model (1 for the one-loop models).
+    pub fn workers(&self) -> usize {
         match *self {
-            Model::SyncPool { threads } => ("sync-pool", threads),
-            Model::Rouille { threads } => ("rouille", threads),
-            Model::EventLoop => ("event-loop", 1),
-            Model::WorkStealing { threads } => ("work-stealing", threads),
-            Model::LoopPerWorker { workers } => ("loop-per-worker", workers),
-            Model::BlockedLoop => ("blocked-loop", 1),
-            Model::SpawnBlocking { pool } => ("spawn-blocking", pool),
+            Model::SyncPool { threads: k }
+            | Model::Rouille { threads: k }
+            | Model::WorkStealing { threads: k }
+            | Model::LoopPerWorker { workers: k }
+            | Model::SpawnBlocking { pool: k } => k,
+            Model::EventLoop | Model::BlockedLoop => 1,
         }
     }
 
     /// A short label with the size, e.g. `sync-pool k=32`.
     pub fn label(&self) -> String {
-        match *self {
-            Model::SyncPool { threads } => format!("sync-pool k={threads}"),
-            Model::Rouille { threads } => format!("rouille k={threads}"),
-            Model::EventLoop => "event-loop".into(),
-            Model::WorkStealing { threads } => format!("work-stealing k={threads}"),
-            Model::LoopPerWorker { workers } => format!("loop-per-worker k={workers}"),
-            Model::BlockedLoop => "blocked-loop".into(),
-            Model::SpawnBlocking { pool } => format!("spawn-blocking k={pool}"),
+        match self {
+            Model::EventLoop | Model::BlockedLoop => self.kind().name().into(),
+            _ => format!("{} k={}", self.kind().name(), self.workers()),
         }
     }
 
@@ -347,11 +377,16 @@ mod tests {
 
     #[test]
     fn model_names_round_trip() {
-        for name in MODEL_NAMES {
-            let model = Model::from_name(name, 3).unwrap();
-            let (back, k) = model.name_and_workers();
-            assert_eq!(Model::from_name(back, k).unwrap(), model);
+        use clap::ValueEnum as _;
+        for kind in ModelKind::ALL {
+            let model = Model::new(kind, 3);
+            assert_eq!(model.kind(), kind);
+            assert_eq!(Model::new(model.kind(), model.workers()), model);
+            let on_the_command_line = kind.to_possible_value().expect("no variant is skipped");
+            assert_eq!(on_the_command_line.get_name(), kind.name());
+            assert!(model.label().starts_with(kind.name()));
         }
+        assert_eq!(ModelKind::ALL.len(), ModelKind::value_variants().len());
     }
 
     #[test]

@@ -94,11 +94,13 @@ pub struct CpuWork {
 }
 
 impl CpuWork {
-    /// Measures how many iterations take `target` on this thread, now.
+    /// Measures how many iterations take `target` of CPU time on this
+    /// thread. (CPU time, not wall time: on a busy machine the thread is off
+    /// its core part of the time, which would make the work look slower.)
     pub fn calibrated(target: Duration) -> Self {
         let mut probe = 10_000u64;
         loop {
-            let started = Instant::now();
+            let started = cpu_time::ThreadTime::now();
             spin(probe);
             let took = started.elapsed();
             if took >= Duration::from_millis(20) || probe >= 1 << 40 {

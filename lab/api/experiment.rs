@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use super::{Model, Options, serve_until_signal, start};
+use super::{Model, ModelKind, Options, serve_until_signal, start};
 use crate::loadgen::{self, LoadReport, LoadSpec};
 use crate::process::{ChildServer, Ready};
 use crate::report::{Table, human, percent};
@@ -240,10 +240,16 @@ pub fn run_trial_in_child(exe: &Path, trial: Trial) -> anyhow::Result<Outcome> {
 /// Starts `exe serve --model M --workers K --port 0` (an example running
 /// itself again, in `serve` mode) and waits for its address.
 pub fn serve_in_child(exe: &Path, model: Model) -> anyhow::Result<ChildServer> {
-    let (name, workers) = model.name_and_workers();
     let mut command = Command::new(exe);
-    command.args(["serve", "--model", name, "--port", "0", "--workers"]);
-    command.arg(workers.to_string());
+    command.args([
+        "serve",
+        "--model",
+        model.kind().name(),
+        "--port",
+        "0",
+        "--workers",
+    ]);
+    command.arg(model.workers().to_string());
     ChildServer::start(command, Ready::Announces("listening on"), SERVE_READY)
 }
 
@@ -366,8 +372,8 @@ pub enum ChapterCommand {
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServeArgs {
     /// The server model to run.
-    #[arg(long, value_parser = super::MODEL_NAMES)]
-    pub model: String,
+    #[arg(long, value_enum)]
+    pub model: ModelKind,
     /// Port on 127.0.0.1 (0 picks a free one and prints it).
     #[arg(long, default_value_t = 8000)]
     pub port: u16,
@@ -383,7 +389,7 @@ pub struct ServeArgs {
 impl ServeArgs {
     /// Runs [`serve_main`] with these flags.
     pub fn run(&self) -> anyhow::Result<()> {
-        let model = Model::from_name(&self.model, usize::from(self.workers))?;
+        let model = Model::new(self.model, usize::from(self.workers));
         serve_main(model, self.port, Duration::from_millis(self.db_latency_ms))
     }
 }
