@@ -130,11 +130,8 @@ async fn demo(cli: Cli) -> anyhow::Result<()> {
             .drill_requests
             .map_or(if cli.quick { 1_000 } else { 2_000 }, |n| n as usize),
     };
-    let dir = std::env::temp_dir().join(format!("ww-ch05-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
-    let result = run_all(&sizes, &dir).await;
-    let _ = std::fs::remove_dir_all(&dir);
-    result
+    let dbs = lab::db::TempDbs::new()?; // removed, with every file in it, on return
+    run_all(&sizes, dbs.dir()).await
 }
 
 async fn run_all(sizes: &Sizes, dir: &Path) -> anyhow::Result<()> {

@@ -16,6 +16,8 @@
 //! | `users`     | 3, 4, 5 | the users resource: validation, errors, SQL               |
 //! | `api`       | 3, 4    | one API on a thread pool, rouille, axum and actix-web     |
 //! | `lifespan`  | 5       | app-wide and request-scoped resources, graceful shutdown  |
+//! | `net`       | 3, 4, 5 | listening sockets: bind, then listen with one backlog     |
+//! | `process`   | 4, 5, 6 | a server in a child process: ready, log, stop its group   |
 
 pub mod api;
 pub mod client;
@@ -23,6 +25,8 @@ pub mod db;
 pub mod gil;
 pub mod lifespan;
 pub mod loadgen;
+pub mod net;
+pub mod process;
 pub mod report;
 pub mod upstream;
 pub mod users;

@@ -8,12 +8,13 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use lab::api::{MODEL_NAMES, Model, Options, serve_until_signal};
+use lab::api::{Model, ModelKind, Options, serve_until_signal};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_model_stops_within_two_seconds_with_a_request_in_flight() {
-    for name in MODEL_NAMES {
-        let model = Model::from_name(name, 2).unwrap();
+    for kind in ModelKind::ALL {
+        let model = Model::new(kind, 2);
+        let name = kind.name();
         let (addr_tx, addr_rx) = tokio::sync::oneshot::channel::<SocketAddr>();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let any_port: SocketAddr = "127.0.0.1:0".parse().unwrap();
@@ -62,10 +63,15 @@ fn the_example_binary_exits_within_two_seconds_of_sigterm() {
         .expect("cargo runs");
     assert!(built.success(), "cargo build --example ch04_asgi failed");
     let exe = std::path::Path::new(root).join("target/debug/examples/ch04_asgi");
-    let args = ["serve", "--model", "event-loop", "--port", "0"];
-    let mut server = lab::api::experiment::ChildServer::spawn(&exe, &args).expect("it starts");
-    let hello = reqwest::blocking::get(format!("http://{}/hello", server.addr)).unwrap();
+    let mut server =
+        lab::api::experiment::serve_in_child(&exe, Model::EventLoop).expect("it starts");
+    let hello = reqwest::blocking::get(server.url("/hello")).unwrap();
     assert_eq!(hello.status(), 200);
-    let took = server.terminate().expect("it exits after SIGTERM");
-    assert!(took < Duration::from_secs(2), "exit took {took:?}");
+    let exit = server.stop().unwrap();
+    assert!(!exit.killed, "it did not exit after SIGTERM");
+    assert!(
+        exit.took < Duration::from_secs(2),
+        "exit took {:?}",
+        exit.took
+    );
 }

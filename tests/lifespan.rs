@@ -72,12 +72,13 @@ const APP: &[&str] = &[
     "model dropped",
 ];
 
+/// Database `name` for `framework`, in one temporary folder per test run.
+/// (A static is never dropped, so the folder outlives the run; each test
+/// uses its own file names, so a fresh run never sees old rows.)
 fn temp_db(name: &str, framework: Framework) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("ww-ch05-tests-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let db = dir.join(format!("{name}-{}.sqlite", framework.name()));
-    lab::lifespan::drill::remove_db(&db);
-    db
+    static DBS: std::sync::LazyLock<lab::db::TempDbs> =
+        std::sync::LazyLock::new(|| lab::db::TempDbs::new().expect("a temporary folder"));
+    DBS.path(&format!("{name}-{}", framework.name()))
 }
 
 fn small_config(name: &str, framework: Framework) -> Config {
@@ -458,19 +459,13 @@ async fn shutdown_finishes_in_flight_requests_and_refuses_new_ones() {
             .at;
         assert!(last_sent <= drained);
         assert!(tokio::net::TcpStream::connect(addr).await.is_err());
-        let rows = lab::lifespan::drill::rows(&temp_db_path("drain", framework)).unwrap();
+        let rows = lab::lifespan::drill::rows(&temp_db("drain", framework)).unwrap();
         assert_eq!(
             rows.len(),
             5,
             "{framework:?}: every 201 is a row, nothing else"
         );
     }
-}
-
-fn temp_db_path(name: &str, framework: Framework) -> PathBuf {
-    std::env::temp_dir()
-        .join(format!("ww-ch05-tests-{}", std::process::id()))
-        .join(format!("{name}-{}.sqlite", framework.name()))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -645,7 +640,7 @@ async fn a_shutdown_that_overruns_its_deadline_says_so() {
         // Whatever happened to the slow request, its answer and the table agree.
         let answer = slow.await.unwrap();
         eprintln!("{framework:?}: {report:?} took {took:?}, client got {answer:?}");
-        let rows = lab::lifespan::drill::rows(&temp_db_path("overrun", framework)).unwrap();
+        let rows = lab::lifespan::drill::rows(&temp_db("overrun", framework)).unwrap();
         match answer {
             Ok(201) => assert_eq!(rows.len(), 1, "{framework:?}: a 201 without its row"),
             ref other => assert!(rows.is_empty(), "{framework:?}: {other:?} but a row exists"),

@@ -6,15 +6,16 @@
 //! (never a 2xx without a row), the pool closed (the log says so), and the
 //! process exited 0 within the deadline. Once for axum, once for actix-web.
 //!
-//! Left out: Windows (SIGTERM is sent with `kill`).
+//! Left out: Windows (process groups and SIGTERM are Unix).
 #![cfg(unix)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+use lab::db::TempDbs;
 use lab::lifespan::Framework;
-use lab::lifespan::drill::{self, DrillSpec, ServerProcess};
+use lab::lifespan::drill::{self, DrillSpec};
 
 /// The example's path, built once for all tests in this file.
 fn example_binary() -> PathBuf {
@@ -51,12 +52,6 @@ fn build_example() -> PathBuf {
         .expect("cargo reported no ch05_lifespan executable")
 }
 
-fn temp_db(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("ww-ch05-drill-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(format!("{name}.sqlite"))
-}
-
 fn server_args() -> Vec<String> {
     [
         "--model-entries",
@@ -75,8 +70,9 @@ fn server_args() -> Vec<String> {
 async fn sigterm_mid_burst_loses_no_write_and_invents_none() {
     let exe = example_binary();
     let spec = DrillSpec::new(1_000);
+    let dbs = TempDbs::new().unwrap();
     for framework in Framework::ALL {
-        let db = temp_db(&format!("burst-{}", framework.name()));
+        let db = dbs.path(&format!("burst-{}", framework.name()));
         let r = drill::run(&exe, framework, &db, &server_args(), &spec)
             .await
             .unwrap();
@@ -129,18 +125,11 @@ async fn sigterm_mid_burst_loses_no_write_and_invents_none() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_mode_stores_users_and_answers_errors_as_json() {
     let exe = example_binary();
+    let dbs = TempDbs::new().unwrap();
     for framework in Framework::ALL {
-        let db = temp_db(&format!("serve-{}", framework.name()));
-        drill::remove_db(&db);
-        let mut server = ServerProcess::spawn(
-            &exe,
-            framework,
-            &db,
-            &server_args(),
-            Duration::from_secs(60),
-        )
-        .unwrap();
-        let url = format!("http://{}/users", server.addr);
+        let db = dbs.path(&format!("serve-{}", framework.name()));
+        let mut server = drill::start_server(&exe, framework, &db, &server_args()).unwrap();
+        let url = server.url("/users");
         let client = reqwest::Client::new();
         let post = |body: &'static str| {
             client
@@ -166,13 +155,10 @@ async fn serve_mode_stores_users_and_answers_errors_as_json() {
             let json: serde_json::Value = res.json().await.unwrap();
             assert!(json["error"].is_string(), "{body}: {json}");
         }
-        server.sigterm().unwrap();
-        assert_eq!(server.wait(Duration::from_secs(15)).await.unwrap(), Some(0));
-        assert!(
-            server.log_text().contains("pool closed"),
-            "{}",
-            server.log_text()
-        );
+        server.terminate().unwrap();
+        let exit = tokio::task::block_in_place(|| server.wait(Duration::from_secs(15))).unwrap();
+        assert_eq!(exit.code, Some(0), "{}", server.log());
+        assert!(server.log().contains("pool closed"), "{}", server.log());
         let rows = drill::rows(Path::new(&db)).unwrap();
         assert_eq!(
             rows,

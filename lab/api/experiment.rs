@@ -6,10 +6,13 @@
 //! Left out: anything but `GET /wait?ms=N` (the chapters' one experiment).
 
 use std::net::SocketAddr;
+use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use super::{Model, Options, serve_until_signal, shutdown_signal, start};
+use super::{Model, ModelKind, Options, serve_until_signal, start};
 use crate::loadgen::{self, LoadReport, LoadSpec};
+use crate::process::{ChildServer, Ready};
 use crate::report::{Table, human, percent};
 
 /// One run: a model, a number of closed-loop clients, the wait per request.
@@ -105,25 +108,24 @@ impl CpuUse {
 
 /// CPU time a process has used, (user, system), from `/proc/PID/stat`.
 fn process_cpu_time(pid: u32) -> Option<(Duration, Duration)> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Fields after the command name, which is in parentheses and may hold spaces.
-    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-    let (user, system): (u64, u64) = (fields.get(11)?.parse().ok()?, fields.get(12)?.parse().ok()?);
-    // SAFETY: sysconf only reads a configuration value.
-    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    let seconds = |ticks: u64| Duration::from_secs_f64(ticks as f64 / per_second as f64);
-    (per_second > 0).then(|| (seconds(user), seconds(system)))
+    let stat = proc_of(pid)?.stat().ok()?;
+    let per_second = procfs::ticks_per_second().max(1) as f64;
+    let seconds = |ticks: u64| Duration::from_secs_f64(ticks as f64 / per_second);
+    Some((seconds(stat.utime), seconds(stat.stime)))
 }
 
-/// Sum of `run_delay` (the second field of `/proc/PID/task/TID/schedstat`)
-/// over a process's threads.
+/// Sum of `run_delay` (from `/proc/PID/task/TID/schedstat`) over a
+/// process's threads.
 fn run_queue_wait(pid: u32) -> Option<Duration> {
     let mut total_ns = 0u64;
-    for task in std::fs::read_dir(format!("/proc/{pid}/task")).ok()? {
-        let stat = std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok()?;
-        total_ns += stat.split_whitespace().nth(1)?.parse::<u64>().ok()?;
+    for task in proc_of(pid)?.tasks().ok()? {
+        total_ns += task.ok()?.schedstat().ok()?.run_delay;
     }
     Some(Duration::from_nanos(total_ns))
+}
+
+fn proc_of(pid: u32) -> Option<procfs::process::Process> {
+    procfs::process::Process::new(i32::try_from(pid).ok()?).ok()
 }
 
 impl Outcome {
@@ -218,25 +220,14 @@ fn load_spec(trial: &Trial, addr: SocketAddr) -> anyhow::Result<LoadSpec> {
 /// limit (10,000 connections need 20,000 descriptors in one process).
 /// Throughput is the load generator's count of answers in the measured
 /// window, which the server's own count cannot be read across processes.
-pub fn run_trial_in_child(exe: &std::path::Path, trial: Trial) -> anyhow::Result<Outcome> {
-    let (name, workers) = trial.model.name_and_workers();
-    let workers = workers.to_string();
-    let args = [
-        "serve",
-        "--model",
-        name,
-        "--workers",
-        &workers,
-        "--port",
-        "0",
-    ];
-    let mut child = ChildServer::spawn(exe, &args)?;
+pub fn run_trial_in_child(exe: &Path, trial: Trial) -> anyhow::Result<Outcome> {
+    let mut child = serve_in_child(exe, trial.model)?;
     let (before, started) = (CpuUse::read(child.pid()), Instant::now());
-    let report = loadgen::run_blocking(&load_spec(&trial, child.addr)?, load_threads())?;
+    let report = loadgen::run_blocking(&load_spec(&trial, child.addr())?, load_threads())?;
     let cpu = before
         .zip(CpuUse::read(child.pid()))
         .map(|(before, after)| after.since(before, started.elapsed()));
-    child.terminate();
+    child.stop()?;
     Ok(Outcome {
         trial,
         throughput: report.requests_per_sec(),
@@ -245,6 +236,25 @@ pub fn run_trial_in_child(exe: &std::path::Path, trial: Trial) -> anyhow::Result
         cpu,
     })
 }
+
+/// Starts `exe serve --model M --workers K --port 0` (an example running
+/// itself again, in `serve` mode) and waits for its address.
+pub fn serve_in_child(exe: &Path, model: Model) -> anyhow::Result<ChildServer> {
+    let mut command = Command::new(exe);
+    command.args([
+        "serve",
+        "--model",
+        model.kind().name(),
+        "--port",
+        "0",
+        "--workers",
+    ]);
+    command.arg(model.workers().to_string());
+    ChildServer::start(command, Ready::Announces("listening on"), SERVE_READY)
+}
+
+/// How long a child server may take to print its address.
+const SERVE_READY: Duration = Duration::from_secs(10);
 
 /// Threads for the load generator: one per core, as `wrk -t` is usually set.
 pub fn load_threads() -> usize {
@@ -294,47 +304,26 @@ fn latency(report: &LoadReport, q: f64) -> String {
 /// descriptor): to 65,536 if allowed (root may raise the hard limit), else to
 /// the hard limit. Returns the new soft limit, or why it could not.
 pub fn raise_fd_limit() -> Result<u64, String> {
-    const WANTED: libc::rlim_t = 65_536;
-    // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
-    unsafe {
-        let mut limit = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
-            return Err(std::io::Error::last_os_error().to_string());
-        }
-        if limit.rlim_max < WANTED {
-            let higher = libc::rlimit {
-                rlim_cur: WANTED,
-                rlim_max: WANTED,
-            };
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &higher) == 0 {
-                return Ok(WANTED);
-            }
-        }
-        limit.rlim_cur = limit.rlim_max;
-        if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
-            return Err(std::io::Error::last_os_error().to_string());
-        }
-        Ok(limit.rlim_cur)
+    use rlimit::Resource;
+    const WANTED: u64 = 65_536;
+    let (_, hard) = Resource::NOFILE.get().map_err(|e| e.to_string())?;
+    if hard < WANTED && Resource::NOFILE.set(WANTED, WANTED).is_ok() {
+        return Ok(WANTED);
     }
+    Resource::NOFILE
+        .set(hard, hard)
+        .map_err(|e| e.to_string())?;
+    Ok(hard)
 }
 
 /// Resident memory (VmRSS) of process `pid` in bytes, from /proc (Linux).
 pub fn rss_bytes(pid: u32) -> Option<u64> {
-    proc_status_kib(pid, "VmRSS:").map(|kib| kib * 1024)
+    Some(proc_of(pid)?.status().ok()?.vmrss? * 1024)
 }
 
 /// Virtual memory (VmSize) of process `pid` in bytes, from /proc (Linux).
 pub fn virtual_bytes(pid: u32) -> Option<u64> {
-    proc_status_kib(pid, "VmSize:").map(|kib| kib * 1024)
-}
-
-fn proc_status_kib(pid: u32, field: &str) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with(field))?;
-    line.split_whitespace().nth(1)?.parse().ok()
+    Some(proc_of(pid)?.status().ok()?.vmsize? * 1024)
 }
 
 /// The examples' `serve` subcommand: one model alone on `port` (for curl or
@@ -351,8 +340,10 @@ pub fn serve_main(model: Model, port: u16, db_latency: Duration) -> anyhow::Resu
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(serve_until_signal(model, addr, &options, |_| {
-        shutdown_signal()
+    runtime.block_on(serve_until_signal(model, addr, &options, |_| async {
+        if let Err(why) = crate::lifespan::server::wait_for_signal().await {
+            eprintln!("cannot wait for SIGTERM or Ctrl-C ({why}): stopping");
+        }
     }))?;
     Ok(())
 }
@@ -381,8 +372,8 @@ pub enum ChapterCommand {
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServeArgs {
     /// The server model to run.
-    #[arg(long, value_parser = super::MODEL_NAMES)]
-    pub model: String,
+    #[arg(long, value_enum)]
+    pub model: ModelKind,
     /// Port on 127.0.0.1 (0 picks a free one and prints it).
     #[arg(long, default_value_t = 8000)]
     pub port: u16,
@@ -398,7 +389,7 @@ pub struct ServeArgs {
 impl ServeArgs {
     /// Runs [`serve_main`] with these flags.
     pub fn run(&self) -> anyhow::Result<()> {
-        let model = Model::from_name(&self.model, usize::from(self.workers))?;
+        let model = Model::new(self.model, usize::from(self.workers));
         serve_main(model, self.port, Duration::from_millis(self.db_latency_ms))
     }
 }
@@ -447,20 +438,16 @@ impl MemoryCost {
 }
 
 // ANCHOR: idle_connections
-/// Starts `exe serve --model MODEL --port 0` as a child process, opens
+/// Starts `exe serve --model MODEL` as a child process, opens
 /// `count` keep-alive connections that each send one `GET /hello` and then
 /// stay idle, and reports how much the server's RSS grew. The clients live in
 /// this process, so only the server's memory is counted.
-pub fn idle_connection_cost(
-    exe: &std::path::Path,
-    model: &str,
-    count: usize,
-) -> anyhow::Result<MemoryCost> {
-    let mut child = ChildServer::spawn(exe, &["serve", "--model", model, "--port", "0"])?;
+pub fn idle_connection_cost(exe: &Path, model: Model, count: usize) -> anyhow::Result<MemoryCost> {
+    let mut child = serve_in_child(exe, model)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let addr = child.addr;
+    let addr = child.addr();
     let pid = child.pid();
     let result = runtime.block_on(async move {
         let _warm = open_idle(addr, 100).await?; // first allocations are not per connection
@@ -479,9 +466,9 @@ pub fn idle_connection_cost(
             stop_took: None,
         })
     });
-    let stop_took = child.terminate();
+    let stopped = child.stop()?;
     let mut cost = result?;
-    cost.stop_took = stop_took;
+    cost.stop_took = (!stopped.killed).then_some(stopped.took);
     Ok(cost)
 }
 
@@ -541,81 +528,23 @@ pub fn parked_thread_cost(count: usize) -> anyhow::Result<MemoryCost> {
 
 /// Machine-wide kernel stack memory (`KernelStack:` in /proc/meminfo), bytes.
 fn kernel_stack_bytes() -> Option<u64> {
-    let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let line = meminfo.lines().find(|l| l.starts_with("KernelStack:"))?;
-    Some(line.split_whitespace().nth(1)?.parse::<u64>().ok()? * 1024)
+    use procfs::Current as _;
+    procfs::Meminfo::current().ok()?.kernel_stack
 }
 
-/// A server running as a child process of this one (killed on drop).
-pub struct ChildServer {
-    child: std::process::Child,
-    pub addr: SocketAddr,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-impl ChildServer {
-    /// Runs `exe args...` and waits (up to 10 s) for its
-    /// `listening on http://ADDR` line.
-    pub fn spawn(exe: &std::path::Path, args: &[&str]) -> anyhow::Result<Self> {
-        use std::io::BufRead as _;
-        let mut child = std::process::Command::new(exe)
-            .args(args)
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::inherit())
-            .spawn()?;
-        let stdout = child.stdout.take().expect("stdout is piped");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in std::io::BufReader::new(stdout)
-                .lines()
-                .map_while(Result::ok)
-            {
-                let _ = tx.send(line);
-            }
-        });
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while let Ok(line) = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-            let addr = line
-                .split_once("http://")
-                .and_then(|(_, rest)| rest.split_whitespace().next())
-                .and_then(|a| a.parse().ok());
-            if let Some(addr) = addr {
-                return Ok(Self { child, addr });
-            }
-        }
-        let _ = child.kill();
-        let _ = child.wait();
-        anyhow::bail!("{} did not print its address within 10 s", exe.display())
-    }
-
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// Sends SIGTERM and waits up to 5 s for the exit; returns how long it
-    /// took, or `None` if the child had to be killed.
-    pub fn terminate(&mut self) -> Option<Duration> {
-        let start = Instant::now();
-        // SAFETY: kill(2) with a pid we own and a valid signal number.
-        unsafe {
-            libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM);
-        }
-        while start.elapsed() < Duration::from_secs(5) {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return Some(start.elapsed());
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        None
-    }
-}
-
-impl Drop for ChildServer {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
+    #[test]
+    fn proc_readings_of_this_process() {
+        let me = std::process::id();
+        crate::wait::burn_cpu(Duration::from_millis(50));
+        let cpu = CpuUse::read(me).expect("/proc/self is readable");
+        assert!(cpu.cpu() > Duration::ZERO, "{cpu:?}");
+        assert!(rss_bytes(me).unwrap() > 1024 * 1024);
+        assert!(virtual_bytes(me).unwrap() >= rss_bytes(me).unwrap());
+        assert!(kernel_stack_bytes().unwrap() > 0);
+        assert!(raise_fd_limit().unwrap() >= 1024);
     }
 }
