@@ -1,12 +1,13 @@
 //! A static file server for the built book, on loopback only: `cargo xtask
 //! serve` uses it on port 3000, the browser tests on an ephemeral port.
 //! (tower-http's ServeDir sends `application/wasm`, which streaming
-//! WebAssembly compilation needs.)
+//! WebAssembly compilation needs.) A missing page gets the book's 404.html
+//! with status 404, as a static host would serve it.
 
 use std::net::SocketAddr;
 use std::path::Path;
 
-use tower_http::services::ServeDir;
+use tower_http::services::{ServeDir, ServeFile};
 
 /// Serves `dir` on 127.0.0.1:`port` until Ctrl-C.
 pub fn serve_forever(dir: &Path, port: u16) -> anyhow::Result<()> {
@@ -57,5 +58,6 @@ impl Drop for BackgroundServer {
 }
 
 fn app(dir: &Path) -> axum::Router {
-    axum::Router::new().fallback_service(ServeDir::new(dir))
+    let files = ServeDir::new(dir).not_found_service(ServeFile::new(dir.join("404.html")));
+    axum::Router::new().fallback_service(files)
 }
