@@ -64,6 +64,21 @@ test("axe-core: no serious or critical violation on any page, in any theme", asy
   assert.deepEqual(failures, [], `\n${failures.join("\n")}`);
 });
 
+test("axe-core at 390 px wide, where the sidebar starts closed", async () => {
+  const failures = [];
+  for (const theme of ["light", "navy"]) {
+    for (const path of ["ch01-waiting.html", "visualizer.html"]) {
+      const p = await openPage("about:blank", { width: 390, height: 844 });
+      await p.context.addInitScript((t) => localStorage.setItem("mdbook-theme", t), theme);
+      await p.page.goto(new URL(path, BOOK_URL).href, { waitUntil: "load" });
+      assert.equal(await p.page.locator("#mdbook-sidebar-toggle").getAttribute("aria-expanded"), "false");
+      for (const v of await seriousViolations(p.page)) failures.push(`${theme} ${path} 390px: ${v}`);
+      await p.close();
+    }
+  }
+  assert.deepEqual(failures, [], `\n${failures.join("\n")}`);
+});
+
 test("print.html: every chapter, quizzes with folded answers, visualizers as first-frame pictures", async () => {
   const chapters = await chapterPages();
   // print.html opens the print dialog on load; a test cannot answer it, and
