@@ -29,6 +29,8 @@
           try {
             viz.mount(el, el.dataset.preset || "ch01");
             el.setAttribute("data-ww-mounted", "yes");
+            // theme/print.js keeps this first frame as the picture for paper.
+            el.dispatchEvent(new CustomEvent("ww-viz-mounted", { bubbles: true }));
           } catch (err) {
             el.setAttribute("data-ww-mounted", "failed");
             console.error("Waiting Well visualizer:", err);

@@ -4,6 +4,7 @@
 //!
 //! - `cargo xtask book`    build the visualizer to wasm and the book into `book/`
 //! - `cargo xtask serve`   the same, then serve it on http://127.0.0.1:3000
+//!   (`--watch`: rebuild on a change and reload the open page)
 //! - `cargo xtask test`    every check CI runs (README command 2)
 //! - `cargo xtask figures` rerun the examples that produce the book's figures
 //! - `cargo xtask e2e`     only the browser tests; `cargo xtask links` only the link check
@@ -17,6 +18,7 @@ mod serve;
 mod sources;
 mod test;
 mod tools;
+mod watch;
 
 use std::path::PathBuf;
 
@@ -44,6 +46,10 @@ enum Command {
     Serve {
         #[arg(long, default_value_t = 3000)]
         port: u16,
+        /// Rebuild on a change to src/, theme/, book.toml or playground/ and
+        /// reload the open page (the visualizer with the fast wasm-dev profile).
+        #[arg(long)]
+        watch: bool,
     },
     /// Run every check: fmt, clippy, tests, wasm tests in Chromium, book, links, browser tests.
     Test {
@@ -84,9 +90,10 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Book { skip_wasm: true } => book::build_book().map(|_| ()),
         Command::Book { skip_wasm: false } => book::build_all().map(|_| ()),
-        Command::Serve { port } => {
+        Command::Serve { port, watch: true } => watch::serve_and_watch(port),
+        Command::Serve { port, watch: false } => {
             let dir = book::build_all()?;
-            serve::serve_forever(&dir, port)
+            serve::serve_forever(&dir, port, None)
         }
         Command::Test { skip_examples } => test::run_all(skip_examples),
         Command::Links => links::check_site(std::path::Path::new("book")),
