@@ -13,7 +13,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use super::work::{blocking_call_holding, blocking_call_releasing, run_bytecodes};
-use super::{Gil, GilStats, Mode};
+use super::{Gil, GilGuard, GilStats, Mode};
 
 /// One run of CPU-bound threads.
 #[derive(Debug, Clone, Copy)]
@@ -44,6 +44,22 @@ pub fn cpu_bound(mode: Mode, threads: usize, total: u64, interval: Duration) -> 
         elapsed: started.elapsed(),
         stats: gil.stats(),
     }
+}
+
+/// Bytecodes per second of one thread alone under the GIL: the most one GIL
+/// can run, since N threads sharing it take turns. Timed as the fastest of
+/// `batches` batches of `bytecodes` each: other programs on the machine can
+/// only slow a batch down, and a short batch often runs untouched.
+pub fn one_thread_rate(bytecodes: u64, batches: usize) -> f64 {
+    let gil = Gil::new(Mode::On);
+    let mut py = gil.acquire();
+    (0..batches.max(1))
+        .map(|_| {
+            let started = Instant::now();
+            run_bytecodes(&mut py, bytecodes);
+            bytecodes as f64 / started.elapsed().as_secs_f64()
+        })
+        .fold(0.0, f64::max)
 }
 
 /// How the I/O-bound requests treat the GIL while they wait.
@@ -99,9 +115,11 @@ pub const HANDLER_BYTECODES: u64 = 100;
 pub struct ConvoyRun {
     /// Operations the I/O-style thread completed.
     pub ops: u64,
-    /// How long that took: the asked window, plus the last operation.
+    /// The measured window: the asked one, plus the end of the last
+    /// operation. It starts before the I/O thread's first wait for the GIL.
     pub elapsed: Duration,
-    /// Bytecodes the CPU-bound threads ran in the same time.
+    /// Bytecodes the CPU-bound threads ran in that same window (read at the
+    /// same instants as its clock).
     pub cpu_bytecodes: u64,
     pub stats: GilStats,
 }
@@ -113,21 +131,25 @@ impl ConvoyRun {
     pub fn cpu_bytecodes_per_sec(&self) -> f64 {
         self.cpu_bytecodes as f64 / self.elapsed.as_secs_f64()
     }
+    /// Bytecodes run under the GIL by every thread, the I/O thread's
+    /// handlers included, per second: never more than one thread alone
+    /// runs, since only one thread holds the lock at a time.
+    pub fn gil_bytecodes_per_sec(&self) -> f64 {
+        (self.cpu_bytecodes + self.ops * HANDLER_BYTECODES) as f64 / self.elapsed.as_secs_f64()
+    }
 }
 
 // ANCHOR: io_thread
 /// The I/O-style thread: a loop of short blocking calls (`wait` each, GIL
-/// released) with a little Python-level work between them, for `window`.
-fn io_thread(gil: &Gil, wait: Duration, window: Duration) -> (u64, Duration) {
-    let mut py = gil.acquire();
-    let started = Instant::now();
+/// released) with a little Python-level work between them, until `until`.
+fn io_thread(py: &mut GilGuard, wait: Duration, until: Instant) -> u64 {
     let mut ops = 0;
-    while started.elapsed() < window {
-        blocking_call_releasing(&mut py, wait); // e.g. a fast DB query
-        run_bytecodes(&mut py, HANDLER_BYTECODES); // handle its result
+    while Instant::now() < until {
+        blocking_call_releasing(py, wait); // e.g. a fast DB query
+        run_bytecodes(py, HANDLER_BYTECODES); // handle its result
         ops += 1;
     }
-    (ops, started.elapsed())
+    ops
 }
 // ANCHOR_END: io_thread
 
@@ -157,16 +179,24 @@ pub fn convoy(
         start_line.wait();
         // Start measuring once a CPU thread is really running, or the I/O
         // thread's first calls would find the GIL free.
-        let started = Instant::now();
+        let ready = Instant::now();
         while cpu_threads > 0
             && cpu_done.load(Relaxed) == 0
-            && started.elapsed() < Duration::from_secs(1)
+            && ready.elapsed() < Duration::from_secs(1)
         {
             thread::sleep(Duration::from_micros(100));
         }
+        // One instant starts the clock and the CPU count together. The I/O
+        // thread's first wait for the GIL is inside the window, like all its
+        // later ones, and so is the CPU work done meanwhile.
+        let started = Instant::now();
         let cpu_before = cpu_done.load(Relaxed);
-        let (ops, elapsed) = io_thread(&gil, wait, window);
-        let cpu_bytecodes = cpu_done.load(Relaxed) - cpu_before;
+        let mut py = gil.acquire();
+        let ops = io_thread(&mut py, wait, started + window);
+        // Still holding the GIL: no CPU thread can count between these reads.
+        let (elapsed, cpu_after) = (started.elapsed(), cpu_done.load(Relaxed));
+        drop(py);
+        let cpu_bytecodes = cpu_after - cpu_before;
         stop.store(true, Relaxed);
         ConvoyRun {
             ops,
