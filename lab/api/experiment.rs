@@ -131,6 +131,25 @@ impl Outcome {
     pub fn fraction(&self) -> f64 {
         self.throughput / self.bound
     }
+
+    /// How long a request takes, by Little's law: each closed-loop client
+    /// always has one request out, so W = clients / throughput. Unlike the
+    /// load generator's latencies, this counts requests that never finished.
+    pub fn littles_law_latency(&self) -> Duration {
+        let seconds = self.trial.clients as f64 / self.throughput.max(1e-9);
+        Duration::try_from_secs_f64(seconds).unwrap_or(Duration::MAX)
+    }
+
+    /// True when the run is too short for its queue, so the measured
+    /// latencies are cut short. The queue fills during the first W (as
+    /// Little's law gives it); answers that finish then waited less than W,
+    /// and answers that would have waited longer than the run never come
+    /// in. When W is past the middle of the measured window, most answers in
+    /// it are of the first kind: every latency quantile is then only a
+    /// lower bound.
+    pub fn latency_cut_short(&self) -> bool {
+        self.littles_law_latency() > self.trial.warmup + self.trial.duration / 2
+    }
 }
 
 /// Requests waiting longer than this count as failed. Long on purpose: with
@@ -146,23 +165,37 @@ pub struct Schedule {
 }
 
 impl Schedule {
-    /// Runs one trial per (model, clients) pair, in order.
+    /// Runs one trial per (model, clients) pair, in order, with a progress
+    /// bar on stderr (hidden when stderr is not a terminal; stdout is the
+    /// figure).
     pub fn run_all(
         self,
         trials: impl IntoIterator<Item = (Model, usize)>,
     ) -> anyhow::Result<Vec<Outcome>> {
-        trials
+        let trials: Vec<_> = trials.into_iter().collect();
+        let bar = indicatif::ProgressBar::new(trials.len() as u64);
+        if let Ok(style) =
+            indicatif::ProgressStyle::with_template("{msg:>28} [{bar:30}] {pos}/{len} {elapsed}")
+        {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        let outcomes = trials
             .into_iter()
             .map(|(model, clients)| {
-                run_trial(Trial {
+                bar.set_message(format!("{}, {clients} clients", model.label()));
+                let outcome = run_trial(Trial {
                     model,
                     clients,
                     wait: self.wait,
                     warmup: self.warmup,
                     duration: self.duration,
-                })
+                });
+                bar.inc(1);
+                outcome
             })
-            .collect()
+            .collect();
+        bar.finish_and_clear();
+        outcomes
     }
 
     /// The line above a table of outcomes: what was sent, and for how long.
@@ -251,8 +284,9 @@ pub fn load_threads() -> usize {
     std::thread::available_parallelism().map_or(1, usize::from)
 }
 
-/// The table every chapter prints: one row per trial.
-pub fn outcome_table(outcomes: &[Outcome]) -> Table {
+/// The table every chapter prints: one row per trial, and under it what a
+/// latency cell marked [`CUT_SHORT`] means, if there is one.
+pub fn outcome_table(outcomes: &[Outcome]) -> String {
     let mut table = Table::new([
         "model",
         "Python analog",
@@ -272,22 +306,51 @@ pub fn outcome_table(outcomes: &[Outcome]) -> Table {
             format!("{:.0}", o.throughput),
             format!("{:.0}", o.bound),
             percent(o.throughput, o.bound),
-            latency(&o.report, 0.5),
-            latency(&o.report, 0.99),
+            latency_cell(o, o.report.latency(0.5)),
+            latency_cell(o, o.report.latency(0.99)),
             o.report.errors.to_string(),
         ]);
     }
-    table
+    format!("{table}{}", cut_short_note(outcomes))
 }
 
-/// A latency quantile, or `-` when no request sent in the window finished
-/// inside it (the queue is longer than the window).
-fn latency(report: &LoadReport, q: f64) -> String {
-    if report.requests == 0 {
+/// A latency cell: `-` when no answer came in at all, `≥ X (window)` when
+/// the run was too short for the queue ([`Outcome::latency_cut_short`]), so
+/// `X`, measured on the answers that came in, is only a lower bound.
+pub fn latency_cell(outcome: &Outcome, latency: Duration) -> String {
+    if outcome.report.requests == 0 {
         "-".to_string()
+    } else if outcome.latency_cut_short() {
+        format!("≥ {} {CUT_SHORT}", human(latency))
     } else {
-        human(report.latency(q))
+        human(latency)
     }
+}
+
+/// The mark on a latency cell that the run's window cut short.
+pub const CUT_SHORT: &str = "(window)";
+
+/// The note under a table with cut-short cells (empty if there are none):
+/// what the mark means, with the latency Little's law gives for each row.
+pub fn cut_short_note(outcomes: &[Outcome]) -> String {
+    let rows: String = outcomes
+        .iter()
+        .filter(|o| o.report.requests > 0 && o.latency_cut_short())
+        .map(|o| {
+            format!(
+                "  {}, {} clients: {}\n",
+                o.trial.model.label(),
+                o.trial.clients,
+                human(o.littles_law_latency())
+            )
+        })
+        .collect();
+    if rows.is_empty() {
+        return String::new();
+    }
+    format!(
+        "\n≥ ... {CUT_SHORT}: the queue is longer than this run, so only requests short enough\nto finish inside it were timed, and the real latency is longer. Little's law\n(clients / req/s) puts it at:\n{rows}"
+    )
 }
 
 /// Raises this process's open-file limit (each connection is a file
