@@ -682,3 +682,55 @@ impl Drop for ChildServer {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An outcome of `clients` closed-loop clients served at `throughput`,
+    /// with one answer of `latency` recorded, over 1 s warm-up + 5 s.
+    fn outcome(clients: usize, throughput: f64, latency: Duration) -> Outcome {
+        let mut latency_us = hdrhistogram::Histogram::new_with_bounds(1, 3_600_000_000, 3).unwrap();
+        latency_us.record(latency.as_micros() as u64).unwrap();
+        Outcome {
+            trial: Trial {
+                // Any model: only the numbers below matter.
+                model: Model::from_name(super::super::MODEL_NAMES[0], 2).unwrap(),
+                clients,
+                wait: Duration::from_millis(50),
+                warmup: Duration::from_secs(1),
+                duration: Duration::from_secs(5),
+            },
+            report: LoadReport {
+                requests: 1,
+                errors: 0,
+                elapsed: Duration::from_secs(5),
+                latency_us,
+                failures: Default::default(),
+                status: Default::default(),
+                connects: clients as u64,
+                unfinished: 0,
+            },
+            throughput,
+            bound: 40.0,
+            cpu: None,
+        }
+    }
+
+    #[test]
+    fn latencies_are_marked_only_when_the_queue_outlasts_the_window() {
+        // 100 clients on 2 workers: 2.5 s a request, inside a 1 s + 5 s run.
+        let fits = outcome(100, 40.0, Duration::from_millis(2_500));
+        assert!(!fits.latency_cut_short());
+        assert_eq!(latency_cell(&fits, Duration::from_millis(2_500)), "2.50 s");
+        assert_eq!(cut_short_note(&[fits]), "");
+        // 1,000 clients: 25 s a request, so the 3.49 s measured is a floor.
+        let cut = outcome(1_000, 40.0, Duration::from_millis(3_490));
+        assert!(cut.latency_cut_short());
+        assert_eq!(cut.littles_law_latency(), Duration::from_secs(25));
+        let cell = latency_cell(&cut, Duration::from_millis(3_490));
+        assert_eq!(cell, "≥ 3.49 s (window)");
+        let note = cut_short_note(&[cut]);
+        assert!(note.contains(", 1000 clients: 25.00 s"), "{note}");
+    }
+}
