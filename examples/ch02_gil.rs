@@ -289,7 +289,7 @@ fn convoy_tables(sizes: &Sizes) -> Result<()> {
     println!("{table}");
 
     // The ceiling the price table is read against: what one GIL can run.
-    let ceiling = one_thread_rate(CEILING_BATCH, CEILING_BATCHES);
+    let ceiling = one_thread_rate(CEILING_BATCH, CEILING_BATCHES).per_sec;
     println!(
         "The price: the CPU-bound threads' throughput in the same runs\n(million bytecodes per second, and compared with a 100 ms interval).\nOne thread alone runs {:.1}: no row can beat that, whatever its thread count.\n",
         ceiling / 1e6

@@ -13,11 +13,11 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use lab::gil::experiments::{self, convoy, cpu_bound};
+use lab::gil::experiments::convoy;
 use lab::gil::work::{
     blocking_call_holding, blocking_call_releasing, bytecode, cpu_work_releasing, run_bytecodes,
 };
-use lab::gil::{DEFAULT_SWITCH_INTERVAL, Gil, Mode};
+use lab::gil::{Gil, Mode};
 
 #[test]
 fn two_threads_never_hold_it_at_once() {
@@ -231,55 +231,6 @@ fn a_cpu_bound_thread_slows_an_io_thread_to_about_one_call_per_interval() {
         "no convoy: alone {alone:?}, beside {beside:?}"
     );
     assert!(beside.stats.forced_switches >= 2, "{beside:?}");
-}
-
-/// The test's ceiling: one thread alone, the fastest of 50 short batches
-/// (a few milliseconds each in a debug build).
-fn one_thread_rate() -> f64 {
-    experiments::one_thread_rate(10_000, 50)
-}
-
-#[test]
-fn one_gil_never_runs_more_than_one_threads_worth_of_bytecode() {
-    // Physics, not speed: with the GIL on only the holder runs bytecode, so
-    // N threads together cannot beat one thread alone. 10 % is room for
-    // noise. A measurement that counts work done outside its clock breaks
-    // this: the convoy figure once showed four CPU threads running far
-    // faster than one. A busy machine slows the rows more than the ceiling
-    // (the fastest of many short batches), so it can hide such an overcount
-    // but not fail a correct measurement.
-    let first = one_thread_rate();
-    let mut rows = Vec::new();
-    for threads in [2, 4] {
-        let run = cpu_bound(Mode::On, threads, 400_000, DEFAULT_SWITCH_INTERVAL);
-        rows.push((
-            format!("{threads} CPU-bound threads"),
-            400_000.0 / run.elapsed.as_secs_f64(),
-        ));
-    }
-    // The convoy experiment's rows, as chapter 2's figure runs them, with
-    // shorter windows. The 100 ms interval is where a clock started late
-    // shows most: the I/O thread's first wait for the GIL is that long.
-    let wait = Duration::from_micros(100);
-    for interval in [100_000, 5_000, 1_000, 100, 1].map(Duration::from_micros) {
-        let window = interval.max(Duration::from_millis(100));
-        for cpu_threads in [1, 2, 4] {
-            let run = convoy(interval, cpu_threads, wait, window);
-            let what = format!("convoy, {interval:?} interval, {cpu_threads} CPU threads");
-            rows.push((what, run.gil_bytecodes_per_sec()));
-        }
-    }
-    // Measured again at the end, so a burst of load from other programs
-    // cannot lower the ceiling alone.
-    let ceiling = first.max(one_thread_rate());
-    for (what, rate) in rows {
-        assert!(
-            rate <= 1.1 * ceiling,
-            "{what}: {:.2} M bytecodes/s under one GIL, but one thread alone does {:.2} M/s",
-            rate / 1e6,
-            ceiling / 1e6
-        );
-    }
 }
 
 // ANCHOR: exercise_test

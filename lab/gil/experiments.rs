@@ -12,6 +12,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use cpu_time::{ProcessTime, ThreadTime};
+
 use super::work::{blocking_call_holding, blocking_call_releasing, run_bytecodes};
 use super::{Gil, GilGuard, GilStats, Mode};
 
@@ -46,20 +48,37 @@ pub fn cpu_bound(mode: Mode, threads: usize, total: u64, interval: Duration) -> 
     }
 }
 
-/// Bytecodes per second of one thread alone under the GIL: the most one GIL
-/// can run, since N threads sharing it take turns. Timed as the fastest of
-/// `batches` batches of `bytecodes` each: other programs on the machine can
-/// only slow a batch down, and a short batch often runs untouched.
-pub fn one_thread_rate(bytecodes: u64, batches: usize) -> f64 {
+/// How fast one thread alone runs bytecode under the GIL: the most one GIL
+/// can run, since N threads sharing it take turns.
+#[derive(Debug, Clone, Copy)]
+pub struct OneThread {
+    /// Bytecodes per second of wall time.
+    pub per_sec: f64,
+    /// Bytecodes per second of the thread's own CPU time, which other
+    /// programs on the machine cannot lower by taking the core away.
+    pub per_cpu_sec: f64,
+}
+
+/// Times one thread alone as the fastest of `batches` batches of
+/// `bytecodes` each: other programs on the machine can only slow a batch
+/// down, and a short batch often runs untouched.
+pub fn one_thread_rate(bytecodes: u64, batches: usize) -> OneThread {
     let gil = Gil::new(Mode::On);
     let mut py = gil.acquire();
-    (0..batches.max(1))
-        .map(|_| {
-            let started = Instant::now();
-            run_bytecodes(&mut py, bytecodes);
-            bytecodes as f64 / started.elapsed().as_secs_f64()
-        })
-        .fold(0.0, f64::max)
+    let mut best = OneThread {
+        per_sec: 0.0,
+        per_cpu_sec: 0.0,
+    };
+    for _ in 0..batches.max(1) {
+        let (wall, cpu) = (Instant::now(), ThreadTime::now());
+        run_bytecodes(&mut py, bytecodes);
+        let (wall, cpu) = (wall.elapsed(), cpu.elapsed());
+        best.per_sec = best.per_sec.max(bytecodes as f64 / wall.as_secs_f64());
+        best.per_cpu_sec = best
+            .per_cpu_sec
+            .max(bytecodes as f64 / cpu.as_secs_f64().max(1e-9));
+    }
+    best
 }
 
 /// How the I/O-bound requests treat the GIL while they wait.
@@ -121,6 +140,9 @@ pub struct ConvoyRun {
     /// Bytecodes the CPU-bound threads ran in that same window (read at the
     /// same instants as its clock).
     pub cpu_bytecodes: u64,
+    /// CPU time the whole process used in that same window (every thread:
+    /// the CPU-bound ones, the I/O thread, waiters waking up).
+    pub process_cpu: Duration,
     pub stats: GilStats,
 }
 
@@ -131,11 +153,15 @@ impl ConvoyRun {
     pub fn cpu_bytecodes_per_sec(&self) -> f64 {
         self.cpu_bytecodes as f64 / self.elapsed.as_secs_f64()
     }
-    /// Bytecodes run under the GIL by every thread, the I/O thread's
-    /// handlers included, per second: never more than one thread alone
-    /// runs, since only one thread holds the lock at a time.
+    /// Bytecodes run under the GIL by every thread in the window, the I/O
+    /// thread's handlers included.
+    pub fn gil_bytecodes(&self) -> u64 {
+        self.cpu_bytecodes + self.ops * HANDLER_BYTECODES
+    }
+    /// [`ConvoyRun::gil_bytecodes`] per second: never more than one thread
+    /// alone runs, since only one thread holds the lock at a time.
     pub fn gil_bytecodes_per_sec(&self) -> f64 {
-        (self.cpu_bytecodes + self.ops * HANDLER_BYTECODES) as f64 / self.elapsed.as_secs_f64()
+        self.gil_bytecodes() as f64 / self.elapsed.as_secs_f64()
     }
 }
 
@@ -189,19 +215,20 @@ pub fn convoy(
         // One instant starts the clock and the CPU count together. The I/O
         // thread's first wait for the GIL is inside the window, like all its
         // later ones, and so is the CPU work done meanwhile.
-        let started = Instant::now();
+        let (started, process) = (Instant::now(), ProcessTime::now());
         let cpu_before = cpu_done.load(Relaxed);
         let mut py = gil.acquire();
         let ops = io_thread(&mut py, wait, started + window);
         // Still holding the GIL: no CPU thread can count between these reads.
-        let (elapsed, cpu_after) = (started.elapsed(), cpu_done.load(Relaxed));
+        let cpu_after = cpu_done.load(Relaxed);
+        let (elapsed, process_cpu) = (started.elapsed(), process.elapsed());
         drop(py);
-        let cpu_bytecodes = cpu_after - cpu_before;
         stop.store(true, Relaxed);
         ConvoyRun {
             ops,
             elapsed,
-            cpu_bytecodes,
+            cpu_bytecodes: cpu_after - cpu_before,
+            process_cpu,
             stats: gil.stats(),
         }
     })
