@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
-use lab::gil::experiments::{CpuRun, Waiting, convoy, cpu_bound, io_bound};
+use lab::gil::experiments::{CpuRun, Waiting, convoy, cpu_bound, io_bound, one_thread_rate};
 use lab::gil::{DEFAULT_SWITCH_INTERVAL, Mode};
 use lab::report::{Table, human, print_banner};
 
@@ -79,12 +79,18 @@ struct Sizes {
 impl Sizes {
     fn new(quick: bool) -> Self {
         if quick {
+            // A fifth of the full run's work per CPU-bound cell: 2,000,000
+            // bytecodes still last 50-100 ms, ten or more 5 ms switch
+            // intervals, so the GIL changes hands many times per run and the
+            // 1/2/4-thread shape is the same. Convoy cells are shorter too:
+            // 100 ms is still 20 switch intervals of 5 ms, and 300 ms still
+            // shows the collapse to a few calls per second at 100 ms.
             Sizes {
-                cpu_bytecodes: 4_000_000,
+                cpu_bytecodes: 2_000_000,
                 cpu_runs: 2,
                 io_wait: Duration::from_millis(5),
-                convoy_window: Duration::from_millis(150),
-                convoy_window_slow: Duration::from_millis(500),
+                convoy_window: Duration::from_millis(100),
+                convoy_window_slow: Duration::from_millis(300),
             }
         } else {
             Sizes {
@@ -104,6 +110,10 @@ const IO_CALLS: usize = 4;
 const CONVOY_CPU_THREADS: [usize; 4] = [0, 1, 2, 4];
 /// The I/O-style thread's blocking call: about a fast local database query.
 const CONVOY_WAIT: Duration = Duration::from_micros(100);
+/// One thread alone, timed as the fastest of this many batches of this
+/// many bytecodes: the most one GIL can run.
+const CEILING_BATCH: u64 = 100_000;
+const CEILING_BATCHES: usize = 40;
 const INTERVALS: [Duration; 5] = [
     Duration::from_millis(100),
     Duration::from_millis(5),
@@ -278,8 +288,11 @@ fn convoy_tables(sizes: &Sizes) -> Result<()> {
     }
     println!("{table}");
 
+    // The ceiling the price table is read against: what one GIL can run.
+    let ceiling = one_thread_rate(CEILING_BATCH, CEILING_BATCHES).per_sec;
     println!(
-        "The price: the CPU-bound threads' throughput in the same runs\n(million bytecodes per second, and compared with a 100 ms interval).\n"
+        "The price: the CPU-bound threads' throughput in the same runs\n(million bytecodes per second, and compared with a 100 ms interval).\nOne thread alone runs {:.1}: no row can beat that, whatever its thread count.\n",
+        ceiling / 1e6
     );
     let mut table = Table::new([
         "switch interval",

@@ -17,8 +17,10 @@ use std::time::Duration;
 
 use clap::Parser;
 use lab::api::Model;
-use lab::api::experiment::{ChapterArgs, ChapterCommand, Outcome, Schedule, outcome_table};
-use lab::report::{Table, human, print_banner};
+use lab::api::experiment::{
+    ChapterArgs, ChapterCommand, Outcome, Schedule, latency_cell, outcome_table,
+};
+use lab::report::{Table, print_banner};
 
 #[derive(Parser)]
 #[command(about = "Chapter 3: sync thread pools (WSGI) against Little's law")]
@@ -101,7 +103,7 @@ fn in_service_table(outcomes: &[Outcome]) -> Table {
             o.trial.model.label(),
             o.trial.clients.to_string(),
             format!("{:.0}", o.throughput),
-            if answered { human(mean) } else { "-".into() },
+            latency_cell(o, mean),
             if answered {
                 format!("{:.0}", o.throughput * mean.as_secs_f64())
             } else {

@@ -43,9 +43,11 @@ impl SlowUpstream {
             addr.ip().is_loopback(),
             "the upstream only binds to loopback"
         );
-        // Bound with std so that `start` also works from inside async code.
-        let listener = std::net::TcpListener::bind(addr)?;
-        listener.set_nonblocking(true)?;
+        // Bound with std so that `start` also works from inside async code,
+        // with the servers' long listen queue: with std's 128, a few hundred
+        // clients connecting at once overflow it, and each dropped SYN costs
+        // its client a 1 s retransmit that would be measured as waiting.
+        let listener = crate::api::listen(addr)?;
         let addr = listener.local_addr()?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(threads.max(1))
