@@ -47,7 +47,7 @@ impl SlowUpstream {
         // with the servers' long listen queue: with std's 128, a few hundred
         // clients connecting at once overflow it, and each dropped SYN costs
         // its client a 1 s retransmit that would be measured as waiting.
-        let listener = crate::api::listen(addr)?;
+        let listener = crate::net::bind_and_listen(addr)?;
         let addr = listener.local_addr()?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(threads.max(1))

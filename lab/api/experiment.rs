@@ -610,11 +610,7 @@ mod tests {
         assert!(kernel_stack_bytes().unwrap() > 0);
         assert!(raise_fd_limit().unwrap() >= 1024);
     }
-}
 
-#[cfg(test)]
-mod tests {
-    use super::*;
 
     /// An outcome of `clients` closed-loop clients served at `throughput`,
     /// with one answer of `latency` recorded, over 1 s warm-up + 5 s.
