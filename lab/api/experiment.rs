@@ -611,7 +611,6 @@ mod tests {
         assert!(raise_fd_limit().unwrap() >= 1024);
     }
 
-
     /// An outcome of `clients` closed-loop clients served at `throughput`,
     /// with one answer of `latency` recorded, over 1 s warm-up + 5 s.
     fn outcome(clients: usize, throughput: f64, latency: Duration) -> Outcome {
