@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use super::{Model, Options, serve_until_signal, shutdown_signal, start};
 use crate::loadgen::{self, LoadReport, LoadSpec};
-use crate::report::{Table, human, percent};
+use crate::report::{Cell, Table, duration, num, ratio};
 
 /// One run: a model, a number of closed-loop clients, the wait per request.
 #[derive(Debug, Clone, Copy)]
@@ -266,15 +266,15 @@ pub fn outcome_table(outcomes: &[Outcome]) -> Table {
     ]);
     for o in outcomes {
         table.row([
-            o.trial.model.label(),
-            o.trial.model.python_analog().to_string(),
-            o.trial.clients.to_string(),
-            format!("{:.0}", o.throughput),
-            format!("{:.0}", o.bound),
-            percent(o.throughput, o.bound),
+            Cell::from(o.trial.model.label()),
+            Cell::from(o.trial.model.python_analog()),
+            Cell::from(o.trial.clients),
+            num(o.throughput, 0),
+            num(o.bound, 0),
+            ratio(o.throughput, o.bound),
             latency(&o.report, 0.5),
             latency(&o.report, 0.99),
-            o.report.errors.to_string(),
+            Cell::from(o.report.errors),
         ]);
     }
     table
@@ -282,11 +282,11 @@ pub fn outcome_table(outcomes: &[Outcome]) -> Table {
 
 /// A latency quantile, or `-` when no request sent in the window finished
 /// inside it (the queue is longer than the window).
-fn latency(report: &LoadReport, q: f64) -> String {
+fn latency(report: &LoadReport, q: f64) -> Cell {
     if report.requests == 0 {
-        "-".to_string()
+        "-".into()
     } else {
-        human(report.latency(q))
+        duration(report.latency(q))
     }
 }
 
@@ -433,15 +433,20 @@ impl MemoryCost {
 
     /// A table row: what, count, RSS delta, RSS per item, virtual per item,
     /// kernel stack per item.
-    pub fn row(&self, what: &str) -> [String; 6] {
-        let per = |b: u64| format!("{:.1} KiB", b as f64 / 1024.0 / self.count.max(1) as f64);
+    /// Byte columns hold KiB or MiB as their value, as their text reads.
+    pub fn row(&self, what: &str) -> [Cell; 6] {
+        let per = |b: u64| {
+            let kib = b as f64 / 1024.0 / self.count.max(1) as f64;
+            Cell::measured(format!("{kib:.1} KiB"), kib)
+        };
+        let mib = self.rss_delta as f64 / (1024.0 * 1024.0);
         [
-            what.to_string(),
-            self.count.to_string(),
-            format!("{:.1} MiB", self.rss_delta as f64 / (1024.0 * 1024.0)),
+            Cell::from(what),
+            Cell::from(self.count),
+            Cell::measured(format!("{mib:.1} MiB"), mib),
             per(self.rss_delta),
             per(self.virtual_delta),
-            self.kernel_stack_delta.map_or("-".to_string(), per),
+            self.kernel_stack_delta.map_or("-".into(), per),
         ]
     }
 }
