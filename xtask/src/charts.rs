@@ -722,15 +722,16 @@ fn ch05_request_timeline(run: &Run) -> anyhow::Result<Chart> {
         .collect();
     ensure!(!tables.is_empty(), "no request-scope timelines in the run");
     for t in tables {
-        let title = run.tables[t]
-            .caption
-            .split(" (times since")
-            .next()
-            .unwrap_or_default()
-            .to_string();
+        // "GET /users/export?hold=true (hold until the stream ends) (times since …)":
+        // the lane is named by what the request does, "hold until the stream ends".
+        let caption = &run.tables[t].caption;
+        let what = caption
+            .split_once(" (")
+            .and_then(|(_, rest)| rest.split_once(')'))
+            .map_or(caption.as_str(), |(what, _)| what);
         for (framework, column) in FRAMEWORKS {
             let i = lanes.len();
-            lanes.push(format!("{title}, {framework}"));
+            lanes.push(format!("{framework}: {what}"));
             held.extend(band(run, t, column, i, ("acquired", "released"))?);
             responding.extend(band(
                 run,
@@ -815,10 +816,11 @@ pub fn render(
             )?,
         };
         root.present().context("drawing the chart")?;
+        // Plotters maps onto the plotting area's first to last pixel
+        // (`ChartBuilder::build_cartesian_2d`), y upwards: min at the bottom.
         let (px, py) = pixels;
-        chart.x.pixels = (f64::from(px.start), f64::from(px.end));
-        // Plotters draws y upwards: min at the bottom edge.
-        chart.y.pixels = (f64::from(py.end), f64::from(py.start));
+        chart.x.pixels = (f64::from(px.start), f64::from(px.end - 1));
+        chart.y.pixels = (f64::from(py.end - 1), f64::from(py.start));
     }
     let provenance = provenance(chart);
     theme_svg(&svg, &provenance)
@@ -1167,4 +1169,116 @@ fn drawn_marks(svg: &str) -> anyhow::Result<BTreeMap<String, Vec<(f64, f64)>>> {
         }
     }
     Ok(marks)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cell(text: &str, value: Option<f64>) -> RunCell {
+        RunCell {
+            text: text.into(),
+            value,
+        }
+    }
+
+    /// A run with chapter 1's Little's-law table, as `figures` records it.
+    fn ch01_run() -> Run {
+        let rows = [
+            (1.0, 20.0, 19.5),
+            (10.0, 200.0, 195.2),
+            (100.0, 2000.0, 1931.4),
+        ]
+        .map(|(l, p, m)| {
+            vec![
+                cell(&format!("{l:.0}"), Some(l)),
+                cell(&format!("{p:.0}"), Some(p)),
+                cell(&format!("{m:.0}"), Some(m)),
+            ]
+        })
+        .to_vec();
+        Run {
+            title: "Chapter 1: I/O-bound waiting".into(),
+            command: "cargo run --release --example ch01_waiting".into(),
+            machine: "test machine".into(),
+            tables: vec![RunTable {
+                section: "Little's law: throughput = clients / time per request".into(),
+                caption: String::new(),
+                columns: vec![
+                    "clients (L)".into(),
+                    "predicted req/s (L / 50.0 ms)".into(),
+                    "measured req/s".into(),
+                ],
+                rows,
+            }],
+        }
+    }
+
+    fn draw(run: &Run) -> String {
+        let mut chart = charts_for("ch01_waiting", run).unwrap().remove(0);
+        render(&mut chart, |chart| Provenance {
+            source: "ch01_waiting-3.txt".into(),
+            source_sha256: sha256_hex("text"),
+            record: "ch01_waiting.json".into(),
+            banner: run.banner(),
+            chart: chart.clone(),
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn a_chart_reads_back_as_its_run_and_no_other() {
+        let run = ch01_run();
+        let svg = draw(&run);
+        assert_eq!(check_svg(&svg, &run).unwrap(), 6);
+        assert!(svg.contains("var(--ww-series-1, #0072b2)"), "{svg}");
+        assert!(svg.contains("class=\"ww-bound\" stroke-dasharray"), "{svg}");
+        assert!(!svg.contains("#000000") && !svg.contains("<?xml"));
+
+        // Another run's numbers: the recorded value differs from the plotted one.
+        let mut other = run.clone();
+        other.tables[0].rows[2][2].value = Some(1500.0);
+        let err = check_svg(&svg, &other).unwrap_err().to_string();
+        assert!(
+            err.contains("plots 1931.4 where the run recorded 1500"),
+            "{err}"
+        );
+
+        // A point drawn somewhere else than its value.
+        let moved = regex::Regex::new(r#"(class="ww-series-1"[^>]* cx=")(\d+)"#)
+            .unwrap()
+            .replace(&svg, |c: &regex::Captures| {
+                format!("{}{}", &c[1], c[2].parse::<i32>().unwrap() + 9)
+            })
+            .into_owned();
+        // ... and its line gone too, so only the moved dots are left to find.
+        let line = svg[svg.find("<polyline class=\"ww-series-1\"").unwrap()..]
+            .lines()
+            .next()
+            .unwrap();
+        let moved = moved.replace(&format!("{line}\n"), "");
+        let err = check_svg(&moved, &run).unwrap_err().to_string();
+        assert!(err.contains("measured: nothing drawn at"), "{err}");
+    }
+
+    #[test]
+    fn the_axis_transform_reads_back_both_ways() {
+        let axis = Axis {
+            label: String::new(),
+            log: true,
+            min: 1.0,
+            max: 1000.0,
+            pixels: (100.0, 400.0),
+        };
+        assert!((axis.pixel(10.0) - 200.0).abs() < 1e-9);
+        assert!((axis.value(300.0) - 100.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_missing_column_is_named() {
+        let mut run = ch01_run();
+        run.tables[0].columns[2] = "req/s".into();
+        let err = charts_for("ch01_waiting", &run).unwrap_err().to_string();
+        assert!(err.contains("measured req/s"), "{err}");
+    }
 }

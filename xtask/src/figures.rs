@@ -314,6 +314,24 @@ fn record_matches_text(run: &Run, text: &str) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     #[test]
+    fn tables_are_placed_under_their_section_and_title() {
+        let mut run: crate::charts::Run = serde_json::from_str(
+            r##"{"title":"T","command":"c","machine":"m","tables":[
+                {"columns":["#","axum","at"],"rows":[]},
+                {"columns":["#","axum","at"],"rows":[]}]}"##,
+        )
+        .unwrap();
+        let out = "# T\n\n## One\n\nfirst (times)\n#  axum  at\n-  ----  --\n\n## Two\n\n#  axum     at\n";
+        super::place_tables(&mut run, out).unwrap();
+        assert_eq!(run.tables[0].section, "One");
+        assert_eq!(run.tables[0].caption, "first (times)");
+        assert_eq!(run.tables[1].section, "Two");
+        assert_eq!(run.tables[1].caption, "");
+        run.tables[1].columns[2] = "when".into();
+        assert!(super::place_tables(&mut run, out).is_err());
+    }
+
+    #[test]
     fn sections_carry_the_banner() {
         let out = "# T\n# command: c\n\n## One\n\na\n\n## Two\nb\n";
         let parts = super::split_sections(out);
