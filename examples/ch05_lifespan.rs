@@ -182,10 +182,11 @@ fn side_by_side(title: &str, axum: &[(String, Duration)], actix: &[(String, Dura
     for i in 0..axum.len().max(actix.len()) {
         // The time's value (seconds) is what the chapter's timeline chart draws.
         let cell = |t: &[(String, Duration)]| {
-            t.get(i).map_or((Cell::from(""), Cell::from("")), |(s, at)| {
-                let ms = format!("{:.1} ms", at.as_secs_f64() * 1e3);
-                (Cell::from(s), Cell::measured(ms, at.as_secs_f64()))
-            })
+            t.get(i)
+                .map_or((Cell::from(""), Cell::from("")), |(s, at)| {
+                    let ms = format!("{:.1} ms", at.as_secs_f64() * 1e3);
+                    (Cell::from(s), Cell::measured(ms, at.as_secs_f64()))
+                })
         };
         let (a, a_at) = cell(axum);
         let (b, b_at) = cell(actix);

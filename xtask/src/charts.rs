@@ -26,6 +26,7 @@ use anyhow::{Context, bail, ensure};
 use plotters::coord::Shift;
 use plotters::coord::ranged1d::{AsRangedCoord, Ranged, ValueFormatter};
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 use serde::{Deserialize, Serialize};
 use sha2::Digest;
 
@@ -263,6 +264,12 @@ pub fn charts_for(example: &str, run: &Run) -> anyhow::Result<Vec<Chart>> {
         "ch05_lifespan" => Ok(vec![ch05_app_timeline(run)?, ch05_request_timeline(run)?]),
         _ => Ok(Vec::new()),
     }
+    .map(|charts| {
+        charts
+            .into_iter()
+            .map(|c| if c.lanes.is_empty() { c } else { top_first(c) })
+            .collect()
+    })
 }
 
 fn coord(run: &Run, table: usize, row: usize, column: usize, scale: f64) -> anyhow::Result<Coord> {
@@ -546,6 +553,16 @@ fn models_against_bounds(run: &Run, file: &str, chapter: &str) -> anyhow::Result
     })
 }
 
+/// Lane charts list their rows top first: lane 0 is drawn at the top.
+fn top_first(mut chart: Chart) -> Chart {
+    let last = chart.lanes.len() as f64 - 1.0;
+    for p in chart.series.iter_mut().flat_map(|s| s.points.iter_mut()) {
+        p.y.value = last - p.y.value;
+    }
+    chart.lanes.reverse();
+    chart
+}
+
 fn lane_axis(n: usize) -> Axis {
     Axis {
         label: String::new(),
@@ -650,15 +667,22 @@ fn event_dots(
 
 const FRAMEWORKS: [(&str, usize); 2] = [("axum", 1), ("actix-web", 3)];
 
-fn timeline(name: &str, bands: Vec<(&str, Vec<Point>)>, events: Vec<Point>) -> Vec<Series> {
+/// A timeline's series: its bands (each moved by its offset within the
+/// lane, so bands that overlap in time stay apart) and its event dots.
+fn timeline(name: &str, bands: Vec<(&str, Vec<Point>, f64)>, events: Vec<Point>) -> Vec<Series> {
     let mut series: Vec<Series> = bands
         .into_iter()
         .enumerate()
-        .map(|(i, (label, points))| Series {
-            name: label.into(),
-            mark: Mark::Bands,
-            slot: i + 1,
-            points,
+        .map(|(i, (label, mut points, offset))| {
+            for p in &mut points {
+                p.y.value += offset;
+            }
+            Series {
+                name: label.into(),
+                mark: Mark::Bands,
+                slot: i + 1,
+                points,
+            }
         })
         .collect();
     series.push(Series {
@@ -690,9 +714,9 @@ fn ch05_app_timeline(run: &Run) -> anyhow::Result<Chart> {
     let series = timeline(
         "a recorded app event",
         vec![
-            ("startup: pool, schema, model", starting),
-            ("listening, serving requests", serving),
-            ("shutdown: drain, close, drop", stopping),
+            ("startup: pool, schema, model", starting, 0.0),
+            ("listening, serving requests", serving, 0.0),
+            ("shutdown: drain, close, drop", stopping, 0.0),
         ],
         events,
     );
@@ -746,8 +770,12 @@ fn ch05_request_timeline(run: &Run) -> anyhow::Result<Chart> {
     let series = timeline(
         "a recorded request event",
         vec![
-            ("pooled connection held (acquired → released)", held),
-            ("response going out (started → sent)", responding),
+            (
+                "pooled connection held (acquired → released)",
+                held,
+                -BAND_HALF,
+            ),
+            ("response going out (started → sent)", responding, BAND_HALF),
         ],
         events,
     );
@@ -774,7 +802,6 @@ struct Ink;
 
 impl Ink {
     const TEXT: RGBColor = RGBColor(0, 0, 0);
-    const PAPER: RGBColor = RGBColor(255, 255, 255);
     const BOUND: RGBColor = RGBColor(2, 0, 0);
     fn series(slot: usize) -> RGBColor {
         RGBColor(1, 0, slot as u8)
@@ -787,7 +814,7 @@ const FALLBACK: [&str; 5] = ["currentColor", "#0072b2", "#d55e00", "#008060", "#
 
 const WIDTH: u32 = 720;
 /// Half a band's height, in lanes (a lane is 1 apart).
-const BAND_HALF: f64 = 0.26;
+const BAND_HALF: f64 = 0.17;
 
 /// Draws `chart` (filling in its axes' pixels) and returns the themed SVG.
 pub fn render(
@@ -795,11 +822,12 @@ pub fn render(
     provenance: impl FnOnce(&Chart) -> Provenance,
 ) -> anyhow::Result<String> {
     let lanes = chart.lanes.len();
-    let height = if lanes > 0 {
-        (90 + 34 * lanes as u32 + 22 * chart.series.len() as u32).max(260)
-    } else {
-        420
-    };
+    let height = legend_height(chart)
+        + if lanes > 0 {
+            (70 + 34 * lanes as u32).max(200)
+        } else {
+            400
+        };
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (WIDTH, height)).into_drawing_area();
@@ -842,10 +870,16 @@ where
 {
     let text = |size: u32| TextStyle::from(("sans-serif", size).into_font()).color(&Ink::TEXT);
     let lanes = &chart.lanes;
+    let whole_x = chart
+        .series
+        .iter()
+        .flat_map(|s| &s.points)
+        .all(|p| p.x.value.fract() == 0.0);
     let lane_width = lanes.iter().map(|l| l.chars().count()).max().unwrap_or(0) as u32;
     let mut ctx = ChartBuilder::on(root)
         .margin(12)
         .margin_right(24)
+        .margin_top(16 + legend_height(chart))
         .x_label_area_size(44)
         .y_label_area_size(if lanes.is_empty() {
             64
@@ -862,6 +896,14 @@ where
             String::new()
         }
     };
+    // Threads and clients come whole: no tick at 1.5 threads.
+    let x_tick = |v: &f64| {
+        if whole_x && (v - v.round()).abs() > 1e-9 {
+            String::new()
+        } else {
+            tick(*v)
+        }
+    };
     let mut mesh = ctx.configure_mesh();
     mesh.x_desc(chart.x.label.as_str())
         .axis_desc_style(text(18))
@@ -869,7 +911,7 @@ where
         .axis_style(Ink::TEXT)
         .bold_line_style(Ink::TEXT.mix(0.18))
         .light_line_style(Ink::TEXT.mix(0.06))
-        .x_label_formatter(&|v| tick(*v));
+        .x_label_formatter(&x_tick);
     if lanes.is_empty() {
         mesh.y_desc(chart.y.label.as_str())
             .y_label_formatter(&|v| tick(*v));
@@ -911,44 +953,69 @@ where
             Mark::Bands => ctx.draw_series(series.points.iter().map(|p| {
                 let (x0, x1) = (p.x.value, p.x2.map_or(p.x.value, |c| c.value));
                 let (y0, y1) = (p.y.value - BAND_HALF, p.y.value + BAND_HALF);
-                Rectangle::new([(x0, y0), (x1, y1)], color.mix(0.55).filled())
+                Rectangle::new([(x0, y0), (x1, y1)], color.mix(0.85).filled())
             })),
         };
-        let anno = drawn.map_err(|e| anyhow::anyhow!("{e:?}"))?;
-        let legend_color = color;
-        anno.label(series.name.as_str()).legend(move |(lx, ly)| {
-            PathElement::new(vec![(lx, ly), (lx + 18, ly)], legend_color.stroke_width(4))
-        });
+        drawn.map_err(|e| anyhow::anyhow!("{e:?}"))?;
     }
-    ctx.configure_series_labels()
-        .position(if lanes.is_empty() {
-            SeriesLabelPosition::UpperLeft
+    // The legend: one line per series above the plot, in the top margin kept
+    // for it, so it never covers a point. Each swatch is drawn like its series.
+    let (px, _) = ctx.plotting_area().get_pixel_range();
+    for (i, series) in chart.series.iter().enumerate() {
+        let color = if series.mark == Mark::Bound {
+            Ink::BOUND
         } else {
-            SeriesLabelPosition::LowerRight
-        })
-        .label_font(text(16))
-        .background_style(Ink::PAPER.mix(0.85))
-        .border_style(Ink::TEXT.mix(0.4))
-        .draw()
+            Ink::series(series.slot)
+        };
+        let y = 14 + 22 * i as i32;
+        let x = px.start + 6;
+        let swatch = match series.mark {
+            Mark::Line | Mark::Bound if lanes.is_empty() => root.draw(&PathElement::new(
+                vec![(x, y), (x + 26, y)],
+                color.stroke_width(3),
+            )),
+            Mark::Bound => root.draw(&Circle::new(
+                (x + 13, y),
+                7,
+                ShapeStyle::from(color).stroke_width(2),
+            )),
+            Mark::Line | Mark::Dots => root.draw(&Circle::new((x + 13, y), 5, color.filled())),
+            Mark::Bands => root.draw(&Rectangle::new(
+                [(x, y - 6), (x + 26, y + 6)],
+                color.mix(0.85).filled(),
+            )),
+        };
+        swatch.map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        root.draw(&Text::new(
+            series.name.clone(),
+            (x + 36, y),
+            text(16).pos(Pos::new(HPos::Left, VPos::Center)),
+        ))
         .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    }
     Ok(ctx.plotting_area().get_pixel_range())
+}
+
+/// The height of the legend above the plot: one line per series.
+fn legend_height(chart: &Chart) -> u32 {
+    6 + 22 * chart.series.len() as u32
 }
 
 /// A tick label: plain for small numbers, with thousands marked for large
 /// ones, and without trailing zeros.
 fn tick(v: f64) -> String {
-    let a = v.abs();
-    if a >= 1e4 {
-        format!("{:.0}k", v / 1e3)
-    } else if a >= 100.0 || (v - v.round()).abs() < 1e-9 {
-        format!("{v:.0}")
-    } else if a >= 1.0 {
-        format!("{v:.1}")
-    } else if a >= 0.01 {
-        format!("{v:.2}")
-    } else {
-        format!("{v:.3}")
+    if v.abs() >= 1e4 {
+        return format!("{}k", trim(format!("{:.1}", v / 1e3)));
     }
+    trim(format!("{v:.3}"))
+}
+
+/// `"0.800"` → `"0.8"`, `"2.000"` → `"2"`.
+fn trim(text: String) -> String {
+    if !text.contains('.') {
+        return text;
+    }
+    text.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
 /// Rewrites plotters' literal colours to the theme's, adds `<title>`,
@@ -962,10 +1029,11 @@ fn theme_svg(svg: &str, provenance: &Provenance) -> anyhow::Result<String> {
         .replace('_', "-");
     let attr = regex::Regex::new(r##" (fill|stroke)="#([0-9A-F]{6})""##)?;
     let mut out = String::new();
+    let viewbox_attr = regex::Regex::new(r#"viewBox="([^"]+)""#)?;
     let mut opened = false;
     for line in svg.lines().filter(|l| !l.trim().is_empty()) {
         if !opened && line.starts_with("<svg") {
-            let viewbox = regex::Regex::new(r#"viewBox="([^"]+)""#)?
+            let viewbox = viewbox_attr
                 .captures(line)
                 .map(|c| c[1].to_string())
                 .context("plotters wrote no viewBox")?;
@@ -1093,8 +1161,10 @@ pub fn check_svg(svg: &str, run: &Run) -> anyhow::Result<usize> {
             for c in std::iter::once(&pt.x).chain([&pt.y]).chain(pt.x2.as_ref()) {
                 if let Some(at) = c.cell {
                     let value = run.value(at)? * c.scale;
+                    // Equal to the last bit or two: JSON printing and parsing
+                    // (serde_json's fast float parser) may move the last ulp.
                     ensure!(
-                        value == c.value,
+                        (value - c.value).abs() <= 1e-12 * value.abs().max(1e-300),
                         "{}: {:?} plots {} where the run recorded {value}",
                         series.name,
                         at,
