@@ -331,6 +331,45 @@ mod tests {
         assert!(super::place_tables(&mut run, out).is_err());
     }
 
+    /// A figures folder holding one run of chapter 1 (text, record, chart),
+    /// as `cargo xtask figures` writes it.
+    fn recorded_ch01(dir: &std::path::Path) {
+        let text = "# Chapter 1: I/O-bound waiting\n# command: cargo run --release --example ch01_waiting\n# machine: m\n\n## Little's law\n\nclients (L)  predicted req/s (L / 50.0 ms)  measured req/s\n-----------  -----------------------------  --------------\n          1                             20              19\n         10                            200             195\n";
+        let mut run: crate::charts::Run = serde_json::from_str(
+            r#"{"title":"Chapter 1: I/O-bound waiting","command":"cargo run --release --example ch01_waiting","machine":"m","tables":[
+              {"columns":["clients (L)","predicted req/s (L / 50.0 ms)","measured req/s"],"rows":[
+                [{"text":"1","value":1},{"text":"20","value":20},{"text":"19","value":19.4}],
+                [{"text":"10","value":10},{"text":"200","value":200},{"text":"195","value":195.2}]]}]}"#,
+        )
+        .unwrap();
+        super::place_tables(&mut run, text).unwrap();
+        std::fs::write(dir.join("ch01_waiting.txt"), text).unwrap();
+        std::fs::write(
+            dir.join("ch01_waiting.json"),
+            serde_json::to_string(&run).unwrap(),
+        )
+        .unwrap();
+        super::draw_charts(dir, "ch01_waiting", "ch01_waiting.txt").unwrap();
+        // The chart shows section 3 in the book; here the run has one section.
+        std::fs::rename(dir.join("ch01_waiting-3.svg"), dir.join("chart.svg")).unwrap();
+    }
+
+    #[test]
+    fn a_chart_must_come_from_the_same_run_as_its_text() {
+        let dir = std::env::temp_dir().join(format!("ww-figures-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        recorded_ch01(&dir);
+        let result = super::check_dir(&dir);
+        // Another run's text: one number differs.
+        let source = dir.join("ch01_waiting.txt");
+        let text = std::fs::read_to_string(&source).unwrap();
+        std::fs::write(&source, text.replace("195\n", "196\n")).unwrap();
+        let other = super::check_dir(&dir).unwrap_err();
+        std::fs::remove_dir_all(&dir).unwrap();
+        result.unwrap();
+        assert!(format!("{other:#}").contains("another run"), "{other:#}");
+    }
+
     #[test]
     fn sections_carry_the_banner() {
         let out = "# T\n# command: c\n\n## One\n\na\n\n## Two\nb\n";
