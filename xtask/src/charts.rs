@@ -11,8 +11,9 @@
 //! `currentColor` line. Inlined in a page, a chart follows the page's theme;
 //! opened alone, it falls back to the light colours.
 //!
-//! Every chart carries `<title>`, `<desc>` and a `<metadata>` block (JSON)
-//! naming the run (banner lines, SHA-256 of the text figure) and, for every
+//! Every chart carries `<title>`, `<desc>` and a `<metadata>` element whose
+//! `data-ww-chart` attribute holds JSON (an attribute, so the book's search
+//! index, which reads text, does not take it in) naming the run (banner lines, SHA-256 of the text figure) and, for every
 //! plotted point, the table cell it came from and the axis transform, so
 //! [`check_svg`] can read each drawn point back and compare it with the run.
 //!
@@ -1042,10 +1043,10 @@ fn theme_svg(svg: &str, provenance: &Provenance) -> anyhow::Result<String> {
                 provenance.source
             ));
             out.push_str(&format!(
-                "<title id=\"{id}-title\">{}</title>\n<desc id=\"{id}-desc\">{}</desc>\n<metadata>{}</metadata>\n",
+                "<title id=\"{id}-title\">{}</title>\n<desc id=\"{id}-desc\">{}</desc>\n<metadata data-ww-chart=\"{}\"/>\n",
                 escape(&provenance.chart.title),
                 escape(&provenance.chart.desc),
-                escape(&serde_json::to_string(provenance)?)
+                escape(&serde_json::to_string(provenance)?).replace('"', "&quot;")
             ));
             opened = true;
             continue;
@@ -1105,9 +1106,11 @@ fn escape(text: &str) -> String {
 
 /// The `<metadata>` of a chart, parsed.
 pub fn provenance(svg: &str) -> anyhow::Result<Provenance> {
-    let start = svg.find("<metadata>").context("no <metadata>")? + "<metadata>".len();
-    let end = svg.find("</metadata>").context("no </metadata>")?;
+    let key = "<metadata data-ww-chart=\"";
+    let start = svg.find(key).context("no <metadata data-ww-chart=…>")? + key.len();
+    let end = start + svg[start..].find('"').context("an unclosed data-ww-chart")?;
     let json = svg[start..end]
+        .replace("&quot;", "\"")
         .replace("&lt;", "<")
         .replace("&gt;", ">")
         .replace("&amp;", "&");
