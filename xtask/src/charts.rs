@@ -1108,7 +1108,10 @@ fn escape(text: &str) -> String {
 pub fn provenance(svg: &str) -> anyhow::Result<Provenance> {
     let key = "<metadata data-ww-chart=\"";
     let start = svg.find(key).context("no <metadata data-ww-chart=…>")? + key.len();
-    let end = start + svg[start..].find('"').context("an unclosed data-ww-chart")?;
+    let end = start
+        + svg[start..]
+            .find('"')
+            .context("an unclosed data-ww-chart")?;
     let json = svg[start..end]
         .replace("&quot;", "\"")
         .replace("&lt;", "<")
