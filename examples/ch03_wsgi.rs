@@ -20,7 +20,7 @@ use lab::api::Model;
 use lab::api::experiment::{
     ChapterArgs, ChapterCommand, Outcome, Schedule, latency_cell, outcome_table,
 };
-use lab::report::{Table, print_banner};
+use lab::report::{Cell, Table, num, print_banner};
 
 #[derive(Parser)]
 #[command(about = "Chapter 3: sync thread pools (WSGI) against Little's law")]
@@ -100,12 +100,12 @@ fn in_service_table(outcomes: &[Outcome]) -> Table {
         let answered = o.report.requests > 0;
         let mean = Duration::from_secs_f64(o.report.latency_us.mean() / 1e6);
         table.row([
-            o.trial.model.label(),
-            o.trial.clients.to_string(),
-            format!("{:.0}", o.throughput),
+            Cell::from(o.trial.model.label()),
+            Cell::from(o.trial.clients),
+            num(o.throughput, 0),
             latency_cell(o, mean),
             if answered {
-                format!("{:.0}", o.throughput * mean.as_secs_f64())
+                num(o.throughput * mean.as_secs_f64(), 0)
             } else {
                 "-".into()
             },

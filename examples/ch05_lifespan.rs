@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 use clap::{Args, Parser, Subcommand};
 use lab::lifespan::drill::{self, DrillSpec};
 use lab::lifespan::{Config, Echo, Framework, Recorder, Running};
-use lab::report::{Table, human, print_banner};
+use lab::report::{Cell, Table, human, print_banner};
 
 #[derive(Parser)]
 #[command(about = "Chapter 5: lifespan, request scope and graceful shutdown in axum and actix-web")]
@@ -177,14 +177,17 @@ fn side_by_side(title: &str, axum: &[(String, Duration)], actix: &[(String, Dura
     println!("{title}");
     let mut table = Table::new(["#", "axum", "at", "actix-web", "at"]);
     for i in 0..axum.len().max(actix.len()) {
+        // The time's value (seconds) is what the chapter's timeline chart draws.
         let cell = |t: &[(String, Duration)]| {
-            t.get(i).map_or((String::new(), String::new()), |(s, at)| {
-                (s.clone(), format!("{:.1} ms", at.as_secs_f64() * 1e3))
-            })
+            t.get(i)
+                .map_or((Cell::from(""), Cell::from("")), |(s, at)| {
+                    let ms = format!("{:.1} ms", at.as_secs_f64() * 1e3);
+                    (Cell::from(s), Cell::measured(ms, at.as_secs_f64()))
+                })
         };
         let (a, a_at) = cell(axum);
         let (b, b_at) = cell(actix);
-        table.row([(i + 1).to_string(), a, a_at, b, b_at]);
+        table.row([Cell::from(i + 1), a, a_at, b, b_at]);
     }
     println!("{table}");
 }

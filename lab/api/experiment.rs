@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use super::{Model, ModelKind, Options, serve_until_signal, start};
 use crate::loadgen::{self, LoadReport, LoadSpec};
 use crate::process::{ChildServer, Ready};
-use crate::report::{Table, human, percent};
+use crate::report::{Cell, Table, duration, human, num, ratio};
 
 /// One run: a model, a number of closed-loop clients, the wait per request.
 #[derive(Debug, Clone, Copy)]
@@ -310,15 +310,15 @@ pub fn outcome_table(outcomes: &[Outcome]) -> String {
     ]);
     for o in outcomes {
         table.row([
-            o.trial.model.label(),
-            o.trial.model.python_analog().to_string(),
-            o.trial.clients.to_string(),
-            format!("{:.0}", o.throughput),
-            format!("{:.0}", o.bound),
-            percent(o.throughput, o.bound),
+            Cell::from(o.trial.model.label()),
+            Cell::from(o.trial.model.python_analog()),
+            Cell::from(o.trial.clients),
+            num(o.throughput, 0),
+            num(o.bound, 0),
+            ratio(o.throughput, o.bound),
             latency_cell(o, o.report.latency(0.5)),
             latency_cell(o, o.report.latency(0.99)),
-            o.report.errors.to_string(),
+            Cell::from(o.report.errors),
         ]);
     }
     format!("{table}{}", cut_short_note(outcomes))
@@ -326,14 +326,18 @@ pub fn outcome_table(outcomes: &[Outcome]) -> String {
 
 /// A latency cell: `-` when no answer came in at all, `≥ X (window)` when
 /// the run was too short for the queue ([`Outcome::latency_cut_short`]), so
-/// `X`, measured on the answers that came in, is only a lower bound.
-pub fn latency_cell(outcome: &Outcome, latency: Duration) -> String {
+/// `X`, measured on the answers that came in, is only a lower bound (the
+/// cell's value, in seconds, is that lower bound).
+pub fn latency_cell(outcome: &Outcome, latency: Duration) -> Cell {
     if outcome.report.requests == 0 {
-        "-".to_string()
+        "-".into()
     } else if outcome.latency_cut_short() {
-        format!("≥ {} {CUT_SHORT}", human(latency))
+        Cell::measured(
+            format!("≥ {} {CUT_SHORT}", human(latency)),
+            latency.as_secs_f64(),
+        )
     } else {
-        human(latency)
+        duration(latency)
     }
 }
 
@@ -487,15 +491,20 @@ impl MemoryCost {
 
     /// A table row: what, count, RSS delta, RSS per item, virtual per item,
     /// kernel stack per item.
-    pub fn row(&self, what: &str) -> [String; 6] {
-        let per = |b: u64| format!("{:.1} KiB", b as f64 / 1024.0 / self.count.max(1) as f64);
+    /// Byte columns hold KiB or MiB as their value, as their text reads.
+    pub fn row(&self, what: &str) -> [Cell; 6] {
+        let per = |b: u64| {
+            let kib = b as f64 / 1024.0 / self.count.max(1) as f64;
+            Cell::measured(format!("{kib:.1} KiB"), kib)
+        };
+        let mib = self.rss_delta as f64 / (1024.0 * 1024.0);
         [
-            what.to_string(),
-            self.count.to_string(),
-            format!("{:.1} MiB", self.rss_delta as f64 / (1024.0 * 1024.0)),
+            Cell::from(what),
+            Cell::from(self.count),
+            Cell::measured(format!("{mib:.1} MiB"), mib),
             per(self.rss_delta),
             per(self.virtual_delta),
-            self.kernel_stack_delta.map_or("-".to_string(), per),
+            self.kernel_stack_delta.map_or("-".into(), per),
         ]
     }
 }
@@ -646,14 +655,17 @@ mod tests {
         // 100 clients on 2 workers: 2.5 s a request, inside a 1 s + 5 s run.
         let fits = outcome(100, 40.0, Duration::from_millis(2_500));
         assert!(!fits.latency_cut_short());
-        assert_eq!(latency_cell(&fits, Duration::from_millis(2_500)), "2.50 s");
+        assert_eq!(
+            latency_cell(&fits, Duration::from_millis(2_500)).text(),
+            "2.50 s"
+        );
         assert_eq!(cut_short_note(&[fits]), "");
         // 1,000 clients: 25 s a request, so the 3.49 s measured is a floor.
         let cut = outcome(1_000, 40.0, Duration::from_millis(3_490));
         assert!(cut.latency_cut_short());
         assert_eq!(cut.littles_law_latency(), Duration::from_secs(25));
         let cell = latency_cell(&cut, Duration::from_millis(3_490));
-        assert_eq!(cell, "≥ 3.49 s (window)");
+        assert_eq!(cell.text(), "≥ 3.49 s (window)");
         let note = cut_short_note(&[cut]);
         assert!(note.contains(", 1000 clients: 25.00 s"), "{note}");
     }
