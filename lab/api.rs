@@ -6,7 +6,7 @@
 //! | `Rouille`          | rouille, `pool_size(k)`            | a threaded WSGI server (gthread, waitress)  |
 //! | `EventLoop`        | axum on tokio `current_thread`     | uvicorn, one worker, `async def`            |
 //! | `WorkStealing`     | axum on tokio `multi_thread`       | (none: one loop shared by k threads)        |
-//! | `LoopPerWorker`    | actix-web, k workers               | gunicorn `-k uvicorn.workers.UvicornWorker` |
+//! | `LoopPerWorker`    | actix-web, k workers               | `uvicorn --workers k` (processes)           |
 //! | `BlockedLoop`      | axum, blocking app on the loop     | `async def` calling `time.sleep`            |
 //! | `SpawnBlocking`    | axum, blocking app in a k-pool     | FastAPI `def` endpoint (threadpool)         |
 //!

@@ -1,6 +1,7 @@
 //! actix-web with k workers, each a single-threaded event loop with its own
-//! copy of the app and its own database pool: gunicorn with uvicorn workers
-//! (`gunicorn -w k -k uvicorn.workers.UvicornWorker`), one loop per worker.
+//! copy of the app and its own database pool: `uvicorn --workers k` (or the
+//! older gunicorn with uvicorn workers, deprecated since uvicorn 0.30), one
+//! loop per worker.
 //!
 //! Unlike tokio's multi-thread runtime there is no work stealing: a
 //! connection stays on the worker that accepted it. Left out: processes (the
