@@ -9,7 +9,9 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 
-from .common import CpuUs, NewUser, User, UserId, WaitMs, burn_cpu, duplicate, make_app, no_user
+from lab_common import burn_cpu
+
+from .common import CpuUs, NewUser, User, UserId, WaitMs, duplicate, make_app, no_user
 from .db import AsyncDatabase
 
 

@@ -7,7 +7,9 @@ itself, so one waiting request stops every other (chapter 4's blocked loop).
 
 import time
 
-from .common import CpuUs, NewUser, User, UserId, WaitMs, burn_cpu, duplicate, make_app, no_user
+from lab_common import burn_cpu
+
+from .common import CpuUs, NewUser, User, UserId, WaitMs, duplicate, make_app, no_user
 from .db import SyncDatabase
 
 app = make_app("Waiting Well: async def + time.sleep (blocked)")

@@ -7,18 +7,17 @@ and blocked_app.py, so each flavour reads top to bottom in one file.
 Left out: authentication, OpenAPI tweaks, CORS.
 """
 
-import time
 from typing import Annotated
 
 from fastapi import FastAPI, HTTPException, Path, Query
 from pydantic import BaseModel, field_validator
 
-import lab_settings as settings
+import lab_common
 
 # The query and path parameters, with the bounds of lab/api/contract.rs:
 # a missing, non-integer or out-of-range value is FastAPI's own 422.
-WaitMs = Annotated[int, Query(ge=0, le=settings.MAX_WAIT_MS)]
-CpuUs = Annotated[int, Query(ge=0, le=settings.MAX_CPU_US)]
+WaitMs = Annotated[int, Query(ge=0, le=lab_common.MAX_WAIT_MS)]
+CpuUs = Annotated[int, Query(ge=0, le=lab_common.MAX_CPU_US)]
 UserId = Annotated[int, Path(gt=0)]
 
 
@@ -31,7 +30,7 @@ class NewUser(BaseModel):
     @classmethod
     def simple_email_rule(cls, email: str) -> str:
         # The rule of lab/users.rs::validate_email; a ValueError here is a 422.
-        if len(email) > settings.MAX_EMAIL_CHARS:
+        if len(email) > lab_common.MAX_EMAIL_CHARS:
             raise ValueError("longer than 254 characters")
         if any(c.isspace() for c in email):
             raise ValueError("contains whitespace")
@@ -66,15 +65,6 @@ def duplicate(email: str) -> HTTPException:
     return HTTPException(status_code=409, detail=f'a user with email "{email}" already exists')
 
 
-def burn_cpu(us: int) -> None:
-    """Busy CPU work for `us` microseconds, holding the GIL: nothing to overlap."""
-    end = time.perf_counter() + us / 1_000_000
-    x = 1
-    while time.perf_counter() < end:
-        for _ in range(64):
-            x = (x * 6364136223846793005 + 1442695040888963407) & 0xFFFF_FFFF_FFFF_FFFF
-
-
 class BodyLimit:
     """Refuses request bodies over MAX_BODY_BYTES with 413 — OUR limit: FastAPI
     and Starlette read any size by default. A plain ASGI middleware that
@@ -89,23 +79,23 @@ class BodyLimit:
             return await self.app(scope, receive, send)
         seen = 0
         declared = dict(scope["headers"]).get(b"content-length", b"0")
-        if declared.isdigit() and int(declared) > settings.MAX_BODY_BYTES:
+        if declared.isdigit() and int(declared) > lab_common.MAX_BODY_BYTES:
             seen = int(declared)  # refuse before reading a single byte
 
         async def limited_receive():
             nonlocal seen
-            if seen > settings.MAX_BODY_BYTES:
-                raise HTTPException(status_code=413, detail=settings.BODY_TOO_LARGE)
+            if seen > lab_common.MAX_BODY_BYTES:
+                raise HTTPException(status_code=413, detail=lab_common.BODY_TOO_LARGE)
             message = await receive()
             seen += len(message.get("body", b""))
-            if seen > settings.MAX_BODY_BYTES:
-                raise HTTPException(status_code=413, detail=settings.BODY_TOO_LARGE)
+            if seen > lab_common.MAX_BODY_BYTES:
+                raise HTTPException(status_code=413, detail=lab_common.BODY_TOO_LARGE)
             return message
 
         await self.app(scope, limited_receive, send)
 
 
-ROWS = settings.serialize_rows()
+ROWS = lab_common.serialize_rows()
 
 
 def make_app(title: str, lifespan=None) -> FastAPI:

@@ -18,7 +18,7 @@ import time
 import asyncpg
 import psycopg
 
-import lab_settings as settings
+import lab_common
 
 GET = "SELECT id, email FROM users WHERE id = {}"
 INSERT = "INSERT INTO users (email) VALUES ({}) RETURNING id, email"
@@ -30,15 +30,15 @@ class AsyncDatabase:
     @classmethod
     async def open(cls) -> "AsyncDatabase":
         self = cls()
-        if settings.IS_POSTGRES:
+        if lab_common.IS_POSTGRES:
             # The pool of 20 of the published benchmark; connections are
             # opened now, at start-up, not by the first requests.
-            self.pool = await asyncpg.create_pool(settings.DATABASE, min_size=20, max_size=20)
+            self.pool = await asyncpg.create_pool(lab_common.DATABASE, min_size=20, max_size=20)
             self.conn = None
         else:
-            settings.create_sqlite_schema()
+            lab_common.create_sqlite_schema()
             self.pool = None
-            self.conn = sqlite3.connect(settings.DATABASE, check_same_thread=False)
+            self.conn = sqlite3.connect(lab_common.DATABASE, check_same_thread=False)
         return self
 
     async def close(self) -> None:
@@ -48,7 +48,7 @@ class AsyncDatabase:
             self.conn.close()
 
     async def get_user(self, user_id: int) -> dict | None:
-        await asyncio.sleep(settings.DB_LATENCY)  # the injected round trip
+        await asyncio.sleep(lab_common.DB_LATENCY)  # the injected round trip
         if self.pool is not None:
             row = await self.pool.fetchrow(GET.format("$1"), user_id)
         else:
@@ -57,7 +57,7 @@ class AsyncDatabase:
 
     async def insert_user(self, email: str) -> dict | None:
         """The new user, or None if the e-mail address is taken."""
-        await asyncio.sleep(settings.DB_LATENCY)
+        await asyncio.sleep(lab_common.DB_LATENCY)
         if self.pool is not None:
             try:
                 row = await self.pool.fetchrow(INSERT.format("$1"), email)
@@ -77,29 +77,29 @@ class SyncDatabase:
     thread. One connection per thread, like Django's persistent connections."""
 
     def __init__(self) -> None:
-        if not settings.IS_POSTGRES:
-            settings.create_sqlite_schema()
+        if not lab_common.IS_POSTGRES:
+            lab_common.create_sqlite_schema()
         self.local = threading.local()
 
     def connection(self):
         if not hasattr(self.local, "conn"):
-            if settings.IS_POSTGRES:
-                self.local.conn = psycopg.connect(settings.DATABASE, autocommit=True)
+            if lab_common.IS_POSTGRES:
+                self.local.conn = psycopg.connect(lab_common.DATABASE, autocommit=True)
             else:
-                self.local.conn = sqlite3.connect(settings.DATABASE, isolation_level=None)
+                self.local.conn = sqlite3.connect(lab_common.DATABASE, isolation_level=None)
         return self.local.conn
 
     def placeholder(self) -> str:
-        return "%s" if settings.IS_POSTGRES else "?"
+        return "%s" if lab_common.IS_POSTGRES else "?"
 
     def get_user(self, user_id: int) -> dict | None:
-        time.sleep(settings.DB_LATENCY)  # the injected round trip
+        time.sleep(lab_common.DB_LATENCY)  # the injected round trip
         row = self.connection().execute(GET.format(self.placeholder()), (user_id,)).fetchone()
         return None if row is None else {"id": row[0], "email": row[1]}
 
     def insert_user(self, email: str) -> dict | None:
         """The new user, or None if the e-mail address is taken."""
-        time.sleep(settings.DB_LATENCY)
+        time.sleep(lab_common.DB_LATENCY)
         conn = self.connection()
         try:
             row = conn.execute(INSERT.format(self.placeholder()), (email,)).fetchone()

@@ -7,7 +7,9 @@
 
 import time
 
-from .common import CpuUs, NewUser, User, UserId, WaitMs, burn_cpu, duplicate, make_app, no_user
+from lab_common import burn_cpu
+
+from .common import CpuUs, NewUser, User, UserId, WaitMs, duplicate, make_app, no_user
 from .db import SyncDatabase
 
 app = make_app("Waiting Well: def (threadpool)")

@@ -1,5 +1,7 @@
-"""The lab's settings, shared by the FastAPI app and the Django project: read
-from the environment and checked once at start-up.
+"""What the FastAPI app and the Django project share: the settings, read from
+the environment and checked once at start-up, the bounds of the contract
+(lab/api/contract.rs), the users table, the rows of /api/serialize and the
+CPU burner of /cpu.
 
 WW_DATABASE        a SQLite file path (the default: waiting-well.sqlite in the
                    temp dir) or a PostgreSQL DSN (postgresql://...)
@@ -12,6 +14,7 @@ A bad value stops the server at start-up with a message, never mid-request.
 import os
 import sys
 import tempfile
+import time
 
 # The same bounds as lab/api/contract.rs and lab/users.rs.
 MAX_WAIT_MS = 10_000
@@ -70,3 +73,12 @@ def serialize_rows() -> list[dict]:
         {"id": i, "name": f"User {i}", "email": f"user{i}@example.com"}
         for i in range(1, SERIALIZE_COUNT + 1)
     ]
+
+
+def burn_cpu(us: int) -> None:
+    """Busy CPU work for `us` microseconds, holding the GIL: nothing to overlap."""
+    end = time.perf_counter() + us / 1_000_000
+    x = 1
+    while time.perf_counter() < end:
+        for _ in range(64):
+            x = (x * 6364136223846793005 + 1442695040888963407) & 0xFFFF_FFFF_FFFF_FFFF
