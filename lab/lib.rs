@@ -16,6 +16,8 @@
 //! | `users`     | 3, 4, 5 | the users resource: validation, errors, SQL               |
 //! | `api`       | 3, 4    | one API on a thread pool, rouille, axum and actix-web     |
 //! | `lifespan`  | 5       | app-wide and request-scoped resources, graceful shutdown  |
+//! | `python`    | 6       | the Python stacks' venv and command lines (`python/`)     |
+//! | `postgres`  | 6       | a throwaway PostgreSQL cluster under `target/`            |
 
 pub mod api;
 pub mod client;
@@ -23,6 +25,8 @@ pub mod db;
 pub mod gil;
 pub mod lifespan;
 pub mod loadgen;
+pub mod postgres;
+pub mod python;
 pub mod report;
 pub mod upstream;
 pub mod users;
