@@ -195,6 +195,7 @@ fn python_apps_answer_the_contract() {
         }
         Err(e) => panic!("PostgreSQL is installed but did not start: {e}"),
         Ok(pg) => {
+            println!("PostgreSQL on port {}: the users routes again", pg.port());
             pg.seed_users(3).expect("seeded");
             for stack in [Stack::FastapiAsync, Stack::FastapiDef, Stack::DjangoSync] {
                 let options = StackOptions {
