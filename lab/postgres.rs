@@ -108,8 +108,9 @@ impl Postgres {
             .arg(&data)
             .args(["-A", "trust", "-U", ROLE, "--no-sync", "-E", "UTF8"])
             .run("initdb")?;
+        // pg_ctl hands these to the server through a shell: quote the folder.
         let options = format!(
-            "-p {port} -k {} -c listen_addresses=127.0.0.1 -c max_connections=200",
+            "-p {port} -k '{}' -c listen_addresses=127.0.0.1 -c max_connections=200",
             pg.dir.display()
         );
         pg.running = true; // from here on, Drop stops it even if start fails midway
