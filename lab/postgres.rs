@@ -87,8 +87,7 @@ impl Postgres {
         let dir = dir
             .canonicalize()
             .map_err(|e| failed("resolving the folder", e))?;
-        // SAFETY: geteuid has no preconditions and cannot fail.
-        let as_postgres = unsafe { libc::geteuid() } == 0;
+        let as_postgres = rustix::process::geteuid().is_root();
         if as_postgres {
             let (uid, gid) = postgres_user()?;
             std::os::unix::fs::chown(&dir, Some(uid), Some(gid))
@@ -173,9 +172,11 @@ impl Postgres {
             .run("pg_ctl stop");
         if stopped.is_err() {
             let pid_file = std::fs::read_to_string(data.join("postmaster.pid")).unwrap_or_default();
-            if let Some(pid) = pid_file.lines().next().and_then(|l| l.trim().parse().ok()) {
-                // SAFETY: kill(2) with a pid read from the cluster's own pid file.
-                unsafe { libc::kill(pid, libc::SIGKILL) };
+            let pid = pid_file.lines().next().and_then(|l| l.trim().parse().ok());
+            if let Some(pid) = pid.and_then(rustix::process::Pid::from_raw) {
+                // The postmaster, from the cluster's own pid file; its
+                // backends exit when it does.
+                let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
             }
         }
         stopped
