@@ -64,10 +64,22 @@ pub fn router(app: AppResources) -> Router {
         .route("/users/batch", post(post_batch))
         .route("/users/export", get(export))
         .route("/model", get(model))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(app.clone(), track))
         .with_state(app)
 }
 // ANCHOR_END: router
+
+/// Unknown paths and wrong methods answer JSON like every other error
+/// (axum's defaults are empty 404 and 405 bodies).
+async fn not_found(uri: axum::http::Uri) -> ScopeError {
+    ApiError::NotFound(format!("no route for {}", uri.path())).into()
+}
+
+async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> ScopeError {
+    ApiError::MethodNotAllowed(format!("{method} is not allowed on {}", uri.path())).into()
+}
 
 /// Reads the body with a limit, answering 413 as JSON (axum's own `Bytes`
 /// extractor would answer its default limit in plain text).
