@@ -16,10 +16,12 @@
 //! | `users`     | 3, 4, 5 | the users resource: validation, errors, SQL               |
 //! | `api`       | 3, 4    | one API on a thread pool, rouille, axum and actix-web     |
 //! | `lifespan`  | 5       | app-wide and request-scoped resources, graceful shutdown  |
+//! | `fuzz`      | 3, 4, 5 | generated bad requests against every server model         |
 
 pub mod api;
 pub mod client;
 pub mod db;
+pub mod fuzz;
 pub mod gil;
 pub mod lifespan;
 pub mod loadgen;

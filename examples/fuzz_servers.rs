@@ -1,0 +1,257 @@
+//! The server fuzzer as a command: generated bad requests (malformed request
+//! lines, headers, Content-Length, chunking, JSON, non-UTF-8 bytes, query
+//! strings, pipelined garbage, early disconnects) against every server model
+//! of chapters 3–4 and both lifespan apps of chapter 5, over loopback. Every
+//! answer must be a 4xx with a JSON message, a bare 400-class answer from the
+//! HTTP layer, or a clean close; never a 5xx, a hang or a panic; and good
+//! requests must be answered correctly during and after (see `lab::fuzz`).
+//!
+//! Smoke (1,000 inputs per endpoint family, what `tests/fuzz_servers.rs` runs):
+//!           cargo run --release --example fuzz_servers
+//! Full run (100,000 per endpoint family per server; about half an hour):
+//!           cargo run --release --example fuzz_servers -- --full
+//! One API model in a child process, so a crash that kills the process is
+//! reported instead of killing the fuzzer:
+//!           cargo build --release --example ch03_wsgi
+//!           cargo run --release --example fuzz_servers -- --server rouille --child target/release/examples/ch03_wsgi
+//!
+//! Exits 1 if any server failed. Leaves out: slow clients and overload (other drills).
+
+use std::path::PathBuf;
+
+use clap::Parser;
+use lab::api::experiment::ChildServer;
+use lab::fuzz::{self, Plan, Report, Server};
+use lab::report::{Table, print_banner};
+
+#[derive(Parser)]
+#[command(about = "Fuzz every server model and both lifespan apps over loopback")]
+struct Cli {
+    /// 100,000 inputs per endpoint family per server.
+    #[arg(long)]
+    full: bool,
+    /// Inputs per endpoint family per server (overrides --full).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+    per_family: Option<u64>,
+    /// Only this server: a --model name (sync-pool, rouille, ...) or
+    /// lifespan-axum / lifespan-actix. Repeatable.
+    #[arg(long)]
+    server: Vec<String>,
+    /// Run API models as `EXE serve --model NAME --workers K --port 0`.
+    #[arg(long)]
+    child: Option<PathBuf>,
+    /// Client threads sending at once.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
+    clients: u16,
+    /// Generator seed (the same seed sends the same inputs).
+    #[arg(long, default_value_t = 16)]
+    seed: u64,
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let per_family = cli
+        .per_family
+        .unwrap_or(if cli.full { 100_000 } else { 1_000 });
+    let servers: Vec<Server> = Server::all()
+        .into_iter()
+        .filter(|s| cli.server.is_empty() || cli.server.contains(&s.name()))
+        .collect();
+    anyhow::ensure!(
+        !servers.is_empty(),
+        "no server matches {:?}; names: {}",
+        cli.server,
+        Server::all()
+            .iter()
+            .map(Server::name)
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    print_banner("Fuzzing every server model over loopback");
+    let plan = Plan {
+        clients: usize::from(cli.clients),
+        seed: cli.seed,
+        ..Plan::new(per_family)
+    };
+    println!(
+        "{per_family} inputs per endpoint family per server, {} client threads, seed {}\n",
+        plan.clients, plan.seed
+    );
+    let mut summary = Table::new(fuzz::SUMMARY_HEADER);
+    let mut details = Vec::new();
+    let mut all_clean = true;
+    for server in servers {
+        eprintln!("fuzzing {} ...", server.label());
+        let report = match (&cli.child, server) {
+            (Some(exe), Server::Api(model)) => fuzz_child(exe, model, &plan)?,
+            _ => fuzz_in_process(server, &plan, cli.full)?,
+        };
+        all_clean &= report.clean();
+        summary.row(fuzz::summary_row(&server.label(), &report));
+        details.push((server, report));
+    }
+    println!("{}", summary.render());
+    println!(
+        "4xx HTTP = a bare {:?} from the HTTP layer; closed = no answer, the server hung up \
+         (or the client left first)\n",
+        fuzz::HTTP_LAYER_STATUSES
+    );
+    for (server, report) in &details {
+        println!("## {}\n", server.label());
+        println!("{}", report.class_table().render());
+        let families: Vec<String> = report
+            .by_family
+            .iter()
+            .map(|(f, n)| format!("{f}: {n}"))
+            .collect();
+        println!("per endpoint family: {}", families.join(", "));
+        if !report.http_statuses.is_empty() {
+            println!("HTTP-layer answers by status: {:?}", report.http_statuses);
+        }
+        if let Some(gone) = &report.server_gone {
+            println!("SERVER GONE: {gone}");
+        }
+        for example in &report.examples {
+            println!(
+                "FAILED ({}, {}): {}\n    input: {}",
+                example.family,
+                example.class.name(),
+                example.why,
+                example.input
+            );
+        }
+        for why in &report.probes_failed {
+            println!("PROBE FAILED: {why}");
+        }
+        if let Err(why) = &report.after {
+            println!("GOOD REQUEST AFTER THE RUN FAILED: {why}");
+        }
+        if report.known_panics > 0 {
+            println!(
+                "known third-party panics: {} (at {:?}; see lab::fuzz::KNOWN_PANICS_AT)",
+                report.known_panics,
+                fuzz::KNOWN_PANICS_AT
+            );
+        }
+        if report.panics > 0 {
+            println!(
+                "PANICS: {} (first: {})",
+                report.panics,
+                fuzz::first_panic().unwrap_or_default()
+            );
+        }
+        println!();
+    }
+    if !all_clean {
+        println!("some servers FAILED");
+        std::process::exit(1);
+    }
+    println!("every server answered every input cleanly");
+    Ok(())
+}
+
+/// In this process; in a full run, one fresh server per endpoint family, so
+/// no run's database or in-memory log grows past one family's inputs.
+fn fuzz_in_process(server: Server, plan: &Plan, fresh_per_family: bool) -> anyhow::Result<Report> {
+    if !fresh_per_family {
+        return fuzz::run_in_process(server, plan);
+    }
+    let mut total = Report::default();
+    for family in server.families() {
+        let started = fuzz::Started::start(server)?;
+        let families = std::slice::from_ref(family);
+        total.absorb(fuzz::run(
+            started.addr,
+            server.probe_kind(),
+            families,
+            plan,
+            &|| Ok(()),
+        ));
+    }
+    Ok(total)
+}
+
+/// In a child process: a crash (an abort, a segfault) ends the run with the
+/// signal that killed the server and the input that did it.
+fn fuzz_child(
+    exe: &std::path::Path,
+    model: lab::api::Model,
+    plan: &Plan,
+) -> anyhow::Result<Report> {
+    let (name, workers) = model.name_and_workers();
+    let workers = workers.to_string();
+    let args = [
+        "serve",
+        "--model",
+        name,
+        "--workers",
+        workers.as_str(),
+        "--port",
+        "0",
+    ];
+    let mut child = ChildServer::spawn(exe, &args)?;
+    let pid = child.pid();
+    let alive = move || match exit_status(pid) {
+        None => Ok(()),
+        Some(status) => Err(status),
+    };
+    let mut report = fuzz::run(
+        child.addr,
+        fuzz::probe::Kind::Api,
+        &fuzz::API_FAMILIES,
+        plan,
+        &alive,
+    );
+    child.terminate();
+    if report.server_gone.is_some() {
+        // Which input was it? Replay each last-sent input on a fresh server.
+        for (family, class, input) in std::mem::take(&mut report.suspects) {
+            let mut fresh = ChildServer::spawn(exe, &args)?;
+            let pid = fresh.pid();
+            let _ = fuzz::wire::exchange(
+                fresh.addr,
+                &input.bytes,
+                input.ending,
+                fuzz::wire::QUIET,
+                plan.deadline,
+            );
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            if let Some(death) = exit_status(pid) {
+                println!(
+                    "CULPRIT ({family}, {}): {death} after\n    {}",
+                    class.name(),
+                    fuzz::escape(&input.bytes, 300)
+                );
+            }
+            fresh.terminate();
+        }
+    }
+    Ok(report)
+}
+
+/// `Some(how it ended)` once the child `pid` has exited (it is a zombie
+/// until `ChildServer` reaps it): read from /proc without reaping it.
+fn exit_status(pid: u32) -> Option<String> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    if fields.first() != Some(&"Z") {
+        return None;
+    }
+    // Field 52 of proc(5), `exit_code`, is the wait(2) status.
+    let code: i32 = fields.get(49)?.parse().ok()?;
+    let signal = code & 0x7f;
+    Some(if signal != 0 {
+        let name = match signal {
+            6 => " (SIGABRT)",
+            9 => " (SIGKILL)",
+            11 => " (SIGSEGV)",
+            _ => "",
+        };
+        format!("the server process was killed by signal {signal}{name}")
+    } else {
+        format!(
+            "the server process exited with status {}",
+            (code >> 8) & 0xff
+        )
+    })
+}
