@@ -40,9 +40,13 @@ struct Cli {
     /// Run API models as `EXE serve --model NAME --workers K --port 0`.
     #[arg(long)]
     child: Option<PathBuf>,
-    /// Client threads sending at once.
-    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
-    clients: u16,
+    /// Client threads sending at once (default: 8, with --full 32).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=64))]
+    clients: Option<u16>,
+    /// How long a server may stay silent before a client half-closes, in ms
+    /// (default: 100, with --full 50).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(10..=5_000))]
+    quiet_ms: Option<u64>,
     /// Generator seed (the same seed sends the same inputs).
     #[arg(long, default_value_t = 16)]
     seed: u64,
@@ -68,14 +72,19 @@ fn main() -> anyhow::Result<()> {
             .join(", ")
     );
     print_banner("Fuzzing every server model over loopback");
+    let (clients, quiet_ms) = if cli.full { (32, 50) } else { (8, 100) };
     let plan = Plan {
-        clients: usize::from(cli.clients),
+        clients: usize::from(cli.clients.unwrap_or(clients)),
+        quiet: std::time::Duration::from_millis(cli.quiet_ms.unwrap_or(quiet_ms)),
         seed: cli.seed,
         ..Plan::new(per_family)
     };
     println!(
-        "{per_family} inputs per endpoint family per server, {} client threads, seed {}\n",
-        plan.clients, plan.seed
+        "{per_family} inputs per endpoint family per server, {} client threads, \
+         half-close after {} ms of silence, seed {}\n",
+        plan.clients,
+        plan.quiet.as_millis(),
+        plan.seed
     );
     let mut summary = Table::new(fuzz::SUMMARY_HEADER);
     let mut details = Vec::new();
@@ -212,7 +221,7 @@ fn fuzz_child(
                 fresh.addr,
                 &input.bytes,
                 input.ending,
-                fuzz::wire::QUIET,
+                plan.quiet,
                 plan.deadline,
             );
             std::thread::sleep(std::time::Duration::from_millis(200));

@@ -332,6 +332,9 @@ pub struct Plan {
     pub seed: u64,
     /// How long one exchange may take before it counts as a hang.
     pub deadline: Duration,
+    /// How long a server may be silent before the client half-closes
+    /// (see [`wire::QUIET`]).
+    pub quiet: Duration,
     /// Pause between good-request probes while fuzzing.
     pub probe_every: Duration,
 }
@@ -343,6 +346,7 @@ impl Plan {
             clients: 8,
             seed: 16,
             deadline: Duration::from_secs(10),
+            quiet: wire::QUIET,
             probe_every: Duration::from_millis(100),
         }
     }
@@ -612,7 +616,7 @@ fn fuzz_client(
                 continue;
             }
         };
-        let exchange = wire::exchange(addr, &input.bytes, input.ending, wire::QUIET, plan.deadline);
+        let exchange = wire::exchange(addr, &input.bytes, input.ending, plan.quiet, plan.deadline);
         let mut verdict = judge(&input, &exchange);
         if let Verdict::Failure(why) = &verdict
             && let Err(gone) = alive()

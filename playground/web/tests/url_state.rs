@@ -109,27 +109,27 @@ fn out_of_range() -> impl Strategy<Value = Part> {
         ("seed", above(1 << 53)),
         (
             "think",
-            prop_oneof![float_in(-1e300, -1e-9), float_in(10_000.001, 1e300)].boxed(),
+            prop_oneof![float_in(-1e12, -1e-9), float_in(10_000.001, 1e12)].boxed(),
         ),
         (
             "rate",
-            prop_oneof![float_in(-1e300, 0.099), float_in(100_000.01, 1e300)].boxed(),
+            prop_oneof![float_in(-1e12, 0.099), float_in(100_000.01, 1e12)].boxed(),
         ),
         (
             "cpu",
-            prop_oneof![float_in(-1e300, -1e-9), float_in(1_000.001, 1e300)].boxed(),
+            prop_oneof![float_in(-1e12, -1e-9), float_in(1_000.001, 1e12)].boxed(),
         ),
         (
             "wait",
-            prop_oneof![float_in(-1e300, -1e-9), float_in(10_000.001, 1e300)].boxed(),
+            prop_oneof![float_in(-1e12, -1e-9), float_in(10_000.001, 1e12)].boxed(),
         ),
         (
             "switch",
-            prop_oneof![float_in(-1e300, 0.099), float_in(1_000.001, 1e300)].boxed(),
+            prop_oneof![float_in(-1e12, 0.099), float_in(1_000.001, 1e12)].boxed(),
         ),
         (
             "blocking",
-            prop_oneof![float_in(-1e300, -1e-9), float_in(100.001, 1e300)].boxed(),
+            prop_oneof![float_in(-1e12, -1e-9), float_in(100.001, 1e12)].boxed(),
         ),
         (
             "speed",
@@ -219,7 +219,7 @@ proptest! {
     #[test]
     fn generated_queries_give_a_valid_state_and_say_what_they_dropped(
         preset in prop::sample::select(PRESETS.to_vec()),
-        parts in prop::collection::vec(part(), 0..8),
+        parts in prop::collection::vec(part(), 0..6),
     ) {
         let query = parts.iter().map(Part::text).collect::<Vec<_>>().join(",");
         let (cfg, notes) = load(preset, &query);
