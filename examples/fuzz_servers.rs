@@ -40,11 +40,11 @@ struct Cli {
     /// Run API models as `EXE serve --model NAME --workers K --port 0`.
     #[arg(long)]
     child: Option<PathBuf>,
-    /// Client threads sending at once (default: 8, with --full 32).
+    /// Client threads sending at once (default: 8, with --full 64).
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..=64))]
     clients: Option<u16>,
     /// How long a server may stay silent before a client half-closes, in ms
-    /// (default: 100, with --full 50).
+    /// (default: 100, with --full 30).
     #[arg(long, value_parser = clap::value_parser!(u64).range(10..=5_000))]
     quiet_ms: Option<u64>,
     /// Generator seed (the same seed sends the same inputs).
@@ -72,7 +72,7 @@ fn main() -> anyhow::Result<()> {
             .join(", ")
     );
     print_banner("Fuzzing every server model over loopback");
-    let (clients, quiet_ms) = if cli.full { (32, 50) } else { (8, 100) };
+    let (clients, quiet_ms) = if cli.full { (64, 30) } else { (8, 100) };
     let plan = Plan {
         clients: usize::from(cli.clients.unwrap_or(clients)),
         quiet: std::time::Duration::from_millis(cli.quiet_ms.unwrap_or(quiet_ms)),
