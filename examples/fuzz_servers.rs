@@ -87,7 +87,6 @@ fn main() -> anyhow::Result<()> {
         plan.seed
     );
     let mut summary = Table::new(fuzz::SUMMARY_HEADER);
-    let mut details = Vec::new();
     let mut all_clean = true;
     for server in servers {
         eprintln!("fuzzing {} ...", server.label());
@@ -97,66 +96,74 @@ fn main() -> anyhow::Result<()> {
         };
         all_clean &= report.clean();
         summary.row(fuzz::summary_row(&server.label(), &report));
-        details.push((server, report));
+        print_details(server, &report); // as each server ends: a long run shows progress
     }
+    println!("## Summary\n");
     println!("{}", summary.render());
     println!(
         "4xx HTTP = a bare {:?} from the HTTP layer; closed = no answer, the server hung up \
          (or the client left first)\n",
         fuzz::HTTP_LAYER_STATUSES
     );
-    for (server, report) in &details {
-        println!("## {}\n", server.label());
-        println!("{}", report.class_table().render());
-        let families: Vec<String> = report
-            .by_family
-            .iter()
-            .map(|(f, n)| format!("{f}: {n}"))
-            .collect();
-        println!("per endpoint family: {}", families.join(", "));
-        if !report.http_statuses.is_empty() {
-            println!("HTTP-layer answers by status: {:?}", report.http_statuses);
-        }
-        if let Some(gone) = &report.server_gone {
-            println!("SERVER GONE: {gone}");
-        }
-        for example in &report.examples {
-            println!(
-                "FAILED ({}, {}): {}\n    input: {}",
-                example.family,
-                example.class.name(),
-                example.why,
-                example.input
-            );
-        }
-        for why in &report.probes_failed {
-            println!("PROBE FAILED: {why}");
-        }
-        if let Err(why) = &report.after {
-            println!("GOOD REQUEST AFTER THE RUN FAILED: {why}");
-        }
-        if report.known_panics > 0 {
-            println!(
-                "known third-party panics: {} (at {:?}; see lab::fuzz::KNOWN_PANICS_AT)",
-                report.known_panics,
-                fuzz::KNOWN_PANICS_AT
-            );
-        }
-        if report.panics > 0 {
-            println!(
-                "PANICS: {} (first: {})",
-                report.panics,
-                fuzz::first_panic().unwrap_or_default()
-            );
-        }
-        println!();
-    }
     if !all_clean {
         println!("some servers FAILED");
         std::process::exit(1);
     }
     println!("every server answered every input cleanly");
     Ok(())
+}
+
+/// One server's tables: per input class, per family, and what went wrong.
+fn print_details(server: Server, report: &Report) {
+    println!("## {}\n", server.label());
+    let mut totals = Table::new(fuzz::SUMMARY_HEADER);
+    totals.row(fuzz::summary_row(&server.label(), report));
+    println!("{}", totals.render());
+    println!("{}", report.class_table().render());
+    let families: Vec<String> = report
+        .by_family
+        .iter()
+        .map(|(f, n)| format!("{f}: {n}"))
+        .collect();
+    println!("per endpoint family: {}", families.join(", "));
+    if !report.http_statuses.is_empty() {
+        println!("HTTP-layer answers by status: {:?}", report.http_statuses);
+    }
+    if let Some(gone) = &report.server_gone {
+        println!("SERVER GONE: {gone}");
+    }
+    for example in &report.examples {
+        println!(
+            "FAILED ({}, {}): {}\n    input: {}",
+            example.family,
+            example.class.name(),
+            example.why,
+            example.input
+        );
+    }
+    for why in &report.probes_failed {
+        println!("PROBE FAILED: {why}");
+    }
+    if let Err(why) = &report.after {
+        println!("GOOD REQUEST AFTER THE RUN FAILED: {why}");
+    }
+    if report.known_panics > 0 {
+        println!(
+            "known third-party panics: {} (at {:?}; see lab::fuzz::KNOWN_PANICS_AT)",
+            report.known_panics,
+            fuzz::KNOWN_PANICS_AT
+        );
+    }
+    if report.panics > 0 {
+        println!(
+            "PANICS: {} (first: {})",
+            report.panics,
+            fuzz::first_panic().unwrap_or_default()
+        );
+    }
+    println!();
+    use std::io::Write as _;
+    let _ = std::io::stdout().flush();
 }
 
 /// In this process; in a full run, one fresh server per endpoint family, so
