@@ -302,12 +302,17 @@ pub fn count_panics() {
                 .map(|l| l.file().to_string())
                 .unwrap_or_default();
             if KNOWN_PANICS_AT.iter().any(|known| at.ends_with(known)) {
-                KNOWN_PANICS.fetch_add(1, Ordering::SeqCst);
-            } else {
-                PANICS.fetch_add(1, Ordering::SeqCst);
-                let mut first = FIRST_PANIC.lock().unwrap_or_else(|p| p.into_inner());
-                first.get_or_insert_with(|| info.to_string());
+                // Printed once: a full run meets it thousands of times.
+                if KNOWN_PANICS.fetch_add(1, Ordering::SeqCst) == 0 {
+                    previous(info);
+                    eprintln!("(further panics there are counted, not printed)");
+                }
+                return;
             }
+            PANICS.fetch_add(1, Ordering::SeqCst);
+            let mut first = FIRST_PANIC.lock().unwrap_or_else(|p| p.into_inner());
+            first.get_or_insert_with(|| info.to_string());
+            drop(first);
             previous(info);
         }));
     });
