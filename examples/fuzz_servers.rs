@@ -8,7 +8,7 @@
 //!
 //! Smoke (1,000 inputs per endpoint family, what `tests/fuzz_servers.rs` runs):
 //!           cargo run --release --example fuzz_servers
-//! Full run (100,000 per endpoint family per server; about half an hour):
+//! Full run (100,000 per endpoint family per server; sized for < 30 min on 2 cores):
 //!           cargo run --release --example fuzz_servers -- --full
 //! One API model in a child process, so a crash that kills the process is
 //! reported instead of killing the fuzzer:
