@@ -37,6 +37,7 @@
 //! request variety (one request shape per run), remote targets.
 
 mod http;
+mod target;
 
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -50,6 +51,7 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use self::http::{Client, Exchange, Failure, RequestTemplate};
+pub use self::target::{check_resolved, is_loopback, loopback_target};
 
 /// The longest measured phase (and warmup) a run accepts.
 pub const MAX_DURATION: Duration = Duration::from_secs(600);
@@ -151,11 +153,7 @@ impl LoadSpec {
 
     /// Checks the bounds every run must respect; `run` calls this first.
     pub fn validate(&self) -> anyhow::Result<()> {
-        anyhow::ensure!(
-            self.addr.ip().is_loopback(),
-            "the load generator only sends to loopback (127.0.0.1 or [::1]), not {}",
-            self.addr.ip()
-        );
+        check_resolved(&self.addr.to_string(), &[self.addr])?;
         anyhow::ensure!(
             (1..=MAX_CONNECTIONS).contains(&self.connections),
             "connections must be from 1 to {MAX_CONNECTIONS}, got {}",
@@ -336,7 +334,8 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 }
 
 /// Splits `http://127.0.0.1:PORT/path` into an address and a path, refusing
-/// anything that is not loopback.
+/// anything that is not loopback (see [`loopback_target`]: names are resolved
+/// and every address they resolve to must be loopback).
 pub fn parse_loopback_url(url: &str) -> anyhow::Result<(SocketAddr, String)> {
     let rest = url
         .strip_prefix("http://")
@@ -345,16 +344,7 @@ pub fn parse_loopback_url(url: &str) -> anyhow::Result<(SocketAddr, String)> {
         Some(i) => (&rest[..i], rest[i..].to_string()),
         None => (rest, "/".to_string()),
     };
-    let host = host.replace("localhost", "127.0.0.1");
-    let addr: SocketAddr = host
-        .parse()
-        .map_err(|_| anyhow::anyhow!("expected host:port such as 127.0.0.1:3000, got {host:?}"))?;
-    anyhow::ensure!(
-        addr.ip().is_loopback(),
-        "the load generator only sends to loopback (127.0.0.1 or [::1]), not {}",
-        addr.ip()
-    );
-    Ok((addr, path))
+    Ok((loopback_target(host)?, path))
 }
 
 /// What every connection of one run shares: the clock marks, the request,

@@ -64,10 +64,22 @@ pub fn router(app: AppResources) -> Router {
         .route("/users/batch", post(post_batch))
         .route("/users/export", get(export))
         .route("/model", get(model))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(app.clone(), track))
         .with_state(app)
 }
 // ANCHOR_END: router
+
+/// Unknown paths and wrong methods answer JSON like every other error
+/// in FastAPI's words (axum's defaults are empty 404 and 405 bodies).
+async fn not_found() -> ScopeError {
+    ApiError::NotFound("Not Found".into()).into()
+}
+
+async fn method_not_allowed() -> ScopeError {
+    ApiError::MethodNotAllowed.into()
+}
 
 /// Reads the body with a limit, answering 413 as JSON (axum's own `Bytes`
 /// extractor would answer its default limit in plain text).
