@@ -94,7 +94,6 @@ fn main() -> anyhow::Result<()> {
     }
 }
 
-// ANCHOR: serve
 async fn serve(args: ServeArgs) -> anyhow::Result<i32> {
     let mut config = Config::new(&args.db);
     config.model_entries = args.model_entries as usize;
@@ -115,7 +114,6 @@ async fn serve(args: ServeArgs) -> anyhow::Result<i32> {
     eprintln!("exiting with status {}", report.exit_code());
     Ok(report.exit_code())
 }
-// ANCHOR_END: serve
 
 struct Sizes {
     model_entries: usize,

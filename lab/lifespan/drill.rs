@@ -145,7 +145,6 @@ pub fn rows(db: &Path) -> anyhow::Result<Vec<(i64, String)>> {
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-// ANCHOR: drill
 /// Runs the drill against a freshly started server process and a database
 /// file that does not exist yet (see [`crate::db::TempDbs`]).
 pub async fn run(
@@ -211,7 +210,6 @@ pub async fn run(
     report.log = log;
     Ok(report)
 }
-// ANCHOR_END: drill
 
 // ANCHOR: tally
 /// Compares what clients were told with what the database holds.

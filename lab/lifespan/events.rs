@@ -16,7 +16,6 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-// ANCHOR: step
 /// One step in the life of the app (`request: None`) or of a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Step {
@@ -44,7 +43,6 @@ pub enum Step {
     ResponseSent,
     ResponseAborted,
 }
-// ANCHOR_END: step
 
 impl Step {
     /// The short name the chapter's diagrams use, e.g. `"released"`.
@@ -99,23 +97,6 @@ impl Step {
         "drained",
         "chunk",
     ];
-
-    /// True for steps that belong to one request rather than to the app.
-    pub fn is_request_scope(&self) -> bool {
-        matches!(
-            self,
-            Step::Received { .. }
-                | Step::Acquired
-                | Step::HandlerStarted
-                | Step::Committed
-                | Step::RolledBack { .. }
-                | Step::Released
-                | Step::ResponseStarted { .. }
-                | Step::Chunk(_)
-                | Step::ResponseSent
-                | Step::ResponseAborted
-        )
-    }
 }
 
 impl fmt::Display for Step {
@@ -171,7 +152,6 @@ pub enum Echo {
     All,
 }
 
-// ANCHOR: recorder
 /// The injectable lifecycle log: clone it into the app, keep a clone to read.
 #[derive(Clone)]
 pub struct Recorder {
@@ -185,7 +165,6 @@ struct Inner {
     next_request: AtomicU64,
     in_flight: AtomicUsize,
 }
-// ANCHOR_END: recorder
 
 impl Default for Recorder {
     fn default() -> Self {
