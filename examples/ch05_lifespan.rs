@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 
 use clap::{Args, Parser, Subcommand};
 use lab::lifespan::drill::{self, DrillSpec};
-use lab::lifespan::{Config, Echo, Framework, Recorder, Running};
+use lab::lifespan::{Config, Echo, Framework, Recorder, Running, StepKind};
 use lab::report::{Table, human, print_banner};
 
 #[derive(Parser)]
@@ -460,7 +460,7 @@ async fn overrun(dir: &Path) -> anyhow::Result<()> {
                 .await
                 .map(|r| r.status())
         });
-        while !recorder.has("handler started") {
+        while !recorder.has(StepKind::HandlerStarted) {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         let report = server.shutdown().await?;

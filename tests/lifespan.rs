@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use lab::lifespan::events::names_in_text;
-use lab::lifespan::{Config, Framework, Recorder, Running};
+use lab::lifespan::{Config, Framework, Recorder, Running, StepKind};
 
 const OK: &[&str] = &[
     "received",
@@ -156,7 +156,10 @@ async fn resources_exist_only_between_startup_and_shutdown() {
             .unwrap()
             .local_addr()
             .unwrap();
-        assert!(!recorder.has("model loaded"), "no model before startup");
+        assert!(
+            !recorder.has(StepKind::ModelLoaded),
+            "no model before startup"
+        );
 
         let starting = tokio::spawn(lab::lifespan::start(
             framework,
@@ -169,7 +172,7 @@ async fn resources_exist_only_between_startup_and_shutdown() {
             match tokio::net::TcpStream::connect(addr).await {
                 // The port opens only after every resource is ready.
                 Ok(_) => assert!(
-                    recorder.has("model loaded") && recorder.has("schema migrated"),
+                    recorder.has(StepKind::ModelLoaded) && recorder.has(StepKind::SchemaMigrated),
                     "{framework:?} accepted a connection before startup finished"
                 ),
                 Err(_) => refused += 1,
@@ -392,7 +395,7 @@ async fn shutdown_finishes_in_flight_requests_and_refuses_new_ones() {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         let stopping = tokio::spawn(server.shutdown());
-        while !recorder.has("shutdown began") {
+        while !recorder.has(StepKind::ShutdownBegan) {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         // New requests must be refused while the five are still running
@@ -573,7 +576,7 @@ async fn a_shutdown_that_overruns_its_deadline_says_so() {
                 .await
                 .map(|r| r.status().as_u16())
         });
-        while !recorder.has("handler started") {
+        while !recorder.has(StepKind::HandlerStarted) {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         let started = std::time::Instant::now();
@@ -586,7 +589,7 @@ async fn a_shutdown_that_overruns_its_deadline_says_so() {
             "{framework:?}: an overrun is not a clean exit"
         );
         assert!(
-            recorder.has("deadline hit"),
+            recorder.has(StepKind::DeadlineHit),
             "{framework:?}: {:?}",
             recorder.app_names()
         );
