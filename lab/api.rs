@@ -262,7 +262,6 @@ impl Drop for RunningServer {
     }
 }
 
-// ANCHOR: start
 /// Starts `model` on `addr` (use port 0 for a free port).
 pub fn start(model: Model, addr: SocketAddr, options: &Options) -> anyhow::Result<RunningServer> {
     let temp = TempDbs::new()?; // removed when the server stops
@@ -302,7 +301,6 @@ pub fn start(model: Model, addr: SocketAddr, options: &Options) -> anyhow::Resul
             || Flavor::SpawnBlocking(sync_app.into()),
         )?,
     };
-    // ANCHOR_END: start
     server.served = served;
     server.temp_db = Some(temp);
     Ok(server)

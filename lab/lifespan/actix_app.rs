@@ -77,7 +77,6 @@ async fn no_route(req: HttpRequest) -> HttpResponse {
     error.error_response()
 }
 
-// ANCHOR: app
 /// The routes, with the app-wide resources as `app_data`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/users", web::post().to(post_user))
@@ -86,7 +85,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/model", web::get().to(model))
         .default_service(web::to(no_route));
 }
-// ANCHOR_END: app
 
 async fn read_body(payload: web::Payload) -> Result<Bytes, ScopeError> {
     match payload.to_bytes_limited(MAX_BODY_BYTES).await {

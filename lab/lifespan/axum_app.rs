@@ -56,7 +56,6 @@ impl FromRequestParts<AppResources> for RequestDb {
 }
 // ANCHOR_END: extractor
 
-// ANCHOR: router
 /// The routes, with the app-wide resources as axum `State`.
 pub fn router(app: AppResources) -> Router {
     Router::new()
@@ -69,7 +68,6 @@ pub fn router(app: AppResources) -> Router {
         .layer(middleware::from_fn_with_state(app.clone(), track))
         .with_state(app)
 }
-// ANCHOR_END: router
 
 /// Unknown paths and wrong methods answer JSON like every other error
 /// in FastAPI's words (axum's defaults are empty 404 and 405 bodies).
@@ -125,7 +123,6 @@ pub fn parse_hold(query: &HashMap<String, String>) -> Result<bool, ScopeError> {
     }
 }
 
-// ANCHOR: export
 async fn export(
     State(app): State<AppResources>,
     Query(query): Query<HashMap<String, String>>,
@@ -139,7 +136,6 @@ async fn export(
     };
     Ok(([(header::CONTENT_TYPE, "application/x-ndjson")], body).into_response())
 }
-// ANCHOR_END: export
 
 async fn model(
     State(app): State<AppResources>,

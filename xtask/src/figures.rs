@@ -63,11 +63,11 @@ pub fn regenerate(
         step("building the examples (dev profile: checking the pipeline, not the book's numbers)");
         // --bins: the examples' child servers are watched by ww-watchdog.
         run(cargo().args(["build", "--locked", "--examples", "--bins"]))?;
-        ("target/debug/examples", Path::new(DEV_DIR))
+        ("debug/examples", Path::new(DEV_DIR))
     } else {
         step("building the examples (release)");
         run(cargo().args(["build", "--locked", "--release", "--examples", "--bins"]))?;
-        ("target/release/examples", Path::new(FIGURES_DIR))
+        ("release/examples", Path::new(FIGURES_DIR))
     };
     std::fs::create_dir_all(out)?;
     for (file, example, args) in FIGURES {
@@ -80,7 +80,7 @@ pub fn regenerate(
             out.display()
         ));
         let record = std::env::temp_dir().join(format!("ww-{example}-{}.json", std::process::id()));
-        let mut cmd = std::process::Command::new(Path::new(bin).join(example));
+        let mut cmd = std::process::Command::new(crate::target_dir().join(bin).join(example));
         cmd.args(*args).env(lab_json_env(), &record);
         if quick {
             cmd.arg("--quick");
