@@ -154,7 +154,7 @@ impl Model {
             Model::Rouille { .. } => "threaded WSGI server",
             Model::EventLoop => "uvicorn, async def",
             Model::WorkStealing { .. } => "(no Python analog)",
-            Model::LoopPerWorker { .. } => "gunicorn -k UvicornWorker",
+            Model::LoopPerWorker { .. } => "uvicorn --workers k",
             Model::BlockedLoop => "async def + time.sleep",
             Model::SpawnBlocking { .. } => "FastAPI def (threadpool)",
         }
