@@ -155,7 +155,7 @@ fn rouille_survives_a_huge_content_length() {
     big_body.extend(std::iter::repeat_n(b'x', 20_000));
     let answer = send(server.addr(), &big_body);
     assert!(
-        answer.starts_with("HTTP/1.1 413") && answer.contains("\"error\""),
+        answer.starts_with("HTTP/1.1 413") && answer.contains("\"detail\""),
         "{answer}"
     );
     let hello = send(

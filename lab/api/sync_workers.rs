@@ -93,7 +93,10 @@ pub fn start(addr: SocketAddr, workers: usize, app: SyncApp) -> anyhow::Result<R
         let (listener, app, stop) = (listener.try_clone()?, app.clone(), stop_rx.clone());
         let thread = std::thread::Builder::new()
             .name(format!("sync-worker-{i}"))
-            .stack_size(256 * 1024)
+            // Room for serde_json's 128 levels of nesting in a body (and
+            // for dropping the parsed value): 256 KiB overflowed in a debug
+            // build on the fuzzer's nested JSON (tests/fuzz_servers.rs).
+            .stack_size(1024 * 1024)
             .spawn(move || {
                 let runtime = tokio::runtime::Builder::new_current_thread()
                     .enable_all()
