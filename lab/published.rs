@@ -347,6 +347,17 @@ mod tests {
         assert!(text.contains("4 busy DRF workers"), "{text}");
     }
 
+    // ANCHOR: exercise
+    /// Chapter 6's exercise: 3,000 req/s at 330 ms on 4 sync workers.
+    #[test]
+    fn the_exercise_reads_another_post() {
+        let connections = in_flight(3_000.0, Duration::from_millis(330));
+        assert_eq!(connections.round(), 990.0); // a closed loop of ~1,000
+        let per_request = service_time(3_000.0, 4);
+        assert_eq!(per_request.as_micros(), 1_333); // CPU-sized, not a DB wait
+    }
+    // ANCHOR_END: exercise
+
     #[test]
     fn thousands_are_grouped() {
         assert_eq!(thousands(47_832.0), "47,832");
