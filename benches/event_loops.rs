@@ -134,7 +134,7 @@ fn main() -> anyhow::Result<()> {
     println!(" waited for a core: seconds per second that the server's threads were ready to run");
     println!(" but found no free core, from /proc/PID/task/*/schedstat)");
     let mut memory = Table::new(MemoryCost::HEADER);
-    for model in ["event-loop", "loop-per-worker"] {
+    for model in [Model::EventLoop, Model::LoopPerWorker { workers: 2 }] {
         let cost = idle_connection_cost(&exe, model, 10_000)?;
         let goal = if cost.rss_per_item() <= 16.0 * 1024.0 {
             "met"
@@ -142,7 +142,8 @@ fn main() -> anyhow::Result<()> {
             "not met"
         };
         memory.row(cost.row(&format!(
-            "{model}: idle connection (goal <= 16 KiB: {goal})"
+            "{}: idle connection (goal <= 16 KiB: {goal})",
+            model.name_and_workers().0
         )));
     }
     println!();

@@ -92,9 +92,9 @@ fn main() -> anyhow::Result<()> {
     }
     let exe = std::env::current_exe()?;
     let mut table = Table::new(MemoryCost::HEADER);
-    let event_loop = idle_connection_cost(&exe, "event-loop", idle)?;
+    let event_loop = idle_connection_cost(&exe, Model::EventLoop, idle)?;
     table.row(event_loop.row("idle connection, event-loop (axum)"));
-    let per_worker = idle_connection_cost(&exe, "loop-per-worker", idle)?;
+    let per_worker = idle_connection_cost(&exe, Model::LoopPerWorker { workers: 2 }, idle)?;
     table.row(per_worker.row("idle connection, loop-per-worker (actix)"));
     let threads = parked_thread_cost(1_000)?;
     table.row(threads.row("parked OS thread (2 MiB stack reserved)"));

@@ -16,6 +16,7 @@
 //! | `users`     | 3, 4, 5 | the users resource: validation, errors, SQL               |
 //! | `api`       | 3, 4    | one API on a thread pool, rouille, axum and actix-web     |
 //! | `lifespan`  | 5       | app-wide and request-scoped resources, graceful shutdown  |
+//! | `process`   | 4, 5, 6 | a server in a child process: ready, log, stop its group   |
 //! | `published` | 6       | the FastAPI-vs-DRF blog table (quoted) and its Little's law |
 
 pub mod api;
@@ -24,6 +25,7 @@ pub mod db;
 pub mod gil;
 pub mod lifespan;
 pub mod loadgen;
+pub mod process;
 pub mod published;
 pub mod report;
 pub mod upstream;

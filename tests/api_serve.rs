@@ -62,10 +62,15 @@ fn the_example_binary_exits_within_two_seconds_of_sigterm() {
         .expect("cargo runs");
     assert!(built.success(), "cargo build --example ch04_asgi failed");
     let exe = std::path::Path::new(root).join("target/debug/examples/ch04_asgi");
-    let args = ["serve", "--model", "event-loop", "--port", "0"];
-    let mut server = lab::api::experiment::ChildServer::spawn(&exe, &args).expect("it starts");
-    let hello = reqwest::blocking::get(format!("http://{}/hello", server.addr)).unwrap();
+    let mut server =
+        lab::api::experiment::serve_in_child(&exe, Model::EventLoop).expect("it starts");
+    let hello = reqwest::blocking::get(server.url("/hello")).unwrap();
     assert_eq!(hello.status(), 200);
-    let took = server.terminate().expect("it exits after SIGTERM");
-    assert!(took < Duration::from_secs(2), "exit took {took:?}");
+    let exit = server.stop().unwrap();
+    assert!(!exit.killed, "it did not exit after SIGTERM");
+    assert!(
+        exit.took < Duration::from_secs(2),
+        "exit took {:?}",
+        exit.took
+    );
 }

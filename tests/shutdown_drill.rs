@@ -6,7 +6,7 @@
 //! (never a 2xx without a row), the pool closed (the log says so), and the
 //! process exited 0 within the deadline. Once for axum, once for actix-web.
 //!
-//! Left out: Windows (SIGTERM is sent with `kill`).
+//! Left out: Windows (process groups and SIGTERM are Unix).
 #![cfg(unix)]
 
 use std::path::{Path, PathBuf};
@@ -14,7 +14,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use lab::lifespan::Framework;
-use lab::lifespan::drill::{self, DrillSpec, ServerProcess};
+use lab::lifespan::drill::{self, DrillSpec};
 
 /// The example's path, built once for all tests in this file.
 fn example_binary() -> PathBuf {
@@ -132,15 +132,8 @@ async fn serve_mode_stores_users_and_answers_errors_as_json() {
     for framework in Framework::ALL {
         let db = temp_db(&format!("serve-{}", framework.name()));
         drill::remove_db(&db);
-        let mut server = ServerProcess::spawn(
-            &exe,
-            framework,
-            &db,
-            &server_args(),
-            Duration::from_secs(60),
-        )
-        .unwrap();
-        let url = format!("http://{}/users", server.addr);
+        let mut server = drill::start_server(&exe, framework, &db, &server_args()).unwrap();
+        let url = server.url("/users");
         let client = reqwest::Client::new();
         let post = |body: &'static str| {
             client
@@ -166,13 +159,10 @@ async fn serve_mode_stores_users_and_answers_errors_as_json() {
             let json: serde_json::Value = res.json().await.unwrap();
             assert!(json["error"].is_string(), "{body}: {json}");
         }
-        server.sigterm().unwrap();
-        assert_eq!(server.wait(Duration::from_secs(15)).await.unwrap(), Some(0));
-        assert!(
-            server.log_text().contains("pool closed"),
-            "{}",
-            server.log_text()
-        );
+        server.terminate().unwrap();
+        let exit = tokio::task::block_in_place(|| server.wait(Duration::from_secs(15))).unwrap();
+        assert_eq!(exit.code, Some(0), "{}", server.log());
+        assert!(server.log().contains("pool closed"), "{}", server.log());
         let rows = drill::rows(Path::new(&db)).unwrap();
         assert_eq!(
             rows,

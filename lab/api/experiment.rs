@@ -6,10 +6,13 @@
 //! Left out: anything but `GET /wait?ms=N` (the chapters' one experiment).
 
 use std::net::SocketAddr;
+use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use super::{Model, Options, serve_until_signal, shutdown_signal, start};
 use crate::loadgen::{self, LoadReport, LoadSpec};
+use crate::process::{ChildServer, Ready};
 use crate::report::{Table, human, percent};
 
 /// One run: a model, a number of closed-loop clients, the wait per request.
@@ -218,25 +221,14 @@ fn load_spec(trial: &Trial, addr: SocketAddr) -> anyhow::Result<LoadSpec> {
 /// limit (10,000 connections need 20,000 descriptors in one process).
 /// Throughput is the load generator's count of answers in the measured
 /// window, which the server's own count cannot be read across processes.
-pub fn run_trial_in_child(exe: &std::path::Path, trial: Trial) -> anyhow::Result<Outcome> {
-    let (name, workers) = trial.model.name_and_workers();
-    let workers = workers.to_string();
-    let args = [
-        "serve",
-        "--model",
-        name,
-        "--workers",
-        &workers,
-        "--port",
-        "0",
-    ];
-    let mut child = ChildServer::spawn(exe, &args)?;
+pub fn run_trial_in_child(exe: &Path, trial: Trial) -> anyhow::Result<Outcome> {
+    let mut child = serve_in_child(exe, trial.model)?;
     let (before, started) = (CpuUse::read(child.pid()), Instant::now());
-    let report = loadgen::run_blocking(&load_spec(&trial, child.addr)?, load_threads())?;
+    let report = loadgen::run_blocking(&load_spec(&trial, child.addr())?, load_threads())?;
     let cpu = before
         .zip(CpuUse::read(child.pid()))
         .map(|(before, after)| after.since(before, started.elapsed()));
-    child.terminate();
+    child.stop()?;
     Ok(Outcome {
         trial,
         throughput: report.requests_per_sec(),
@@ -245,6 +237,19 @@ pub fn run_trial_in_child(exe: &std::path::Path, trial: Trial) -> anyhow::Result
         cpu,
     })
 }
+
+/// Starts `exe serve --model M --workers K --port 0` (an example running
+/// itself again, in `serve` mode) and waits for its address.
+pub fn serve_in_child(exe: &Path, model: Model) -> anyhow::Result<ChildServer> {
+    let (name, workers) = model.name_and_workers();
+    let mut command = Command::new(exe);
+    command.args(["serve", "--model", name, "--port", "0", "--workers"]);
+    command.arg(workers.to_string());
+    ChildServer::start(command, Ready::Announces("listening on"), SERVE_READY)
+}
+
+/// How long a child server may take to print its address.
+const SERVE_READY: Duration = Duration::from_secs(10);
 
 /// Threads for the load generator: one per core, as `wrk -t` is usually set.
 pub fn load_threads() -> usize {
@@ -447,20 +452,16 @@ impl MemoryCost {
 }
 
 // ANCHOR: idle_connections
-/// Starts `exe serve --model MODEL --port 0` as a child process, opens
+/// Starts `exe serve --model MODEL` as a child process, opens
 /// `count` keep-alive connections that each send one `GET /hello` and then
 /// stay idle, and reports how much the server's RSS grew. The clients live in
 /// this process, so only the server's memory is counted.
-pub fn idle_connection_cost(
-    exe: &std::path::Path,
-    model: &str,
-    count: usize,
-) -> anyhow::Result<MemoryCost> {
-    let mut child = ChildServer::spawn(exe, &["serve", "--model", model, "--port", "0"])?;
+pub fn idle_connection_cost(exe: &Path, model: Model, count: usize) -> anyhow::Result<MemoryCost> {
+    let mut child = serve_in_child(exe, model)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let addr = child.addr;
+    let addr = child.addr();
     let pid = child.pid();
     let result = runtime.block_on(async move {
         let _warm = open_idle(addr, 100).await?; // first allocations are not per connection
@@ -479,9 +480,9 @@ pub fn idle_connection_cost(
             stop_took: None,
         })
     });
-    let stop_took = child.terminate();
+    let stopped = child.stop()?;
     let mut cost = result?;
-    cost.stop_took = stop_took;
+    cost.stop_took = (!stopped.killed).then_some(stopped.took);
     Ok(cost)
 }
 
@@ -544,78 +545,4 @@ fn kernel_stack_bytes() -> Option<u64> {
     let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
     let line = meminfo.lines().find(|l| l.starts_with("KernelStack:"))?;
     Some(line.split_whitespace().nth(1)?.parse::<u64>().ok()? * 1024)
-}
-
-/// A server running as a child process of this one (killed on drop).
-pub struct ChildServer {
-    child: std::process::Child,
-    pub addr: SocketAddr,
-}
-
-impl ChildServer {
-    /// Runs `exe args...` and waits (up to 10 s) for its
-    /// `listening on http://ADDR` line.
-    pub fn spawn(exe: &std::path::Path, args: &[&str]) -> anyhow::Result<Self> {
-        use std::io::BufRead as _;
-        let mut child = std::process::Command::new(exe)
-            .args(args)
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::inherit())
-            .spawn()?;
-        let stdout = child.stdout.take().expect("stdout is piped");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in std::io::BufReader::new(stdout)
-                .lines()
-                .map_while(Result::ok)
-            {
-                let _ = tx.send(line);
-            }
-        });
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while let Ok(line) = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-            let addr = line
-                .split_once("http://")
-                .and_then(|(_, rest)| rest.split_whitespace().next())
-                .and_then(|a| a.parse().ok());
-            if let Some(addr) = addr {
-                return Ok(Self { child, addr });
-            }
-        }
-        let _ = child.kill();
-        let _ = child.wait();
-        anyhow::bail!("{} did not print its address within 10 s", exe.display())
-    }
-
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// Sends SIGTERM and waits up to 5 s for the exit; returns how long it
-    /// took, or `None` if the child had to be killed.
-    pub fn terminate(&mut self) -> Option<Duration> {
-        let start = Instant::now();
-        // SAFETY: kill(2) with a pid we own and a valid signal number.
-        unsafe {
-            libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM);
-        }
-        while start.elapsed() < Duration::from_secs(5) {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return Some(start.elapsed());
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        None
-    }
-}
-
-impl Drop for ChildServer {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
 }

@@ -9,131 +9,39 @@
 //! never heard": see the chapter's details).
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
-
 use super::server::Framework;
+use crate::process::{ChildServer, Ready};
 use crate::users::User;
 
-/// The app running as a child process (`ch05_lifespan serve ...`).
-pub struct ServerProcess {
-    child: Child,
-    pub addr: SocketAddr,
-    /// Every line the server wrote to stderr so far (its log).
-    pub log: Arc<Mutex<Vec<String>>>,
-}
-
-impl ServerProcess {
-    /// Starts `exe serve --port 0 --db DB --server F ARGS...` and waits (at
-    /// most `ready_timeout`) for its "listening on" line.
-    pub fn spawn(
-        exe: &Path,
-        framework: Framework,
-        db: &Path,
-        args: &[String],
-        ready_timeout: Duration,
-    ) -> anyhow::Result<Self> {
-        let server = match framework {
-            Framework::Axum => "axum",
-            Framework::Actix => "actix",
-        };
-        let mut child = Command::new(exe)
-            .args(["serve", "--port", "0", "--server", server, "--db"])
-            .arg(db)
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .with_context(|| format!("starting {}", exe.display()))?;
-        let stderr = child.stderr.take().context("no stderr")?;
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let (tx, rx) = mpsc::channel();
-        let lines = log.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let _ = tx.send(line.clone());
-                lines.lock().unwrap_or_else(|p| p.into_inner()).push(line);
-            }
-        });
-        let started = Instant::now();
-        let addr = loop {
-            let left = ready_timeout.saturating_sub(started.elapsed());
-            match rx.recv_timeout(left) {
-                Ok(line) => {
-                    if let Some(rest) = line.split("listening on http://").nth(1) {
-                        let addr = rest.split_whitespace().next().unwrap_or_default();
-                        break addr
-                            .parse()
-                            .with_context(|| format!("bad address in {line:?}"))?;
-                    }
-                }
-                Err(_) => {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    bail!("the server did not say it was listening within {ready_timeout:?}");
-                }
-            }
-        };
-        Ok(Self { child, addr, log })
-    }
-
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// Sends SIGTERM, as `kill PID`, Docker and Kubernetes do.
-    pub fn sigterm(&self) -> anyhow::Result<()> {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.pid().to_string()])
-            .status()
-            .context("running kill")?;
-        if !status.success() {
-            bail!("kill -TERM {} failed: {status}", self.pid());
-        }
-        Ok(())
-    }
-
-    /// Waits for the process to exit, at most `timeout`; kills it after
-    /// that. Returns its exit code (None if it had to be killed).
-    pub async fn wait(&mut self, timeout: Duration) -> anyhow::Result<Option<i32>> {
-        let started = Instant::now();
-        loop {
-            if let Some(status) = self.child.try_wait()? {
-                return Ok(status.code());
-            }
-            if started.elapsed() >= timeout {
-                self.child.kill()?;
-                self.child.wait()?;
-                return Ok(None);
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    }
-
-    pub fn log_text(&self) -> String {
-        self.log
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .join("\n")
-    }
-}
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        // Never leave a server behind, even when a test fails halfway.
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
+/// Starts the app as a child process (`EXE serve --port 0 --server F --db
+/// DB ARGS...`) and waits (at most a minute: a debug build loading a large
+/// model is slow) for its "listening on" line.
+pub fn start_server(
+    exe: &Path,
+    framework: Framework,
+    db: &Path,
+    args: &[String],
+) -> anyhow::Result<ChildServer> {
+    let server = match framework {
+        Framework::Axum => "axum",
+        Framework::Actix => "actix",
+    };
+    let mut command = Command::new(exe);
+    command
+        .args(["serve", "--port", "0", "--server", server, "--db"])
+        .arg(db)
+        .args(args);
+    ChildServer::start(
+        command,
+        Ready::Announces("listening on"),
+        Duration::from_secs(60),
+    )
 }
 
 /// The drill's size and timing.
@@ -256,9 +164,8 @@ pub async fn run(
     spec: &DrillSpec,
 ) -> anyhow::Result<DrillReport> {
     remove_db(db);
-    let mut server =
-        ServerProcess::spawn(exe, framework, db, server_args, Duration::from_secs(60))?;
-    let url = format!("http://{}/users", server.addr);
+    let mut server = start_server(exe, framework, db, server_args)?;
+    let url = server.url("/users");
     let client = reqwest::Client::builder()
         .timeout(spec.request_timeout)
         .build()?;
@@ -291,16 +198,20 @@ pub async fn run(
     }
     let in_flight_at_term = started.load(Ordering::SeqCst) - done.load(Ordering::SeqCst);
     let term_at = Instant::now();
-    server.sigterm()?;
+    server.terminate()?;
 
     let mut outcomes = Vec::with_capacity(spec.requests);
     for task in tasks {
         outcomes.push(task.await?);
     }
     let exit_timeout = spec.exit_timeout.saturating_sub(term_at.elapsed());
-    let exit_code = server.wait(exit_timeout).await?;
+    let (exit, log) = tokio::task::spawn_blocking(move || {
+        let exit = server.wait(exit_timeout);
+        (exit, server.log())
+    })
+    .await?;
+    let exit_code = exit?.code;
     let exit_after_term = term_at.elapsed();
-    let log = server.log_text();
     let mut report = tally(&outcomes, &rows(db)?);
     report.in_flight_at_term = in_flight_at_term;
     report.exit_code = exit_code;

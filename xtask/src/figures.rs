@@ -34,7 +34,8 @@ pub const FIGURES: &[(&str, &str, &[&str])] = &[
 
 pub fn regenerate(filter: Option<&str>, quick: bool) -> anyhow::Result<()> {
     step("building the examples (release)");
-    run(cargo().args(["build", "--locked", "--release", "--examples"]))?;
+    // --bins: the examples' child servers are watched by ww-watchdog.
+    run(cargo().args(["build", "--locked", "--release", "--examples", "--bins"]))?;
     for (file, example, args) in FIGURES {
         if filter.is_some_and(|f| !file.contains(f)) {
             continue;
