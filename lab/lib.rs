@@ -17,6 +17,8 @@
 //! | `api`       | 3, 4    | one API on a thread pool, rouille, axum and actix-web     |
 //! | `lifespan`  | 5       | app-wide and request-scoped resources, graceful shutdown  |
 //! | `process`   | 4, 5, 6 | a server in a child process: ready, log, stop its group   |
+//! | `python`    | 6       | the Python stacks' venv and command lines (`python/`)     |
+//! | `postgres`  | 6       | a throwaway PostgreSQL cluster under `target/`            |
 //! | `published` | 6       | the FastAPI-vs-DRF blog table (quoted) and its Little's law |
 
 pub mod api;
@@ -25,8 +27,10 @@ pub mod db;
 pub mod gil;
 pub mod lifespan;
 pub mod loadgen;
+pub mod postgres;
 pub mod process;
 pub mod published;
+pub mod python;
 pub mod report;
 pub mod upstream;
 pub mod users;

@@ -75,7 +75,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 async fn read_body(payload: web::Payload) -> Result<Bytes, ScopeError> {
     match payload.to_bytes_limited(MAX_BODY_BYTES).await {
         Ok(Ok(body)) => Ok(body),
-        Ok(Err(e)) => Err(ApiError::BadJson(format!("reading the body: {e}")).into()),
+        Ok(Err(e)) => Err(ApiError::BadBody(format!("reading the body: {e}")).into()),
         Err(_) => Err(ApiError::BodyTooLarge {
             limit: MAX_BODY_BYTES,
         }

@@ -28,7 +28,7 @@ use super::handlers;
 use super::resources::AppResources;
 use super::scope::{RequestDb, ResponseEnd, ScopeError};
 use super::server::ShutdownReport;
-use crate::users::{ApiError, MAX_BODY_BYTES};
+use crate::users::{ApiError, Invalid, MAX_BODY_BYTES};
 
 impl IntoResponse for ScopeError {
     fn into_response(self) -> Response {
@@ -107,7 +107,8 @@ pub fn parse_hold(query: &HashMap<String, String>) -> Result<bool, ScopeError> {
         Some("true") | Some("1") => Ok(true),
         Some(other) => {
             let why = format!("hold must be true or false, not {other:?}");
-            Err(ApiError::Validation(why).into())
+            let loc = serde_json::json!(["query", "hold"]);
+            Err(ApiError::from(Invalid::value_error(loc, &why)).into())
         }
     }
 }

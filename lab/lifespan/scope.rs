@@ -48,7 +48,7 @@ impl ScopeError {
         match self {
             ScopeError::Api(e) => e.body(),
             ScopeError::Unavailable(why) => {
-                serde_json::json!({ "error": format!("service unavailable: {why}") })
+                serde_json::json!({ "detail": format!("service unavailable: {why}") })
             }
         }
     }

@@ -38,6 +38,7 @@ pub fn run_all(skip_examples: bool) -> anyhow::Result<()> {
     ]))?;
 
     step("cargo test --workspace");
+    tools::ensure_postgres()?; // tests/python_contract.rs also runs the apps on it
     run(cargo().args(["test", "--locked", "--workspace"]))?;
 
     step("wasm tests in headless Chromium");

@@ -1,5 +1,6 @@
 //! Installing what the checks need on a fresh machine, saying what it does:
 //! the wasm32 target (rustup), Debian's chromium and chromium-driver (apt),
+//! Debian's postgresql (apt, for tests/python_contract.rs and chapter 6),
 //! and the browser tests' npm packages (`npm ci`, from the lockfile).
 
 use std::path::Path;
@@ -30,6 +31,23 @@ pub fn ensure_chromium() -> anyhow::Result<()> {
     }
     step("installing Debian's chromium and chromium-driver (apt-get)");
     apt_install(&["chromium", "chromium-driver"])
+}
+
+/// Debian's PostgreSQL server binaries (`/usr/lib/postgresql/N/bin/initdb`),
+/// which `lab::postgres` starts a throwaway cluster from.
+pub fn ensure_postgres() -> anyhow::Result<()> {
+    let installed = std::fs::read_dir("/usr/lib/postgresql")
+        .map(|versions| {
+            versions
+                .flatten()
+                .any(|v| v.path().join("bin").join("initdb").exists())
+        })
+        .unwrap_or(false);
+    if installed {
+        return Ok(());
+    }
+    step("installing Debian's postgresql (apt-get)");
+    apt_install(&["postgresql"])
 }
 
 pub fn ensure_node() -> anyhow::Result<()> {
