@@ -20,6 +20,7 @@
 //! | `python`    | 6       | the Python stacks' venv and command lines (`python/`)     |
 //! | `postgres`  | 6       | a throwaway PostgreSQL cluster under `target/`            |
 //! | `published` | 6       | the FastAPI-vs-DRF blog table (quoted) and its Little's law |
+//! | `stacks`    | 6       | every stack of the table as a child process group, measured |
 
 pub mod api;
 pub mod client;
@@ -32,6 +33,7 @@ pub mod process;
 pub mod published;
 pub mod python;
 pub mod report;
+pub mod stacks;
 pub mod upstream;
 pub mod users;
 pub mod wait;
