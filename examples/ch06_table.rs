@@ -119,6 +119,16 @@ fn main() -> anyhow::Result<()> {
     println!("## Every measurement\n");
     print!("{}", results.detail());
     println!("(RSS and CPU: summed over every process of the server's process group.)");
+
+    println!("\n## Waiting 50 ms: the Python stacks of chapters 3 and 4\n");
+    if let Some(why) = &setup.python_skipped {
+        println!("not measured ({why})");
+    } else if cli.quick {
+        println!("left out with --quick (five more servers to start)");
+    } else {
+        print!("{}", wait_table(&setup)?);
+        println!("(bound: Little's law, requests that can wait at once / 50 ms.)");
+    }
     Ok(())
 }
 
@@ -137,6 +147,7 @@ impl Setup {
         let target = lab::python::target_dir();
         let mut launch = Launch {
             workers: usize::from(cli.workers),
+            threads: 16,
             database: target.join("ch06.sqlite").display().to_string(),
             db_latency: SQLITE_ROUND_TRIP,
             venv: None,
@@ -553,6 +564,58 @@ impl Results {
         table
     }
 }
+
+// ANCHOR: wait_table
+/// Chapters 3 and 4's experiment on the real Python stacks: 100 clients on
+/// `GET /wait?ms=50`, each stack against its Little's-law bound.
+fn wait_table(setup: &Setup) -> anyhow::Result<Table> {
+    let (clients, wait) = (100, Duration::from_millis(50));
+    let stacks = [
+        (StackName::FastapiAsync, 1, "uvicorn, 1 worker"),
+        (StackName::FastapiDef, 1, "uvicorn, 1 worker, 40 threads"),
+        (StackName::FastapiBlocked, 1, "uvicorn, 1 worker"),
+        (StackName::DjangoSync, 2, "gunicorn -w 2"),
+        (StackName::DjangoGthread, 2, "gunicorn -w 2 --threads 16"),
+    ];
+    let mut table = Table::new([
+        "stack", "run as", "clients", "req/s", "bound", "of bound", "p50", "p99", "errors",
+    ]);
+    for (stack, workers, run_as) in stacks {
+        let launch = Launch {
+            workers,
+            ..setup.launch_for(stack)
+        };
+        let mut server = lab::stacks::start(stack, &launch)?;
+        let path = format!("/wait?ms={}", wait.as_millis());
+        let spec = LoadSpec::closed(&server.url(&path), clients, Duration::from_secs(5))?
+            .with_warmup(Duration::from_secs(1))
+            .with_request_timeout(Duration::from_secs(30));
+        let m = measure(&server, &spec)?;
+        server.stop()?;
+        let bound = stack.bound(clients, wait, &launch);
+        let answered = m.report.requests > 0;
+        let quantile = |q| {
+            if answered {
+                human(m.report.latency(q))
+            } else {
+                "-".into()
+            }
+        };
+        table.row([
+            stack.name(),
+            run_as.to_string(),
+            clients.to_string(),
+            format!("{:.0}", m.per_second),
+            format!("{bound:.0}"),
+            lab::report::percent(m.per_second, bound),
+            quantile(0.5),
+            quantile(0.99),
+            m.report.errors.to_string(),
+        ]);
+    }
+    Ok(table)
+}
+// ANCHOR_END: wait_table
 
 /// `12,345 req/s` and the number, for a throughput cell.
 fn per_second(m: &Measured) -> (String, Option<f64>) {

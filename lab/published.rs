@@ -258,7 +258,7 @@ pub fn reading_table(drf_workers: usize) -> crate::report::Table {
 }
 
 /// `47832.0` → `47,832`.
-fn thousands(n: f64) -> String {
+pub fn thousands(n: f64) -> String {
     let digits = format!("{:.0}", n);
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {

@@ -103,6 +103,8 @@ impl StackName {
 pub struct Launch {
     /// Worker processes (Python) or threads/workers/pool size (Rust).
     pub workers: usize,
+    /// Threads per gunicorn `gthread` worker.
+    pub threads: usize,
     /// A SQLite file or a PostgreSQL DSN (Python; Rust twins use SQLite).
     pub database: String,
     /// The injected round trip before each `/users` query.
@@ -130,9 +132,9 @@ pub fn start(stack: StackName, launch: &Launch) -> anyhow::Result<ChildServer> {
             let port = free_port()?;
             let options = StackOptions {
                 workers: launch.workers,
+                threads: launch.threads,
                 database: launch.database.clone(),
                 db_latency: launch.db_latency,
-                ..StackOptions::default()
             };
             let ready = Ready::Accepts(SocketAddr::from(([127, 0, 0, 1], port)));
             (python.command(venv, port, &options), ready)
@@ -152,6 +154,35 @@ pub fn start(stack: StackName, launch: &Launch) -> anyhow::Result<ChildServer> {
     ChildServer::start(command, ready, READY_WITHIN)
         .with_context(|| format!("starting {}", stack.name()))
 }
+
+// ANCHOR: concurrency
+impl StackName {
+    /// How many requests can be waiting at once with `clients` clients:
+    /// Little's law's L, for the bound L / W.
+    pub fn concurrency(self, clients: usize, launch: &Launch) -> usize {
+        let slots = match self.kind() {
+            Kind::Python(Stack::FastapiAsync) => clients, // every await overlaps
+            Kind::Python(Stack::FastapiDef) => FASTAPI_THREADS * launch.workers,
+            Kind::Python(Stack::FastapiBlocked | Stack::DjangoSync) => launch.workers,
+            Kind::Python(Stack::DjangoGthread) => launch.workers * launch.threads,
+            Kind::Rust(_) => match rust_model(self, launch.workers) {
+                Some(Ok(model)) => model.concurrency(clients),
+                _ => clients,
+            },
+        };
+        slots.min(clients)
+    }
+
+    /// Little's law bound in requests per second when each request waits `wait`.
+    pub fn bound(self, clients: usize, wait: Duration, launch: &Launch) -> f64 {
+        self.concurrency(clients, launch) as f64 / wait.as_secs_f64()
+    }
+}
+// ANCHOR_END: concurrency
+
+/// FastAPI runs `def` endpoints on AnyIO's thread limiter: 40 threads per
+/// worker process by default.
+pub const FASTAPI_THREADS: usize = 40;
 
 /// The lab model a Rust [`StackName`] names, with `workers` as its size.
 pub fn rust_model(stack: StackName, workers: usize) -> Option<anyhow::Result<Model>> {
@@ -307,6 +338,28 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn bounds_follow_the_chapters() {
+        let launch = |workers, threads| Launch {
+            workers,
+            threads,
+            database: String::new(),
+            db_latency: Duration::ZERO,
+            venv: None,
+            exe: std::path::PathBuf::new(),
+        };
+        let wait = Duration::from_millis(50);
+        let bound =
+            |stack: StackName, workers, threads| stack.bound(100, wait, &launch(workers, threads));
+        assert_eq!(bound(StackName::FastapiAsync, 1, 1), 2_000.0);
+        assert_eq!(bound(StackName::FastapiDef, 1, 1), 800.0);
+        assert_eq!(bound(StackName::FastapiBlocked, 1, 1), 20.0);
+        assert_eq!(bound(StackName::DjangoSync, 2, 1), 40.0);
+        assert_eq!(bound(StackName::DjangoGthread, 2, 16), 640.0);
+        assert_eq!(bound(StackName::SyncPool, 2, 1), 40.0);
+        assert_eq!(bound(StackName::EventLoop, 1, 1), 2_000.0);
     }
 
     #[test]
