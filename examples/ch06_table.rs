@@ -565,7 +565,6 @@ impl Results {
     }
 }
 
-// ANCHOR: wait_table
 /// Chapters 3 and 4's experiment on the real Python stacks: 100 clients on
 /// `GET /wait?ms=50`, each stack against its Little's-law bound.
 fn wait_table(setup: &Setup) -> anyhow::Result<Table> {
@@ -615,7 +614,6 @@ fn wait_table(setup: &Setup) -> anyhow::Result<Table> {
     }
     Ok(table)
 }
-// ANCHOR_END: wait_table
 
 /// `12,345 req/s` and the number, for a throughput cell.
 fn per_second(m: &Measured) -> (String, Option<f64>) {
