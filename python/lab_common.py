@@ -12,6 +12,7 @@ A bad value stops the server at start-up with a message, never mid-request.
 """
 
 import os
+import sqlite3
 import sys
 import tempfile
 import time
@@ -47,21 +48,16 @@ IS_POSTGRES = DATABASE.startswith(("postgresql://", "postgres://"))
 DB_LATENCY = _latency_seconds()
 
 
-# The users table, as lab/users.rs creates it for SQLite, and its PostgreSQL twin.
+# The users table, as lab/users.rs creates it. On PostgreSQL, lab/postgres.rs
+# creates its twin (id BIGSERIAL) before the servers start.
 SQLITE_SCHEMA = (
     "CREATE TABLE IF NOT EXISTS users ("
     "id INTEGER PRIMARY KEY AUTOINCREMENT, email TEXT NOT NULL UNIQUE)"
 )
-POSTGRES_SCHEMA = (
-    "CREATE TABLE IF NOT EXISTS users ("
-    "id BIGSERIAL PRIMARY KEY, email TEXT NOT NULL UNIQUE)"
-)
 
 
 def create_sqlite_schema() -> None:
-    """Creates the SQLite table if needed (PostgreSQL is seeded by its runner)."""
-    import sqlite3
-
+    """Creates the SQLite table if needed, in WAL mode (readers never wait for the writer)."""
     with sqlite3.connect(DATABASE) as conn:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute(SQLITE_SCHEMA)

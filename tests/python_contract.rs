@@ -44,12 +44,13 @@ impl PythonServer {
             .port();
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
         let log = scratch.join(format!("{}-{port}.log", stack.name()));
+        let output = File::create(&log).unwrap();
         let child = stack
             .command(venv, port, options)
             .process_group(0) // its workers join the group: one signal reaches all
             .stdin(Stdio::null())
-            .stdout(File::create(&log).unwrap())
-            .stderr(File::create(&log).unwrap())
+            .stdout(output.try_clone().unwrap())
+            .stderr(output)
             .spawn()
             .expect("the server starts");
         let mut server = PythonServer { child, addr, log };
@@ -195,6 +196,7 @@ fn python_apps_answer_the_contract() {
         }
         Err(e) => panic!("PostgreSQL is installed but did not start: {e}"),
         Ok(pg) => {
+            println!("PostgreSQL on port {}: the users routes again", pg.port());
             pg.seed_users(3).expect("seeded");
             for stack in [Stack::FastapiAsync, Stack::FastapiDef, Stack::DjangoSync] {
                 let options = StackOptions {

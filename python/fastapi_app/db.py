@@ -24,6 +24,18 @@ GET = "SELECT id, email FROM users WHERE id = {}"
 INSERT = "INSERT INTO users (email) VALUES ({}) RETURNING id, email"
 
 
+async def round_trip() -> None:
+    """The injected network round trip, awaited: the loop serves others meanwhile."""
+    if lab_common.DB_LATENCY:
+        await asyncio.sleep(lab_common.DB_LATENCY)
+
+
+def blocking_round_trip() -> None:
+    """The injected network round trip, slept: this thread waits."""
+    if lab_common.DB_LATENCY:
+        time.sleep(lab_common.DB_LATENCY)
+
+
 class AsyncDatabase:
     """For `async def` endpoints: every wait is an await."""
 
@@ -48,7 +60,7 @@ class AsyncDatabase:
             self.conn.close()
 
     async def get_user(self, user_id: int) -> dict | None:
-        await asyncio.sleep(lab_common.DB_LATENCY)  # the injected round trip
+        await round_trip()
         if self.pool is not None:
             row = await self.pool.fetchrow(GET.format("$1"), user_id)
         else:
@@ -57,7 +69,7 @@ class AsyncDatabase:
 
     async def insert_user(self, email: str) -> dict | None:
         """The new user, or None if the e-mail address is taken."""
-        await asyncio.sleep(lab_common.DB_LATENCY)
+        await round_trip()
         if self.pool is not None:
             try:
                 row = await self.pool.fetchrow(INSERT.format("$1"), email)
@@ -93,13 +105,13 @@ class SyncDatabase:
         return "%s" if lab_common.IS_POSTGRES else "?"
 
     def get_user(self, user_id: int) -> dict | None:
-        time.sleep(lab_common.DB_LATENCY)  # the injected round trip
+        blocking_round_trip()
         row = self.connection().execute(GET.format(self.placeholder()), (user_id,)).fetchone()
         return None if row is None else {"id": row[0], "email": row[1]}
 
     def insert_user(self, email: str) -> dict | None:
         """The new user, or None if the e-mail address is taken."""
-        time.sleep(lab_common.DB_LATENCY)
+        blocking_round_trip()
         conn = self.connection()
         try:
             row = conn.execute(INSERT.format(self.placeholder()), (email,)).fetchone()
