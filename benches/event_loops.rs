@@ -143,7 +143,7 @@ fn main() -> anyhow::Result<()> {
         };
         memory.row(cost.row(&format!(
             "{}: idle connection (goal <= 16 KiB: {goal})",
-            model.name_and_workers().0
+            model.kind().name()
         )));
     }
     println!();

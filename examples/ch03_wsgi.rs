@@ -49,13 +49,11 @@ fn main() -> anyhow::Result<()> {
         Model::SyncPool { threads: 256 }, // a pool as large as memory allows?
     ];
     // ANCHOR_END: pools
-    // ANCHOR: rouille_pools
     // The same app on rouille, pool_size(2) once and pool_size(32) a few
     // times: how many connections tiny_http serves is a race (chapter 3).
     let repeats = if cli.quick { 2 } else { 3 };
     let rouille = std::iter::once(Model::Rouille { threads: 2 })
         .chain(std::iter::repeat_n(Model::Rouille { threads: 32 }, repeats));
-    // ANCHOR_END: rouille_pools
     let trials = [100, 1_000]
         .into_iter()
         .flat_map(|clients| pools.map(|model| (model, clients)))
@@ -82,7 +80,6 @@ fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-// ANCHOR: in_service
 /// Little's law the other way round: throughput × mean latency of the
 /// answered requests = how many clients were getting answers. A server that
 /// leaves some connections unserved shows fewer than `clients` here.
@@ -111,4 +108,3 @@ fn in_service_table(outcomes: &[Outcome]) -> Table {
     }
     table
 }
-// ANCHOR_END: in_service

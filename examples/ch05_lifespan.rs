@@ -94,7 +94,6 @@ fn main() -> anyhow::Result<()> {
     }
 }
 
-// ANCHOR: serve
 async fn serve(args: ServeArgs) -> anyhow::Result<i32> {
     let mut config = Config::new(&args.db);
     config.model_entries = args.model_entries as usize;
@@ -115,7 +114,6 @@ async fn serve(args: ServeArgs) -> anyhow::Result<i32> {
     eprintln!("exiting with status {}", report.exit_code());
     Ok(report.exit_code())
 }
-// ANCHOR_END: serve
 
 struct Sizes {
     model_entries: usize,
@@ -130,11 +128,8 @@ async fn demo(cli: Cli) -> anyhow::Result<()> {
             .drill_requests
             .map_or(if cli.quick { 1_000 } else { 2_000 }, |n| n as usize),
     };
-    let dir = std::env::temp_dir().join(format!("ww-ch05-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
-    let result = run_all(&sizes, &dir).await;
-    let _ = std::fs::remove_dir_all(&dir);
-    result
+    let dbs = lab::db::TempDbs::new()?; // removed, with every file in it, on return
+    run_all(&sizes, dbs.dir()).await
 }
 
 async fn run_all(sizes: &Sizes, dir: &Path) -> anyhow::Result<()> {
@@ -445,42 +440,18 @@ async fn overrun(dir: &Path) -> anyhow::Result<()> {
     ]);
     for framework in Framework::ALL {
         let db = dir.join(format!("overrun-{}.sqlite", framework.name()));
-        let mut cfg = Config::new(&db);
-        cfg.model_entries = 1_000;
-        cfg.work = Duration::from_millis(2_500);
-        cfg.shutdown_deadline = Duration::from_secs(1);
-        let local = SocketAddr::from(([127, 0, 0, 1], 0));
-        let server = lab::lifespan::start(framework, cfg, Recorder::default(), local).await?;
-        let recorder = server.recorder.clone();
-        let url = server.url("/users");
-        let slow = tokio::spawn(async move {
-            let client = reqwest::Client::builder()
-                .timeout(Duration::from_secs(6))
-                .build()?;
-            let body = serde_json::json!({ "email": "slow@example.com" });
-            client
-                .post(url)
-                .json(&body)
-                .send()
-                .await
-                .map(|r| r.status())
-        });
-        while !recorder.has("handler started") {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-        let report = server.shutdown().await?;
-        let answer = match slow.await? {
-            Ok(status) => status.to_string(),
-            Err(e) if e.is_timeout() => "timed out".to_string(),
-            Err(_) => "connection closed, no response".to_string(),
+        let (work, deadline) = (Duration::from_millis(2_500), Duration::from_secs(1));
+        let o = drill::overrun(framework, &db, work, deadline).await?;
+        let answer = match o.answer {
+            Ok(status) => reqwest::StatusCode::from_u16(status)?.to_string(),
+            Err(why) => why.to_string(),
         };
-        let rows = drill::rows(&db)?.len();
         table.row([
             framework.name().to_string(),
-            human(report.took),
-            report.exit_code().to_string(),
+            human(o.report.took),
+            o.report.exit_code().to_string(),
             answer,
-            rows.to_string(),
+            o.rows.to_string(),
         ]);
     }
     println!("{table}");

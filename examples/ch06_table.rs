@@ -639,7 +639,7 @@ fn serve(args: &ServeArgs) -> anyhow::Result<()> {
     let workers = usize::from(args.workers);
     let db_latency = Duration::from_millis(args.db_latency_ms);
     if let Some(model) = lab::stacks::rust_model(args.stack, workers) {
-        return lab::api::experiment::serve_main(model?, args.port, db_latency);
+        return lab::api::experiment::serve_main(model, args.port, db_latency);
     }
     let Kind::Python(python_stack) = args.stack.kind() else {
         unreachable!("every stack is Python or Rust");
@@ -674,7 +674,7 @@ fn serve(args: &ServeArgs) -> anyhow::Result<()> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?
-        .block_on(lab::api::shutdown_signal());
+        .block_on(lab::lifespan::server::wait_for_signal())?;
     let exit = server.stop()?;
     println!("stopped in {}", human(exit.took));
     Ok(())

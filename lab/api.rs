@@ -37,6 +37,7 @@ pub use async_app::AsyncApp;
 pub use contract::{ApiRequest, ApiResponse, Route};
 pub use sync_app::SyncApp;
 
+use crate::db::TempDbs;
 use axum_app::{Flavor, Runtime};
 
 /// A server model: how requests are scheduled onto threads.
@@ -58,61 +59,91 @@ pub enum Model {
     SpawnBlocking { pool: usize },
 }
 
-/// The model names the examples accept for `--model`.
-pub const MODEL_NAMES: [&str; 7] = [
-    "sync-pool",
-    "rouille",
-    "event-loop",
-    "work-stealing",
-    "loop-per-worker",
-    "blocked-loop",
-    "spawn-blocking",
-];
+/// The name of a server model: what `--model` takes, what every table,
+/// the visualizer and the chapters call it (ARCHITECTURE.md has the
+/// glossary). clap derives the command-line names, `sync-pool` and so on,
+/// from the variants; [`ModelKind::name`] spells the same.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
+pub enum ModelKind {
+    SyncPool,
+    Rouille,
+    EventLoop,
+    WorkStealing,
+    LoopPerWorker,
+    BlockedLoop,
+    SpawnBlocking,
+}
+
+impl ModelKind {
+    pub const ALL: [ModelKind; 7] = [
+        ModelKind::SyncPool,
+        ModelKind::Rouille,
+        ModelKind::EventLoop,
+        ModelKind::WorkStealing,
+        ModelKind::LoopPerWorker,
+        ModelKind::BlockedLoop,
+        ModelKind::SpawnBlocking,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ModelKind::SyncPool => "sync-pool",
+            ModelKind::Rouille => "rouille",
+            ModelKind::EventLoop => "event-loop",
+            ModelKind::WorkStealing => "work-stealing",
+            ModelKind::LoopPerWorker => "loop-per-worker",
+            ModelKind::BlockedLoop => "blocked-loop",
+            ModelKind::SpawnBlocking => "spawn-blocking",
+        }
+    }
+}
 
 impl Model {
-    /// Builds a model from its name and the `--workers` count (threads,
-    /// workers or pool size; ignored by the single-loop models).
-    pub fn from_name(name: &str, k: usize) -> anyhow::Result<Self> {
-        anyhow::ensure!(k >= 1, "--workers must be at least 1");
-        Ok(match name {
-            "sync-pool" => Model::SyncPool { threads: k },
-            "rouille" => Model::Rouille { threads: k },
-            "event-loop" => Model::EventLoop,
-            "work-stealing" => Model::WorkStealing { threads: k },
-            "loop-per-worker" => Model::LoopPerWorker { workers: k },
-            "blocked-loop" => Model::BlockedLoop,
-            "spawn-blocking" => Model::SpawnBlocking { pool: k },
-            other => anyhow::bail!(
-                "unknown model {other:?}; expected one of {}",
-                MODEL_NAMES.join(", ")
-            ),
-        })
+    /// A model of kind `kind` with `k` threads, workers or pool threads (as
+    /// `--workers`; at least 1, ignored by the one-loop models).
+    pub fn new(kind: ModelKind, k: usize) -> Self {
+        let k = k.max(1);
+        match kind {
+            ModelKind::SyncPool => Model::SyncPool { threads: k },
+            ModelKind::Rouille => Model::Rouille { threads: k },
+            ModelKind::EventLoop => Model::EventLoop,
+            ModelKind::WorkStealing => Model::WorkStealing { threads: k },
+            ModelKind::LoopPerWorker => Model::LoopPerWorker { workers: k },
+            ModelKind::BlockedLoop => Model::BlockedLoop,
+            ModelKind::SpawnBlocking => Model::SpawnBlocking { pool: k },
+        }
     }
 
-    /// The `--model` name and `--workers` count that [`Model::from_name`]
-    /// turns back into this model (for a server in a child process).
-    pub fn name_and_workers(&self) -> (&'static str, usize) {
+    pub fn kind(&self) -> ModelKind {
+        match self {
+            Model::SyncPool { .. } => ModelKind::SyncPool,
+            Model::Rouille { .. } => ModelKind::Rouille,
+            Model::EventLoop => ModelKind::EventLoop,
+            Model::WorkStealing { .. } => ModelKind::WorkStealing,
+            Model::LoopPerWorker { .. } => ModelKind::LoopPerWorker,
+            Model::BlockedLoop => ModelKind::BlockedLoop,
+            Model::SpawnBlocking { .. } => ModelKind::SpawnBlocking,
+        }
+    }
+
+    /// Its threads, workers or pool size: the `--workers` that [`Model::new`]
+    /// turns back into this model (1 for the one-loop models).
+    pub fn workers(&self) -> usize {
         match *self {
-            Model::SyncPool { threads } => ("sync-pool", threads),
-            Model::Rouille { threads } => ("rouille", threads),
-            Model::EventLoop => ("event-loop", 1),
-            Model::WorkStealing { threads } => ("work-stealing", threads),
-            Model::LoopPerWorker { workers } => ("loop-per-worker", workers),
-            Model::BlockedLoop => ("blocked-loop", 1),
-            Model::SpawnBlocking { pool } => ("spawn-blocking", pool),
+            Model::SyncPool { threads: k }
+            | Model::Rouille { threads: k }
+            | Model::WorkStealing { threads: k }
+            | Model::LoopPerWorker { workers: k }
+            | Model::SpawnBlocking { pool: k } => k,
+            Model::EventLoop | Model::BlockedLoop => 1,
         }
     }
 
     /// A short label with the size, e.g. `sync-pool k=32`.
     pub fn label(&self) -> String {
-        match *self {
-            Model::SyncPool { threads } => format!("sync-pool k={threads}"),
-            Model::Rouille { threads } => format!("rouille k={threads}"),
-            Model::EventLoop => "event-loop".into(),
-            Model::WorkStealing { threads } => format!("work-stealing k={threads}"),
-            Model::LoopPerWorker { workers } => format!("loop-per-worker k={workers}"),
-            Model::BlockedLoop => "blocked-loop".into(),
-            Model::SpawnBlocking { pool } => format!("spawn-blocking k={pool}"),
+        match self {
+            Model::EventLoop | Model::BlockedLoop => self.kind().name().into(),
+            _ => format!("{} k={}", self.kind().name(), self.workers()),
         }
     }
 
@@ -163,7 +194,7 @@ pub struct RunningServer {
     addr: SocketAddr,
     thread: Option<std::thread::JoinHandle<()>>,
     stop: Option<Box<dyn FnOnce() + Send>>,
-    temp_db: Option<PathBuf>,
+    temp_db: Option<TempDbs>,
     served: Arc<AtomicU64>,
 }
 
@@ -220,13 +251,7 @@ impl RunningServer {
                 let _ = thread.join();
             }
         }
-        if let Some(db) = self.temp_db.take() {
-            for suffix in ["", "-wal", "-shm"] {
-                let mut path = db.clone().into_os_string();
-                path.push(suffix);
-                let _ = std::fs::remove_file(path);
-            }
-        }
+        self.temp_db = None; // removes the database, if it was a temporary one
         start.elapsed()
     }
 }
@@ -237,27 +262,14 @@ impl Drop for RunningServer {
     }
 }
 
-/// A fresh database file name in the temp dir, unique in this process.
-fn temp_db_path() -> PathBuf {
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    std::env::temp_dir().join(format!(
-        "waiting-well-api-{}-{n}.sqlite",
-        std::process::id()
-    ))
-}
-
-// ANCHOR: start
 /// Starts `model` on `addr` (use port 0 for a free port).
 pub fn start(model: Model, addr: SocketAddr, options: &Options) -> anyhow::Result<RunningServer> {
-    let (db, temp) = match &options.db_path {
-        Some(path) => (path.clone(), false),
-        None => (temp_db_path(), true),
-    };
+    let temp = TempDbs::new()?; // removed when the server stops
+    let db = options.db_path.clone().unwrap_or_else(|| temp.path("api"));
     let served = Arc::new(AtomicU64::new(0)); // answers, counted by the app
     let sync_app = SyncApp::new(&db, options.db_latency)?.counting(served.clone());
     let async_app = || Arc::new(AsyncApp::new(&db, options.db_latency).counting(served.clone()));
-    let bind = || listen(addr);
+    let bind = || crate::net::bind_and_listen(addr);
     let mut server = match model {
         Model::SyncPool { threads } => sync_workers::start(addr, threads, sync_app)?,
         Model::Rouille { threads } => rouille_app::start(addr, threads, sync_app)?,
@@ -289,61 +301,13 @@ pub fn start(model: Model, addr: SocketAddr, options: &Options) -> anyhow::Resul
             || Flavor::SpawnBlocking(sync_app.into()),
         )?,
     };
-    // ANCHOR_END: start
     server.served = served;
-    if temp {
-        server.temp_db = Some(db);
-    }
+    server.temp_db = Some(temp);
     Ok(server)
 }
 
-/// The listen backlog every model gets: 2048, gunicorn's and uvicorn's
-/// default. (std's `bind` asks for 128; when 10,000 clients connect at once,
-/// a short queue overflows and the kernel drops their SYNs, which the client
-/// resends only after 1 s, then 3 s.)
-const BACKLOG: libc::c_int = 2048;
-
-/// A non-blocking listening socket on `addr` with [`BACKLOG`].
-pub(crate) fn listen(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
-    let listener = std::net::TcpListener::bind(addr)?;
-    #[cfg(unix)]
-    {
-        use std::os::fd::AsRawFd as _;
-        // SAFETY: listen(2) on a socket we own; calling it again resizes the queue.
-        if unsafe { libc::listen(listener.as_raw_fd(), BACKLOG) } != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-    }
-    listener.set_nonblocking(true)?;
-    Ok(listener)
-}
-
-/// Waits for Ctrl-C (SIGINT) or SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = ctrl_c => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = ctrl_c.await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = ctrl_c.await;
-    }
-}
-
 /// The `serve` mode: starts `model`, prints `listening on http://ADDR`, runs
-/// until the future `shutdown(addr)` completes (e.g. `|_| shutdown_signal()`),
+/// until the future `shutdown(addr)` completes (e.g. on a signal),
 /// then stops within about 2 s and returns how long stopping took.
 pub async fn serve_until_signal<F, Fut>(
     model: Model,
@@ -411,11 +375,16 @@ mod tests {
 
     #[test]
     fn model_names_round_trip() {
-        for name in MODEL_NAMES {
-            let model = Model::from_name(name, 3).unwrap();
-            let (back, k) = model.name_and_workers();
-            assert_eq!(Model::from_name(back, k).unwrap(), model);
+        use clap::ValueEnum as _;
+        for kind in ModelKind::ALL {
+            let model = Model::new(kind, 3);
+            assert_eq!(model.kind(), kind);
+            assert_eq!(Model::new(model.kind(), model.workers()), model);
+            let on_the_command_line = kind.to_possible_value().expect("no variant is skipped");
+            assert_eq!(on_the_command_line.get_name(), kind.name());
+            assert!(model.label().starts_with(kind.name()));
         }
+        assert_eq!(ModelKind::ALL.len(), ModelKind::value_variants().len());
     }
 
     #[test]

@@ -2,13 +2,40 @@
 //! given extra latency, standing in for a database across a network: the
 //! query itself takes microseconds, the round trip takes what you set.
 //!
+//! Also [`TempDbs`], the one place the lab makes SQLite files that must not
+//! outlive a run (the servers of chapters 3-5, their tests, the drill).
+//!
 //! Left out: connection pools and async drivers (chapters 3-5 use sqlx).
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension};
 
 use crate::wait::simulated_wait_blocking;
+
+/// A fresh temporary folder for SQLite files, removed with everything in it
+/// (the `-wal` and `-shm` files SQLite adds too) when dropped.
+pub struct TempDbs(tempfile::TempDir);
+
+impl TempDbs {
+    pub fn new() -> std::io::Result<Self> {
+        tempfile::Builder::new()
+            .prefix("waiting-well-")
+            .tempdir()
+            .map(Self)
+    }
+
+    /// The file for database `name`: `FOLDER/NAME.sqlite` (not created).
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.0.path().join(format!("{name}.sqlite"))
+    }
+
+    /// The folder itself.
+    pub fn dir(&self) -> &Path {
+        self.0.path()
+    }
+}
 
 pub struct SimulatedDb {
     conn: Connection,

@@ -16,6 +16,7 @@
 //! | `users`     | 3, 4, 5 | the users resource: validation, errors, SQL               |
 //! | `api`       | 3, 4    | one API on a thread pool, rouille, axum and actix-web     |
 //! | `lifespan`  | 5       | app-wide and request-scoped resources, graceful shutdown  |
+//! | `net`       | 3, 4, 5 | listening sockets: bind, then listen with one backlog     |
 //! | `process`   | 4, 5, 6 | a server in a child process: ready, log, stop its group   |
 //! | `python`    | 6       | the Python stacks' venv and command lines (`python/`)     |
 //! | `postgres`  | 6       | a throwaway PostgreSQL cluster under `target/`            |
@@ -28,6 +29,7 @@ pub mod db;
 pub mod gil;
 pub mod lifespan;
 pub mod loadgen;
+pub mod net;
 pub mod postgres;
 pub mod process;
 pub mod published;

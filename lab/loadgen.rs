@@ -451,7 +451,6 @@ impl Plan {
         notified.await;
     }
 
-    // ANCHOR: count
     /// Counts one finished exchange the way `wrk` does: by when it
     /// *finished*. Answers that come in during the warmup are not counted,
     /// whenever they were sent; those that come in during the measured phase
@@ -486,7 +485,6 @@ impl Plan {
         lock(tally).record(exchange, since, done);
         true
     }
-    // ANCHOR_END: count
 
     /// One connection's life: send until the run ends or the budget is spent.
     async fn connection(&self, tally: &Mutex<LoadReport>) {
@@ -501,7 +499,6 @@ impl Plan {
         }
     }
 
-    // ANCHOR: closed_loop
     /// Closed loop: the next request leaves only when the last answer is in,
     /// so a slow server also slows down the client (and the load it gets).
     async fn closed_loop(&self, line: &mut Line<'_>) {
@@ -519,7 +516,6 @@ impl Plan {
             self.back_off_after_connect_failure(exchange).await;
         }
     }
-    // ANCHOR_END: closed_loop
 
     // ANCHOR: open_loop
     /// Open loop: slot i is due at start + i / rate. A free connection takes

@@ -96,11 +96,18 @@ impl std::fmt::Display for Table {
     }
 }
 
+/// A number, with or without a unit after it (`39.8`, `98.7%`, `2.1x`,
+/// `50.5 ms`, `12.0 KiB`, `0.35 s/s`): such cells align right.
 fn looks_numeric(cell: &str) -> bool {
-    let t = cell
-        .trim_end_matches(['%', 'x', '×', 's'])
-        .trim_end_matches("ms");
-    !t.is_empty() && t.parse::<f64>().is_ok()
+    const UNITS: [&str; 14] = [
+        "", "%", "x", "×", "ns", "µs", "us", "ms", "s", "s/s", "B", "KiB", "MiB", "GiB",
+    ];
+    let cell = cell.trim();
+    let end = cell
+        .find(|c: char| !(c.is_ascii_digit() || matches!(c, '.' | '-' | '+' | ',')))
+        .unwrap_or(cell.len());
+    let (number, unit) = cell.split_at(end);
+    number.replace(',', "").parse::<f64>().is_ok() && UNITS.contains(&unit.trim_start())
 }
 
 /// The machine a measurement came from, in one line: OS, architecture,
@@ -195,6 +202,33 @@ mod tests {
         assert!(lines[2].ends_with("  39.8"), "{text}");
         assert!(lines[3].ends_with("1998.2"), "{text}");
         assert_eq!(lines[1].len(), lines[3].len());
+    }
+
+    #[test]
+    fn numbers_with_units_align_right_and_words_do_not() {
+        for cell in [
+            "39.8", "98.7%", "2.1x", "50.5 ms", "250 µs", "2.00 s", "12.0 KiB", "1,000", "-3",
+        ] {
+            assert!(looks_numeric(cell), "{cell}");
+        }
+        for cell in [
+            "-",
+            "n/a",
+            "event-loop",
+            "sync-pool k=32",
+            "ms",
+            "5 workers",
+            "met",
+        ] {
+            assert!(!looks_numeric(cell), "{cell}");
+        }
+        let mut t = Table::new(["model", "p50"]);
+        t.row(["sync-pool", "50.5 ms"])
+            .row(["event-loop", "1.20 s"]);
+        let text = t.render();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[2], "sync-pool   50.5 ms", "{text}");
+        assert_eq!(lines[3], "event-loop   1.20 s", "{text}");
     }
 
     #[test]

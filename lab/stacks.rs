@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 
-use crate::api::Model;
+use crate::api::{Model, ModelKind};
 use crate::loadgen::{self, LoadReport, LoadSpec};
 use crate::process::{ChildServer, Ready};
 use crate::python::{Stack, StackOptions, Venv};
@@ -57,8 +57,8 @@ pub enum StackName {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     Python(Stack),
-    /// A lab model by its `--model` name.
-    Rust(&'static str),
+    /// A lab model, by its kind.
+    Rust(ModelKind),
 }
 
 impl StackName {
@@ -77,13 +77,13 @@ impl StackName {
             StackName::FastapiBlocked => Kind::Python(Stack::FastapiBlocked),
             StackName::DjangoSync => Kind::Python(Stack::DjangoSync),
             StackName::DjangoGthread => Kind::Python(Stack::DjangoGthread),
-            StackName::SyncPool => Kind::Rust("sync-pool"),
-            StackName::Rouille => Kind::Rust("rouille"),
-            StackName::EventLoop => Kind::Rust("event-loop"),
-            StackName::WorkStealing => Kind::Rust("work-stealing"),
-            StackName::LoopPerWorker => Kind::Rust("loop-per-worker"),
-            StackName::BlockedLoop => Kind::Rust("blocked-loop"),
-            StackName::SpawnBlocking => Kind::Rust("spawn-blocking"),
+            StackName::SyncPool => Kind::Rust(ModelKind::SyncPool),
+            StackName::Rouille => Kind::Rust(ModelKind::Rouille),
+            StackName::EventLoop => Kind::Rust(ModelKind::EventLoop),
+            StackName::WorkStealing => Kind::Rust(ModelKind::WorkStealing),
+            StackName::LoopPerWorker => Kind::Rust(ModelKind::LoopPerWorker),
+            StackName::BlockedLoop => Kind::Rust(ModelKind::BlockedLoop),
+            StackName::SpawnBlocking => Kind::Rust(ModelKind::SpawnBlocking),
         }
     }
 
@@ -165,10 +165,7 @@ impl StackName {
             Kind::Python(Stack::FastapiDef) => FASTAPI_THREADS * launch.workers,
             Kind::Python(Stack::FastapiBlocked | Stack::DjangoSync) => launch.workers,
             Kind::Python(Stack::DjangoGthread) => launch.workers * launch.threads,
-            Kind::Rust(_) => match rust_model(self, launch.workers) {
-                Some(Ok(model)) => model.concurrency(clients),
-                _ => clients,
-            },
+            Kind::Rust(kind) => Model::new(kind, launch.workers).concurrency(clients),
         };
         slots.min(clients)
     }
@@ -185,9 +182,9 @@ impl StackName {
 pub const FASTAPI_THREADS: usize = 40;
 
 /// The lab model a Rust [`StackName`] names, with `workers` as its size.
-pub fn rust_model(stack: StackName, workers: usize) -> Option<anyhow::Result<Model>> {
+pub fn rust_model(stack: StackName, workers: usize) -> Option<Model> {
     match stack.kind() {
-        Kind::Rust(name) => Some(Model::from_name(name, workers)),
+        Kind::Rust(kind) => Some(Model::new(kind, workers)),
         Kind::Python(_) => None,
     }
 }
@@ -332,9 +329,9 @@ mod tests {
         for stack in StackName::value_variants() {
             match stack.kind() {
                 Kind::Python(python) => assert_eq!(python.name(), stack.name()),
-                Kind::Rust(model) => {
-                    assert_eq!(model, stack.name());
-                    assert!(rust_model(*stack, 2).unwrap().is_ok(), "{model}");
+                Kind::Rust(kind) => {
+                    assert_eq!(kind.name(), stack.name());
+                    assert_eq!(rust_model(*stack, 2).unwrap().kind(), kind);
                 }
             }
         }

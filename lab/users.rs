@@ -128,7 +128,6 @@ pub enum ApiError {
     Internal(String),
 }
 
-// ANCHOR: api_error_status
 impl ApiError {
     /// The HTTP status code for this error: FastAPI's.
     pub fn status(&self) -> u16 {
@@ -162,7 +161,6 @@ impl ApiError {
         }
     }
 }
-// ANCHOR_END: api_error_status
 
 impl From<Invalid> for ApiError {
     fn from(invalid: Invalid) -> Self {
@@ -293,7 +291,6 @@ fn not_found(id: i64) -> ApiError {
     ApiError::NotFound(format!("no user with id {id}"))
 }
 
-// ANCHOR: sqlx_users
 /// Inserts a user (async, sqlx). Takes any executor — a pool, a connection
 /// or a transaction (`&mut *tx`) — so chapter 5 can call it inside one.
 pub async fn insert_user<'e, E>(executor: E, new: &NewUser) -> Result<User, ApiError>
@@ -326,7 +323,6 @@ where
     row.map(|(id, email)| User { id, email })
         .ok_or_else(|| not_found(id))
 }
-// ANCHOR_END: sqlx_users
 
 /// Creates the table (async, sqlx).
 pub async fn create_schema<'e, E>(executor: E) -> Result<(), ApiError>
@@ -337,7 +333,6 @@ where
     Ok(())
 }
 
-// ANCHOR: rusqlite_users
 /// Inserts a user (blocking, rusqlite): the same SQL, the same errors.
 pub fn insert_user_sync(conn: &rusqlite::Connection, new: &NewUser) -> Result<User, ApiError> {
     let row = conn.query_row(
@@ -373,7 +368,6 @@ pub fn get_user_sync(conn: &rusqlite::Connection, id: i64) -> Result<User, ApiEr
     .optional()?
     .ok_or_else(|| not_found(id))
 }
-// ANCHOR_END: rusqlite_users
 
 /// Creates the table (blocking, rusqlite).
 pub fn create_schema_sync(conn: &rusqlite::Connection) -> Result<(), ApiError> {

@@ -94,11 +94,13 @@ pub struct CpuWork {
 }
 
 impl CpuWork {
-    /// Measures how many iterations take `target` on this thread, now.
+    /// Measures how many iterations take `target` of CPU time on this
+    /// thread. (CPU time, not wall time: on a busy machine the thread is off
+    /// its core part of the time, which would make the work look slower.)
     pub fn calibrated(target: Duration) -> Self {
         let mut probe = 10_000u64;
         loop {
-            let started = Instant::now();
+            let started = cpu_time::ThreadTime::now();
             spin(probe);
             let took = started.elapsed();
             if took >= Duration::from_millis(20) || probe >= 1 << 40 {
@@ -117,6 +119,17 @@ impl CpuWork {
 
     pub fn run(self) -> u64 {
         spin(self.iterations)
+    }
+}
+
+/// Busy CPU work for `d` of wall-clock time (the API's `/cpu?ms=N`): no
+/// syscalls, no waiting — nothing another request could overlap with on the
+/// same thread. [`CpuWork`] is a fixed amount of work instead, which takes
+/// longer when the core is shared.
+pub fn burn_cpu(d: Duration) {
+    let end = Instant::now() + d;
+    while Instant::now() < end {
+        spin(256);
     }
 }
 

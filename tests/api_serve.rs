@@ -8,12 +8,13 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use lab::api::{MODEL_NAMES, Model, Options, serve_until_signal};
+use lab::api::{Model, ModelKind, Options, serve_until_signal};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_model_stops_within_two_seconds_with_a_request_in_flight() {
-    for name in MODEL_NAMES {
-        let model = Model::from_name(name, 2).unwrap();
+    for kind in ModelKind::ALL {
+        let model = Model::new(kind, 2);
+        let name = kind.name();
         let (addr_tx, addr_rx) = tokio::sync::oneshot::channel::<SocketAddr>();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let any_port: SocketAddr = "127.0.0.1:0".parse().unwrap();

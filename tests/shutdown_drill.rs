@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+use lab::db::TempDbs;
 use lab::lifespan::Framework;
 use lab::lifespan::drill::{self, DrillSpec};
 
@@ -51,12 +52,6 @@ fn build_example() -> PathBuf {
         .expect("cargo reported no ch05_lifespan executable")
 }
 
-fn temp_db(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("ww-ch05-drill-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(format!("{name}.sqlite"))
-}
-
 fn server_args() -> Vec<String> {
     [
         "--model-entries",
@@ -75,8 +70,9 @@ fn server_args() -> Vec<String> {
 async fn sigterm_mid_burst_loses_no_write_and_invents_none() {
     let exe = example_binary();
     let spec = DrillSpec::new(1_000);
+    let dbs = TempDbs::new().unwrap();
     for framework in Framework::ALL {
-        let db = temp_db(&format!("burst-{}", framework.name()));
+        let db = dbs.path(&format!("burst-{}", framework.name()));
         let r = drill::run(&exe, framework, &db, &server_args(), &spec)
             .await
             .unwrap();
@@ -129,9 +125,9 @@ async fn sigterm_mid_burst_loses_no_write_and_invents_none() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_mode_stores_users_and_answers_errors_as_json() {
     let exe = example_binary();
+    let dbs = TempDbs::new().unwrap();
     for framework in Framework::ALL {
-        let db = temp_db(&format!("serve-{}", framework.name()));
-        drill::remove_db(&db);
+        let db = dbs.path(&format!("serve-{}", framework.name()));
         let mut server = drill::start_server(&exe, framework, &db, &server_args()).unwrap();
         let url = server.url("/users");
         let client = reqwest::Client::new();

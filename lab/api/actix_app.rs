@@ -16,7 +16,6 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use super::contract::{ApiRequest, read_limited};
 use super::{AsyncApp, RunningServer};
 
-// ANCHOR: actix_handler
 /// The same adapter as axum's: bounded body, the async app, the answer.
 async fn handle(
     request: HttpRequest,
@@ -35,7 +34,6 @@ async fn handle(
         .unwrap_or(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR);
     HttpResponse::build(status).json(answer.body)
 }
-// ANCHOR_END: actix_handler
 
 /// Starts actix-web with `workers` event loops in its own thread.
 pub fn start(

@@ -16,7 +16,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 
 use super::contract::{self, ApiRequest, ApiResponse, Route, route};
 use crate::users::{self, ApiError};
-use crate::wait::simulated_wait;
+use crate::wait::{burn_cpu, simulated_wait};
 
 /// The async app: a sqlx pool and the injected database latency.
 #[derive(Debug, Clone)]
@@ -67,7 +67,7 @@ impl AsyncApp {
                 contract::waited(d)
             }
             Route::Cpu(d) => {
-                contract::burn_cpu(d); // no await: the loop is busy, as in Python
+                burn_cpu(d); // no await: the loop is busy, as in Python
                 contract::burned(d)
             }
             Route::GetUser(id) => {

@@ -7,7 +7,7 @@
 //! rouille, axum and actix-web, so a difference in throughput is a difference
 //! in the server model, never in the app. Left out: headers, cookies, content negotiation.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures::{Stream, StreamExt};
 use serde_json::{Value, json};
@@ -184,21 +184,6 @@ pub fn waited(d: Duration) -> ApiResponse {
 }
 pub fn burned(d: Duration) -> ApiResponse {
     ApiResponse::ok(json!({ "cpu_us": d.as_micros() as u64 }))
-}
-
-/// Busy CPU work for `d`: no syscalls, no waiting — nothing another request
-/// could overlap with on the same thread.
-pub fn burn_cpu(d: Duration) {
-    let end = Instant::now() + d;
-    let mut x: u64 = 1;
-    while Instant::now() < end {
-        for _ in 0..256 {
-            x = x
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-        }
-        std::hint::black_box(x);
-    }
 }
 
 #[cfg(test)]

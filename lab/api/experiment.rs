@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use super::{Model, Options, serve_until_signal, shutdown_signal, start};
+use super::{Model, ModelKind, Options, serve_until_signal, start};
 use crate::loadgen::{self, LoadReport, LoadSpec};
 use crate::process::{ChildServer, Ready};
 use crate::report::{Table, human, percent};
@@ -108,25 +108,24 @@ impl CpuUse {
 
 /// CPU time a process has used, (user, system), from `/proc/PID/stat`.
 fn process_cpu_time(pid: u32) -> Option<(Duration, Duration)> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Fields after the command name, which is in parentheses and may hold spaces.
-    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-    let (user, system): (u64, u64) = (fields.get(11)?.parse().ok()?, fields.get(12)?.parse().ok()?);
-    // SAFETY: sysconf only reads a configuration value.
-    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    let seconds = |ticks: u64| Duration::from_secs_f64(ticks as f64 / per_second as f64);
-    (per_second > 0).then(|| (seconds(user), seconds(system)))
+    let stat = proc_of(pid)?.stat().ok()?;
+    let per_second = procfs::ticks_per_second().max(1) as f64;
+    let seconds = |ticks: u64| Duration::from_secs_f64(ticks as f64 / per_second);
+    Some((seconds(stat.utime), seconds(stat.stime)))
 }
 
-/// Sum of `run_delay` (the second field of `/proc/PID/task/TID/schedstat`)
-/// over a process's threads.
+/// Sum of `run_delay` (from `/proc/PID/task/TID/schedstat`) over a
+/// process's threads.
 fn run_queue_wait(pid: u32) -> Option<Duration> {
     let mut total_ns = 0u64;
-    for task in std::fs::read_dir(format!("/proc/{pid}/task")).ok()? {
-        let stat = std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok()?;
-        total_ns += stat.split_whitespace().nth(1)?.parse::<u64>().ok()?;
+    for task in proc_of(pid)?.tasks().ok()? {
+        total_ns += task.ok()?.schedstat().ok()?.run_delay;
     }
     Some(Duration::from_nanos(total_ns))
+}
+
+fn proc_of(pid: u32) -> Option<procfs::process::Process> {
+    procfs::process::Process::new(i32::try_from(pid).ok()?).ok()
 }
 
 impl Outcome {
@@ -241,10 +240,16 @@ pub fn run_trial_in_child(exe: &Path, trial: Trial) -> anyhow::Result<Outcome> {
 /// Starts `exe serve --model M --workers K --port 0` (an example running
 /// itself again, in `serve` mode) and waits for its address.
 pub fn serve_in_child(exe: &Path, model: Model) -> anyhow::Result<ChildServer> {
-    let (name, workers) = model.name_and_workers();
     let mut command = Command::new(exe);
-    command.args(["serve", "--model", name, "--port", "0", "--workers"]);
-    command.arg(workers.to_string());
+    command.args([
+        "serve",
+        "--model",
+        model.kind().name(),
+        "--port",
+        "0",
+        "--workers",
+    ]);
+    command.arg(model.workers().to_string());
     ChildServer::start(command, Ready::Announces("listening on"), SERVE_READY)
 }
 
@@ -299,47 +304,26 @@ fn latency(report: &LoadReport, q: f64) -> String {
 /// descriptor): to 65,536 if allowed (root may raise the hard limit), else to
 /// the hard limit. Returns the new soft limit, or why it could not.
 pub fn raise_fd_limit() -> Result<u64, String> {
-    const WANTED: libc::rlim_t = 65_536;
-    // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
-    unsafe {
-        let mut limit = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
-            return Err(std::io::Error::last_os_error().to_string());
-        }
-        if limit.rlim_max < WANTED {
-            let higher = libc::rlimit {
-                rlim_cur: WANTED,
-                rlim_max: WANTED,
-            };
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &higher) == 0 {
-                return Ok(WANTED);
-            }
-        }
-        limit.rlim_cur = limit.rlim_max;
-        if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
-            return Err(std::io::Error::last_os_error().to_string());
-        }
-        Ok(limit.rlim_cur)
+    use rlimit::Resource;
+    const WANTED: u64 = 65_536;
+    let (_, hard) = Resource::NOFILE.get().map_err(|e| e.to_string())?;
+    if hard < WANTED && Resource::NOFILE.set(WANTED, WANTED).is_ok() {
+        return Ok(WANTED);
     }
+    Resource::NOFILE
+        .set(hard, hard)
+        .map_err(|e| e.to_string())?;
+    Ok(hard)
 }
 
 /// Resident memory (VmRSS) of process `pid` in bytes, from /proc (Linux).
 pub fn rss_bytes(pid: u32) -> Option<u64> {
-    proc_status_kib(pid, "VmRSS:").map(|kib| kib * 1024)
+    Some(proc_of(pid)?.status().ok()?.vmrss? * 1024)
 }
 
 /// Virtual memory (VmSize) of process `pid` in bytes, from /proc (Linux).
 pub fn virtual_bytes(pid: u32) -> Option<u64> {
-    proc_status_kib(pid, "VmSize:").map(|kib| kib * 1024)
-}
-
-fn proc_status_kib(pid: u32, field: &str) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with(field))?;
-    line.split_whitespace().nth(1)?.parse().ok()
+    Some(proc_of(pid)?.status().ok()?.vmsize? * 1024)
 }
 
 /// The examples' `serve` subcommand: one model alone on `port` (for curl or
@@ -356,8 +340,10 @@ pub fn serve_main(model: Model, port: u16, db_latency: Duration) -> anyhow::Resu
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(serve_until_signal(model, addr, &options, |_| {
-        shutdown_signal()
+    runtime.block_on(serve_until_signal(model, addr, &options, |_| async {
+        if let Err(why) = crate::lifespan::server::wait_for_signal().await {
+            eprintln!("cannot wait for SIGTERM or Ctrl-C ({why}): stopping");
+        }
     }))?;
     Ok(())
 }
@@ -386,8 +372,8 @@ pub enum ChapterCommand {
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServeArgs {
     /// The server model to run.
-    #[arg(long, value_parser = super::MODEL_NAMES)]
-    pub model: String,
+    #[arg(long, value_enum)]
+    pub model: ModelKind,
     /// Port on 127.0.0.1 (0 picks a free one and prints it).
     #[arg(long, default_value_t = 8000)]
     pub port: u16,
@@ -403,7 +389,7 @@ pub struct ServeArgs {
 impl ServeArgs {
     /// Runs [`serve_main`] with these flags.
     pub fn run(&self) -> anyhow::Result<()> {
-        let model = Model::from_name(&self.model, usize::from(self.workers))?;
+        let model = Model::new(self.model, usize::from(self.workers));
         serve_main(model, self.port, Duration::from_millis(self.db_latency_ms))
     }
 }
@@ -542,7 +528,23 @@ pub fn parked_thread_cost(count: usize) -> anyhow::Result<MemoryCost> {
 
 /// Machine-wide kernel stack memory (`KernelStack:` in /proc/meminfo), bytes.
 fn kernel_stack_bytes() -> Option<u64> {
-    let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let line = meminfo.lines().find(|l| l.starts_with("KernelStack:"))?;
-    Some(line.split_whitespace().nth(1)?.parse::<u64>().ok()? * 1024)
+    use procfs::Current as _;
+    procfs::Meminfo::current().ok()?.kernel_stack
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proc_readings_of_this_process() {
+        let me = std::process::id();
+        crate::wait::burn_cpu(Duration::from_millis(50));
+        let cpu = CpuUse::read(me).expect("/proc/self is readable");
+        assert!(cpu.cpu() > Duration::ZERO, "{cpu:?}");
+        assert!(rss_bytes(me).unwrap() > 1024 * 1024);
+        assert!(virtual_bytes(me).unwrap() >= rss_bytes(me).unwrap());
+        assert!(kernel_stack_bytes().unwrap() > 0);
+        assert!(raise_fd_limit().unwrap() >= 1024);
+    }
 }

@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use super::contract::{self, ApiRequest, ApiResponse, Route, route};
 use crate::users::{self, ApiError};
+use crate::wait::burn_cpu;
 
 /// The blocking app: where the database lives and how slow it pretends to be.
 #[derive(Debug, Clone)]
@@ -64,7 +65,7 @@ impl SyncApp {
                 contract::waited(d)
             }
             Route::Cpu(d) => {
-                contract::burn_cpu(d);
+                burn_cpu(d);
                 contract::burned(d)
             }
             Route::GetUser(id) => {

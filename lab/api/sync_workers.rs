@@ -23,7 +23,7 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 
 use super::contract::{ApiRequest, ApiResponse};
-use super::{RunningServer, SyncApp, listen};
+use super::{RunningServer, SyncApp};
 use crate::users::{ApiError, MAX_BODY_BYTES};
 
 /// Reads the (bounded) body, then calls the blocking app on this thread.
@@ -84,7 +84,7 @@ async fn worker(
 
 /// Starts `workers` worker threads sharing one listening socket.
 pub fn start(addr: SocketAddr, workers: usize, app: SyncApp) -> anyhow::Result<RunningServer> {
-    let listener = listen(addr)?;
+    let listener = crate::net::bind_and_listen(addr)?;
     let addr = listener.local_addr()?;
     let app = Arc::new(app);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);

@@ -62,7 +62,6 @@ impl FromRequest for RequestDb {
 }
 // ANCHOR_END: extractor
 
-// ANCHOR: app
 /// The routes, with the app-wide resources as `app_data`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/users", web::post().to(post_user))
@@ -70,7 +69,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/users/export", web::get().to(export))
         .route("/model", web::get().to(model));
 }
-// ANCHOR_END: app
 
 async fn read_body(payload: web::Payload) -> Result<Bytes, ScopeError> {
     match payload.to_bytes_limited(MAX_BODY_BYTES).await {

@@ -56,7 +56,6 @@ impl FromRequestParts<AppResources> for RequestDb {
 }
 // ANCHOR_END: extractor
 
-// ANCHOR: router
 /// The routes, with the app-wide resources as axum `State`.
 pub fn router(app: AppResources) -> Router {
     Router::new()
@@ -67,7 +66,6 @@ pub fn router(app: AppResources) -> Router {
         .layer(middleware::from_fn_with_state(app.clone(), track))
         .with_state(app)
 }
-// ANCHOR_END: router
 
 /// Reads the body with a limit, answering 413 as JSON (axum's own `Bytes`
 /// extractor would answer its default limit in plain text).
@@ -113,7 +111,6 @@ pub fn parse_hold(query: &HashMap<String, String>) -> Result<bool, ScopeError> {
     }
 }
 
-// ANCHOR: export
 async fn export(
     State(app): State<AppResources>,
     Query(query): Query<HashMap<String, String>>,
@@ -127,7 +124,6 @@ async fn export(
     };
     Ok(([(header::CONTENT_TYPE, "application/x-ndjson")], body).into_response())
 }
-// ANCHOR_END: export
 
 async fn model(
     State(app): State<AppResources>,

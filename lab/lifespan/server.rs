@@ -14,6 +14,7 @@ use tokio::task::JoinHandle;
 
 use super::events::{Recorder, Step};
 use super::resources::{AppResources, Config, Model};
+use crate::net;
 
 /// Which framework serves the app.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -63,23 +64,6 @@ pub struct Running {
     task: JoinHandle<anyhow::Result<ShutdownReport>>,
 }
 
-/// Reserves the address: binds a socket but does not listen yet, so a port
-/// conflict shows up at once while clients still get "connection refused".
-pub fn reserve(addr: SocketAddr) -> std::io::Result<tokio::net::TcpSocket> {
-    let socket = if addr.is_ipv4() {
-        tokio::net::TcpSocket::new_v4()?
-    } else {
-        tokio::net::TcpSocket::new_v6()?
-    };
-    socket.set_reuseaddr(true)?;
-    socket.bind(addr)?;
-    Ok(socket)
-}
-
-/// Backlog deep enough for a burst of 1,000 connections
-/// (`std::net::TcpListener::bind` asks the kernel for only 128).
-pub const BACKLOG: u32 = 1024;
-
 // ANCHOR: start
 /// Reserve the port, run startup, *then* listen and serve in a background
 /// task.
@@ -89,19 +73,19 @@ pub async fn start(
     recorder: Recorder,
     addr: SocketAddr,
 ) -> anyhow::Result<Running> {
-    let socket = reserve(addr).map_err(|e| anyhow::anyhow!("binding {addr}: {e}"))?;
+    let socket = net::reserve(addr).map_err(|e| anyhow::anyhow!("binding {addr}: {e}"))?;
     let app = AppResources::start(config, recorder.clone()).await?;
-    let listener = socket.listen(BACKLOG)?; // only now can a client connect
+    let listener = net::listen(socket)?; // only now can a client connect
     let addr = listener.local_addr()?;
     recorder.app(Step::Listening(addr));
     let (stop, stopped) = oneshot::channel();
     let (model, pool) = (std::sync::Arc::downgrade(&app.model), app.pool.clone());
     let task = match framework {
-        Framework::Axum => tokio::spawn(super::axum_app::serve(listener, app, stopped)),
-        Framework::Actix => {
-            let listener = listener.into_std()?;
-            tokio::spawn(super::actix_app::serve(listener, app, stopped))
+        Framework::Axum => {
+            let listener = tokio::net::TcpListener::from_std(listener)?;
+            tokio::spawn(super::axum_app::serve(listener, app, stopped))
         }
+        Framework::Actix => tokio::spawn(super::actix_app::serve(listener, app, stopped)),
     };
     Ok(Running {
         addr,

@@ -99,12 +99,12 @@ test("print.html mounts every embed once, with unique ids and no errors", async 
 
 const ROOT = "#viz-standalone";
 const MODELS = {
-  pool: /Sync worker pool/,
-  loop: /One event loop/,
-  blocked: /blocking handlers/,
-  gil: /GIL/,
-  pinned: /pinned event loops/,
-  stealing: /Work-stealing/,
+  "sync-pool": /^sync-pool: k sync workers/,
+  "event-loop": /^event-loop: one event loop/,
+  "blocked-loop": /^blocked-loop: an event loop with blocking handlers/,
+  "gil-threads": /^gil-threads: threads sharing a GIL/,
+  "loop-per-worker": /^loop-per-worker: k event loops/,
+  "work-stealing": /^work-stealing: k runtime workers/,
 };
 
 describe("the standalone page", () => {
@@ -179,9 +179,9 @@ describe("the standalone page", () => {
   test("two models side by side share one cursor and both draw", async () => {
     const { page } = p;
     const compare = page.locator(ROOT).getByLabel("Compare with", { exact: true });
-    await compare.selectOption("pinned");
+    await compare.selectOption("loop-per-worker");
     await page.waitForFunction(
-      (root) => document.querySelectorAll(`${root} .ww-viz-title`)[1].textContent.includes("pinned"),
+      (root) => document.querySelectorAll(`${root} .ww-viz-title`)[1].textContent.includes("loop-per-worker"),
       ROOT,
     );
     const pixels = await drawnPixels(page, ROOT);
@@ -226,16 +226,25 @@ describe("the standalone page", () => {
 test("the URL holds the state and a reload restores it", async () => {
   const { page, consoleErrors, close } = await openPage("visualizer.html");
   await waitDrawn(page, ROOT);
-  await page.locator(ROOT).getByLabel("Model", { exact: true }).selectOption("gil");
+  await page.locator(ROOT).getByLabel("Model", { exact: true }).selectOption("gil-threads");
   await setField(page, ROOT, "Clients", 24);
   await page.waitForFunction(() => new URL(location.href).searchParams.get("ww")?.includes("clients:24"));
-  assert.match(new URL(page.url()).searchParams.get("ww"), /model:gil/);
+  assert.match(new URL(page.url()).searchParams.get("ww"), /model:gil-threads(,|$)/);
   const shown = await throughput(page, ROOT);
   await page.reload({ waitUntil: "load" });
   await waitDrawn(page, ROOT);
   assert.equal(await page.locator(ROOT).getByLabel("Clients", { exact: true }).inputValue(), "24");
-  assert.equal(await page.locator(ROOT).getByLabel("Model", { exact: true }).inputValue(), "gil");
+  assert.equal(await page.locator(ROOT).getByLabel("Model", { exact: true }).inputValue(), "gil-threads");
   assert.equal(await throughput(page, ROOT), shown);
+  assert.deepEqual(consoleErrors, []);
+  await close();
+});
+
+test("links shared with the old model ids still open the same models", async () => {
+  const { page, consoleErrors, close } = await openPage("visualizer.html?ww=model:pinned,compare:blocked");
+  await waitDrawn(page, ROOT);
+  assert.equal(await page.locator(ROOT).getByLabel("Model", { exact: true }).inputValue(), "loop-per-worker");
+  assert.equal(await page.locator(ROOT).getByLabel("Compare with", { exact: true }).inputValue(), "blocked-loop");
   assert.deepEqual(consoleErrors, []);
   await close();
 });

@@ -12,7 +12,8 @@ use crate::{cargo, run, step, tools};
 /// copies it into the site as it is (git-ignored).
 pub const PKG_DIR: &str = "src/pkg";
 const VIZ_CRATE: &str = "waiting-well-viz";
-const VIZ_WASM: &str = "target/wasm32-unknown-unknown/wasm/waiting_well_viz.wasm";
+/// The wasm cargo builds, under the target folder.
+const VIZ_WASM: &str = "wasm32-unknown-unknown/wasm/waiting_well_viz.wasm";
 
 /// Builds the visualizer and the book; returns the site directory.
 pub fn build_all() -> anyhow::Result<PathBuf> {
@@ -34,14 +35,15 @@ pub fn build_visualizer() -> anyhow::Result<()> {
         "wasm32-unknown-unknown",
     ]))?;
     std::fs::create_dir_all(PKG_DIR)?;
+    let wasm = crate::target_dir().join(VIZ_WASM);
     wasm_bindgen_cli::wasm_bindgen::run_cli_with_args([
-        "wasm-bindgen",
-        VIZ_WASM,
-        "--target",
-        "web",
-        "--no-typescript",
-        "--out-dir",
-        PKG_DIR,
+        "wasm-bindgen".as_ref(),
+        wasm.as_os_str(),
+        "--target".as_ref(),
+        "web".as_ref(),
+        "--no-typescript".as_ref(),
+        "--out-dir".as_ref(),
+        PKG_DIR.as_ref(),
     ])
     .context("wasm-bindgen failed")?;
     Ok(())

@@ -47,7 +47,7 @@ pub fn regenerate(filter: Option<&str>, quick: bool) -> anyhow::Result<()> {
             args.join(" ")
         ));
         let mut cmd =
-            std::process::Command::new(Path::new("target/release/examples").join(example));
+            std::process::Command::new(crate::target_dir().join("release/examples").join(example));
         cmd.args(*args);
         if quick {
             cmd.arg("--quick");

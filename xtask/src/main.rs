@@ -113,6 +113,12 @@ pub fn run(cmd: &mut std::process::Command) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Cargo's output folder: `$CARGO_TARGET_DIR`, else `target` (xtask runs
+/// from the workspace root).
+pub fn target_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| "target".into(), Into::into)
+}
+
 /// `cargo` as the one running xtask (honours the rustup toolchain).
 pub fn cargo() -> std::process::Command {
     std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))

@@ -91,9 +91,9 @@ fn simulate_with<O: Observer>(
     let (events, truncated, observer) = match model.kind {
         ModelKind::SyncPool => run::<0, O>(model, workload, max, observer),
         ModelKind::EventLoop => run::<1, O>(model, workload, max, observer),
-        ModelKind::BlockingLoop => run::<2, O>(model, workload, max, observer),
+        ModelKind::BlockedLoop => run::<2, O>(model, workload, max, observer),
         ModelKind::GilThreads => run::<3, O>(model, workload, max, observer),
-        ModelKind::PinnedLoops => run::<4, O>(model, workload, max, observer),
+        ModelKind::LoopPerWorker => run::<4, O>(model, workload, max, observer),
         ModelKind::WorkStealing => run::<5, O>(model, workload, max, observer),
     };
     let run = Run {
@@ -192,7 +192,7 @@ impl<const K: usize, O: Observer> Engine<K, O> {
 
     fn new(model: ModelSpec, workload: Workload, max_events: usize, observer: O) -> Self {
         let lanes = model.kind.lanes(model.workers).min(64);
-        let groups = if model.kind == ModelKind::PinnedLoops {
+        let groups = if model.kind == ModelKind::LoopPerWorker {
             lanes
         } else {
             1
@@ -309,11 +309,11 @@ impl<const K: usize, O: Observer> Engine<K, O> {
         let wait = Self::sample(rng, w.dist, w.wait_us);
         let cpu2 = Self::sample(rng, w.dist, w.cpu_after_us);
         let kind = Self::KIND;
-        let blocks = kind == ModelKind::BlockingLoop
+        let blocks = kind == ModelKind::BlockedLoop
             && !self.model.offload
             && self.blocking_rng.uniform() < self.model.blocking_share;
         // Only a connection's first request picks its loop (see below).
-        let pin_draw = if kind == ModelKind::PinnedLoops
+        let pin_draw = if kind == ModelKind::LoopPerWorker
             && !matches!(self.client_pin.get(client as usize), Some(Some(_)))
         {
             self.pin_rng.uniform()
@@ -352,7 +352,7 @@ impl<const K: usize, O: Observer> Engine<K, O> {
                     self.emit(EventKind::Queued { req, depth });
                 }
             }
-            ModelKind::PinnedLoops => {
+            ModelKind::LoopPerWorker => {
                 // The kernel gives a new connection to whichever worker's accept() wins:
                 // modelled as a uniform random pick, kept for the connection's life.
                 let lanes = self.ready.len() as u32;
@@ -363,7 +363,7 @@ impl<const K: usize, O: Observer> Engine<K, O> {
                 };
                 self.bind(req, group);
             }
-            ModelKind::EventLoop | ModelKind::BlockingLoop | ModelKind::WorkStealing => {
+            ModelKind::EventLoop | ModelKind::BlockedLoop | ModelKind::WorkStealing => {
                 self.bind(req, 0)
             }
         }
@@ -438,7 +438,7 @@ impl<const K: usize, O: Observer> Engine<K, O> {
 
     fn group_of(&self, req: u32) -> usize {
         match Self::KIND {
-            ModelKind::PinnedLoops => self.reqs[req as usize].home as usize,
+            ModelKind::LoopPerWorker => self.reqs[req as usize].home as usize,
             _ => 0,
         }
     }
@@ -446,7 +446,7 @@ impl<const K: usize, O: Observer> Engine<K, O> {
     /// The lanes a loop group may use, as a bit mask.
     fn group_mask(&self, group: usize) -> u64 {
         match Self::KIND {
-            ModelKind::PinnedLoops => 1 << group,
+            ModelKind::LoopPerWorker => 1 << group,
             ModelKind::WorkStealing => u64::MAX,
             _ => 1,
         }

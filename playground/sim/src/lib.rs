@@ -6,9 +6,9 @@
 //!
 //! 1. [`ModelKind::SyncPool`]: a worker for its whole life (gunicorn sync / rouille).
 //! 2. [`ModelKind::EventLoop`]: nothing; CPU phases share one loop thread (uvicorn / tokio current_thread).
-//! 3. [`ModelKind::BlockingLoop`]: the loop itself, for handlers that block it.
+//! 3. [`ModelKind::BlockedLoop`]: the loop itself, for handlers that block it.
 //! 4. [`ModelKind::GilThreads`]: a thread, and its CPU phases need the GIL.
-//! 5. [`ModelKind::PinnedLoops`]: k loops, each connection pinned to one at accept.
+//! 5. [`ModelKind::LoopPerWorker`]: k loops, each connection pinned to one at accept.
 //! 6. [`ModelKind::WorkStealing`]: k runtime workers sharing all ready tasks.
 //!
 //! Flow: [`Workload`] + [`ModelSpec`] -> [`simulate`] -> [`Run`] (log) ->

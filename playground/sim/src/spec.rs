@@ -6,8 +6,13 @@
 
 use serde::{Deserialize, Serialize};
 
-/// The six server models the visualizer compares.
+/// The six server models the visualizer compares. Their names are the lab's
+/// (`lab::api::ModelKind`, `--model`), plus `gil-threads`, which only the
+/// simulation has; ARCHITECTURE.md has the glossary. The lab's
+/// `spawn-blocking` is [`ModelKind::BlockedLoop`] with
+/// [`ModelSpec::offload`]: one loop, its blocking calls moved to a pool.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum ModelKind {
     /// k sync workers, one request each for its whole life (gunicorn sync/gthread; rouille).
     SyncPool,
@@ -17,11 +22,11 @@ pub enum ModelKind {
     /// One event loop where some handlers block it (`time.sleep` in `async def`;
     /// `std::thread::sleep` in an `async fn`), optionally offloaded to a blocking pool
     /// (`def` endpoints; `spawn_blocking`).
-    BlockingLoop,
+    BlockedLoop,
     /// k threads sharing one GIL with a switch interval (CPython threads; gunicorn gthread).
     GilThreads,
     /// k event loops, each connection pinned to one at accept (gunicorn + uvicorn workers; actix-web).
-    PinnedLoops,
+    LoopPerWorker,
     /// A work-stealing multi-thread runtime: any idle worker runs any ready task (tokio multi-thread).
     WorkStealing,
 }
@@ -30,48 +35,68 @@ impl ModelKind {
     pub const ALL: [ModelKind; 6] = [
         ModelKind::SyncPool,
         ModelKind::EventLoop,
-        ModelKind::BlockingLoop,
+        ModelKind::BlockedLoop,
         ModelKind::GilThreads,
-        ModelKind::PinnedLoops,
+        ModelKind::LoopPerWorker,
         ModelKind::WorkStealing,
     ];
 
-    /// Short stable identifier (URLs, presets).
+    /// The model's name (URLs, exports, presets), the same as the lab's `--model`.
     pub fn id(self) -> &'static str {
+        match self {
+            ModelKind::SyncPool => "sync-pool",
+            ModelKind::EventLoop => "event-loop",
+            ModelKind::BlockedLoop => "blocked-loop",
+            ModelKind::GilThreads => "gil-threads",
+            ModelKind::LoopPerWorker => "loop-per-worker",
+            ModelKind::WorkStealing => "work-stealing",
+        }
+    }
+
+    /// The ids before the names were made one with the lab's, so that links
+    /// shared then (`?ww=model:pool,…`) still open the same run.
+    fn old_id(self) -> &'static str {
         match self {
             ModelKind::SyncPool => "pool",
             ModelKind::EventLoop => "loop",
-            ModelKind::BlockingLoop => "blocked",
+            ModelKind::BlockedLoop => "blocked",
             ModelKind::GilThreads => "gil",
-            ModelKind::PinnedLoops => "pinned",
+            ModelKind::LoopPerWorker => "pinned",
             ModelKind::WorkStealing => "stealing",
         }
     }
 
+    /// The model with this id (or old id).
     pub fn from_id(id: &str) -> Option<ModelKind> {
-        ModelKind::ALL.into_iter().find(|m| m.id() == id)
+        ModelKind::ALL
+            .into_iter()
+            .find(|m| m.id() == id || m.old_id() == id)
     }
 
-    /// Name shown in the UI, with its real-world counterparts.
+    /// Name shown in the UI: the id, what it is, its real-world counterparts.
     pub fn label(self) -> &'static str {
         match self {
-            ModelKind::SyncPool => "Sync worker pool (gunicorn sync · rouille)",
-            ModelKind::EventLoop => "One event loop (uvicorn · tokio current_thread)",
-            ModelKind::BlockingLoop => {
-                "Event loop with blocking handlers (time.sleep in async def · thread::sleep in async fn)"
+            ModelKind::SyncPool => "sync-pool: k sync workers (gunicorn sync · rouille)",
+            ModelKind::EventLoop => "event-loop: one event loop (uvicorn · tokio current_thread)",
+            ModelKind::BlockedLoop => {
+                "blocked-loop: an event loop with blocking handlers (time.sleep in async def · thread::sleep in async fn)"
             }
-            ModelKind::GilThreads => "Threads sharing a GIL (CPython threads · gunicorn gthread)",
-            ModelKind::PinnedLoops => {
-                "k pinned event loops (gunicorn + uvicorn workers · actix-web)"
+            ModelKind::GilThreads => {
+                "gil-threads: threads sharing a GIL (CPython threads · gunicorn gthread)"
             }
-            ModelKind::WorkStealing => "Work-stealing runtime (tokio multi-thread)",
+            ModelKind::LoopPerWorker => {
+                "loop-per-worker: k event loops, each connection pinned to one (gunicorn + uvicorn workers · actix-web)"
+            }
+            ModelKind::WorkStealing => {
+                "work-stealing: k runtime workers sharing all tasks (tokio multi-thread)"
+            }
         }
     }
 
     /// How many lanes (threads that run CPU work) the model has for `workers`.
     pub fn lanes(self, workers: u32) -> u32 {
         match self {
-            ModelKind::EventLoop | ModelKind::BlockingLoop => 1,
+            ModelKind::EventLoop | ModelKind::BlockedLoop => 1,
             _ => workers,
         }
     }
@@ -118,13 +143,14 @@ pub struct Workload {
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ModelSpec {
     pub kind: ModelKind,
-    /// Pool size, GIL threads, pinned loops or runtime workers (ignored by the one-loop models).
+    /// Pool size, GIL threads, loops (loop-per-worker) or runtime workers (ignored by the one-loop models).
     pub workers: u32,
     /// GIL: forced switch after this long with a waiter (CPython `sys.getswitchinterval()`, 5 ms).
     pub switch_interval_us: u64,
-    /// BlockingLoop: share of requests (0..=1) whose wait is a blocking call.
+    /// blocked-loop: share of requests (0..=1) whose wait is a blocking call.
     pub blocking_share: f64,
-    /// BlockingLoop: run blocking calls in a blocking pool instead of on the loop.
+    /// blocked-loop: run blocking calls in a blocking pool instead of on the loop
+    /// (the lab's `spawn-blocking`).
     pub offload: bool,
 }
 

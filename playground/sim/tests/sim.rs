@@ -193,7 +193,7 @@ fn a_loop_that_always_blocks_serves_one_request_per_blocking_call() {
     let w = closed(16, 0, 20_000, 200, Dist::Fixed, 1);
     let spec = ModelSpec {
         blocking_share: 1.0,
-        ..ModelSpec::new(ModelKind::BlockingLoop, 1)
+        ..ModelSpec::new(ModelKind::BlockedLoop, 1)
     };
     let m = Metrics::from_run(&simulate(spec, w, &Limits::default()));
     assert!(
@@ -371,7 +371,7 @@ fn a_blocking_call_delays_exactly_the_requests_that_wait_behind_it() {
     let w = closed(2, 0, 10_000, 6, Dist::Fixed, 1);
     let spec = ModelSpec {
         blocking_share: 1.0,
-        ..ModelSpec::new(ModelKind::BlockingLoop, 1)
+        ..ModelSpec::new(ModelKind::BlockedLoop, 1)
     };
     let m = Metrics::from_run(&simulate(spec, w, &Limits::default()));
     assert_eq!(m.delayed_by_block, [1, 2, 3, 4, 5]);

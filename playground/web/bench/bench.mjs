@@ -43,7 +43,7 @@ const runs = await page.evaluate(async (n) => {
 }, requests);
 await browser.close();
 
-const models = ["pool", "loop", "blocked", "gil", "pinned", "stealing"];
+const models = ["sync-pool", "event-loop", "blocked-loop", "gil-threads", "loop-per-worker", "work-stealing"];
 const medianOf = (i) => runs.map((r) => r[i]).sort((a, b) => a - b)[2];
 runs.sort((a, b) => a[0] - b[0]);
 const median = runs[2];

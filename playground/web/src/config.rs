@@ -104,7 +104,7 @@ impl Config {
             },
             // Chapter 4: half the handlers call time.sleep inside async def.
             "ch04-blocked-loop" => Config {
-                model: ModelKind::BlockingLoop,
+                model: ModelKind::BlockedLoop,
                 compare: Some(ModelKind::EventLoop),
                 requests: 400,
                 ..base

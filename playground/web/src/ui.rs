@@ -211,8 +211,8 @@ fn model_options() -> Vec<(&'static str, &'static str)> {
 
 fn lane_name(kind: ModelKind, lanes: usize, i: usize) -> String {
     match kind {
-        ModelKind::EventLoop | ModelKind::BlockingLoop => "loop".into(),
-        ModelKind::PinnedLoops => format!("loop {i}"),
+        ModelKind::EventLoop | ModelKind::BlockedLoop => "loop".into(),
+        ModelKind::LoopPerWorker => format!("loop {i}"),
         ModelKind::GilThreads => format!("thread {i}"),
         ModelKind::SyncPool | ModelKind::WorkStealing if lanes > 9 => format!("w{i}"),
         ModelKind::SyncPool | ModelKind::WorkStealing => format!("worker {i}"),
@@ -722,8 +722,8 @@ impl Viz {
         show(&c.think, !cfg.open);
         show(&c.rate, cfg.open);
         show(&c.switch, cfg.uses(|m| m == ModelKind::GilThreads));
-        show(&c.blocking, cfg.uses(|m| m == ModelKind::BlockingLoop));
-        show(&c.offload, cfg.uses(|m| m == ModelKind::BlockingLoop));
+        show(&c.blocking, cfg.uses(|m| m == ModelKind::BlockedLoop));
+        show(&c.offload, cfg.uses(|m| m == ModelKind::BlockedLoop));
         show(&c.workers, cfg.uses(|m| m.lanes(2) > 1));
     }
 
@@ -838,7 +838,7 @@ impl Viz {
                     ),
                 ));
             }
-            if kind == ModelKind::BlockingLoop {
+            if kind == ModelKind::BlockedLoop {
                 let ids: Vec<String> = m
                     .delayed_by_block
                     .iter()
