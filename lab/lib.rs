@@ -21,6 +21,8 @@
 //! | `python`    | 6       | the Python stacks' venv and command lines (`python/`)     |
 //! | `postgres`  | 6       | a throwaway PostgreSQL cluster under `target/`            |
 //! | `fuzz`      | 3, 4, 5 | generated bad requests against every server model         |
+//! | `published` | 6       | the FastAPI-vs-DRF blog table (quoted) and its Little's law |
+//! | `stacks`    | 6       | every stack of the table as a child process group, measured |
 
 pub mod api;
 pub mod client;
@@ -32,8 +34,10 @@ pub mod loadgen;
 pub mod net;
 pub mod postgres;
 pub mod process;
+pub mod published;
 pub mod python;
 pub mod report;
+pub mod stacks;
 pub mod upstream;
 pub mod users;
 pub mod wait;

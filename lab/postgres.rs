@@ -1,7 +1,7 @@
 //! A throwaway PostgreSQL cluster for chapter 6's database row: `initdb`
 //! into a folder under `target/`, a server on a free loopback port, the
-//! users table created (and optionally filled), and `pg_ctl stop` when the
-//! [`Postgres`] value is dropped.
+//! users table created (and optionally filled), and the server stopped when
+//! the [`Postgres`] value is dropped.
 //!
 //! It uses Debian's binaries in `/usr/lib/postgresql/VERSION/bin` (the
 //! newest version there; `$WW_PG_BIN` overrides). PostgreSQL refuses to run
@@ -10,14 +10,22 @@
 //! PostgreSQL, [`Postgres::start`] returns [`PostgresError::NotInstalled`]
 //! so the caller can fall back to SQLite and say so.
 //!
-//! Every command (`initdb`, `pg_ctl start -w`, `psql`, `pg_ctl stop`) runs to
-//! completion; the server itself is pg_ctl's daemon, not our child. Left out:
+//! `initdb`, `pg_isready` and `psql` run to completion. The server itself,
+//! `postgres`, is *our child*, started by [`crate::process`] in a process
+//! group of its own (not `pg_ctl start`, whose daemon leaves our process tree
+//! and would outlive us): its backends are in that group, it is stopped with
+//! it (SIGTERM, then SIGKILL), and the watchdog stops it if this process is
+//! killed. (`runuser -u` keeps the group: it starts no session.) Left out:
 //! passwords (`-A trust` on loopback only), TLS, tuning beyond
 //! `max_connections`.
 
+use std::net::SocketAddr;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::process::{ChildServer, Ready};
 
 /// Why a cluster could not be had.
 #[derive(Debug, thiserror::Error)]
@@ -42,14 +50,17 @@ pub const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS users (\
     email TEXT NOT NULL UNIQUE)";
 
 /// A running throwaway cluster; dropping it stops the server.
-#[derive(Debug)]
 pub struct Postgres {
     bin: PathBuf,
     dir: PathBuf,
     port: u16,
     as_postgres: bool,
-    running: bool,
+    /// The `postgres` process group, while it runs.
+    server: Option<ChildServer>,
 }
+
+/// How long the server may take to accept queries.
+const READY_WITHIN: Duration = Duration::from_secs(30);
 
 /// The newest `/usr/lib/postgresql/N/bin` that has `initdb`, or `$WW_PG_BIN`.
 pub fn find_bin_dir() -> Option<PathBuf> {
@@ -99,7 +110,7 @@ impl Postgres {
             dir,
             port,
             as_postgres,
-            running: false,
+            server: None,
         };
         let data = pg.dir.join("data");
         pg.server_command("initdb")
@@ -107,24 +118,23 @@ impl Postgres {
             .arg(&data)
             .args(["-A", "trust", "-U", ROLE, "--no-sync", "-E", "UTF8"])
             .run("initdb")?;
-        // pg_ctl hands these to the server through a shell: quote the folder.
-        let options = format!(
-            "-p {port} -k '{}' -c listen_addresses=127.0.0.1 -c max_connections=200",
-            pg.dir.display()
-        );
-        pg.running = true; // from here on, Drop stops it even if start fails midway
-        let started = pg
-            .server_command("pg_ctl")
+        let mut postgres = pg.server_command("postgres").0;
+        postgres
             .arg("-D")
             .arg(&data)
-            .args(["-o", &options, "-l"])
-            .arg(pg.dir.join("log"))
-            .args(["-w", "-t", "30", "start"])
-            .run("pg_ctl start");
-        if let Err(PostgresError::Failed(why)) = started {
-            let log = std::fs::read_to_string(pg.dir.join("log")).unwrap_or_default();
-            return Err(PostgresError::Failed(format!("{why}\nserver log:\n{log}")));
-        }
+            .args(["-p", &port.to_string(), "-k"])
+            .arg(&pg.dir)
+            .args([
+                "-c",
+                "listen_addresses=127.0.0.1",
+                "-c",
+                "max_connections=200",
+            ]);
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let server = ChildServer::start(postgres, Ready::Accepts(addr), READY_WITHIN)
+            .map_err(|e| PostgresError::Failed(format!("starting postgres: {e:#}")))?;
+        pg.server = Some(server);
+        pg.wait_until_ready()?;
         pg.sql(SCHEMA)?;
         Ok(pg)
     }
@@ -157,32 +167,37 @@ impl Postgres {
         ))
     }
 
-    /// Stops the server (`pg_ctl stop -m fast`, which ends its connections);
-    /// if that fails, kills the postmaster by the pid in its pid file.
-    pub fn stop(&mut self) -> Result<(), PostgresError> {
-        if !std::mem::take(&mut self.running) {
-            return Ok(());
-        }
-        let data = self.dir.join("data");
-        let stopped = self
-            .server_command("pg_ctl")
-            .arg("-D")
-            .arg(&data)
-            .args(["-m", "fast", "-w", "-t", "20", "stop"])
-            .run("pg_ctl stop");
-        if stopped.is_err() {
-            let pid_file = std::fs::read_to_string(data.join("postmaster.pid")).unwrap_or_default();
-            let pid = pid_file.lines().next().and_then(|l| l.trim().parse().ok());
-            if let Some(pid) = pid.and_then(rustix::process::Pid::from_raw) {
-                // The postmaster, from the cluster's own pid file; its
-                // backends exit when it does.
-                let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+    /// Waits until the server accepts queries (it accepts connections a
+    /// moment before: "the database system is starting up").
+    fn wait_until_ready(&self) -> Result<(), PostgresError> {
+        let deadline = Instant::now() + READY_WITHIN;
+        loop {
+            let ready = Cmd(Command::new(self.bin.join("pg_isready")))
+                .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", ROLE])
+                .args(["-d", "postgres", "-t", "1"])
+                .run("pg_isready");
+            match ready {
+                Ok(()) => return Ok(()),
+                Err(why) if Instant::now() >= deadline => return Err(why),
+                Err(_) => std::thread::sleep(Duration::from_millis(50)),
             }
         }
-        stopped
     }
 
-    /// A server-side program (`initdb`, `pg_ctl`), as `postgres` when we are root.
+    /// Stops the server: SIGTERM to its process group (PostgreSQL's "smart"
+    /// shutdown; its backends get it too and end their sessions), then
+    /// SIGKILL after [`crate::process::STOP_DEADLINE`].
+    pub fn stop(&mut self) -> Result<(), PostgresError> {
+        match self.server.take() {
+            None => Ok(()),
+            Some(mut server) => server
+                .stop()
+                .map(|_| ())
+                .map_err(|e| PostgresError::Failed(format!("stopping postgres: {e:#}"))),
+        }
+    }
+
+    /// A server-side program (`initdb`, `postgres`), as `postgres` when we are root.
     fn server_command(&self, program: &str) -> Cmd {
         let path = self.bin.join(program);
         if self.as_postgres {
@@ -222,7 +237,7 @@ impl Cmd {
     }
 
     fn run(mut self, what: &str) -> Result<(), PostgresError> {
-        // The server writes its log to a file; pg_ctl must not keep our pipes open.
+        // These programs read nothing; none may wait on our standard input.
         let out = self
             .0
             .stdin(std::process::Stdio::null())

@@ -355,9 +355,24 @@ fn watchdog_program() -> Option<PathBuf> {
 /// stopped on drop, only not if this process is killed.
 fn start_watchdog(group: u32) -> Option<(Child, ChildStdin)> {
     static WARNED: std::sync::Once = std::sync::Once::new();
-    let started = watchdog_program().and_then(|program| {
-        Command::new(program)
-            .arg(group.to_string())
+    let command = match watchdog_program() {
+        Some(program) => {
+            let mut command = Command::new(program);
+            command.arg(group.to_string());
+            Some(command)
+        }
+        // `cargo run --example` builds no binaries: the example is its own.
+        None if SELF_WATCHDOG.load(std::sync::atomic::Ordering::Relaxed) => {
+            std::env::current_exe().ok().map(|exe| {
+                let mut command = Command::new(exe);
+                command.env(BE_WATCHDOG, group.to_string());
+                command
+            })
+        }
+        None => None,
+    };
+    let started = command.and_then(|mut command| {
+        command
             .process_group(0) // not in ours: a Ctrl-C on the terminal must not reach it
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
@@ -379,6 +394,33 @@ fn start_watchdog(group: u32) -> Option<(Child, ChildStdin)> {
             None
         }
     }
+}
+
+/// Set by [`be_own_watchdog`]: this program can be started as a watchdog.
+static SELF_WATCHDOG: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// The variable that starts a program as a watchdog for the group it names.
+const BE_WATCHDOG: &str = "WW_BE_WATCHDOG";
+
+/// For a program that may run without `ww-watchdog` built beside it (an
+/// example: `cargo run --example` builds no binaries). Call it first in
+/// `main`. Started as a watchdog (by [`ChildServer::start`] in another copy
+/// of this program, with `WW_BE_WATCHDOG=GROUP`), it does only that job and
+/// exits; otherwise it lets this program be its own watchdog when no
+/// `ww-watchdog` is found.
+pub fn be_own_watchdog() {
+    let asked = std::env::var(BE_WATCHDOG).ok();
+    if let Some(group) = asked.and_then(|g| g.parse().ok()) {
+        let code = match watch(group) {
+            Ok(()) => 0,
+            Err(why) => {
+                eprintln!("watchdog: {why:#}");
+                1
+            }
+        };
+        std::process::exit(code);
+    }
+    SELF_WATCHDOG.store(true, std::sync::atomic::Ordering::Relaxed);
 }
 
 /// The watchdog's work (`ww-watchdog GROUP`): wait until standard input

@@ -28,6 +28,7 @@ pub const CHAPTER_EXAMPLES: &[(&str, u64)] = &[
     ("ch03_wsgi", 20),
     ("ch04_asgi", 20),
     ("ch05_lifespan", 20),
+    ("ch06_table", 60),
 ];
 
 /// Figure file (in src/figures/), example, and its arguments.
@@ -37,6 +38,7 @@ pub const FIGURES: &[(&str, &str, &[&str])] = &[
     ("ch03_wsgi.txt", "ch03_wsgi", &[]),
     ("ch04_asgi.txt", "ch04_asgi", &[]),
     ("ch05_lifespan.txt", "ch05_lifespan", &[]),
+    ("ch06_table.txt", "ch06_table", &[]),
 ];
 
 /// The book's figures folder.

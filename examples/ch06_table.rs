@@ -1,0 +1,681 @@
+//! Chapter 6 — the FastAPI vs DRF table that blog posts publish, read
+//! through Little's law, then measured on this machine: real uvicorn +
+//! FastAPI and gunicorn + DRF beside their Rust twins (the `sync-pool` and
+//! `event-loop` models of chapters 3 and 4), every server a child process
+//! group on loopback, driven by the book's load generator.
+//!
+//! Run it:   cargo run --release --example ch06_table            (about 2 min)
+//!           cargo run --release --example ch06_table -- --quick (under 60 s once
+//!           the Python venv exists; the first run installs it, about a minute)
+//!           cargo run --release --example ch06_table -- --no-python (Rust twins only)
+//! One stack alone, for curl or wrk (Ctrl-C or SIGTERM stops it):
+//!           cargo run --release --example ch06_table -- serve --stack fastapi-async --port 8000
+//!           cargo run --release --example ch06_table -- serve --stack django-sync --workers 2 --port 8000
+//!           cargo run --release --example ch06_table -- serve --stack event-loop --port 8000
+//!
+//! The Python stacks need a python3 ≥ 3.10 (the venv goes under target/);
+//! without one the table says so in every Python cell. The database row runs
+//! on a throwaway PostgreSQL when its binaries are installed, else on SQLite
+//! with an injected round trip, and says which. Leaves out: the wait sweep
+//! and model-vs-reality comparison (later sections of the chapter).
+
+use std::time::Duration;
+
+use clap::Parser;
+use lab::loadgen::LoadSpec;
+use lab::postgres::Postgres;
+use lab::process::ChildServer;
+use lab::python::{Venv, find_python};
+use lab::report::{Table, human, print_banner};
+use lab::stacks::{Kind, Launch, Measured, StackName, create_user, drain, measure};
+
+#[derive(Parser)]
+#[command(about = "Chapter 6: the FastAPI vs DRF table, measured beside its Rust twins")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Serve>,
+    /// Short runs (under 60 s once the venv exists) instead of the full ones.
+    #[arg(long)]
+    quick: bool,
+    /// Skip the Python stacks on purpose (the Rust twins still run).
+    #[arg(long)]
+    no_python: bool,
+    /// Worker processes for uvicorn and gunicorn; the sync-pool twin gets as
+    /// many threads.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=16))]
+    workers: u16,
+    /// Closed-loop clients (the published runs had about 1,000, by Little's law).
+    #[arg(long, default_value_t = 1_000, value_parser = clap::value_parser!(u32).range(1..=5_000))]
+    clients: u32,
+}
+
+#[derive(clap::Subcommand)]
+enum Serve {
+    /// Run one stack alone until Ctrl-C or SIGTERM.
+    Serve(ServeArgs),
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// The stack: a Python one or a Rust twin by its model name.
+    #[arg(long, value_enum)]
+    stack: StackName,
+    /// Port on 127.0.0.1 (0 picks a free one and prints it; Rust twins only).
+    #[arg(long, default_value_t = 8000)]
+    port: u16,
+    /// Worker processes (Python) or threads / workers / pool size (Rust).
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=4096))]
+    workers: u16,
+    /// Simulated database round trip added to every /users query, in ms.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=10_000))]
+    db_latency_ms: u64,
+}
+
+/// The injected round trip of the database row when it runs on SQLite
+/// (always for the Rust twins; for Python without PostgreSQL).
+const SQLITE_ROUND_TRIP: Duration = Duration::from_millis(1);
+
+fn main() -> anyhow::Result<()> {
+    // `cargo run --example` builds no `ww-watchdog`: this program is its own
+    // (it stops the servers if the runner is killed).
+    lab::process::be_own_watchdog();
+    let cli = Cli::parse();
+    if let Some(Serve::Serve(args)) = &cli.command {
+        return serve(args);
+    }
+    print_banner("Chapter 6: the FastAPI vs DRF table, measured beside its Rust twins");
+    println!("## The published table, read through Little's law\n");
+    let drf_workers = 4; // an assumption: the post does not say
+    print!("{}", lab::published::reading_table(drf_workers));
+    println!("(QUOTED from a blog post, not measured here. The DRF service time assumes");
+    println!("{drf_workers} gunicorn workers each busy all the time.)\n");
+
+    println!("## Setting up\n");
+    let fd_limit = lab::api::experiment::raise_fd_limit();
+    let started = std::time::Instant::now();
+    let setup = Setup::new(&cli)?;
+    eprintln!("set up in {}", human(started.elapsed()));
+    setup.describe(&fd_limit);
+
+    let plan = Plan::new(&cli);
+    println!("{}\n", plan.describe());
+    let mut results = Vec::new();
+    for stack in setup.stacks() {
+        let started = std::time::Instant::now();
+        results.push((stack, run_stack(stack, &setup, &plan)?));
+        eprintln!("measured {} in {}", stack.name(), human(started.elapsed()));
+    }
+    let results = Results {
+        all: results,
+        python_skipped: setup.python_skipped.clone(),
+        plan,
+    };
+
+    println!("## The table, reproduced\n");
+    print!("{}", results.reproduced());
+    println!("(here: this machine, this run. ratio: FastAPI's advantage, as the post computes it.");
+    println!("in flight: req/s × mean latency, Little's law on our own runs.)\n");
+
+    println!("## Every measurement\n");
+    print!("{}", results.detail());
+    println!("(RSS and CPU: summed over every process of the server's process group.)");
+
+    println!("\n## Waiting 50 ms: the Python stacks of chapters 3 and 4\n");
+    if let Some(why) = &setup.python_skipped {
+        println!("not measured ({why})");
+    } else if cli.quick {
+        println!("left out with --quick (five more servers to start)");
+    } else {
+        print!("{}", wait_table(&setup)?);
+        println!("(bound: Little's law, requests that can wait at once / 50 ms.)");
+    }
+    Ok(())
+}
+
+/// What this run has to work with: the Python venv (or why not) and the
+/// database of the DB row.
+struct Setup {
+    launch: Launch,
+    python_skipped: Option<String>,
+    /// PostgreSQL, while it runs; dropped (stopped) at the end of `main`.
+    postgres: Option<Postgres>,
+    database_note: String,
+}
+
+impl Setup {
+    fn new(cli: &Cli) -> anyhow::Result<Self> {
+        let target = lab::python::target_dir();
+        let mut launch = Launch {
+            workers: usize::from(cli.workers),
+            threads: 16,
+            database: target.join("ch06.sqlite").display().to_string(),
+            db_latency: SQLITE_ROUND_TRIP,
+            venv: None,
+            exe: std::env::current_exe()?,
+        };
+        let _ = std::fs::remove_file(&launch.database);
+        let started = std::time::Instant::now();
+        let python_skipped = if cli.no_python {
+            Some("--no-python".to_string())
+        } else {
+            match find_python() {
+                Err(why) => Some(why.to_string()),
+                Ok(python) => match Venv::ensure(&python, |step| eprintln!("python: {step}")) {
+                    Ok(venv) => {
+                        eprintln!("python: venv ready after {}", human(started.elapsed()));
+                        launch.venv = Some(venv);
+                        None
+                    }
+                    Err(why) => Some(format!("the venv could not be made: {why:#}")),
+                },
+            }
+        };
+        let (mut postgres, mut database_note) = (None, String::new());
+        if python_skipped.is_none() {
+            match Postgres::start(&target.join("ch06-postgres")) {
+                Ok(pg) => {
+                    database_note = format!(
+                        "DB row: PostgreSQL on 127.0.0.1:{} for the Python stacks \
+                         (asyncpg pool of 20 / psycopg), a real loopback round trip",
+                        pg.port()
+                    );
+                    launch.database = pg.dsn();
+                    postgres = Some(pg);
+                }
+                Err(why) => {
+                    database_note = format!(
+                        "DB row: SQLite with an injected {} round trip for the Python \
+                         stacks too (no PostgreSQL: {why})",
+                        human(SQLITE_ROUND_TRIP)
+                    );
+                }
+            }
+        }
+        Ok(Self {
+            launch,
+            python_skipped,
+            postgres,
+            database_note,
+        })
+    }
+
+    fn describe(&self, fd_limit: &Result<u64, String>) {
+        match &self.python_skipped {
+            None => println!(
+                "Python stacks: uvicorn + FastAPI, gunicorn + DRF, from python/requirements.txt"
+            ),
+            Some(why) => println!("Python stacks: skipped ({why})"),
+        }
+        if !self.database_note.is_empty() {
+            println!("{}", self.database_note);
+        }
+        if self.postgres.is_none() && self.python_skipped.is_none() {
+            println!("(the Python DB cells are then SQLite, like the Rust twins')");
+        }
+        println!(
+            "Rust twins: SQLite with an injected {} round trip before each query",
+            human(SQLITE_ROUND_TRIP)
+        );
+        if let Err(why) = fd_limit {
+            println!("(could not raise the open-file limit: {why})");
+        }
+    }
+
+    // ANCHOR: stacks
+    /// The stacks of the table: FastAPI `async def` and DRF on gunicorn
+    /// `sync` (each with `--workers` processes), then their Rust twins.
+    fn stacks(&self) -> Vec<StackName> {
+        let mut stacks = Vec::new();
+        if self.python_skipped.is_none() {
+            stacks.extend([StackName::FastapiAsync, StackName::DjangoSync]);
+        }
+        stacks.extend([StackName::SyncPool, StackName::EventLoop]);
+        stacks
+    }
+    // ANCHOR_END: stacks
+
+    /// How a stack is launched: the Rust twins always on SQLite.
+    fn launch_for(&self, stack: StackName) -> Launch {
+        let mut launch = self.launch.clone();
+        if matches!(stack.kind(), Kind::Rust(_)) {
+            launch.database = String::new(); // the lab makes a temp SQLite file
+            launch.db_latency = SQLITE_ROUND_TRIP;
+        } else if self.postgres.is_some() {
+            launch.db_latency = Duration::ZERO; // the round trip is real
+        }
+        launch
+    }
+}
+
+/// The loads of one run.
+struct Plan {
+    clients: usize,
+    /// The connections row's load; not run with `--quick`.
+    connections: Option<usize>,
+    warmup: Duration,
+    duration: Duration,
+}
+
+impl Plan {
+    fn new(cli: &Cli) -> Self {
+        // The warm-up lets 1,000 connections open and settle into the
+        // queue (Little's law reads the steady state, not the start).
+        let (warmup, duration, connections) = if cli.quick {
+            (Duration::from_millis(500), Duration::from_secs(1), None)
+        } else {
+            (Duration::from_secs(3), Duration::from_secs(8), Some(10_000))
+        };
+        Self {
+            clients: cli.clients as usize,
+            connections,
+            warmup,
+            duration,
+        }
+    }
+
+    fn describe(&self) -> String {
+        let connections = match self.connections {
+            Some(n) => format!("{n} connections for the connections row"),
+            None => "the connections row is left out with --quick".into(),
+        };
+        format!(
+            "Load: {} closed-loop clients per throughput row, {} s measured after {} s warm-up; \
+             serialization timed from 1 client; {connections}.",
+            self.clients,
+            self.duration.as_secs_f64(),
+            self.warmup.as_secs_f64(),
+        )
+    }
+
+    fn spec(&self, server: &ChildServer, path: &str, clients: usize) -> anyhow::Result<LoadSpec> {
+        Ok(LoadSpec::closed(&server.url(path), clients, self.duration)?
+            .with_warmup(self.warmup)
+            .with_request_timeout(Duration::from_secs(10)))
+    }
+}
+
+/// What one stack measured, row by row (None: the stack has no such endpoint).
+struct StackResult {
+    simple: Measured,
+    db: Measured,
+    serialization: Option<Measured>,
+    connections: Option<Measured>,
+}
+
+/// Starts one stack, sends each row's load in turn (waiting for the
+/// server's queue to drain between them), stops it.
+fn run_stack(stack: StackName, setup: &Setup, plan: &Plan) -> anyhow::Result<StackResult> {
+    let mut server = lab::stacks::start(stack, &setup.launch_for(stack))?;
+    let id = create_user(&server, &format!("{}@example.com", stack.name()))?;
+    let simple_path = stack.simple_path();
+    let run = |path: &str, clients: usize| -> anyhow::Result<Measured> {
+        let measured = measure(&server, &plan.spec(&server, path, clients)?)?;
+        drain(&server, simple_path, Duration::from_secs(60))?;
+        Ok(measured)
+    };
+    let simple = run(simple_path, plan.clients)?;
+    let db = run(&format!("/users/{id}"), plan.clients)?;
+    let serialization = match stack.kind() {
+        Kind::Python(_) => Some(run("/api/serialize", 1)?),
+        Kind::Rust(_) => None, // the Rust contract has no such endpoint
+    };
+    let connections = match plan.connections {
+        Some(n) => Some(run(simple_path, n)?),
+        None => None,
+    };
+    server.stop()?;
+    Ok(StackResult {
+        simple,
+        db,
+        serialization,
+        connections,
+    })
+}
+
+impl StackResult {
+    /// The largest RSS the server's group had at the end of a load, and
+    /// how many processes it had then.
+    fn peak_memory(&self) -> Option<(u64, usize)> {
+        [
+            Some(&self.simple),
+            Some(&self.db),
+            self.serialization.as_ref(),
+            self.connections.as_ref(),
+        ]
+        .into_iter()
+        .flatten()
+        .filter_map(|m| Some((m.rss_bytes?, m.processes)))
+        .max_by_key(|(rss, _)| *rss)
+    }
+}
+
+/// Every stack's results, and how to print them.
+struct Results {
+    all: Vec<(StackName, StackResult)>,
+    python_skipped: Option<String>,
+    plan: Plan,
+}
+
+impl Results {
+    fn of(&self, stack: StackName) -> Option<&StackResult> {
+        self.all.iter().find(|(s, _)| *s == stack).map(|(_, r)| r)
+    }
+
+    /// The six published rows beside what this run measured.
+    fn reproduced(&self) -> Table {
+        use lab::published::{PUBLISHED, Row};
+        let mut table = Table::new([
+            "row",
+            "published FastAPI",
+            "published DRF",
+            "ratio",
+            "FastAPI here",
+            "DRF here",
+            "ratio here",
+            "Rust sync-pool",
+            "Rust event-loop",
+            "Little's law here",
+        ]);
+        let missing = match &self.python_skipped {
+            Some(why) if why == "--no-python" => "not measured (--no-python)".to_string(),
+            Some(_) => "not measured (no python3 ≥ 3.10, see above)".to_string(),
+            None => "not measured".to_string(),
+        };
+        let fast = self.of(StackName::FastapiAsync);
+        let drf = self.of(StackName::DjangoSync);
+        let pool = self.of(StackName::SyncPool);
+        let event = self.of(StackName::EventLoop);
+        for p in &PUBLISHED {
+            // (cell text, value for the ratio) for one stack.
+            let cell = |r: Option<&StackResult>| -> (String, Option<f64>) {
+                let Some(r) = r else {
+                    return (missing.clone(), None);
+                };
+                match p.row {
+                    Row::SimpleJson => per_second(&r.simple),
+                    Row::DbQuery => per_second(&r.db),
+                    Row::Serialization => match &r.serialization {
+                        Some(m) if m.report.requests == 0 => {
+                            ("no answer in the window".into(), None)
+                        }
+                        Some(m) => {
+                            let p50 = m.report.latency(0.5);
+                            (format!("{} (p50)", human(p50)), Some(p50.as_secs_f64()))
+                        }
+                        None => ("not measured (no such endpoint)".into(), None),
+                    },
+                    Row::Memory => match r.peak_memory() {
+                        Some((rss, processes)) => (
+                            format!("{:.0} MB ({processes} proc.)", rss as f64 / 1e6),
+                            Some(rss as f64),
+                        ),
+                        None => ("not measured (no /proc)".into(), None),
+                    },
+                    Row::Connections => match &r.connections {
+                        None => ("not measured (--quick)".into(), None),
+                        Some(m) => {
+                            let p99 = if m.report.requests > 0 {
+                                human(m.report.latency(0.99))
+                            } else {
+                                "-".into()
+                            };
+                            let held = self.plan.connections.unwrap_or(0);
+                            (
+                                format!(
+                                    "{}: {} errors, p99 {p99}",
+                                    lab::published::thousands(held as f64),
+                                    m.report.errors
+                                ),
+                                None,
+                            )
+                        }
+                    },
+                    Row::Latency if r.simple.report.requests == 0 => {
+                        ("no answer in the window".into(), None)
+                    }
+                    Row::Latency => {
+                        let mean = Duration::from_secs_f64(r.simple.report.latency_us.mean() / 1e6);
+                        (format!("{} (mean)", human(mean)), Some(mean.as_secs_f64()))
+                    }
+                }
+            };
+            let (fast_text, fast_value) = cell(fast);
+            let (drf_text, drf_value) = cell(drf);
+            // FastAPI's advantage, the post's way: more req/s, or less time and memory.
+            let ratio = match (fast_value, drf_value, p.row) {
+                (Some(f), Some(d), Row::SimpleJson | Row::DbQuery) if d > 0.0 => {
+                    format!("{:.1}×", f / d)
+                }
+                (Some(f), Some(d), _) if f > 0.0 => format!("{:.1}×", d / f),
+                _ => "-".into(),
+            };
+            let little = match p.row {
+                Row::SimpleJson => self.in_flight(|r| &r.simple),
+                Row::DbQuery => self.in_flight(|r| &r.db),
+                Row::Latency => self.predicted_latency(),
+                _ => "-".into(),
+            };
+            table.row([
+                p.label.to_string(),
+                p.fastapi.text(),
+                p.drf.text(),
+                p.ratio.to_string(),
+                fast_text,
+                drf_text,
+                ratio,
+                cell(pool).0,
+                cell(event).0,
+                little,
+            ]);
+        }
+        table
+    }
+
+    /// Little's law on our runs: in flight = req/s × mean latency, for
+    /// FastAPI and DRF (or the twins when Python did not run).
+    fn in_flight(&self, row: impl Fn(&StackResult) -> &Measured) -> String {
+        let shown: Vec<String> = self
+            .compared()
+            .map(|(stack, r)| format!("{} {:.0}", short(stack), row(r).in_flight()))
+            .collect();
+        format!("in flight: {} of {}", shown.join(", "), self.plan.clients)
+    }
+
+    /// The latency a closed loop of `clients` must show at the simple row's
+    /// throughput: W = L / λ.
+    fn predicted_latency(&self) -> String {
+        let shown: Vec<String> = self
+            .compared()
+            .map(|(stack, r)| {
+                let w = lab::published::closed_loop_latency(
+                    self.plan.clients as f64,
+                    r.simple.per_second.max(1e-9),
+                );
+                format!("{} {}", short(stack), human(w))
+            })
+            .collect();
+        format!("clients / λ: {}", shown.join(", "))
+    }
+
+    /// FastAPI and DRF when they ran, else the two Rust twins.
+    fn compared(&self) -> impl Iterator<Item = (StackName, &StackResult)> {
+        let python = self.python_skipped.is_none();
+        self.all
+            .iter()
+            .filter(move |(s, _)| matches!(s.kind(), Kind::Python(_)) == python)
+            .map(|(s, r)| (*s, r))
+    }
+
+    /// One line per stack and load: everything measured.
+    fn detail(&self) -> Table {
+        let mut table = Table::new([
+            "stack",
+            "load",
+            "clients",
+            "req/s",
+            "p50",
+            "p99",
+            "errors",
+            "in flight",
+            "RSS",
+            "processes",
+            "CPU/request",
+        ]);
+        for (stack, r) in &self.all {
+            let loads = [
+                ("simple JSON", Some(&r.simple), self.plan.clients),
+                ("DB query", Some(&r.db), self.plan.clients),
+                ("serialization", r.serialization.as_ref(), 1),
+                (
+                    "connections",
+                    r.connections.as_ref(),
+                    self.plan.connections.unwrap_or(0),
+                ),
+            ];
+            for (load, m, clients) in loads {
+                let Some(m) = m else { continue };
+                let answered = m.report.requests > 0;
+                let quantile = |q| {
+                    if answered {
+                        human(m.report.latency(q))
+                    } else {
+                        "-".into()
+                    }
+                };
+                table.row([
+                    stack.name(),
+                    load.to_string(),
+                    clients.to_string(),
+                    format!("{:.0}", m.per_second),
+                    quantile(0.5),
+                    quantile(0.99),
+                    m.report.errors.to_string(),
+                    format!("{:.0}", m.in_flight()),
+                    m.rss_bytes
+                        .map_or("-".into(), |b| format!("{:.0} MB", b as f64 / 1e6)),
+                    m.processes.to_string(),
+                    match m.cpu_per_request {
+                        Some(cpu) if answered => human(cpu),
+                        _ => "-".into(),
+                    },
+                ]);
+            }
+        }
+        table
+    }
+}
+
+/// Chapters 3 and 4's experiment on the real Python stacks: 100 clients on
+/// `GET /wait?ms=50`, each stack against its Little's-law bound.
+fn wait_table(setup: &Setup) -> anyhow::Result<Table> {
+    let (clients, wait) = (100, Duration::from_millis(50));
+    let stacks = [
+        (StackName::FastapiAsync, 1, "uvicorn, 1 worker"),
+        (StackName::FastapiDef, 1, "uvicorn, 1 worker, 40 threads"),
+        (StackName::FastapiBlocked, 1, "uvicorn, 1 worker"),
+        (StackName::DjangoSync, 2, "gunicorn -w 2"),
+        (StackName::DjangoGthread, 2, "gunicorn -w 2 --threads 16"),
+    ];
+    let mut table = Table::new([
+        "stack", "run as", "clients", "req/s", "bound", "of bound", "p50", "p99", "errors",
+    ]);
+    for (stack, workers, run_as) in stacks {
+        let launch = Launch {
+            workers,
+            ..setup.launch_for(stack)
+        };
+        let mut server = lab::stacks::start(stack, &launch)?;
+        let path = format!("/wait?ms={}", wait.as_millis());
+        let spec = LoadSpec::closed(&server.url(&path), clients, Duration::from_secs(5))?
+            .with_warmup(Duration::from_secs(1))
+            .with_request_timeout(Duration::from_secs(30));
+        let m = measure(&server, &spec)?;
+        server.stop()?;
+        let bound = stack.bound(clients, wait, &launch);
+        let answered = m.report.requests > 0;
+        let quantile = |q| {
+            if answered {
+                human(m.report.latency(q))
+            } else {
+                "-".into()
+            }
+        };
+        table.row([
+            stack.name(),
+            run_as.to_string(),
+            clients.to_string(),
+            format!("{:.0}", m.per_second),
+            format!("{bound:.0}"),
+            lab::report::percent(m.per_second, bound),
+            quantile(0.5),
+            quantile(0.99),
+            m.report.errors.to_string(),
+        ]);
+    }
+    Ok(table)
+}
+
+/// `12,345 req/s` and the number, for a throughput cell.
+fn per_second(m: &Measured) -> (String, Option<f64>) {
+    let text = format!("{} req/s", lab::published::thousands(m.per_second));
+    (text, Some(m.per_second))
+}
+
+/// A stack's name in a narrow cell.
+fn short(stack: StackName) -> &'static str {
+    match stack {
+        StackName::FastapiAsync => "FastAPI",
+        StackName::DjangoSync => "DRF",
+        StackName::SyncPool => "sync-pool",
+        StackName::EventLoop => "event-loop",
+        _ => "other",
+    }
+}
+
+/// `serve --stack NAME`: one stack alone until Ctrl-C or SIGTERM. A Rust
+/// twin serves in this process; a Python stack runs as a child process
+/// group (stopped with it, also if this process is killed).
+fn serve(args: &ServeArgs) -> anyhow::Result<()> {
+    let workers = usize::from(args.workers);
+    let db_latency = Duration::from_millis(args.db_latency_ms);
+    if let Some(model) = lab::stacks::rust_model(args.stack, workers) {
+        return lab::api::experiment::serve_main(model, args.port, db_latency);
+    }
+    let Kind::Python(python_stack) = args.stack.kind() else {
+        unreachable!("every stack is Python or Rust");
+    };
+    let python = find_python()?;
+    let venv = Venv::ensure(&python, |step| eprintln!("python: {step}"))?;
+    let port = if args.port == 0 {
+        lab::stacks::free_port()?
+    } else {
+        args.port
+    };
+    let options = lab::python::StackOptions {
+        workers,
+        database: lab::python::target_dir()
+            .join("ch06-serve.sqlite")
+            .display()
+            .to_string(),
+        db_latency,
+        ..Default::default()
+    };
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let mut server = ChildServer::start(
+        python_stack.command(&venv, port, &options),
+        lab::process::Ready::Accepts(addr),
+        lab::stacks::READY_WITHIN,
+    )?;
+    println!(
+        "{} listening on {} — Ctrl-C or SIGTERM to stop",
+        args.stack.name(),
+        server.url("")
+    );
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(lab::lifespan::server::wait_for_signal())?;
+    let exit = server.stop()?;
+    println!("stopped in {}", human(exit.took));
+    Ok(())
+}

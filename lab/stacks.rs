@@ -1,0 +1,371 @@
+//! Chapter 6's servers, seen from outside: every stack the table compares —
+//! the Python ones (uvicorn + FastAPI, gunicorn + DRF) and their Rust twins
+//! (the chapter 3/4 models) — under one name, started as a child process
+//! group on loopback, driven by the book's load generator, and measured the
+//! way an operator would: answers per second, latency quantiles, errors,
+//! resident memory summed over every process of the group (a gunicorn
+//! master and its workers, uvicorn's supervisor and its workers) and CPU
+//! time per answered request, read from /proc with `procfs`.
+//!
+//! Starting and stopping is [`crate::process`]'s job (process group,
+//! SIGTERM then SIGKILL, a watchdog if this process dies); the venv and the
+//! Python command lines are [`crate::python`]'s. Left out: pinning server
+//! and load generator to separate cores, repeated rounds (one run per cell).
+
+use std::net::{SocketAddr, TcpListener};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+
+use crate::api::{Model, ModelKind};
+use crate::loadgen::{self, LoadReport, LoadSpec};
+use crate::process::{ChildServer, Ready};
+use crate::python::{Stack, StackOptions, Venv};
+
+/// Every server `ch06_table serve --stack NAME` can run: the five Python
+/// stacks, then the Rust models by their chapter 3/4 names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StackName {
+    /// uvicorn + FastAPI, `async def` endpoints.
+    FastapiAsync,
+    /// uvicorn + FastAPI, `def` endpoints (its 40-thread pool).
+    FastapiDef,
+    /// uvicorn + FastAPI, `async def` calling `time.sleep` (the bug).
+    FastapiBlocked,
+    /// gunicorn `sync` workers + Django REST framework.
+    DjangoSync,
+    /// gunicorn `gthread` workers + Django REST framework.
+    DjangoGthread,
+    /// Rust: k blocking threads, rusqlite (gunicorn's twin).
+    SyncPool,
+    /// Rust: rouille with a pool of k threads.
+    Rouille,
+    /// Rust: axum on one thread, sqlx (uvicorn's twin).
+    EventLoop,
+    /// Rust: axum on k work-stealing threads.
+    WorkStealing,
+    /// Rust: actix-web, one loop per worker.
+    LoopPerWorker,
+    /// Rust: the blocking app called on the loop.
+    BlockedLoop,
+    /// Rust: the blocking app on a pool of k threads.
+    SpawnBlocking,
+}
+
+/// What a [`StackName`] runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Python(Stack),
+    /// A lab model, by its kind.
+    Rust(ModelKind),
+}
+
+impl StackName {
+    /// The name on the command line (`fastapi-async`, `sync-pool`, …).
+    pub fn name(self) -> String {
+        clap::ValueEnum::to_possible_value(&self)
+            .expect("no variant is skipped")
+            .get_name()
+            .to_string()
+    }
+
+    pub fn kind(self) -> Kind {
+        match self {
+            StackName::FastapiAsync => Kind::Python(Stack::FastapiAsync),
+            StackName::FastapiDef => Kind::Python(Stack::FastapiDef),
+            StackName::FastapiBlocked => Kind::Python(Stack::FastapiBlocked),
+            StackName::DjangoSync => Kind::Python(Stack::DjangoSync),
+            StackName::DjangoGthread => Kind::Python(Stack::DjangoGthread),
+            StackName::SyncPool => Kind::Rust(ModelKind::SyncPool),
+            StackName::Rouille => Kind::Rust(ModelKind::Rouille),
+            StackName::EventLoop => Kind::Rust(ModelKind::EventLoop),
+            StackName::WorkStealing => Kind::Rust(ModelKind::WorkStealing),
+            StackName::LoopPerWorker => Kind::Rust(ModelKind::LoopPerWorker),
+            StackName::BlockedLoop => Kind::Rust(ModelKind::BlockedLoop),
+            StackName::SpawnBlocking => Kind::Rust(ModelKind::SpawnBlocking),
+        }
+    }
+
+    /// The path of the published "simple JSON" endpoint on this stack: the
+    /// blog's `/api/simple` in Python; the Rust contract's `/hello`, the same
+    /// size of answer.
+    pub fn simple_path(self) -> &'static str {
+        match self.kind() {
+            Kind::Python(_) => "/api/simple",
+            Kind::Rust(_) => "/hello",
+        }
+    }
+}
+
+/// How to start a stack: workers, database, and (for Python) the venv.
+#[derive(Debug, Clone)]
+pub struct Launch {
+    /// Worker processes (Python) or threads/workers/pool size (Rust).
+    pub workers: usize,
+    /// Threads per gunicorn `gthread` worker.
+    pub threads: usize,
+    /// A SQLite file or a PostgreSQL DSN (Python; Rust twins use SQLite).
+    pub database: String,
+    /// The injected round trip before each `/users` query.
+    pub db_latency: Duration,
+    /// The venv, for the Python stacks.
+    pub venv: Option<Venv>,
+    /// The program whose `serve --stack` runs a Rust twin (the example).
+    pub exe: std::path::PathBuf,
+}
+
+/// How long a stack may take to get ready (Django imports take a while on
+/// a busy machine; a Rust twin is ready in milliseconds).
+pub const READY_WITHIN: Duration = Duration::from_secs(60);
+
+/// Starts `stack` on a free loopback port as a child process group.
+pub fn start(stack: StackName, launch: &Launch) -> anyhow::Result<ChildServer> {
+    let (command, ready) = match stack.kind() {
+        Kind::Python(python) => {
+            let venv = launch
+                .venv
+                .as_ref()
+                .context("a Python stack needs the virtual environment")?;
+            // uvicorn and gunicorn print the port they were given, so pick a
+            // free one and wait until it accepts.
+            let port = free_port()?;
+            let options = StackOptions {
+                workers: launch.workers,
+                threads: launch.threads,
+                database: launch.database.clone(),
+                db_latency: launch.db_latency,
+            };
+            let ready = Ready::Accepts(SocketAddr::from(([127, 0, 0, 1], port)));
+            (python.command(venv, port, &options), ready)
+        }
+        Kind::Rust(_) => {
+            let mut command = Command::new(&launch.exe);
+            command
+                .args(["serve", "--stack", &stack.name(), "--port", "0"])
+                .args(["--workers", &launch.workers.to_string()])
+                .args([
+                    "--db-latency-ms",
+                    &launch.db_latency.as_millis().to_string(),
+                ]);
+            (command, Ready::Announces("listening on"))
+        }
+    };
+    ChildServer::start(command, ready, READY_WITHIN)
+        .with_context(|| format!("starting {}", stack.name()))
+}
+
+// ANCHOR: concurrency
+impl StackName {
+    /// How many requests can be waiting at once with `clients` clients:
+    /// Little's law's L, for the bound L / W.
+    pub fn concurrency(self, clients: usize, launch: &Launch) -> usize {
+        let slots = match self.kind() {
+            Kind::Python(Stack::FastapiAsync) => clients, // every await overlaps
+            Kind::Python(Stack::FastapiDef) => FASTAPI_THREADS * launch.workers,
+            Kind::Python(Stack::FastapiBlocked | Stack::DjangoSync) => launch.workers,
+            Kind::Python(Stack::DjangoGthread) => launch.workers * launch.threads,
+            Kind::Rust(kind) => Model::new(kind, launch.workers).concurrency(clients),
+        };
+        slots.min(clients)
+    }
+
+    /// Little's law bound in requests per second when each request waits `wait`.
+    pub fn bound(self, clients: usize, wait: Duration, launch: &Launch) -> f64 {
+        self.concurrency(clients, launch) as f64 / wait.as_secs_f64()
+    }
+}
+// ANCHOR_END: concurrency
+
+/// FastAPI runs `def` endpoints on AnyIO's thread limiter: 40 threads per
+/// worker process by default.
+pub const FASTAPI_THREADS: usize = 40;
+
+/// The lab model a Rust [`StackName`] names, with `workers` as its size.
+pub fn rust_model(stack: StackName, workers: usize) -> Option<Model> {
+    match stack.kind() {
+        Kind::Rust(kind) => Some(Model::new(kind, workers)),
+        Kind::Python(_) => None,
+    }
+}
+
+/// A loopback port that was free a moment ago.
+pub fn free_port() -> std::io::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// Memory and CPU of a whole process group, summed over its processes.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct GroupUsage {
+    /// How many processes the group has.
+    pub processes: usize,
+    /// Resident memory, summed (shared pages count once per process, as
+    /// `ps` and `top` count them).
+    pub rss_bytes: u64,
+    /// User + system CPU time, summed over the live processes and the
+    /// children they have reaped.
+    pub cpu: Duration,
+}
+
+impl GroupUsage {
+    /// Reads every process whose process group is `group` (its leader's
+    /// pid). None where /proc cannot be read.
+    pub fn read(group: u32) -> Option<GroupUsage> {
+        let page = procfs::page_size();
+        let ticks = procfs::ticks_per_second() as f64;
+        let mut usage = GroupUsage::default();
+        for process in procfs::process::all_processes().ok()? {
+            // A process may exit while we walk /proc: skip it.
+            let Ok(stat) = process.and_then(|p| p.stat()) else {
+                continue;
+            };
+            if u32::try_from(stat.pgrp).ok() != Some(group) {
+                continue;
+            }
+            usage.processes += 1;
+            usage.rss_bytes += stat.rss * page;
+            let ticks_used = stat.utime + stat.stime;
+            let reaped = u64::try_from(stat.cutime + stat.cstime).unwrap_or(0);
+            usage.cpu += Duration::from_secs_f64((ticks_used + reaped) as f64 / ticks);
+        }
+        (usage.processes > 0).then_some(usage)
+    }
+}
+
+/// One load run against one server: what the load generator saw and what
+/// the server's process group used.
+#[derive(Debug, Clone)]
+pub struct Measured {
+    pub report: LoadReport,
+    /// Answers per second in the measured window.
+    pub per_second: f64,
+    /// The group's RSS at the end of the run.
+    pub rss_bytes: Option<u64>,
+    /// How many processes the group had then.
+    pub processes: usize,
+    /// The group's CPU time per answered request (warm-up included on both
+    /// sides, so an estimate).
+    pub cpu_per_request: Option<Duration>,
+}
+
+impl Measured {
+    /// Little's law on the run: answers per second × mean latency = how
+    /// many requests were in flight on average (about the number of
+    /// clients when every connection is served).
+    pub fn in_flight(&self) -> f64 {
+        self.per_second * self.report.latency_us.mean() / 1e6
+    }
+}
+
+// ANCHOR: measure
+/// Sends `spec`'s load to `server` (the load generator's threads run in
+/// this process, the server in its own) and reads the server's group
+/// before and after.
+pub fn measure(server: &ChildServer, spec: &LoadSpec) -> anyhow::Result<Measured> {
+    let group = server.pid();
+    let (before, started) = (GroupUsage::read(group), Instant::now());
+    let report = loadgen::run_blocking(spec, crate::api::experiment::load_threads())?;
+    let over = started.elapsed();
+    let after = GroupUsage::read(group);
+    let per_second = report.requests_per_sec();
+    let cpu_per_request = before.zip(after).map(|(before, after)| {
+        let answered = (per_second * over.as_secs_f64()).max(1.0);
+        after.cpu.saturating_sub(before.cpu).div_f64(answered)
+    });
+    Ok(Measured {
+        per_second,
+        rss_bytes: after.map(|a| a.rss_bytes),
+        processes: after.map_or(0, |a| a.processes),
+        cpu_per_request,
+        report,
+    })
+}
+// ANCHOR_END: measure
+
+/// Waits until `server` answers one `GET path`: after a closed loop of
+/// many clients stops, a server whose workers take one request at a time
+/// still has the abandoned requests in its listen backlog and works through
+/// them; the next measurement must not start behind that queue. Returns how
+/// long the queue took to drain.
+pub fn drain(server: &ChildServer, path: &str, within: Duration) -> anyhow::Result<Duration> {
+    let started = Instant::now();
+    let client = reqwest::blocking::Client::builder()
+        .timeout(within)
+        .build()?;
+    let status = client.get(server.url(path)).send()?.status();
+    anyhow::ensure!(status.is_success(), "GET {path} answered {status}");
+    Ok(started.elapsed())
+}
+
+/// Creates one user through `POST /users` and returns its id, so that the
+/// database row reads a row that exists (on every stack, SQLite or
+/// PostgreSQL, without knowing its ids).
+pub fn create_user(server: &ChildServer, email: &str) -> anyhow::Result<u64> {
+    let client = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()?;
+    let answer = client
+        .post(server.url("/users"))
+        .json(&serde_json::json!({ "email": email }))
+        .send()?;
+    let status = answer.status();
+    let body: serde_json::Value = answer.json().context("POST /users answered no JSON")?;
+    anyhow::ensure!(
+        status.as_u16() == 201,
+        "POST /users answered {status}: {body}"
+    );
+    body["id"]
+        .as_u64()
+        .with_context(|| format!("POST /users answered no id: {body}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_name_maps_to_a_python_stack_or_a_lab_model() {
+        use clap::ValueEnum as _;
+        for stack in StackName::value_variants() {
+            match stack.kind() {
+                Kind::Python(python) => assert_eq!(python.name(), stack.name()),
+                Kind::Rust(kind) => {
+                    assert_eq!(kind.name(), stack.name());
+                    assert_eq!(rust_model(*stack, 2).unwrap().kind(), kind);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn bounds_follow_the_chapters() {
+        let launch = |workers, threads| Launch {
+            workers,
+            threads,
+            database: String::new(),
+            db_latency: Duration::ZERO,
+            venv: None,
+            exe: std::path::PathBuf::new(),
+        };
+        let wait = Duration::from_millis(50);
+        let bound =
+            |stack: StackName, workers, threads| stack.bound(100, wait, &launch(workers, threads));
+        assert_eq!(bound(StackName::FastapiAsync, 1, 1), 2_000.0);
+        assert_eq!(bound(StackName::FastapiDef, 1, 1), 800.0);
+        assert_eq!(bound(StackName::FastapiBlocked, 1, 1), 20.0);
+        assert_eq!(bound(StackName::DjangoSync, 2, 1), 40.0);
+        assert_eq!(bound(StackName::DjangoGthread, 2, 16), 640.0);
+        assert_eq!(bound(StackName::SyncPool, 2, 1), 40.0);
+        assert_eq!(bound(StackName::EventLoop, 1, 1), 2_000.0);
+    }
+
+    #[test]
+    fn this_process_group_is_read() {
+        // The test runs in some process group; reading it finds at least us.
+        let group = rustix::process::getpgrp().as_raw_nonzero().get() as u32;
+        let usage = GroupUsage::read(group).expect("our own group");
+        assert!(usage.processes >= 1);
+        assert!(usage.rss_bytes > 1 << 20, "{usage:?}");
+        assert!(GroupUsage::read(u32::MAX >> 1).is_none());
+    }
+}
