@@ -26,7 +26,7 @@ use lab::loadgen::LoadSpec;
 use lab::postgres::Postgres;
 use lab::process::ChildServer;
 use lab::python::{Venv, find_python};
-use lab::report::{Table, human, print_banner};
+use lab::report::{Cell, Table, duration, human, num, print_banner, ratio};
 use lab::stacks::{Kind, Launch, Measured, StackName, create_user, drain, measure};
 
 #[derive(Parser)]
@@ -595,21 +595,21 @@ fn wait_table(setup: &Setup) -> anyhow::Result<Table> {
         let answered = m.report.requests > 0;
         let quantile = |q| {
             if answered {
-                human(m.report.latency(q))
+                duration(m.report.latency(q))
             } else {
                 "-".into()
             }
         };
         table.row([
-            stack.name(),
-            run_as.to_string(),
-            clients.to_string(),
-            format!("{:.0}", m.per_second),
-            format!("{bound:.0}"),
-            lab::report::percent(m.per_second, bound),
+            Cell::from(stack.name()),
+            Cell::from(run_as.to_string()),
+            Cell::from(clients),
+            num(m.per_second, 0),
+            num(bound, 0),
+            ratio(m.per_second, bound),
             quantile(0.5),
             quantile(0.99),
-            m.report.errors.to_string(),
+            Cell::from(m.report.errors),
         ]);
     }
     Ok(table)

@@ -11,7 +11,7 @@ import { openPage, useBrowser } from "./browser.mjs";
 useBrowser();
 
 /** Pages with charts (`cargo xtask figures` draws them). Add chapter 6 with its chart. */
-const CHARTED = ["ch01-waiting.html", "ch02-gil.html", "ch03-wsgi.html", "ch04-asgi.html", "ch05-lifespan.html"];
+const CHARTED = ["ch01-waiting.html", "ch02-gil.html", "ch03-wsgi.html", "ch04-asgi.html", "ch05-lifespan.html", "ch06-table.html"];
 
 /** The chart screenshotted per theme: a line chart and a timeline. */
 const SHOTS = [

@@ -263,6 +263,7 @@ pub fn charts_for(example: &str, run: &Run) -> anyhow::Result<Vec<Chart>> {
             ch04_memory(run)?,
         ]),
         "ch05_lifespan" => Ok(vec![ch05_app_timeline(run)?, ch05_request_timeline(run)?]),
+        "ch06_table" => Ok(vec![stacks_against_bounds(run)?]),
         _ => Ok(Vec::new()),
     }
     .map(|charts| {
@@ -502,9 +503,35 @@ fn ch02_speedups(run: &Run, file: &str, section: &str, names: [&str; 2]) -> anyh
 /// Chapters 3 and 4: one lane per (model, clients) row; a dot for req/s,
 /// an open circle for its Little's-law bound.
 fn models_against_bounds(run: &Run, file: &str, chapter: &str) -> anyhow::Result<Chart> {
-    let t = run.table("", &["model", "clients", "req/s", "bound"])?;
+    let number = &chapter[chapter.len() - 1..];
+    let figure = format!("Figure {number}.1");
+    against_bounds(run, ("", "model"), file, chapter, &figure)
+}
+
+/// Chapter 6's 50 ms table: each real Python stack against its bound.
+fn stacks_against_bounds(run: &Run) -> anyhow::Result<Chart> {
+    against_bounds(
+        run,
+        ("Waiting", "stack"),
+        "ch06_table-5.svg",
+        "Chapter 6",
+        "the 50 ms table above",
+    )
+}
+
+/// One row per server (named in the `label` column of the first table under
+/// a `section` heading containing that text) and client count: the measured
+/// req/s against the Little's-law bound.
+fn against_bounds(
+    run: &Run,
+    (section, label): (&str, &str),
+    file: &str,
+    chapter: &str,
+    figure: &str,
+) -> anyhow::Result<Chart> {
+    let t = run.table(section, &[label, "clients", "req/s", "bound"])?;
     let (model, clients, rps, bound) = (
-        run.column(t, "model")?,
+        run.column(t, label)?,
         run.column(t, "clients")?,
         run.column(t, "req/s")?,
         run.column(t, "bound")?,
@@ -539,13 +566,12 @@ fn models_against_bounds(run: &Run, file: &str, chapter: &str) -> anyhow::Result
             points: measured,
         },
     ];
-    let number = &chapter[chapter.len() - 1..];
     Ok(Chart {
         file: file.into(),
-        title: format!("{chapter}: each model's requests per second against its bound"),
+        title: format!("{chapter}: each {label}'s requests per second against its bound"),
         desc: format!(
-            "Dot chart, one row per server model and client count, requests per second on a log scale: a filled dot for what was measured, \
-             an open circle for the Little's-law bound. The exact numbers are in Figure {number}.1."
+            "Dot chart, one row per server {label} and client count, requests per second on a log scale: a filled dot for what was measured, \
+             an open circle for the Little's-law bound. The exact numbers are in {figure}."
         ),
         x: axis("requests per second (log scale)", true, xs(&series), false),
         y: lane_axis(lanes.len()),
