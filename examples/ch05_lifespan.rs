@@ -67,6 +67,9 @@ struct CrashDrillArgs {
     /// POST /users requests in each burst.
     #[arg(long, default_value_t = 1_000, value_parser = clap::value_parser!(u32).range(100..=20_000))]
     requests: u32,
+    /// A shorter run: at most 6 honest and 2 broken runs.
+    #[arg(long)]
+    quick: bool,
 }
 
 #[derive(Args)]
@@ -467,6 +470,11 @@ async fn crash_drills(args: CrashDrillArgs) -> anyhow::Result<()> {
     let exe = std::env::current_exe()?;
     let dbs = lab::db::TempDbs::new()?;
     let requests = args.requests as usize;
+    let (runs, broken_runs) = if args.quick {
+        (args.runs.min(6), args.broken_runs.min(2))
+    } else {
+        (args.runs, args.broken_runs)
+    };
     let server_args: Vec<String> = ["--model-entries", "20000", "--work-ms", "5"]
         .iter()
         .map(ToString::to_string)
@@ -491,11 +499,11 @@ async fn crash_drills(args: CrashDrillArgs) -> anyhow::Result<()> {
         "restart",
         "took",
     ]);
-    let variants = std::iter::repeat_n(None, args.runs as usize)
-        .zip(drill::kill_points(requests, args.runs as usize))
+    let variants = std::iter::repeat_n(None, runs as usize)
+        .zip(drill::kill_points(requests, runs as usize))
         .chain(
-            std::iter::repeat_n(Some(BROKEN_ACK_DELAY), args.broken_runs as usize)
-                .zip(drill::kill_points(requests, args.broken_runs as usize)),
+            std::iter::repeat_n(Some(BROKEN_ACK_DELAY), broken_runs as usize)
+                .zip(drill::kill_points(requests, broken_runs as usize)),
         );
     let (mut honest_missing, mut broken_missing, mut failures) = (0, 0, Vec::new());
     for (run, (broken, kill_after)) in variants.enumerate() {
@@ -540,8 +548,8 @@ async fn crash_drills(args: CrashDrillArgs) -> anyhow::Result<()> {
     println!("{table}");
     println!(
         "honest server: {honest_missing} acknowledged writes missing in {} runs; \
-         broken-on-purpose server: {broken_missing} missing in {} runs\n",
-        args.runs, args.broken_runs
+         broken-on-purpose server: {broken_missing} missing in {broken_runs} runs\n",
+        runs
     );
     anyhow::ensure!(
         failures.is_empty(),
@@ -549,7 +557,7 @@ async fn crash_drills(args: CrashDrillArgs) -> anyhow::Result<()> {
         failures.join("\n")
     );
     anyhow::ensure!(
-        args.broken_runs == 0 || broken_missing > 0,
+        broken_runs == 0 || broken_missing > 0,
         "the broken-on-purpose server lost nothing: the drill cannot tell it from the honest one"
     );
     Ok(())

@@ -30,6 +30,11 @@ pub const FIGURES: &[(&str, &str, &[&str])] = &[
     ("ch03_wsgi.txt", "ch03_wsgi", &[]),
     ("ch04_asgi.txt", "ch04_asgi", &[]),
     ("ch05_lifespan.txt", "ch05_lifespan", &[]),
+    (
+        "ch05_crash.txt",
+        "ch05_lifespan",
+        &["crash-drill", "--runs", "20"],
+    ),
 ];
 
 pub fn regenerate(filter: Option<&str>, quick: bool) -> anyhow::Result<()> {
