@@ -142,6 +142,9 @@ async fn serve_http1(listener: TcpListener, app: axum::Router, stop: watch::Rece
             let conn = http1::Builder::new().serve_connection(io, service);
             let mut conn = std::pin::pin!(conn);
             tokio::select! {
+                // In this order: a head that is waiting in the socket (a loop
+                // that was blocked, say) is read before its age is checked.
+                biased;
                 _ = conn.as_mut() => {}
                 // A head slower than HEAD_TIMEOUT: drop the connection (closes it).
                 _ = clock.expired(HEAD_TIMEOUT) => {}

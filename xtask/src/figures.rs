@@ -28,6 +28,7 @@ pub const FIGURES: &[(&str, &str, &[&str])] = &[
     ("ch01_waiting.txt", "ch01_waiting", &[]),
     ("ch02_gil.txt", "ch02_gil", &[]),
     ("ch03_wsgi.txt", "ch03_wsgi", &[]),
+    ("ch03_slow_clients.txt", "ch03_wsgi", &["--slow-clients"]),
     ("ch04_asgi.txt", "ch04_asgi", &[]),
     ("ch05_lifespan.txt", "ch05_lifespan", &[]),
     (
