@@ -22,7 +22,7 @@ fn spec(slow: usize) -> SlowSpec {
     SlowSpec {
         slow,
         every: Duration::from_secs(1),
-        // Long enough for the head timeout (checked 4 times per timeout) to fire.
+        // Long enough for the head timeout to fire, with room to spare.
         hold: HEAD_TIMEOUT * 3 / 2 + Duration::from_secs(1),
         others: 20,
         patience: Duration::from_secs(2),

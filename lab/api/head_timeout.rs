@@ -21,6 +21,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::sync::Notify;
 
 /// How long a client may take to send a request head. The event-loop
 /// models use it (axum through [`HeadClock`], actix-web through its
@@ -35,32 +36,39 @@ struct Clock {
     in_request: bool,
 }
 
-/// One connection's clock for the head it is reading.
+/// One connection's clock for the head it is reading, and a bell that rings
+/// when a new head starts (so an idle connection costs no timer wake-ups).
 #[derive(Debug, Clone)]
-pub struct HeadClock(Arc<Mutex<Clock>>);
+pub struct HeadClock(Arc<(Mutex<Clock>, Notify)>);
 
 impl HeadClock {
     /// A clock for a connection just accepted: its first head starts now
     /// (a client that connects and sends nothing is timed too).
     pub fn accepted() -> Self {
-        Self(Arc::new(Mutex::new(Clock {
+        let clock = Clock {
             head_started: Some(Instant::now()),
             in_request: false,
-        })))
+        };
+        Self(Arc::new((Mutex::new(clock), Notify::new())))
     }
 
     fn with<T>(&self, f: impl FnOnce(&mut Clock) -> T) -> T {
-        f(&mut self.0.lock().unwrap_or_else(|p| p.into_inner()))
+        f(&mut self.0.0.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
     /// Bytes arrived: if no request is being served and no head is being
     /// timed, they begin a new head.
     fn bytes_arrived(&self) {
-        self.with(|c| {
-            if !c.in_request && c.head_started.is_none() {
+        let started = self.with(|c| {
+            let starts = !c.in_request && c.head_started.is_none();
+            if starts {
                 c.head_started = Some(Instant::now());
             }
+            starts
         });
+        if started {
+            self.0.1.notify_one(); // wakes `expired`, or leaves it a permit
+        }
     }
 
     /// The head is complete: the service was called with the request.
@@ -82,14 +90,16 @@ impl HeadClock {
         self.with(|c| c.head_started.map(|t| t.elapsed()))
     }
 
-    /// Resolves once a head has taken longer than `timeout`; checks a few
-    /// times per `timeout`, so it fires within 1.25 × `timeout`.
+    /// Resolves once a head has taken longer than `timeout`. Sleeps until
+    /// the current head's deadline, or, while no head is being read, until
+    /// one starts.
     pub async fn expired(&self, timeout: Duration) {
         loop {
-            if self.head_age().is_some_and(|age| age >= timeout) {
-                return;
+            match self.head_age() {
+                Some(age) if age >= timeout => return,
+                Some(age) => tokio::time::sleep(timeout - age).await,
+                None => self.0.1.notified().await,
             }
-            tokio::time::sleep(timeout / 4).await;
         }
     }
 }
@@ -170,5 +180,22 @@ mod tests {
         assert_eq!(clock.head_age(), None, "idle keep-alive is not timed");
         clock.bytes_arrived(); // the next request's first byte
         assert!(clock.head_age().is_some());
+    }
+
+    #[tokio::test]
+    async fn expiry_waits_for_a_head_then_for_its_deadline() {
+        let timeout = Duration::from_millis(100);
+        let clock = HeadClock::accepted();
+        clock.request_began();
+        clock.request_ended(); // idle from here
+        let expired = tokio::spawn({
+            let clock = clock.clone();
+            async move { clock.expired(timeout).await }
+        });
+        tokio::time::sleep(timeout * 5).await;
+        assert!(!expired.is_finished(), "an idle connection expired");
+        clock.bytes_arrived();
+        let fired = tokio::time::timeout(timeout * 20, expired).await;
+        assert!(fired.is_ok(), "a head did not expire within 20 timeouts");
     }
 }
