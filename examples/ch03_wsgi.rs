@@ -148,14 +148,7 @@ fn slow_clients_figure(quick: bool) -> anyhow::Result<()> {
             (Model::EventLoop, 1_000),
             (Model::LoopPerWorker { workers: 2 }, 1_000),
         ]);
-    let spec = |slow| SlowSpec {
-        slow,
-        every: Duration::from_secs(1),
-        hold: HEAD_TIMEOUT * 3 / 2 + Duration::from_secs(1),
-        others: 20,
-        patience: Duration::from_secs(2),
-        idle: 5,
-    };
+    let spec = SlowSpec::new;
     println!("## Slow clients: one header line per second, never the end of the head\n");
     println!(
         "(each slow client sends a request line, then a header line every second for {}; \

@@ -19,15 +19,7 @@ use lab::api::slow_clients::{self, SlowReport, SlowSpec};
 use lab::api::{Model, Options};
 
 fn spec(slow: usize) -> SlowSpec {
-    SlowSpec {
-        slow,
-        every: Duration::from_secs(1),
-        // Long enough for the head timeout to fire, with room to spare.
-        hold: HEAD_TIMEOUT * 3 / 2 + Duration::from_secs(1),
-        others: 20,
-        patience: Duration::from_secs(2),
-        idle: 5,
-    }
+    SlowSpec::new(slow)
 }
 
 async fn measure(model: Model, spec: &SlowSpec) -> SlowReport {

@@ -83,6 +83,22 @@ pub struct SlowSpec {
     pub idle: usize,
 }
 
+impl SlowSpec {
+    /// `slow` clients at one line per second, held long enough for the head
+    /// timeout to fire with room to spare; 20 ordinary requests that must be
+    /// answered within 2 s; 5 idle keep-alive connections.
+    pub fn new(slow: usize) -> Self {
+        Self {
+            slow,
+            every: Duration::from_secs(1),
+            hold: super::head_timeout::HEAD_TIMEOUT * 3 / 2 + Duration::from_secs(1),
+            others: 20,
+            patience: Duration::from_secs(2),
+            idle: 5,
+        }
+    }
+}
+
 /// What the experiment saw.
 #[derive(Debug, Clone, Default)]
 pub struct SlowReport {
