@@ -20,7 +20,7 @@ use lab::client::{
 };
 use lab::db::SimulatedDb;
 use lab::loadgen::{self, LoadSpec};
-use lab::report::{Table, human, percent, print_banner};
+use lab::report::{Cell, Table, duration, human, num, percent, print_banner, ratio};
 use lab::upstream::SlowUpstream;
 use lab::wait::{CpuWork, measure};
 
@@ -188,15 +188,15 @@ fn littles_law(upstream: &SlowUpstream, delay: Duration, quick: bool) -> anyhow:
         // ANCHOR_END: littles_law_step
         let mean_w = Duration::from_secs_f64(report.latency_us.mean() / 1e6);
         table.row([
-            clients.to_string(),
-            format!("{predicted:.0}"),
-            format!("{measured:.0}"),
-            percent(measured, predicted),
-            human(mean_w),
-            format!("{:.0}", clients as f64 / mean_w.as_secs_f64()),
-            human(report.latency(0.5)),
-            human(report.latency(0.99)),
-            report.errors.to_string(),
+            Cell::from(clients),
+            num(predicted, 0),
+            num(measured, 0),
+            ratio(measured, predicted),
+            duration(mean_w),
+            num(clients as f64 / mean_w.as_secs_f64(), 0),
+            duration(report.latency(0.5)),
+            duration(report.latency(0.99)),
+            Cell::from(report.errors),
         ]);
         progress.inc(1);
     }
@@ -264,10 +264,10 @@ fn three_ways_table(
     let mut table = Table::new(["approach", "threads", "wall", unit_name]);
     for (approach, threads, took) in rows {
         table.row([
-            approach,
-            threads.to_string(),
-            human(took),
-            format!("{:.1}", waits_worth(took, unit)),
+            Cell::from(approach),
+            Cell::from(threads),
+            duration(took),
+            num(waits_worth(took, unit), 1),
         ]);
     }
     table

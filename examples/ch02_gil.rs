@@ -24,9 +24,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
-use lab::gil::experiments::{CpuRun, Waiting, convoy, cpu_bound, io_bound};
+use lab::gil::experiments::{CpuRun, Waiting, convoy, cpu_bound, io_bound, one_thread_rate};
 use lab::gil::{DEFAULT_SWITCH_INTERVAL, Mode};
-use lab::report::{Table, human, print_banner};
+use lab::report::{Cell, Table, duration, human, num, print_banner, ratio, speedup};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -79,12 +79,18 @@ struct Sizes {
 impl Sizes {
     fn new(quick: bool) -> Self {
         if quick {
+            // A fifth of the full run's work per CPU-bound cell: 2,000,000
+            // bytecodes still last 50-100 ms, ten or more 5 ms switch
+            // intervals, so the GIL changes hands many times per run and the
+            // 1/2/4-thread shape is the same. Convoy cells are shorter too:
+            // 100 ms is still 20 switch intervals of 5 ms, and 300 ms still
+            // shows the collapse to a few calls per second at 100 ms.
             Sizes {
-                cpu_bytecodes: 4_000_000,
+                cpu_bytecodes: 2_000_000,
                 cpu_runs: 2,
                 io_wait: Duration::from_millis(5),
-                convoy_window: Duration::from_millis(150),
-                convoy_window_slow: Duration::from_millis(500),
+                convoy_window: Duration::from_millis(100),
+                convoy_window_slow: Duration::from_millis(300),
             }
         } else {
             Sizes {
@@ -104,6 +110,10 @@ const IO_CALLS: usize = 4;
 const CONVOY_CPU_THREADS: [usize; 4] = [0, 1, 2, 4];
 /// The I/O-style thread's blocking call: about a fast local database query.
 const CONVOY_WAIT: Duration = Duration::from_micros(100);
+/// One thread alone, timed as the fastest of this many batches of this
+/// many bytecodes: the most one GIL can run.
+const CEILING_BATCH: u64 = 100_000;
+const CEILING_BATCHES: usize = 40;
 const INTERVALS: [Duration; 5] = [
     Duration::from_millis(100),
     Duration::from_millis(5),
@@ -154,10 +164,6 @@ fn faster(a: CpuRun, b: CpuRun) -> CpuRun {
     if b.elapsed < a.elapsed { b } else { a }
 }
 
-fn speedup(base: Duration, this: Duration) -> String {
-    format!("{:.2}x", base.as_secs_f64() / this.as_secs_f64())
-}
-
 fn cpu_table(sizes: &Sizes) {
     let bar = progress(THREADS.len() * 2 * sizes.cpu_runs, "cpu-bound");
     let mut runs = Vec::new();
@@ -193,11 +199,11 @@ fn cpu_table(sizes: &Sizes) {
     let (base_on, base_off) = (runs[0].1.elapsed, runs[0].2.elapsed);
     for (threads, on, off) in runs {
         table.row([
-            threads.to_string(),
-            human(on.elapsed),
+            Cell::from(threads),
+            duration(on.elapsed),
             speedup(base_on, on.elapsed),
-            on.stats.forced_switches.to_string(),
-            human(off.elapsed),
+            Cell::from(on.stats.forced_switches),
+            duration(off.elapsed),
             speedup(base_off, off.elapsed),
         ]);
     }
@@ -226,9 +232,9 @@ fn io_table(sizes: &Sizes) {
     let base = rows[0].2;
     for (threads, label, elapsed) in rows {
         table.row([
-            threads.to_string(),
-            label.to_string(),
-            human(elapsed),
+            Cell::from(threads),
+            Cell::from(label),
+            duration(elapsed),
             speedup(base, elapsed),
         ]);
     }
@@ -268,18 +274,18 @@ fn convoy_tables(sizes: &Sizes) -> Result<()> {
         "1/(interval + wait)",
     ]);
     for (interval, row) in &grid {
-        let mut cells = vec![human(*interval)];
-        cells.extend(row.iter().map(|r| format!("{:.0}", r.ops_per_sec())));
-        cells.push(format!(
-            "{:.0}",
-            1.0 / (*interval + CONVOY_WAIT).as_secs_f64()
-        ));
+        let mut cells = vec![duration(*interval)];
+        cells.extend(row.iter().map(|r| num(r.ops_per_sec(), 0)));
+        cells.push(num(1.0 / (*interval + CONVOY_WAIT).as_secs_f64(), 0));
         table.row(cells);
     }
     println!("{table}");
 
+    // The ceiling the price table is read against: what one GIL can run.
+    let ceiling = one_thread_rate(CEILING_BATCH, CEILING_BATCHES).per_sec;
     println!(
-        "The price: the CPU-bound threads' throughput in the same runs\n(million bytecodes per second, and compared with a 100 ms interval).\n"
+        "The price: the CPU-bound threads' throughput in the same runs\n(million bytecodes per second, and compared with a 100 ms interval).\nOne thread alone runs {:.1}: no row can beat that, whatever its thread count.\n",
+        ceiling / 1e6
     );
     let mut table = Table::new([
         "switch interval",
@@ -297,12 +303,12 @@ fn convoy_tables(sizes: &Sizes) -> Result<()> {
         let (one, four) = (&row[1], &row[3]);
         let forced = four.stats.forced_switches as f64;
         table.row([
-            human(*interval),
-            format!("{:.1}", one.cpu_bytecodes_per_sec() / 1e6),
-            lab::report::percent(one.cpu_bytecodes_per_sec(), base1),
-            format!("{:.1}", four.cpu_bytecodes_per_sec() / 1e6),
-            lab::report::percent(four.cpu_bytecodes_per_sec(), base4),
-            format!("{:.0}", forced / four.elapsed.as_secs_f64()),
+            duration(*interval),
+            num(one.cpu_bytecodes_per_sec() / 1e6, 1),
+            ratio(one.cpu_bytecodes_per_sec(), base1),
+            num(four.cpu_bytecodes_per_sec() / 1e6, 1),
+            ratio(four.cpu_bytecodes_per_sec(), base4),
+            num(forced / four.elapsed.as_secs_f64(), 0),
         ]);
     }
     println!("{table}");
@@ -356,10 +362,10 @@ fn processes_table(sizes: &Sizes) -> Result<()> {
     let (base_t, base_p) = (rows[0].1, rows[0].2);
     for (n, threads, processes) in rows {
         table.row([
-            n.to_string(),
-            human(threads),
+            Cell::from(n),
+            duration(threads),
             speedup(base_t, threads),
-            human(processes),
+            duration(processes),
             speedup(base_p, processes),
         ]);
     }

@@ -19,8 +19,10 @@ use std::time::Duration;
 
 use clap::Parser;
 use lab::api::Model;
-use lab::api::experiment::{ChapterArgs, ChapterCommand, Outcome, Schedule, outcome_table};
-use lab::report::{Table, human, print_banner};
+use lab::api::experiment::{
+    ChapterArgs, ChapterCommand, Outcome, Schedule, latency_cell, outcome_table,
+};
+use lab::report::{Cell, Table, human, num, print_banner};
 
 #[derive(Parser)]
 #[command(about = "Chapter 3: sync thread pools (WSGI) against Little's law")]
@@ -61,13 +63,11 @@ fn main() -> anyhow::Result<()> {
         Model::SyncPool { threads: 256 }, // a pool as large as memory allows?
     ];
     // ANCHOR_END: pools
-    // ANCHOR: rouille_pools
     // The same app on rouille, pool_size(2) once and pool_size(32) a few
     // times: how many connections tiny_http serves is a race (chapter 3).
     let repeats = if cli.quick { 2 } else { 3 };
     let rouille = std::iter::once(Model::Rouille { threads: 2 })
         .chain(std::iter::repeat_n(Model::Rouille { threads: 32 }, repeats));
-    // ANCHOR_END: rouille_pools
     let trials = [100, 1_000]
         .into_iter()
         .flat_map(|clients| pools.map(|model| (model, clients)))
@@ -94,7 +94,6 @@ fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-// ANCHOR: in_service
 /// Little's law the other way round: throughput × mean latency of the
 /// answered requests = how many clients were getting answers. A server that
 /// leaves some connections unserved shows fewer than `clients` here.
@@ -110,12 +109,12 @@ fn in_service_table(outcomes: &[Outcome]) -> Table {
         let answered = o.report.requests > 0;
         let mean = Duration::from_secs_f64(o.report.latency_us.mean() / 1e6);
         table.row([
-            o.trial.model.label(),
-            o.trial.clients.to_string(),
-            format!("{:.0}", o.throughput),
-            if answered { human(mean) } else { "-".into() },
+            Cell::from(o.trial.model.label()),
+            Cell::from(o.trial.clients),
+            num(o.throughput, 0),
+            latency_cell(o, mean),
             if answered {
-                format!("{:.0}", o.throughput * mean.as_secs_f64())
+                num(o.throughput * mean.as_secs_f64(), 0)
             } else {
                 "-".into()
             },
@@ -123,7 +122,6 @@ fn in_service_table(outcomes: &[Outcome]) -> Table {
     }
     table
 }
-// ANCHOR_END: in_service
 
 /// The slow-client experiment: the sync pool (k = 32) with fewer, as many
 /// and more slow clients than threads, then the event-loop models with 1,000.

@@ -52,7 +52,7 @@ fn main() -> anyhow::Result<()> {
     let models = [
         Model::EventLoop,                    // uvicorn, one worker
         Model::WorkStealing { threads: 2 },  // tokio multi-thread
-        Model::LoopPerWorker { workers: 2 }, // gunicorn -w 2 -k UvicornWorker
+        Model::LoopPerWorker { workers: 2 }, // uvicorn --workers 2
         Model::BlockedLoop,                  // async def + time.sleep
         Model::SpawnBlocking { pool: 40 },   // def endpoint, 40-thread pool
     ];

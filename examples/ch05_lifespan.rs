@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 use clap::{Args, Parser, Subcommand};
 use lab::lifespan::drill::{self, DrillSpec};
 use lab::lifespan::{Config, Echo, Framework, Recorder, Running};
-use lab::report::{Table, human, print_banner};
+use lab::report::{Cell, Table, human, print_banner};
 
 #[derive(Parser)]
 #[command(about = "Chapter 5: lifespan, request scope and graceful shutdown in axum and actix-web")]
@@ -121,7 +121,6 @@ fn main() -> anyhow::Result<()> {
     }
 }
 
-// ANCHOR: serve
 async fn serve(args: ServeArgs) -> anyhow::Result<i32> {
     let mut config = Config::new(&args.db);
     config.model_entries = args.model_entries as usize;
@@ -146,7 +145,6 @@ async fn serve(args: ServeArgs) -> anyhow::Result<i32> {
     eprintln!("exiting with status {}", report.exit_code());
     Ok(report.exit_code())
 }
-// ANCHOR_END: serve
 
 struct Sizes {
     model_entries: usize,
@@ -208,14 +206,17 @@ fn side_by_side(title: &str, axum: &[(String, Duration)], actix: &[(String, Dura
     println!("{title}");
     let mut table = Table::new(["#", "axum", "at", "actix-web", "at"]);
     for i in 0..axum.len().max(actix.len()) {
+        // The time's value (seconds) is what the chapter's timeline chart draws.
         let cell = |t: &[(String, Duration)]| {
-            t.get(i).map_or((String::new(), String::new()), |(s, at)| {
-                (s.clone(), format!("{:.1} ms", at.as_secs_f64() * 1e3))
-            })
+            t.get(i)
+                .map_or((Cell::from(""), Cell::from("")), |(s, at)| {
+                    let ms = format!("{:.1} ms", at.as_secs_f64() * 1e3);
+                    (Cell::from(s), Cell::measured(ms, at.as_secs_f64()))
+                })
         };
         let (a, a_at) = cell(axum);
         let (b, b_at) = cell(actix);
-        table.row([(i + 1).to_string(), a, a_at, b, b_at]);
+        table.row([Cell::from(i + 1), a, a_at, b, b_at]);
     }
     println!("{table}");
 }
@@ -577,42 +578,18 @@ async fn overrun(dir: &Path) -> anyhow::Result<()> {
     ]);
     for framework in Framework::ALL {
         let db = dir.join(format!("overrun-{}.sqlite", framework.name()));
-        let mut cfg = Config::new(&db);
-        cfg.model_entries = 1_000;
-        cfg.work = Duration::from_millis(2_500);
-        cfg.shutdown_deadline = Duration::from_secs(1);
-        let local = SocketAddr::from(([127, 0, 0, 1], 0));
-        let server = lab::lifespan::start(framework, cfg, Recorder::default(), local).await?;
-        let recorder = server.recorder.clone();
-        let url = server.url("/users");
-        let slow = tokio::spawn(async move {
-            let client = reqwest::Client::builder()
-                .timeout(Duration::from_secs(6))
-                .build()?;
-            let body = serde_json::json!({ "email": "slow@example.com" });
-            client
-                .post(url)
-                .json(&body)
-                .send()
-                .await
-                .map(|r| r.status())
-        });
-        while !recorder.has("handler started") {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-        let report = server.shutdown().await?;
-        let answer = match slow.await? {
-            Ok(status) => status.to_string(),
-            Err(e) if e.is_timeout() => "timed out".to_string(),
-            Err(_) => "connection closed, no response".to_string(),
+        let (work, deadline) = (Duration::from_millis(2_500), Duration::from_secs(1));
+        let o = drill::overrun(framework, &db, work, deadline).await?;
+        let answer = match o.answer {
+            Ok(status) => reqwest::StatusCode::from_u16(status)?.to_string(),
+            Err(why) => why.to_string(),
         };
-        let rows = drill::rows(&db)?.len();
         table.row([
             framework.name().to_string(),
-            human(report.took),
-            report.exit_code().to_string(),
+            human(o.report.took),
+            o.report.exit_code().to_string(),
             answer,
-            rows.to_string(),
+            o.rows.to_string(),
         ]);
     }
     println!("{table}");

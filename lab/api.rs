@@ -6,7 +6,7 @@
 //! | `Rouille`          | rouille, `pool_size(k)`            | a threaded WSGI server (gthread, waitress)  |
 //! | `EventLoop`        | axum on tokio `current_thread`     | uvicorn, one worker, `async def`            |
 //! | `WorkStealing`     | axum on tokio `multi_thread`       | (none: one loop shared by k threads)        |
-//! | `LoopPerWorker`    | actix-web, k workers               | gunicorn `-k uvicorn.workers.UvicornWorker` |
+//! | `LoopPerWorker`    | actix-web, k workers               | `uvicorn --workers k` (processes)           |
 //! | `BlockedLoop`      | axum, blocking app on the loop     | `async def` calling `time.sleep`            |
 //! | `SpawnBlocking`    | axum, blocking app in a k-pool     | FastAPI `def` endpoint (threadpool)         |
 //!
@@ -156,7 +156,7 @@ impl Model {
             Model::Rouille { .. } => "threaded WSGI server",
             Model::EventLoop => "uvicorn, async def",
             Model::WorkStealing { .. } => "(no Python analog)",
-            Model::LoopPerWorker { .. } => "gunicorn -k UvicornWorker",
+            Model::LoopPerWorker { .. } => "uvicorn --workers k",
             Model::BlockedLoop => "async def + time.sleep",
             Model::SpawnBlocking { .. } => "FastAPI def (threadpool)",
         }
@@ -264,7 +264,6 @@ impl Drop for RunningServer {
     }
 }
 
-// ANCHOR: start
 /// Starts `model` on `addr` (use port 0 for a free port).
 pub fn start(model: Model, addr: SocketAddr, options: &Options) -> anyhow::Result<RunningServer> {
     let temp = TempDbs::new()?; // removed when the server stops
@@ -304,7 +303,6 @@ pub fn start(model: Model, addr: SocketAddr, options: &Options) -> anyhow::Resul
             || Flavor::SpawnBlocking(sync_app.into()),
         )?,
     };
-    // ANCHOR_END: start
     server.served = served;
     server.temp_db = Some(temp);
     Ok(server)

@@ -18,15 +18,21 @@
 //! | `lifespan`  | 5       | app-wide and request-scoped resources, graceful shutdown  |
 //! | `net`       | 3, 4, 5 | listening sockets: bind, then listen with one backlog     |
 //! | `process`   | 4, 5, 6 | a server in a child process: ready, log, stop its group   |
+//! | `python`    | 6       | the Python stacks' venv and command lines (`python/`)     |
+//! | `postgres`  | 6       | a throwaway PostgreSQL cluster under `target/`            |
+//! | `fuzz`      | 3, 4, 5 | generated bad requests against every server model         |
 
 pub mod api;
 pub mod client;
 pub mod db;
+pub mod fuzz;
 pub mod gil;
 pub mod lifespan;
 pub mod loadgen;
 pub mod net;
+pub mod postgres;
 pub mod process;
+pub mod python;
 pub mod report;
 pub mod upstream;
 pub mod users;

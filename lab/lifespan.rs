@@ -31,7 +31,7 @@ pub mod resources;
 pub mod scope;
 pub mod server;
 
-pub use events::{Echo, Event, Recorder, RequestLog, Step};
+pub use events::{Echo, Event, Recorder, RequestLog, Step, StepKind};
 pub use resources::{AppResources, Config, Model};
 pub use scope::{RequestDb, ScopeError, Tx};
 pub use server::{Framework, Running, ShutdownReport, start};

@@ -37,6 +37,7 @@
 //! request variety (one request shape per run), remote targets.
 
 pub(crate) mod http; // also the slow-client experiment's ordinary clients
+mod target;
 
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -50,6 +51,7 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use self::http::{Client, Exchange, Failure, RequestTemplate};
+pub use self::target::{check_resolved, is_loopback, loopback_target};
 
 /// The longest measured phase (and warmup) a run accepts.
 pub const MAX_DURATION: Duration = Duration::from_secs(600);
@@ -151,11 +153,7 @@ impl LoadSpec {
 
     /// Checks the bounds every run must respect; `run` calls this first.
     pub fn validate(&self) -> anyhow::Result<()> {
-        anyhow::ensure!(
-            self.addr.ip().is_loopback(),
-            "the load generator only sends to loopback (127.0.0.1 or [::1]), not {}",
-            self.addr.ip()
-        );
+        check_resolved(&self.addr.to_string(), &[self.addr])?;
         anyhow::ensure!(
             (1..=MAX_CONNECTIONS).contains(&self.connections),
             "connections must be from 1 to {MAX_CONNECTIONS}, got {}",
@@ -336,7 +334,8 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 }
 
 /// Splits `http://127.0.0.1:PORT/path` into an address and a path, refusing
-/// anything that is not loopback.
+/// anything that is not loopback (see [`loopback_target`]: names are resolved
+/// and every address they resolve to must be loopback).
 pub fn parse_loopback_url(url: &str) -> anyhow::Result<(SocketAddr, String)> {
     let rest = url
         .strip_prefix("http://")
@@ -345,16 +344,7 @@ pub fn parse_loopback_url(url: &str) -> anyhow::Result<(SocketAddr, String)> {
         Some(i) => (&rest[..i], rest[i..].to_string()),
         None => (rest, "/".to_string()),
     };
-    let host = host.replace("localhost", "127.0.0.1");
-    let addr: SocketAddr = host
-        .parse()
-        .map_err(|_| anyhow::anyhow!("expected host:port such as 127.0.0.1:3000, got {host:?}"))?;
-    anyhow::ensure!(
-        addr.ip().is_loopback(),
-        "the load generator only sends to loopback (127.0.0.1 or [::1]), not {}",
-        addr.ip()
-    );
-    Ok((addr, path))
+    Ok((loopback_target(host)?, path))
 }
 
 /// What every connection of one run shares: the clock marks, the request,
@@ -451,7 +441,6 @@ impl Plan {
         notified.await;
     }
 
-    // ANCHOR: count
     /// Counts one finished exchange the way `wrk` does: by when it
     /// *finished*. Answers that come in during the warmup are not counted,
     /// whenever they were sent; those that come in during the measured phase
@@ -486,7 +475,6 @@ impl Plan {
         lock(tally).record(exchange, since, done);
         true
     }
-    // ANCHOR_END: count
 
     /// One connection's life: send until the run ends or the budget is spent.
     async fn connection(&self, tally: &Mutex<LoadReport>) {
@@ -501,7 +489,6 @@ impl Plan {
         }
     }
 
-    // ANCHOR: closed_loop
     /// Closed loop: the next request leaves only when the last answer is in,
     /// so a slow server also slows down the client (and the load it gets).
     async fn closed_loop(&self, line: &mut Line<'_>) {
@@ -519,7 +506,6 @@ impl Plan {
             self.back_off_after_connect_failure(exchange).await;
         }
     }
-    // ANCHOR_END: closed_loop
 
     // ANCHOR: open_loop
     /// Open loop: slot i is due at start + i / rate. A free connection takes

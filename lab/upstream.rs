@@ -8,6 +8,9 @@
 //! - `GET /slow` answers after the server's configured delay;
 //! - `GET /wait?ms=N` answers after N milliseconds (0..=60000).
 //!
+//! Its waits are [`simulated_wait`], async-io's microsecond timer, like every
+//! simulated wait in the lab (see `wait.rs` for why not tokio's).
+//!
 //! Left out: TLS, HTTP/2, anything not on loopback.
 
 use std::net::SocketAddr;
@@ -18,6 +21,8 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
+
+use crate::wait::simulated_wait;
 use serde_json::{Value, json};
 
 /// The longest wait `/wait?ms=` accepts, so a typo cannot hang a run.
@@ -43,9 +48,11 @@ impl SlowUpstream {
             addr.ip().is_loopback(),
             "the upstream only binds to loopback"
         );
-        // Bound with std so that `start` also works from inside async code.
-        let listener = std::net::TcpListener::bind(addr)?;
-        listener.set_nonblocking(true)?;
+        // Bound with std so that `start` also works from inside async code,
+        // with the servers' long listen queue: with std's 128, a few hundred
+        // clients connecting at once overflow it, and each dropped SYN costs
+        // its client a 1 s retransmit that would be measured as waiting.
+        let listener = crate::net::bind_and_listen(addr)?;
         let addr = listener.local_addr()?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(threads.max(1))
@@ -112,7 +119,7 @@ async fn hello() -> Json<Value> {
 }
 
 async fn slow(State(delay): State<Duration>) -> Json<Value> {
-    tokio::time::sleep(delay).await;
+    simulated_wait(delay).await;
     Json(json!({ "waited_ms": delay.as_millis() as u64 }))
 }
 
@@ -125,7 +132,7 @@ async fn wait(Query(params): Query<WaitParams>) -> (StatusCode, Json<Value>) {
     let parsed = params.ms.as_deref().map(str::parse::<u64>);
     match parsed {
         Some(Ok(ms)) if ms <= MAX_WAIT_MS => {
-            tokio::time::sleep(Duration::from_millis(ms)).await;
+            simulated_wait(Duration::from_millis(ms)).await;
             (StatusCode::OK, Json(json!({ "waited_ms": ms })))
         }
         _ => (

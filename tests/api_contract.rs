@@ -1,7 +1,8 @@
 //! One contract, seven servers: the same requests — good ones and every kind of
-//! bad one — sent to every server model must get identical status codes and
-//! JSON bodies. Then a few sleep-bound checks that each model overlaps waits
-//! the way Little's law says it should (wide margins: the box is shared).
+//! bad one (the script in tests/common) — sent to every server model must get
+//! identical status codes and JSON bodies, with FastAPI's statuses and
+//! shapes. Then a few sleep-bound checks that each model overlaps waits the
+//! way Little's law says it should (wide margins: the box is shared).
 //! rouille's burst is sent with `Connection: close`: tiny_http may queue a
 //! burst of new keep-alive connections behind busy ones (chapter 3 measures
 //! it), and this test checks the pool, not that.
@@ -12,8 +13,10 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use lab::api::{Model, Options, RunningServer, start};
-use lab::users::MAX_BODY_BYTES;
-use serde_json::{Value, json};
+use serde_json::json;
+
+mod common;
+use common::{Answer, has_detail, run_script, script};
 
 fn every_model() -> Vec<Model> {
     vec![
@@ -32,75 +35,23 @@ fn serve(model: Model) -> RunningServer {
     start(model, any_port, &Options::default()).expect("server starts")
 }
 
-/// The script: (method, path, body, expected status).
-fn script() -> Vec<(&'static str, &'static str, Option<String>, u16)> {
-    let user = |email: &str| Some(json!({ "email": email }).to_string());
-    vec![
-        ("GET", "/hello", None, 200),
-        ("GET", "/wait?ms=5", None, 200),
-        ("GET", "/wait?ms=abc", None, 422),
-        ("GET", "/wait", None, 422),
-        ("GET", "/wait?ms=10001", None, 422),
-        ("GET", "/wait?ms=-1", None, 422),
-        ("GET", "/cpu?us=100", None, 200),
-        ("GET", "/cpu?us=100001", None, 422),
-        ("POST", "/users", user("ann@example.com"), 201),
-        ("GET", "/users/1", None, 200),
-        ("GET", "/users/999", None, 404),
-        ("GET", "/users/abc", None, 422),
-        ("POST", "/users", user("ann@example.com"), 409),
-        ("POST", "/users", Some(r#"{"email": "#.into()), 400),
-        ("POST", "/users", Some("not json".into()), 400),
-        ("POST", "/users", Some("{}".into()), 422),
-        ("POST", "/users", Some(r#"{"email": 42}"#.into()), 422),
-        ("POST", "/users", user("no-at-sign"), 422),
-        ("POST", "/users", user("bob@localhost"), 422),
-        ("POST", "/users", Some(" ".repeat(MAX_BODY_BYTES + 1)), 413),
-        ("POST", "/users", user("bob@example.com"), 201),
-        ("GET", "/users/2", None, 200),
-        ("GET", "/nope", None, 404),
-        ("POST", "/hello", None, 405),
-        ("DELETE", "/users/1", None, 405),
-    ]
-}
-
-async fn run_script(server: &RunningServer) -> Vec<(String, u16, Value)> {
-    let client = reqwest::Client::new();
-    let mut answers = Vec::new();
-    for (method, path, body, _) in script() {
-        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-        let mut request = client.request(method.clone(), server.url(path));
-        if let Some(body) = body {
-            request = request
-                .header("content-type", "application/json")
-                .body(body);
-        }
-        let response = request.send().await.expect("an answer");
-        let status = response.status().as_u16();
-        let body: Value = response.json().await.expect("a JSON body");
-        answers.push((format!("{method} {path}"), status, body));
-    }
-    answers
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_model_gives_identical_answers() {
-    let expected: Vec<u16> = script().iter().map(|s| s.3).collect();
-    let mut reference: Option<Vec<(String, u16, Value)>> = None;
+    let expected: Vec<u16> = script().iter().map(|case| case.fastapi).collect();
+    let mut reference: Option<Vec<Answer>> = None;
     for model in every_model() {
         let server = serve(model);
-        let answers = run_script(&server).await;
-        let statuses: Vec<u16> = answers.iter().map(|a| a.1).collect();
+        let answers = run_script(&server.url("")).await;
+        let statuses: Vec<u16> = answers.iter().map(|a| a.status).collect();
         assert_eq!(statuses, expected, "{}: {answers:#?}", model.label());
-        for (what, status, body) in &answers {
-            if *status >= 400 {
-                let message = body["error"].as_str().unwrap_or("");
-                assert!(
-                    !message.is_empty(),
-                    "{}: {what} has no message",
-                    model.label()
-                );
-            }
+        for answer in answers.iter().filter(|a| a.status >= 400) {
+            let body = answer.body.as_ref().expect("a JSON body");
+            assert!(
+                has_detail(body),
+                "{}: {} has no detail: {body}",
+                model.label(),
+                answer.what
+            );
         }
         match &reference {
             None => reference = Some(answers),
@@ -116,8 +67,16 @@ async fn every_model_gives_identical_answers() {
         );
     }
     let answers = reference.unwrap();
-    assert_eq!(answers[0].2, json!({ "message": "Hello, World!" }));
-    assert_eq!(answers[9].2, json!({ "id": 1, "email": "ann@example.com" }));
+    let body = |i: usize| answers[i].body.clone().unwrap();
+    assert_eq!(body(0), json!({ "message": "Hello, World!" }));
+    assert_eq!(body(9), json!({ "id": 1, "email": "ann@example.com" }));
+    // FastAPI's shapes: a message, or a list of Pydantic errors.
+    assert_eq!(body(24), json!({ "detail": "Not Found" }));
+    assert_eq!(
+        body(3),
+        json!({ "detail": [{ "type": "missing", "loc": ["query", "ms"], "msg": "Field required" }] })
+    );
+    assert_eq!(body(14)["detail"][0]["type"], "json_invalid");
 }
 
 /// Sends `n` concurrent `GET /wait?ms=wait` and returns the wall time;

@@ -126,13 +126,73 @@ fn open_loop_below_capacity_keeps_its_rate() {
     assert!(report.latency(0.50) < DELAY, "hello should be fast");
 }
 
+/// Names and literals alike: every address a target stands for must be
+/// loopback. Only the checks run here; nothing is resolved but `localhost`
+/// (from /etc/hosts) and nothing is sent.
+#[test]
+fn every_target_address_must_be_loopback() {
+    use lab::loadgen::{check_resolved, is_loopback, loopback_target};
+    let addr = |s: &str| s.parse::<std::net::SocketAddr>().unwrap();
+    for ok in [
+        "127.0.0.1:3000",
+        "127.1.2.3:3000",
+        "[::1]:3000",
+        "[::ffff:127.0.0.1]:3000",
+    ] {
+        let target = loopback_target(ok).unwrap_or_else(|e| panic!("{ok}: {e}"));
+        assert!(is_loopback(target.ip()), "{ok} -> {target}");
+    }
+    assert_eq!(
+        loopback_target("[::ffff:127.0.0.1]:80").unwrap(),
+        addr("127.0.0.1:80")
+    );
+    assert!(
+        loopback_target("localhost:3000")
+            .unwrap()
+            .ip()
+            .is_loopback()
+    );
+    for (refused, why) in [
+        ("0.0.0.0:3000", "every interface"),
+        ("[::]:3000", "every interface"),
+        ("[::ffff:0.0.0.0]:3000", "every interface"),
+        ("[::ffff:10.0.0.1]:3000", "only sends to loopback"),
+        ("[::127.0.0.1]:3000", "only sends to loopback"),
+        ("10.0.0.1:3000", "only sends to loopback"),
+        ("[fe80::1]:3000", "only sends to loopback"),
+        ("127.0.0.1", "host:port"),
+        ("localhost", "host:port"),
+        ("localhost:http", "host:port"),
+        ("[127.0.0.1]:3000", "host:port"),
+        (":3000", "host:port"),
+    ] {
+        let err = loopback_target(refused).unwrap_err().to_string();
+        assert!(err.contains(why), "{refused}: {err}");
+    }
+    // What a name resolves to, fed in directly: one remote address among
+    // loopback ones is enough to refuse the name.
+    let both = [addr("[::1]:80"), addr("127.0.0.1:80")];
+    assert_eq!(
+        check_resolved("localhost:80", &both).unwrap(),
+        addr("127.0.0.1:80")
+    );
+    let sneaky = [addr("127.0.0.1:80"), addr("93.184.215.14:80")];
+    let err = check_resolved("example.com:80", &sneaky)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("93.184.215.14"), "{err}");
+    assert!(check_resolved("nothing:80", &[]).is_err());
+}
+
 #[test]
 fn only_loopback_and_sane_specs_are_accepted() {
     let d = Duration::from_secs(1);
     for url in [
         "http://10.0.0.1:80/",
         "http://192.168.1.1:3000/hello",
-        "http://example.com:80/",
+        "http://0.0.0.0:3000/",
+        "http://[::]:3000/",
+        "http://[::ffff:10.0.0.1]:80/",
         "https://127.0.0.1:3000/",
         "127.0.0.1:3000/hello",
         "http://127.0.0.1/hello",
@@ -143,6 +203,9 @@ fn only_loopback_and_sane_specs_are_accepted() {
     }
     assert!(LoadSpec::closed("http://localhost:3000/hello", 1, d).is_ok());
     assert!(LoadSpec::closed("http://[::1]:3000/hello", 1, d).is_ok());
+    // The IPv4-mapped form of a loopback address is loopback: used as 127.0.0.1.
+    let mapped = LoadSpec::closed("http://[::ffff:127.0.0.1]:3000/", 1, d).unwrap();
+    assert_eq!(mapped.addr, "127.0.0.1:3000".parse().unwrap());
 
     // A spec built by hand is checked too, before anything is sent.
     let good = LoadSpec::closed("http://127.0.0.1:9/", 1, d).unwrap();

@@ -1,6 +1,7 @@
 //! actix-web with k workers, each a single-threaded event loop with its own
-//! copy of the app and its own database pool: gunicorn with uvicorn workers
-//! (`gunicorn -w k -k uvicorn.workers.UvicornWorker`), one loop per worker.
+//! copy of the app and its own database pool: `uvicorn --workers k` (or the
+//! older gunicorn with uvicorn workers, deprecated since uvicorn 0.30), one
+//! loop per worker.
 //!
 //! Unlike tokio's multi-thread runtime there is no work stealing: a
 //! connection stays on the worker that accepted it. Left out: processes (the
@@ -16,7 +17,6 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use super::contract::{ApiRequest, read_limited};
 use super::{AsyncApp, RunningServer};
 
-// ANCHOR: actix_handler
 /// The same adapter as axum's: bounded body, the async app, the answer.
 async fn handle(
     request: HttpRequest,
@@ -35,7 +35,6 @@ async fn handle(
         .unwrap_or(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR);
     HttpResponse::build(status).json(answer.body)
 }
-// ANCHOR_END: actix_handler
 
 /// How long an idle keep-alive connection stays open (actix's default is
 /// 5 s; nginx's `keepalive_timeout` is 75 s). Longer than the head timeout,

@@ -97,7 +97,6 @@ async fn stopped(mut stop: watch::Receiver<bool>) {
     let _ = stop.wait_for(|stop| *stop).await;
 }
 
-// ANCHOR: serve_http1
 /// What `axum::serve` does, but HTTP/1.1 only: hyper's `http1` connection
 /// instead of hyper-util's auto (HTTP/1 + HTTP/2) one, which keeps more state
 /// per idle keep-alive connection. A client slower than [`HEAD_TIMEOUT`]
@@ -159,7 +158,6 @@ async fn serve_http1(listener: TcpListener, app: axum::Router, stop: watch::Rece
     drop((listener, open));
     all_closed.closed().await;
 }
-// ANCHOR_END: serve_http1
 
 /// How long in-flight requests get to finish after a stop request.
 const GRACE: Duration = Duration::from_millis(1_200);

@@ -12,7 +12,7 @@ use std::time::Duration;
 use futures::{Stream, StreamExt};
 use serde_json::{Value, json};
 
-use crate::users::{ApiError, MAX_BODY_BYTES, parse_user_id};
+use crate::users::{ApiError, Invalid, MAX_BODY_BYTES, parse_user_id};
 
 /// `GET /wait?ms=N` accepts 0..=10 000 ms; anything else is a 422.
 pub const MAX_WAIT_MS: u64 = 10_000;
@@ -97,7 +97,8 @@ pub enum Route {
 }
 
 /// Maps method and path to a route: 404 for an unknown path, 405 for a known
-/// path with the wrong method, 422 for a bad parameter.
+/// path with the wrong method, 422 for a bad parameter — with FastAPI's
+/// bodies (`{"detail": "Not Found"}`, `{"detail": "Method Not Allowed"}`).
 pub fn route(method: &str, path: &str, query: Option<&str>) -> Result<Route, ApiError> {
     let (route, allowed) = match path {
         "/hello" => (Route::Hello, "GET"),
@@ -112,32 +113,41 @@ pub fn route(method: &str, path: &str, query: Option<&str>) -> Result<Route, Api
         "/users" => (Route::CreateUser, "POST"),
         _ => match path.strip_prefix("/users/") {
             Some(id) => (Route::GetUser(parse_user_id(id)?), "GET"),
-            None => return Err(ApiError::NotFound(format!("no route for {path}"))),
+            None => return Err(ApiError::NotFound("Not Found".into())),
         },
     };
     if method != allowed {
-        return Err(ApiError::MethodNotAllowed(format!(
-            "{method} is not allowed on {path}; use {allowed}"
-        )));
+        return Err(ApiError::MethodNotAllowed);
     }
     Ok(route)
 }
 // ANCHOR_END: routes
 
 /// Reads integer query parameter `name` in `0..=max`; missing, not a number
-/// or out of range is a 422 with the same message on every server.
+/// or out of range is a 422 in Pydantic's words, as FastAPI answers for
+/// `name: Annotated[int, Query(ge=0, le=max)]`.
 pub fn param(query: Option<&str>, name: &str, max: u64) -> Result<u64, ApiError> {
+    let loc = json!(["query", name]);
     let raw = query
         .unwrap_or("")
         .split('&')
         .find_map(|pair| pair.strip_prefix(name)?.strip_prefix('='))
-        .ok_or_else(|| ApiError::Validation(format!("missing query parameter {name}")))?;
-    match raw.parse::<u64>() {
-        Ok(v) if v <= max => Ok(v),
-        _ => Err(ApiError::Validation(format!(
-            "query parameter {name} must be an integer in 0..={max}, got {raw:?}"
-        ))),
-    }
+        .ok_or_else(|| Invalid::missing(loc.clone()))?;
+    let invalid = match raw.parse::<i128>() {
+        Ok(v) if (0..=i128::from(max)).contains(&v) => return Ok(v as u64),
+        Ok(v) if v < 0 => Invalid::new(
+            "greater_than_equal",
+            loc,
+            "Input should be greater than or equal to 0",
+        ),
+        Ok(_) => Invalid::new(
+            "less_than_equal",
+            loc,
+            format!("Input should be less than or equal to {max}"),
+        ),
+        Err(_) => Invalid::not_an_integer(loc),
+    };
+    Err(invalid.into())
 }
 
 /// Collects a request body, refusing it (413) as soon as it passes
@@ -150,7 +160,7 @@ where
 {
     let mut out = Vec::new();
     while let Some(chunk) = body.next().await {
-        let chunk = chunk.map_err(|e| ApiError::BadJson(format!("could not read body: {e}")))?;
+        let chunk = chunk.map_err(|e| ApiError::BadBody(format!("could not read body: {e}")))?;
         if out.len() + chunk.as_ref().len() > MAX_BODY_BYTES {
             return Err(too_large());
         }

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use super::{Model, ModelKind, Options, serve_until_signal, start};
 use crate::loadgen::{self, LoadReport, LoadSpec};
 use crate::process::{ChildServer, Ready};
-use crate::report::{Table, human, percent};
+use crate::report::{Cell, Table, duration, human, num, ratio};
 
 /// One run: a model, a number of closed-loop clients, the wait per request.
 #[derive(Debug, Clone, Copy)]
@@ -133,6 +133,25 @@ impl Outcome {
     pub fn fraction(&self) -> f64 {
         self.throughput / self.bound
     }
+
+    /// How long a request takes, by Little's law: each closed-loop client
+    /// always has one request out, so W = clients / throughput. Unlike the
+    /// load generator's latencies, this counts requests that never finished.
+    pub fn littles_law_latency(&self) -> Duration {
+        let seconds = self.trial.clients as f64 / self.throughput.max(1e-9);
+        Duration::try_from_secs_f64(seconds).unwrap_or(Duration::MAX)
+    }
+
+    /// True when the run is too short for its queue, so the measured
+    /// latencies are cut short. The queue fills during the first W (as
+    /// Little's law gives it); answers that finish then waited less than W,
+    /// and answers that would have waited longer than the run never come
+    /// in. When W is past the middle of the measured window, most answers in
+    /// it are of the first kind: every latency quantile is then only a
+    /// lower bound.
+    pub fn latency_cut_short(&self) -> bool {
+        self.littles_law_latency() > self.trial.warmup + self.trial.duration / 2
+    }
 }
 
 /// Requests waiting longer than this count as failed. Long on purpose: with
@@ -148,23 +167,37 @@ pub struct Schedule {
 }
 
 impl Schedule {
-    /// Runs one trial per (model, clients) pair, in order.
+    /// Runs one trial per (model, clients) pair, in order, with a progress
+    /// bar on stderr (hidden when stderr is not a terminal; stdout is the
+    /// figure).
     pub fn run_all(
         self,
         trials: impl IntoIterator<Item = (Model, usize)>,
     ) -> anyhow::Result<Vec<Outcome>> {
-        trials
+        let trials: Vec<_> = trials.into_iter().collect();
+        let bar = indicatif::ProgressBar::new(trials.len() as u64);
+        if let Ok(style) =
+            indicatif::ProgressStyle::with_template("{msg:>28} [{bar:30}] {pos}/{len} {elapsed}")
+        {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        let outcomes = trials
             .into_iter()
             .map(|(model, clients)| {
-                run_trial(Trial {
+                bar.set_message(format!("{}, {clients} clients", model.label()));
+                let outcome = run_trial(Trial {
                     model,
                     clients,
                     wait: self.wait,
                     warmup: self.warmup,
                     duration: self.duration,
-                })
+                });
+                bar.inc(1);
+                outcome
             })
-            .collect()
+            .collect();
+        bar.finish_and_clear();
+        outcomes
     }
 
     /// The line above a table of outcomes: what was sent, and for how long.
@@ -261,8 +294,9 @@ pub fn load_threads() -> usize {
     std::thread::available_parallelism().map_or(1, usize::from)
 }
 
-/// The table every chapter prints: one row per trial.
-pub fn outcome_table(outcomes: &[Outcome]) -> Table {
+/// The table every chapter prints: one row per trial, and under it what a
+/// latency cell marked [`CUT_SHORT`] means, if there is one.
+pub fn outcome_table(outcomes: &[Outcome]) -> String {
     let mut table = Table::new([
         "model",
         "Python analog",
@@ -276,28 +310,61 @@ pub fn outcome_table(outcomes: &[Outcome]) -> Table {
     ]);
     for o in outcomes {
         table.row([
-            o.trial.model.label(),
-            o.trial.model.python_analog().to_string(),
-            o.trial.clients.to_string(),
-            format!("{:.0}", o.throughput),
-            format!("{:.0}", o.bound),
-            percent(o.throughput, o.bound),
-            latency(&o.report, 0.5),
-            latency(&o.report, 0.99),
-            o.report.errors.to_string(),
+            Cell::from(o.trial.model.label()),
+            Cell::from(o.trial.model.python_analog()),
+            Cell::from(o.trial.clients),
+            num(o.throughput, 0),
+            num(o.bound, 0),
+            ratio(o.throughput, o.bound),
+            latency_cell(o, o.report.latency(0.5)),
+            latency_cell(o, o.report.latency(0.99)),
+            Cell::from(o.report.errors),
         ]);
     }
-    table
+    format!("{table}{}", cut_short_note(outcomes))
 }
 
-/// A latency quantile, or `-` when no request sent in the window finished
-/// inside it (the queue is longer than the window).
-fn latency(report: &LoadReport, q: f64) -> String {
-    if report.requests == 0 {
-        "-".to_string()
+/// A latency cell: `-` when no answer came in at all, `≥ X (window)` when
+/// the run was too short for the queue ([`Outcome::latency_cut_short`]), so
+/// `X`, measured on the answers that came in, is only a lower bound (the
+/// cell's value, in seconds, is that lower bound).
+pub fn latency_cell(outcome: &Outcome, latency: Duration) -> Cell {
+    if outcome.report.requests == 0 {
+        "-".into()
+    } else if outcome.latency_cut_short() {
+        Cell::measured(
+            format!("≥ {} {CUT_SHORT}", human(latency)),
+            latency.as_secs_f64(),
+        )
     } else {
-        human(report.latency(q))
+        duration(latency)
     }
+}
+
+/// The mark on a latency cell that the run's window cut short.
+pub const CUT_SHORT: &str = "(window)";
+
+/// The note under a table with cut-short cells (empty if there are none):
+/// what the mark means, with the latency Little's law gives for each row.
+pub fn cut_short_note(outcomes: &[Outcome]) -> String {
+    let rows: String = outcomes
+        .iter()
+        .filter(|o| o.report.requests > 0 && o.latency_cut_short())
+        .map(|o| {
+            format!(
+                "  {}, {} clients: {}\n",
+                o.trial.model.label(),
+                o.trial.clients,
+                human(o.littles_law_latency())
+            )
+        })
+        .collect();
+    if rows.is_empty() {
+        return String::new();
+    }
+    format!(
+        "\n≥ ... {CUT_SHORT}: the queue is longer than this run, so only requests short enough\nto finish inside it were timed, and the real latency is longer. Little's law\n(clients / req/s) puts it at:\n{rows}"
+    )
 }
 
 /// Raises this process's open-file limit (each connection is a file
@@ -424,15 +491,20 @@ impl MemoryCost {
 
     /// A table row: what, count, RSS delta, RSS per item, virtual per item,
     /// kernel stack per item.
-    pub fn row(&self, what: &str) -> [String; 6] {
-        let per = |b: u64| format!("{:.1} KiB", b as f64 / 1024.0 / self.count.max(1) as f64);
+    /// Byte columns hold KiB or MiB as their value, as their text reads.
+    pub fn row(&self, what: &str) -> [Cell; 6] {
+        let per = |b: u64| {
+            let kib = b as f64 / 1024.0 / self.count.max(1) as f64;
+            Cell::measured(format!("{kib:.1} KiB"), kib)
+        };
+        let mib = self.rss_delta as f64 / (1024.0 * 1024.0);
         [
-            what.to_string(),
-            self.count.to_string(),
-            format!("{:.1} MiB", self.rss_delta as f64 / (1024.0 * 1024.0)),
+            Cell::from(what),
+            Cell::from(self.count),
+            Cell::measured(format!("{mib:.1} MiB"), mib),
             per(self.rss_delta),
             per(self.virtual_delta),
-            self.kernel_stack_delta.map_or("-".to_string(), per),
+            self.kernel_stack_delta.map_or("-".into(), per),
         ]
     }
 }
@@ -546,5 +618,55 @@ mod tests {
         assert!(virtual_bytes(me).unwrap() >= rss_bytes(me).unwrap());
         assert!(kernel_stack_bytes().unwrap() > 0);
         assert!(raise_fd_limit().unwrap() >= 1024);
+    }
+
+    /// An outcome of `clients` closed-loop clients served at `throughput`,
+    /// with one answer of `latency` recorded, over 1 s warm-up + 5 s.
+    fn outcome(clients: usize, throughput: f64, latency: Duration) -> Outcome {
+        let mut latency_us = hdrhistogram::Histogram::new_with_bounds(1, 3_600_000_000, 3).unwrap();
+        latency_us.record(latency.as_micros() as u64).unwrap();
+        Outcome {
+            trial: Trial {
+                // Any model: only the numbers below matter.
+                model: Model::SyncPool { threads: 2 },
+                clients,
+                wait: Duration::from_millis(50),
+                warmup: Duration::from_secs(1),
+                duration: Duration::from_secs(5),
+            },
+            report: LoadReport {
+                requests: 1,
+                errors: 0,
+                elapsed: Duration::from_secs(5),
+                latency_us,
+                failures: Default::default(),
+                status: Default::default(),
+                connects: clients as u64,
+                unfinished: 0,
+            },
+            throughput,
+            bound: 40.0,
+            cpu: None,
+        }
+    }
+
+    #[test]
+    fn latencies_are_marked_only_when_the_queue_outlasts_the_window() {
+        // 100 clients on 2 workers: 2.5 s a request, inside a 1 s + 5 s run.
+        let fits = outcome(100, 40.0, Duration::from_millis(2_500));
+        assert!(!fits.latency_cut_short());
+        assert_eq!(
+            latency_cell(&fits, Duration::from_millis(2_500)).text(),
+            "2.50 s"
+        );
+        assert_eq!(cut_short_note(&[fits]), "");
+        // 1,000 clients: 25 s a request, so the 3.49 s measured is a floor.
+        let cut = outcome(1_000, 40.0, Duration::from_millis(3_490));
+        assert!(cut.latency_cut_short());
+        assert_eq!(cut.littles_law_latency(), Duration::from_secs(25));
+        let cell = latency_cell(&cut, Duration::from_millis(3_490));
+        assert_eq!(cell.text(), "≥ 3.49 s (window)");
+        let note = cut_short_note(&[cut]);
+        assert!(note.contains(", 1000 clients: 25.00 s"), "{note}");
     }
 }

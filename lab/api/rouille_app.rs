@@ -32,7 +32,7 @@ fn to_api_request(request: &rouille::Request) -> Result<ApiRequest, ApiError> {
     if let Some(data) = request.data() {
         data.take(MAX_BODY_BYTES as u64 + 1)
             .read_to_end(&mut body)
-            .map_err(|e| ApiError::BadJson(format!("could not read body: {e}")))?;
+            .map_err(|e| ApiError::BadBody(format!("could not read body: {e}")))?;
     }
     if body.len() > MAX_BODY_BYTES {
         return Err(ApiError::BodyTooLarge {

@@ -37,7 +37,7 @@ async fn handle(app: Arc<SyncApp>, request: hyper::Request<Incoming>) -> ApiResp
             }
             .into();
         }
-        Err(e) => return ApiError::BadJson(format!("could not read body: {e}")).into(),
+        Err(e) => return ApiError::BadBody(format!("could not read body: {e}")).into(),
     };
     let target = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
     app.call(&ApiRequest::new(parts.method.as_str(), target, body)) // blocks the worker

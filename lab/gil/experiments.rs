@@ -12,8 +12,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use cpu_time::{ProcessTime, ThreadTime};
+
 use super::work::{blocking_call_holding, blocking_call_releasing, run_bytecodes};
-use super::{Gil, GilStats, Mode};
+use super::{Gil, GilGuard, GilStats, Mode};
 
 /// One run of CPU-bound threads.
 #[derive(Debug, Clone, Copy)]
@@ -44,6 +46,39 @@ pub fn cpu_bound(mode: Mode, threads: usize, total: u64, interval: Duration) -> 
         elapsed: started.elapsed(),
         stats: gil.stats(),
     }
+}
+
+/// How fast one thread alone runs bytecode under the GIL: the most one GIL
+/// can run, since N threads sharing it take turns.
+#[derive(Debug, Clone, Copy)]
+pub struct OneThread {
+    /// Bytecodes per second of wall time.
+    pub per_sec: f64,
+    /// Bytecodes per second of the thread's own CPU time, which other
+    /// programs on the machine cannot lower by taking the core away.
+    pub per_cpu_sec: f64,
+}
+
+/// Times one thread alone as the fastest of `batches` batches of
+/// `bytecodes` each: other programs on the machine can only slow a batch
+/// down, and a short batch often runs untouched.
+pub fn one_thread_rate(bytecodes: u64, batches: usize) -> OneThread {
+    let gil = Gil::new(Mode::On);
+    let mut py = gil.acquire();
+    let mut best = OneThread {
+        per_sec: 0.0,
+        per_cpu_sec: 0.0,
+    };
+    for _ in 0..batches.max(1) {
+        let (wall, cpu) = (Instant::now(), ThreadTime::now());
+        run_bytecodes(&mut py, bytecodes);
+        let (wall, cpu) = (wall.elapsed(), cpu.elapsed());
+        best.per_sec = best.per_sec.max(bytecodes as f64 / wall.as_secs_f64());
+        best.per_cpu_sec = best
+            .per_cpu_sec
+            .max(bytecodes as f64 / cpu.as_secs_f64().max(1e-9));
+    }
+    best
 }
 
 /// How the I/O-bound requests treat the GIL while they wait.
@@ -99,10 +134,15 @@ pub const HANDLER_BYTECODES: u64 = 100;
 pub struct ConvoyRun {
     /// Operations the I/O-style thread completed.
     pub ops: u64,
-    /// How long that took: the asked window, plus the last operation.
+    /// The measured window: the asked one, plus the end of the last
+    /// operation. It starts before the I/O thread's first wait for the GIL.
     pub elapsed: Duration,
-    /// Bytecodes the CPU-bound threads ran in the same time.
+    /// Bytecodes the CPU-bound threads ran in that same window (read at the
+    /// same instants as its clock).
     pub cpu_bytecodes: u64,
+    /// CPU time the whole process used in that same window (every thread:
+    /// the CPU-bound ones, the I/O thread, waiters waking up).
+    pub process_cpu: Duration,
     pub stats: GilStats,
 }
 
@@ -113,21 +153,29 @@ impl ConvoyRun {
     pub fn cpu_bytecodes_per_sec(&self) -> f64 {
         self.cpu_bytecodes as f64 / self.elapsed.as_secs_f64()
     }
+    /// Bytecodes run under the GIL by every thread in the window, the I/O
+    /// thread's handlers included.
+    pub fn gil_bytecodes(&self) -> u64 {
+        self.cpu_bytecodes + self.ops * HANDLER_BYTECODES
+    }
+    /// [`ConvoyRun::gil_bytecodes`] per second: never more than one thread
+    /// alone runs, since only one thread holds the lock at a time.
+    pub fn gil_bytecodes_per_sec(&self) -> f64 {
+        self.gil_bytecodes() as f64 / self.elapsed.as_secs_f64()
+    }
 }
 
 // ANCHOR: io_thread
 /// The I/O-style thread: a loop of short blocking calls (`wait` each, GIL
-/// released) with a little Python-level work between them, for `window`.
-fn io_thread(gil: &Gil, wait: Duration, window: Duration) -> (u64, Duration) {
-    let mut py = gil.acquire();
-    let started = Instant::now();
+/// released) with a little Python-level work between them, until `until`.
+fn io_thread(py: &mut GilGuard, wait: Duration, until: Instant) -> u64 {
     let mut ops = 0;
-    while started.elapsed() < window {
-        blocking_call_releasing(&mut py, wait); // e.g. a fast DB query
-        run_bytecodes(&mut py, HANDLER_BYTECODES); // handle its result
+    while Instant::now() < until {
+        blocking_call_releasing(py, wait); // e.g. a fast DB query
+        run_bytecodes(py, HANDLER_BYTECODES); // handle its result
         ops += 1;
     }
-    (ops, started.elapsed())
+    ops
 }
 // ANCHOR_END: io_thread
 
@@ -157,21 +205,30 @@ pub fn convoy(
         start_line.wait();
         // Start measuring once a CPU thread is really running, or the I/O
         // thread's first calls would find the GIL free.
-        let started = Instant::now();
+        let ready = Instant::now();
         while cpu_threads > 0
             && cpu_done.load(Relaxed) == 0
-            && started.elapsed() < Duration::from_secs(1)
+            && ready.elapsed() < Duration::from_secs(1)
         {
             thread::sleep(Duration::from_micros(100));
         }
+        // One instant starts the clock and the CPU count together. The I/O
+        // thread's first wait for the GIL is inside the window, like all its
+        // later ones, and so is the CPU work done meanwhile.
+        let (started, process) = (Instant::now(), ProcessTime::now());
         let cpu_before = cpu_done.load(Relaxed);
-        let (ops, elapsed) = io_thread(&gil, wait, window);
-        let cpu_bytecodes = cpu_done.load(Relaxed) - cpu_before;
+        let mut py = gil.acquire();
+        let ops = io_thread(&mut py, wait, started + window);
+        // Still holding the GIL: no CPU thread can count between these reads.
+        let cpu_after = cpu_done.load(Relaxed);
+        let (elapsed, process_cpu) = (started.elapsed(), process.elapsed());
+        drop(py);
         stop.store(true, Relaxed);
         ConvoyRun {
             ops,
             elapsed,
-            cpu_bytecodes,
+            cpu_bytecodes: cpu_after - cpu_before,
+            process_cpu,
             stats: gil.stats(),
         }
     })

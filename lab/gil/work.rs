@@ -8,7 +8,6 @@
 //! instructions (calls, backward jumps), not after every one.
 
 use std::hint::black_box;
-use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::time::Duration;
 
 use super::GilGuard;
@@ -40,17 +39,6 @@ pub fn run_bytecodes(py: &mut GilGuard, n: u64) -> u64 {
     black_box(x)
 }
 // ANCHOR_END: bytecode
-
-/// Runs bytecodes until `stop` is set; returns how many ran. The stop flag
-/// is read every 256 bytecodes so the loop stays dominated by the work.
-pub fn run_until(py: &mut GilGuard, stop: &AtomicBool) -> u64 {
-    let mut done = 0;
-    while !stop.load(Relaxed) {
-        run_bytecodes(py, 256);
-        done += 256;
-    }
-    done
-}
 
 // ANCHOR: io_bad_good
 /// Bug: a blocking call that keeps the GIL while it waits, as a C extension

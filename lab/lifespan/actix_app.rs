@@ -62,20 +62,34 @@ impl FromRequest for RequestDb {
 }
 // ANCHOR_END: extractor
 
-// ANCHOR: app
+/// Unknown paths (404) and known paths with the wrong method (405) answer
+/// JSON like every other error, FastAPI's words (actix-web's default is an
+/// empty 404).
+async fn no_route(req: HttpRequest) -> HttpResponse {
+    use actix_web::ResponseError as _;
+    let path = req.path();
+    let error: ScopeError = if ["/users", "/users/batch", "/users/export", "/model"].contains(&path)
+    {
+        ApiError::MethodNotAllowed.into()
+    } else {
+        ApiError::NotFound("Not Found".into()).into()
+    };
+    error.error_response()
+}
+
 /// The routes, with the app-wide resources as `app_data`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/users", web::post().to(post_user))
         .route("/users/batch", web::post().to(post_batch))
         .route("/users/export", web::get().to(export))
-        .route("/model", web::get().to(model));
+        .route("/model", web::get().to(model))
+        .default_service(web::to(no_route));
 }
-// ANCHOR_END: app
 
 async fn read_body(payload: web::Payload) -> Result<Bytes, ScopeError> {
     match payload.to_bytes_limited(MAX_BODY_BYTES).await {
         Ok(Ok(body)) => Ok(body),
-        Ok(Err(e)) => Err(ApiError::BadJson(format!("reading the body: {e}")).into()),
+        Ok(Err(e)) => Err(ApiError::BadBody(format!("reading the body: {e}")).into()),
         Err(_) => Err(ApiError::BodyTooLarge {
             limit: MAX_BODY_BYTES,
         }

@@ -28,7 +28,7 @@ use super::handlers;
 use super::resources::AppResources;
 use super::scope::{RequestDb, ResponseEnd, ScopeError};
 use super::server::ShutdownReport;
-use crate::users::{ApiError, MAX_BODY_BYTES};
+use crate::users::{ApiError, Invalid, MAX_BODY_BYTES};
 
 impl IntoResponse for ScopeError {
     fn into_response(self) -> Response {
@@ -56,7 +56,6 @@ impl FromRequestParts<AppResources> for RequestDb {
 }
 // ANCHOR_END: extractor
 
-// ANCHOR: router
 /// The routes, with the app-wide resources as axum `State`.
 pub fn router(app: AppResources) -> Router {
     // The crash drill's broken-on-purpose variant; never set otherwise.
@@ -71,10 +70,21 @@ pub fn router(app: AppResources) -> Router {
         .route("/users/batch", post(post_batch))
         .route("/users/export", get(export))
         .route("/model", get(model))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(app.clone(), track))
         .with_state(app)
 }
-// ANCHOR_END: router
+
+/// Unknown paths and wrong methods answer JSON like every other error
+/// in FastAPI's words (axum's defaults are empty 404 and 405 bodies).
+async fn not_found() -> ScopeError {
+    ApiError::NotFound("Not Found".into()).into()
+}
+
+async fn method_not_allowed() -> ScopeError {
+    ApiError::MethodNotAllowed.into()
+}
 
 /// Reads the body with a limit, answering 413 as JSON (axum's own `Bytes`
 /// extractor would answer its default limit in plain text).
@@ -125,12 +135,12 @@ pub fn parse_hold(query: &HashMap<String, String>) -> Result<bool, ScopeError> {
         Some("true") | Some("1") => Ok(true),
         Some(other) => {
             let why = format!("hold must be true or false, not {other:?}");
-            Err(ApiError::Validation(why).into())
+            let loc = serde_json::json!(["query", "hold"]);
+            Err(ApiError::from(Invalid::value_error(loc, &why)).into())
         }
     }
 }
 
-// ANCHOR: export
 async fn export(
     State(app): State<AppResources>,
     Query(query): Query<HashMap<String, String>>,
@@ -144,7 +154,6 @@ async fn export(
     };
     Ok(([(header::CONTENT_TYPE, "application/x-ndjson")], body).into_response())
 }
-// ANCHOR_END: export
 
 async fn model(
     State(app): State<AppResources>,

@@ -24,7 +24,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use super::server::Framework;
+use super::events::{Recorder, StepKind};
+use super::resources::Config;
+use super::server::{Framework, ShutdownReport};
 use crate::process::{ChildServer, Ready};
 use crate::users::User;
 
@@ -216,7 +218,6 @@ pub fn rows(db: &Path) -> anyhow::Result<Vec<(i64, String)>> {
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-// ANCHOR: drill
 /// Runs the drill against a freshly started server process and a database
 /// file that does not exist yet (see [`crate::db::TempDbs`]).
 pub async fn run(
@@ -256,7 +257,68 @@ pub async fn run(
     report.log = log;
     Ok(report)
 }
-// ANCHOR_END: drill
+
+/// The counter-case to the drill: one request that needs longer than the
+/// shutdown deadline, in-process. What "cut off" means is up to the
+/// framework, so this only records what happened.
+#[derive(Debug)]
+pub struct Overrun {
+    pub report: ShutdownReport,
+    /// From the shutdown call until it returned.
+    pub took: Duration,
+    /// The status the client got, or why it got none.
+    pub answer: Result<u16, &'static str>,
+    /// The app logged that its deadline hit.
+    pub deadline_hit: bool,
+    /// Rows in the database afterwards (1 if the slow write went through).
+    pub rows: usize,
+}
+
+/// Starts `framework` with handlers that work `work` before writing and a
+/// shutdown `deadline`, sends one `POST /users`, and shuts down while the
+/// handler runs; `db` must not exist yet.
+pub async fn overrun(
+    framework: Framework,
+    db: &Path,
+    work: Duration,
+    deadline: Duration,
+) -> anyhow::Result<Overrun> {
+    let mut config = Config::new(db);
+    config.model_entries = 1_000;
+    config.work = work;
+    config.shutdown_deadline = deadline;
+    let local = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+    let server = super::start(framework, config, Recorder::default(), local).await?;
+    let recorder = server.recorder.clone();
+    let client = reqwest::Client::builder()
+        .timeout(work + deadline + Duration::from_secs(3))
+        .build()?;
+    let slow = tokio::spawn(post_slow(client, server.url("/users")));
+    while !recorder.has(StepKind::HandlerStarted) {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let started = Instant::now();
+    let report = server.shutdown().await?;
+    let took = started.elapsed();
+    let answer = slow.await?;
+    Ok(Overrun {
+        report,
+        took,
+        answer,
+        deadline_hit: recorder.has(StepKind::DeadlineHit),
+        rows: rows(db)?.len(),
+    })
+}
+
+/// One `POST /users`: the status, or why there was none.
+async fn post_slow(client: reqwest::Client, url: String) -> Result<u16, &'static str> {
+    let body = serde_json::json!({ "email": "slow@example.com" });
+    match client.post(url).json(&body).send().await {
+        Ok(res) => Ok(res.status().as_u16()),
+        Err(e) if e.is_timeout() => Err("timed out"),
+        Err(_) => Err("connection closed, no response"),
+    }
+}
 
 // ANCHOR: tally
 /// Compares what clients were told with what the database holds.

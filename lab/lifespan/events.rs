@@ -16,105 +16,73 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-// ANCHOR: step
-/// One step in the life of the app (`request: None`) or of a request.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One step in the life of the app (`request: None`) or of a request. Its
+/// name (`Step::name`, "released") is the one the chapter's diagrams use;
+/// [`StepKind`] is the step without its data, to ask whether one happened.
+#[derive(
+    Debug, Clone, PartialEq, Eq, strum::IntoStaticStr, strum::VariantNames, strum::EnumDiscriminants,
+)]
+#[strum_discriminants(name(StepKind), derive(Hash))]
 pub enum Step {
     // --- app scope: FastAPI's lifespan, before and after `yield` ---
+    #[strum(serialize = "startup began")]
     StartupBegan,
+    #[strum(serialize = "pool opened")]
     PoolOpened { connections: u32 },
+    #[strum(serialize = "schema migrated")]
     SchemaMigrated,
+    #[strum(serialize = "model loaded")]
     ModelLoaded { entries: usize, took: Duration },
+    #[strum(serialize = "listening")]
     Listening(SocketAddr),
+    #[strum(serialize = "shutdown began")]
     ShutdownBegan { in_flight: usize },
+    #[strum(serialize = "drained")]
     Drained { took: Duration },
+    #[strum(serialize = "deadline hit")]
     DeadlineHit { in_flight: usize },
+    #[strum(serialize = "pool closed")]
     PoolClosed { took: Duration },
+    #[strum(serialize = "pool close timed out")]
     PoolCloseTimedOut,
+    #[strum(serialize = "model dropped")]
     ModelDropped,
     // --- request scope: FastAPI's `Depends` with `yield` ---
+    #[strum(serialize = "received")]
     Received { method: String, path: String },
+    #[strum(serialize = "acquired")]
     Acquired,
+    #[strum(serialize = "handler started")]
     HandlerStarted,
+    #[strum(serialize = "committed")]
     Committed,
+    #[strum(serialize = "rolled back")]
     RolledBack { implicit: bool },
+    #[strum(serialize = "released")]
     Released,
+    #[strum(serialize = "response started")]
     ResponseStarted { status: u16 },
+    #[strum(serialize = "chunk")]
     Chunk(u32),
+    #[strum(serialize = "response sent")]
     ResponseSent,
+    #[strum(serialize = "response aborted")]
     ResponseAborted,
 }
-// ANCHOR_END: step
 
 impl Step {
     /// The short name the chapter's diagrams use, e.g. `"released"`.
     pub fn name(&self) -> &'static str {
-        match self {
-            Step::StartupBegan => "startup began",
-            Step::PoolOpened { .. } => "pool opened",
-            Step::SchemaMigrated => "schema migrated",
-            Step::ModelLoaded { .. } => "model loaded",
-            Step::Listening(_) => "listening",
-            Step::ShutdownBegan { .. } => "shutdown began",
-            Step::Drained { .. } => "drained",
-            Step::DeadlineHit { .. } => "deadline hit",
-            Step::PoolClosed { .. } => "pool closed",
-            Step::PoolCloseTimedOut => "pool close timed out",
-            Step::ModelDropped => "model dropped",
-            Step::Received { .. } => "received",
-            Step::Acquired => "acquired",
-            Step::HandlerStarted => "handler started",
-            Step::Committed => "committed",
-            Step::RolledBack { .. } => "rolled back",
-            Step::Released => "released",
-            Step::ResponseStarted { .. } => "response started",
-            Step::Chunk(_) => "chunk",
-            Step::ResponseSent => "response sent",
-            Step::ResponseAborted => "response aborted",
-        }
+        self.into()
     }
 
-    /// Every name [`Step::name`] can return, longest first so that a text
-    /// scan matches "response started" before "response".
-    pub const NAMES: [&'static str; 21] = [
-        "pool close timed out",
-        "response started",
-        "response aborted",
-        "handler started",
-        "schema migrated",
-        "shutdown began",
-        "startup began",
-        "response sent",
-        "model dropped",
-        "model loaded",
-        "deadline hit",
-        "pool opened",
-        "pool closed",
-        "rolled back",
-        "listening",
-        "committed",
-        "received",
-        "acquired",
-        "released",
-        "drained",
-        "chunk",
-    ];
+    /// Every name [`Step::name`] can return.
+    pub fn names() -> &'static [&'static str] {
+        <Step as strum::VariantNames>::VARIANTS
+    }
 
-    /// True for steps that belong to one request rather than to the app.
-    pub fn is_request_scope(&self) -> bool {
-        matches!(
-            self,
-            Step::Received { .. }
-                | Step::Acquired
-                | Step::HandlerStarted
-                | Step::Committed
-                | Step::RolledBack { .. }
-                | Step::Released
-                | Step::ResponseStarted { .. }
-                | Step::Chunk(_)
-                | Step::ResponseSent
-                | Step::ResponseAborted
-        )
+    pub fn kind(&self) -> StepKind {
+        self.into()
     }
 }
 
@@ -171,7 +139,6 @@ pub enum Echo {
     All,
 }
 
-// ANCHOR: recorder
 /// The injectable lifecycle log: clone it into the app, keep a clone to read.
 #[derive(Clone)]
 pub struct Recorder {
@@ -185,7 +152,6 @@ struct Inner {
     next_request: AtomicU64,
     in_flight: AtomicUsize,
 }
-// ANCHOR_END: recorder
 
 impl Default for Recorder {
     fn default() -> Self {
@@ -266,15 +232,14 @@ impl Recorder {
 
     /// The names of one request's steps, chunks folded into one "chunk".
     pub fn request_names(&self, id: u64) -> Vec<&'static str> {
-        let mut names: Vec<&'static str> = Vec::new();
-        for step in self.request_steps(id) {
-            let name = step.name();
-            if name == "chunk" && names.last() == Some(&"chunk") {
-                continue;
-            }
-            names.push(name);
-        }
-        names
+        let steps = self.request_steps(id);
+        let repeated_chunk = |i: usize| {
+            i > 0 && steps[i].kind() == StepKind::Chunk && steps[i - 1].kind() == StepKind::Chunk
+        };
+        (0..steps.len())
+            .filter(|&i| !repeated_chunk(i))
+            .map(|i| steps[i].name())
+            .collect()
     }
 
     /// The names of the app-scope steps, in order.
@@ -291,9 +256,9 @@ impl Recorder {
         self.events().iter().filter(|e| pred(e)).count()
     }
 
-    /// True once a step with this name has been recorded (any scope).
-    pub fn has(&self, name: &str) -> bool {
-        self.count(|e| e.step.name() == name) > 0
+    /// True once a step of this kind has been recorded (any scope).
+    pub fn has(&self, kind: StepKind) -> bool {
+        self.count(|e| e.step.kind() == kind) > 0
     }
 
     /// Waits (polling, bounded by `timeout`) until request `id` has finished:
@@ -303,9 +268,10 @@ impl Recorder {
     pub async fn wait_until_finished(&self, id: u64, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
         loop {
-            let names = self.request_names(id);
-            let ended = names.contains(&"response sent") || names.contains(&"response aborted");
-            let released = names.contains(&"released") || !names.contains(&"acquired");
+            let kinds: Vec<StepKind> = self.request_steps(id).iter().map(Step::kind).collect();
+            let had = |kind| kinds.contains(&kind);
+            let ended = had(StepKind::ResponseSent) || had(StepKind::ResponseAborted);
+            let released = had(StepKind::Released) || !had(StepKind::Acquired);
             if ended && released {
                 return true;
             }
@@ -351,7 +317,7 @@ impl RequestLog {
 pub fn names_in_text(text: &str) -> Vec<&'static str> {
     text.lines()
         .filter_map(|line| {
-            Step::NAMES
+            Step::names()
                 .iter()
                 .filter_map(|name| line.find(name).map(|at| (at, *name)))
                 .min_by_key(|(at, name)| (*at, usize::MAX - name.len()))
@@ -390,7 +356,7 @@ mod tests {
             ["received", "acquired", "response started"]
         );
         for step in [Step::ResponseSent, Step::Chunk(1), Step::PoolCloseTimedOut] {
-            assert!(Step::NAMES.contains(&step.name()));
+            assert!(Step::names().contains(&step.name()));
         }
     }
 }

@@ -20,7 +20,7 @@ use sqlx::SqlitePool;
 
 use super::events::Step;
 use super::scope::{RequestDb, ScopeError, chunk_pause};
-use crate::users::{ApiError, NewUser, User, insert_user, parse_new_user, validate_email};
+use crate::users::{ApiError, Invalid, NewUser, User, email_problem, insert_user, parse_new_user};
 
 // ANCHOR: create_user
 /// `POST /users`: validate, (optionally) wait on "upstream", then write in
@@ -121,14 +121,19 @@ pub const MAX_BATCH: usize = 100;
 /// address, and the first failure (a duplicate: 409) rolls back them all.
 pub async fn create_batch(db: &mut RequestDb, body: &[u8]) -> Result<Vec<User>, ScopeError> {
     db.log().record(Step::HandlerStarted);
-    let batch: NewUsers = serde_json::from_slice(body)
-        .map_err(|e| ApiError::Validation(format!("expected {{\"emails\": [...]}}: {e}")))?;
+    let invalid = |loc, why: &str| ApiError::from(Invalid::value_error(loc, why));
+    let batch: NewUsers = serde_json::from_slice(body).map_err(|e| {
+        let why = format!("expected {{\"emails\": [...]}}: {e}");
+        invalid(serde_json::json!(["body"]), &why)
+    })?;
     if batch.emails.is_empty() || batch.emails.len() > MAX_BATCH {
         let why = format!("a batch holds 1 to {MAX_BATCH} emails");
-        return Err(ApiError::Validation(why).into());
+        return Err(invalid(serde_json::json!(["body", "emails"]), &why).into());
     }
-    for email in &batch.emails {
-        validate_email(email)?;
+    for (i, email) in batch.emails.iter().enumerate() {
+        if let Some(why) = email_problem(email) {
+            return Err(invalid(serde_json::json!(["body", "emails", i]), why).into());
+        }
     }
     let mut tx = db.begin().await?;
     let mut created = Vec::with_capacity(batch.emails.len());

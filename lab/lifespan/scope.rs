@@ -48,7 +48,7 @@ impl ScopeError {
         match self {
             ScopeError::Api(e) => e.body(),
             ScopeError::Unavailable(why) => {
-                serde_json::json!({ "error": format!("service unavailable: {why}") })
+                serde_json::json!({ "detail": format!("service unavailable: {why}") })
             }
         }
     }
@@ -61,6 +61,8 @@ impl ScopeError {
 pub struct RequestDb {
     conn: PoolConnection<Sqlite>,
     log: RequestLog,
+    /// A `BEGIN` was sent and its answer not yet seen (see [`RequestDb::begin`]).
+    beginning: bool,
 }
 
 impl RequestDb {
@@ -69,14 +71,28 @@ impl RequestDb {
     pub async fn acquire(pool: &SqlitePool, log: RequestLog) -> Result<Self, ScopeError> {
         let conn = pool.acquire().await?;
         log.record(Step::Acquired);
-        Ok(Self { conn, log })
+        Ok(Self {
+            conn,
+            log,
+            beginning: false,
+        })
     }
 
     /// Opens a write transaction. `BEGIN IMMEDIATE` takes SQLite's write
     /// lock up front, so two writers queue on the busy timeout instead of
     /// one failing at `COMMIT` (SQLite cannot upgrade a read lock safely).
+    ///
+    /// If the request's future is dropped while `BEGIN` is under way (the
+    /// client went away), SQLite may have begun a transaction that no `Tx`
+    /// owns, so nothing would end it: the connection would go back to the
+    /// pool mid-transaction, holding the write lock, and fail every later
+    /// `begin` (found by the server fuzzer). `Drop` then closes the
+    /// connection instead, which rolls back.
     pub async fn begin(&mut self) -> Result<Tx<'_>, ScopeError> {
-        let tx = self.conn.begin_with("BEGIN IMMEDIATE").await?;
+        self.beginning = true;
+        let tx = self.conn.begin_with("BEGIN IMMEDIATE").await;
+        self.beginning = false;
+        let tx = tx?;
         Ok(Tx {
             tx: Some(tx),
             log: self.log.clone(),
@@ -94,6 +110,9 @@ impl RequestDb {
 
 impl Drop for RequestDb {
     fn drop(&mut self) {
+        if self.beginning {
+            self.conn.close_on_drop(); // see `begin`: never pool a half-begun transaction
+        }
         // `self.conn` is dropped right after this, which hands it back.
         self.log.record(Step::Released);
     }

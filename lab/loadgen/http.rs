@@ -201,7 +201,6 @@ enum Attempt {
 }
 
 impl Wire {
-    // ANCHOR: attempt
     /// One try: (re)connect if needed, write the request, read the answer.
     async fn attempt(&mut self, request: &[u8]) -> Attempt {
         if self.stream.is_none() {
@@ -244,7 +243,6 @@ impl Wire {
             }
         }
     }
-    // ANCHOR_END: attempt
 }
 
 async fn connect(addr: SocketAddr) -> std::io::Result<TcpStream> {
@@ -312,7 +310,6 @@ async fn read_more(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> Result<usize
     }
 }
 
-// ANCHOR: read_answer
 /// Reads one whole answer: parses the head, then reads past the body.
 async fn read_answer(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> Result<Answer, ReadError> {
     buffer.clear();
@@ -368,7 +365,6 @@ async fn read_answer(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> Result<Ans
         keep_alive: keep_alive && !extra,
     })
 }
-// ANCHOR_END: read_answer
 
 /// The parts of a parsed head the exchange needs.
 struct Head {
@@ -470,7 +466,6 @@ fn parse_decimal(value: &[u8]) -> Option<u64> {
     })
 }
 
-// ANCHOR: chunked
 /// Walks a `Transfer-Encoding: chunked` body without keeping it:
 /// `SIZE[;ext]\r\n DATA \r\n` ... `0\r\n [trailers] \r\n`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -564,7 +559,6 @@ impl ChunkedBody {
         Ok(at)
     }
 }
-// ANCHOR_END: chunked
 
 #[cfg(test)]
 mod tests {

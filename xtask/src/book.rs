@@ -55,18 +55,18 @@ pub fn build_visualizer(profile: WasmProfile) -> anyhow::Result<()> {
         "wasm32-unknown-unknown",
     ]))?;
     std::fs::create_dir_all(PKG_DIR)?;
-    let wasm = format!(
-        "target/wasm32-unknown-unknown/{}/waiting_well_viz.wasm",
+    let wasm = crate::target_dir().join(format!(
+        "wasm32-unknown-unknown/{}/waiting_well_viz.wasm",
         profile.name()
-    );
+    ));
     wasm_bindgen_cli::wasm_bindgen::run_cli_with_args([
-        "wasm-bindgen",
-        wasm.as_str(),
-        "--target",
-        "web",
-        "--no-typescript",
-        "--out-dir",
-        PKG_DIR,
+        "wasm-bindgen".as_ref(),
+        wasm.as_os_str(),
+        "--target".as_ref(),
+        "web".as_ref(),
+        "--no-typescript".as_ref(),
+        "--out-dir".as_ref(),
+        PKG_DIR.as_ref(),
     ])
     .context("wasm-bindgen failed")?;
     Ok(())

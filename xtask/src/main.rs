@@ -6,11 +6,12 @@
 //! - `cargo xtask serve`   the same, then serve it on http://127.0.0.1:3000
 //!   (`--watch`: rebuild on a change and reload the open page)
 //! - `cargo xtask test`    every check CI runs (README command 2)
-//! - `cargo xtask figures` rerun the examples that produce the book's figures
+//! - `cargo xtask figures` rerun the examples that produce the book's figures (text, JSON record, SVG charts)
 //! - `cargo xtask e2e`     only the browser tests; `cargo xtask links` only the link check
 //! - `cargo xtask check`   only the checks of the Markdown sources (seconds)
 
 mod book;
+mod charts;
 mod figures;
 mod links;
 mod quiz;
@@ -75,6 +76,14 @@ enum Command {
         /// Pass --quick to every example (faster, noisier numbers).
         #[arg(long)]
         quick: bool,
+        /// Check the pipeline only: a dev-profile build, written to
+        /// target/figures-dev/ (never the book's figures) and checked there.
+        #[arg(long)]
+        dev: bool,
+        /// Only redraw the charts from the recorded runs (NAME.json) already
+        /// there, without rerunning the examples (after a change of design).
+        #[arg(long)]
+        charts_only: bool,
     },
     /// Internal: the cargo runner for wasm32 tests (wraps wasm-bindgen-test-runner).
     #[command(hide = true)]
@@ -99,7 +108,12 @@ fn main() -> anyhow::Result<()> {
         Command::Links => links::check_site(std::path::Path::new("book")),
         Command::E2e => test::browser_tests(&book::build_all()?),
         Command::Check { src } => sources::check(&src),
-        Command::Figures { filter, quick } => figures::regenerate(filter.as_deref(), quick),
+        Command::Figures {
+            filter,
+            quick,
+            dev,
+            charts_only,
+        } => figures::regenerate(filter.as_deref(), quick, dev, charts_only),
         Command::WasmTestRunner { args } => {
             let argv = std::iter::once("wasm-bindgen-test-runner".to_string()).chain(args);
             wasm_bindgen_cli::wasm_bindgen_test_runner::run_cli_with_args(argv)
@@ -128,6 +142,12 @@ pub fn run(cmd: &mut std::process::Command) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("could not start {shown}: {e}"))?;
     anyhow::ensure!(status.success(), "{shown} failed ({status})");
     Ok(())
+}
+
+/// Cargo's output folder: `$CARGO_TARGET_DIR`, else `target` (xtask runs
+/// from the workspace root).
+pub fn target_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| "target".into(), Into::into)
 }
 
 /// `cargo` as the one running xtask (honours the rustup toolchain).

@@ -12,6 +12,10 @@
 //!   paths, and a third-party crate is cited by name and version.
 //! - Every ```quiz block parses whole, and no quiz TOML lies outside one
 //!   ([`crate::quiz::problems`]).
+//! - Every chart (`{{#include figures/NAME.svg}}`) is inlined inside a
+//!   `<figure class="ww-chart">` with a `<figcaption>` right after it: inline,
+//!   so it follows the theme; captioned, so the table is one glance away.
+//!   (`cargo xtask test` then checks the SVG itself against its run.)
 //!
 //! Left out: prose style, and listings in other languages (Python and shell
 //! examples are written for the page, not compiled here).
@@ -37,6 +41,7 @@ pub fn check(src: &Path) -> anyhow::Result<()> {
         let mut problems = rust_listings_not_included(&text);
         problems.extend(private_paths(&text));
         problems.extend(crate::quiz::problems(&text));
+        problems.extend(charts_not_in_figures(&text));
         problems.sort();
         found.extend(
             problems
@@ -171,6 +176,32 @@ fn private_paths(markdown: &str) -> Vec<(usize, String)> {
         .collect()
 }
 
+/// `(line, what)` for every chart include not wrapped as
+/// `<figure class="ww-chart">` / include / `<figcaption>…`.
+fn charts_not_in_figures(markdown: &str) -> Vec<(usize, String)> {
+    let lines: Vec<&str> = markdown.lines().collect();
+    lines
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.contains("{{#include figures/") && l.contains(".svg"))
+        .filter(|(n, _)| {
+            let before = n.checked_sub(1).map(|i| lines[i].trim());
+            let after = lines.get(n + 1).map(|l| l.trim());
+            before != Some("<figure class=\"ww-chart\">")
+                || !after.is_some_and(|l| l.starts_with("<figcaption>"))
+        })
+        .map(|(n, l)| {
+            (
+                n + 1,
+                format!(
+                    "a chart ({}) must sit alone between `<figure class=\"ww-chart\">` and its `<figcaption>`",
+                    l.trim()
+                ),
+            )
+        })
+        .collect()
+}
+
 /// The 1-based line of a byte offset.
 fn line_of(text: &str, offset: usize) -> usize {
     text[..offset].matches('\n').count() + 1
@@ -207,6 +238,17 @@ mod tests {
             "{found:?}"
         );
         assert!(private_paths("tiny_http 0.12's `src/util/task_pool.rs`").is_empty());
+    }
+
+    #[test]
+    fn charts_sit_in_a_captioned_figure() {
+        let good = "<figure class=\"ww-chart\">\n{{#include figures/a.svg}}\n<figcaption>Chart 1</figcaption>\n</figure>\n";
+        assert!(charts_not_in_figures(good).is_empty());
+        let bare = "text\n\n{{#include figures/a.svg}}\n";
+        assert_eq!(charts_not_in_figures(bare)[0].0, 3);
+        let uncaptioned = "<figure class=\"ww-chart\">\n{{#include figures/a.svg}}\n</figure>\n";
+        assert_eq!(charts_not_in_figures(uncaptioned).len(), 1);
+        assert!(charts_not_in_figures("{{#include figures/a.txt}}\n").is_empty());
     }
 
     #[test]

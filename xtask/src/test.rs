@@ -39,6 +39,7 @@ pub fn run_all(skip_examples: bool) -> anyhow::Result<()> {
     ]))?;
 
     step("cargo test --workspace");
+    tools::ensure_postgres()?; // tests/python_contract.rs also runs the apps on it
     run(cargo().args(["test", "--locked", "--workspace"]))?;
 
     step("wasm tests in headless Chromium");
@@ -54,7 +55,7 @@ pub fn run_all(skip_examples: bool) -> anyhow::Result<()> {
             "wasm32-unknown-unknown",
         ])
         .env("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER", runner)
-        .env("CHROMEDRIVER", tools::CHROMEDRIVER)
+        .env("CHROMEDRIVER", tools::chromedriver())
         .env("WASM_BINDGEN_TEST_TIMEOUT", "120"))?;
 
     let site = book::build_all()?;
@@ -84,7 +85,7 @@ pub fn browser_tests(site: &Path) -> anyhow::Result<()> {
         .args(["--test", "--test-concurrency=1"])
         .current_dir(e2e)
         .env("BOOK_URL", &server.url)
-        .env("CHROMIUM_PATH", tools::CHROMIUM))
+        .env("CHROMIUM_PATH", tools::chromium()))
 }
 
 /// Every chapter example with `--quick`, in release mode as the README tells
@@ -92,9 +93,10 @@ pub fn browser_tests(site: &Path) -> anyhow::Result<()> {
 /// bounded (a hang fails the run rather than stalling CI).
 fn smoke_examples() -> anyhow::Result<()> {
     step("chapter examples, --quick, release");
-    run(cargo().args(["build", "--locked", "--release", "--examples"]))?;
+    // --bins: the examples' child servers are watched by ww-watchdog.
+    run(cargo().args(["build", "--locked", "--release", "--examples", "--bins"]))?;
     for (example, goal) in figures::CHAPTER_EXAMPLES {
-        let path = Path::new("target/release/examples").join(example);
+        let path = crate::target_dir().join("release/examples").join(example);
         let started = Instant::now();
         let mut child = Command::new(&path)
             .arg("--quick")

@@ -1,8 +1,9 @@
 //! Installing what the checks need on a fresh machine, saying what it does:
 //! the wasm32 target (rustup), Debian's chromium and chromium-driver (apt),
+//! Debian's postgresql (apt, for tests/python_contract.rs and chapter 6),
 //! and the browser tests' npm packages (`npm ci`, from the lockfile).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::{run, step};
@@ -20,16 +21,49 @@ pub fn ensure_wasm_target() -> anyhow::Result<()> {
     Ok(())
 }
 
-pub const CHROMIUM: &str = "/usr/bin/chromium";
-pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+/// The browser: `$CHROMIUM`, else Debian's `/usr/bin/chromium`.
+pub fn chromium() -> PathBuf {
+    std::env::var_os("CHROMIUM").map_or_else(|| "/usr/bin/chromium".into(), Into::into)
+}
 
-/// Debian's Chromium and its driver; never a browser download.
+/// Its WebDriver: `$CHROMEDRIVER`, else Debian's `/usr/bin/chromedriver`.
+pub fn chromedriver() -> PathBuf {
+    std::env::var_os("CHROMEDRIVER").map_or_else(|| "/usr/bin/chromedriver".into(), Into::into)
+}
+
+/// Chromium and its driver; Debian's are installed when missing (never a
+/// browser download). Paths given in `$CHROMIUM`/`$CHROMEDRIVER` must exist.
 pub fn ensure_chromium() -> anyhow::Result<()> {
-    if Path::new(CHROMIUM).exists() && Path::new(CHROMEDRIVER).exists() {
+    if chromium().exists() && chromedriver().exists() {
         return Ok(());
+    }
+    for var in ["CHROMIUM", "CHROMEDRIVER"] {
+        if let Some(path) = std::env::var_os(var) {
+            anyhow::ensure!(
+                Path::new(&path).exists(),
+                "${var} is {path:?}, which does not exist"
+            );
+        }
     }
     step("installing Debian's chromium and chromium-driver (apt-get)");
     apt_install(&["chromium", "chromium-driver"])
+}
+
+/// Debian's PostgreSQL server binaries (`/usr/lib/postgresql/N/bin/initdb`),
+/// which `lab::postgres` starts a throwaway cluster from.
+pub fn ensure_postgres() -> anyhow::Result<()> {
+    let installed = std::fs::read_dir("/usr/lib/postgresql")
+        .map(|versions| {
+            versions
+                .flatten()
+                .any(|v| v.path().join("bin").join("initdb").exists())
+        })
+        .unwrap_or(false);
+    if installed {
+        return Ok(());
+    }
+    step("installing Debian's postgresql (apt-get)");
+    apt_install(&["postgresql"])
 }
 
 pub fn ensure_node() -> anyhow::Result<()> {

@@ -25,7 +25,7 @@ pub enum ModelKind {
     BlockedLoop,
     /// k threads sharing one GIL with a switch interval (CPython threads; gunicorn gthread).
     GilThreads,
-    /// k event loops, each connection pinned to one at accept (gunicorn + uvicorn workers; actix-web).
+    /// k event loops, each connection pinned to one at accept (`uvicorn --workers k`; actix-web).
     LoopPerWorker,
     /// A work-stealing multi-thread runtime: any idle worker runs any ready task (tokio multi-thread).
     WorkStealing,
@@ -85,7 +85,7 @@ impl ModelKind {
                 "gil-threads: threads sharing a GIL (CPython threads · gunicorn gthread)"
             }
             ModelKind::LoopPerWorker => {
-                "loop-per-worker: k event loops, each connection pinned to one (gunicorn + uvicorn workers · actix-web)"
+                "loop-per-worker: k event loops, each connection pinned to one (uvicorn --workers k · actix-web)"
             }
             ModelKind::WorkStealing => {
                 "work-stealing: k runtime workers sharing all tasks (tokio multi-thread)"

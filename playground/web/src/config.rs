@@ -204,6 +204,7 @@ impl Config {
             &mut notes,
         );
         if !SPEEDS.contains(&self.speed) {
+            notes.push(format!("speed {} reset to 1×", self.speed));
             self.speed = 1.0;
         }
         notes
@@ -235,45 +236,98 @@ impl Config {
         parts.join(",")
     }
 
-    /// Parse [`Config::to_query`] output on top of `self`; unknown keys and bad
-    /// values are ignored (a hand-edited URL never breaks the page).
-    pub fn apply_query(&mut self, query: &str) {
-        for (key, value) in query.split(',').filter_map(|kv| kv.split_once(':')) {
-            let f = value.parse::<f64>().ok().filter(|v| v.is_finite());
-            let n = value.parse::<u64>().ok();
-            match key {
-                "model" => self.model = ModelKind::from_id(value).unwrap_or(self.model),
-                "compare" => {
-                    self.compare = match value {
-                        "none" => None,
-                        id => ModelKind::from_id(id).or(self.compare),
-                    }
-                }
-                "workers" => set(&mut self.workers, n.map(|v| v.min(u32::MAX as u64) as u32)),
-                "clients" => set(&mut self.clients, n.map(|v| v.min(u32::MAX as u64) as u32)),
-                "requests" => set(&mut self.requests, n.map(|v| v.min(u32::MAX as u64) as u32)),
-                "seed" => set(&mut self.seed, n),
-                "think" => set(&mut self.think_ms, f),
-                "rate" => set(&mut self.rate_per_s, f),
-                "cpu" => set(&mut self.cpu_ms, f),
-                "wait" => set(&mut self.wait_ms, f),
-                "switch" => set(&mut self.switch_ms, f),
-                "blocking" => set(&mut self.blocking_pct, f),
-                "speed" => set(&mut self.speed, f),
-                "arrivals" => self.open = value == "open",
-                "dist" => self.exponential = value == "exp",
-                "offload" => self.offload = value == "1",
-                "t" => self.cursor_us = n,
-                _ => {}
+    /// Parse [`Config::to_query`] output on top of `self`. Unknown keys and bad
+    /// values are ignored, so a hand-edited URL never breaks the page, and
+    /// named in the returned note, so the reader sees what was dropped
+    /// ([`Config::clamp`] then reports values that were out of range).
+    pub fn apply_query(&mut self, query: &str) -> Vec<String> {
+        let mut ignored = Vec::new();
+        for part in query.split(',').filter(|part| !part.is_empty()) {
+            let applied = match part.split_once(':') {
+                Some((key, value)) => self.apply_pair(key, value),
+                None => false,
+            };
+            if !applied {
+                ignored.push(part);
             }
+        }
+        ignored_note(&ignored).into_iter().collect()
+    }
+
+    /// One `key:value` of the query; false if it was not used.
+    fn apply_pair(&mut self, key: &str, value: &str) -> bool {
+        let f = value.parse::<f64>().ok().filter(|v| v.is_finite());
+        let n = value.parse::<u64>().ok();
+        let n32 = n.map(|v| v.min(u32::MAX as u64) as u32);
+        match key {
+            "model" => set(&mut self.model, ModelKind::from_id(value)),
+            "compare" => match value {
+                "none" => set(&mut self.compare, Some(None)),
+                id => set(&mut self.compare, ModelKind::from_id(id).map(Some)),
+            },
+            "workers" => set(&mut self.workers, n32),
+            "clients" => set(&mut self.clients, n32),
+            "requests" => set(&mut self.requests, n32),
+            "seed" => set(&mut self.seed, n),
+            "think" => set(&mut self.think_ms, f),
+            "rate" => set(&mut self.rate_per_s, f),
+            "cpu" => set(&mut self.cpu_ms, f),
+            "wait" => set(&mut self.wait_ms, f),
+            "switch" => set(&mut self.switch_ms, f),
+            "blocking" => set(&mut self.blocking_pct, f),
+            "speed" => set(&mut self.speed, f),
+            "arrivals" => set(&mut self.open, one_of(value, "open", "closed")),
+            "dist" => set(&mut self.exponential, one_of(value, "exp", "fixed")),
+            "offload" => set(&mut self.offload, one_of(value, "1", "0")),
+            "t" => set(&mut self.cursor_us, n.map(Some)),
+            _ => false,
         }
     }
 }
 
-fn set<T>(field: &mut T, value: Option<T>) {
+/// The keys [`Config::to_query`] writes and [`Config::apply_query`] reads.
+pub const QUERY_KEYS: [&str; 17] = [
+    "model", "compare", "workers", "clients", "think", "arrivals", "rate", "cpu", "wait", "dist",
+    "requests", "seed", "switch", "blocking", "offload", "speed", "t",
+];
+
+/// `Some(true)` for `yes`, `Some(false)` for `no`, `None` for anything else.
+fn one_of(value: &str, yes: &str, no: &str) -> Option<bool> {
+    (value == yes || value == no).then_some(value == yes)
+}
+
+/// One message naming what the URL had that was not used (each part cut to
+/// 40 characters, at most 5 shown), or `None` if everything was used.
+fn ignored_note(ignored: &[&str]) -> Option<String> {
+    const SHOWN: usize = 5;
+    const CHARS: usize = 40;
+    if ignored.is_empty() {
+        return None;
+    }
+    let mut shown: Vec<String> = ignored
+        .iter()
+        .take(SHOWN)
+        .map(|part| {
+            let mut cut: String = part.chars().take(CHARS).collect();
+            if part.chars().nth(CHARS).is_some() {
+                cut.push('…');
+            }
+            format!("“{cut}”")
+        })
+        .collect();
+    if ignored.len() > SHOWN {
+        shown.push(format!("and {} more", ignored.len() - SHOWN));
+    }
+    Some(format!("ignored in the URL: {}", shown.join(", ")))
+}
+
+/// Stores `value` if there is one; says whether it did.
+fn set<T>(field: &mut T, value: Option<T>) -> bool {
+    let applied = value.is_some();
     if let Some(v) = value {
         *field = v;
     }
+    applied
 }
 
 fn ms_to_us(ms: f64) -> u64 {
@@ -287,12 +341,11 @@ fn clamp_num<T: PartialOrd + Copy + std::fmt::Display>(
     name: &str,
     notes: &mut Vec<String>,
 ) {
-    let c = if *v < lo {
-        lo
-    } else if *v > hi {
-        hi
-    } else {
-        *v
+    // NaN compares as neither below nor above: it becomes `lo` too.
+    let c = match ((*v).partial_cmp(&lo), (*v).partial_cmp(&hi)) {
+        (Some(std::cmp::Ordering::Less) | None, _) => lo,
+        (_, Some(std::cmp::Ordering::Greater) | None) => hi,
+        _ => *v,
     };
     if c != *v {
         notes.push(format!("{name} clamped to {c}"));
@@ -328,7 +381,11 @@ mod tests {
     #[test]
     fn a_mangled_query_is_ignored() {
         let mut cfg = Config::default();
-        cfg.apply_query("workers:abc,model:nope,,:,wait:NaN,zzz");
+        let notes = cfg.apply_query("workers:abc,model:nope,,:,wait:NaN,zzz");
         assert_eq!(cfg, Config::default());
+        assert_eq!(
+            notes,
+            ["ignored in the URL: “workers:abc”, “model:nope”, “:”, “wait:NaN”, “zzz”"]
+        );
     }
 }

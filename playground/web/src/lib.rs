@@ -12,7 +12,7 @@ mod ui;
 use waiting_well_sim::{Limits, ModelKind, simulate, simulate_observed, simulate_with_metrics};
 use wasm_bindgen::prelude::*;
 
-pub use config::{Config, PRESETS};
+pub use config::{Config, PRESETS, QUERY_KEYS, SPEEDS};
 
 /// Build the visualizer inside `element` from a preset name (`data-preset`).
 #[wasm_bindgen]

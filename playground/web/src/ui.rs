@@ -268,8 +268,9 @@ pub fn mount(root: HtmlElement, preset: &str) -> Result<(), JsValue> {
         return Err(JsValue::from_str(&msg));
     };
     let url_sync = root.get_attribute("data-url").as_deref() == Some("query");
+    let mut url_notes = Vec::new();
     if url_sync && let Some(q) = query_state(&window) {
-        cfg.apply_query(&q);
+        url_notes = cfg.apply_query(&q);
     }
     let reduced_motion = window
         .match_media("(prefers-reduced-motion: reduce)")
@@ -628,7 +629,8 @@ pub fn mount(root: HtmlElement, preset: &str) -> Result<(), JsValue> {
     on_theme.forget();
 
     let mut v = viz.borrow_mut();
-    let notes = v.cfg.clamp();
+    let mut notes = url_notes;
+    notes.extend(v.cfg.clamp());
     v.write_controls();
     v.show_notes(&notes);
     let restore = v.cfg.cursor_us;

@@ -1,0 +1,101 @@
+//! Where the load generator may send: this machine's loopback, nothing else.
+//!
+//! A load generator pointed at someone else's server is an attack, so the
+//! check is strict and happens before any socket is opened:
+//! - a literal address must be loopback: `127.0.0.0/8`, `::1`, or the
+//!   IPv4-mapped form of a 127 address (`::ffff:127.0.0.1`, which a dual-stack
+//!   socket delivers to 127.0.0.1). `0.0.0.0` and `::` are refused with their
+//!   own message: they are what a *server* binds to ("every interface"), and
+//!   Linux quietly sends a connection to them to this host, which is never
+//!   what a reader meant;
+//! - a name (`localhost`, a host name) is resolved, and *every* address it
+//!   resolves to must pass the same check, so a name cannot smuggle a remote
+//!   address in next to a loopback one.
+//!
+//! Left out: resolving again later (the address chosen here is the one used).
+
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs as _};
+
+// ANCHOR: is_loopback
+/// True for `127.0.0.0/8`, `::1` and `::ffff:127.x.y.z`. (`Ipv6Addr::is_loopback`
+/// alone is only `::1`: the mapped form has to be turned back into IPv4 first.)
+pub fn is_loopback(ip: IpAddr) -> bool {
+    ip.to_canonical().is_loopback()
+}
+// ANCHOR_END: is_loopback
+
+/// Why `ip` may not be a target, or `None` if it may.
+fn refusal(ip: IpAddr) -> Option<String> {
+    let canonical = ip.to_canonical();
+    if canonical.is_unspecified() {
+        Some(format!(
+            "{ip} means \"every interface\" to a server; it is not an address to send to \
+             (use 127.0.0.1 or [::1])"
+        ))
+    } else if !canonical.is_loopback() {
+        Some(format!(
+            "the load generator only sends to loopback (127.0.0.1 or [::1]), not {ip}"
+        ))
+    } else {
+        None
+    }
+}
+
+/// Checks every address `target` resolved to and picks the one to use
+/// (IPv4 first, since the book's servers listen on 127.0.0.1), with a mapped
+/// address turned back into plain IPv4. Kept apart from the resolving so a
+/// test can feed it any list without asking a resolver.
+pub fn check_resolved(target: &str, resolved: &[SocketAddr]) -> anyhow::Result<SocketAddr> {
+    anyhow::ensure!(!resolved.is_empty(), "{target} resolved to no address");
+    for addr in resolved {
+        if let Some(why) = refusal(addr.ip()) {
+            anyhow::bail!("refusing {target} ({}): {why}", addr.ip());
+        }
+    }
+    let chosen = resolved
+        .iter()
+        .find(|a| a.ip().to_canonical().is_ipv4())
+        .unwrap_or(&resolved[0]);
+    Ok(SocketAddr::new(chosen.ip().to_canonical(), chosen.port()))
+}
+
+/// `host:port` (e.g. `127.0.0.1:3000`, `[::1]:3000`, `localhost:3000`) as a
+/// loopback socket address, or an error saying why not. A name is resolved
+/// (by the system resolver) and all its addresses are checked.
+pub fn loopback_target(host_port: &str) -> anyhow::Result<SocketAddr> {
+    if let Ok(addr) = host_port.parse::<SocketAddr>() {
+        return check_resolved(host_port, &[addr]);
+    }
+    let bad = || anyhow::anyhow!("expected host:port such as 127.0.0.1:3000, got {host_port:?}");
+    let (host, port) = host_port.rsplit_once(':').ok_or_else(bad)?;
+    let port: u16 = port.parse().map_err(|_| bad())?;
+    // A bracketed or dotted literal that did not parse above is malformed,
+    // not a name: do not hand it to the resolver.
+    let name_like = !host.is_empty()
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+        && host.chars().any(|c| c.is_ascii_alphabetic());
+    anyhow::ensure!(name_like, bad());
+    let resolved: Vec<SocketAddr> = (host, port)
+        .to_socket_addrs()
+        .map_err(|e| anyhow::anyhow!("cannot resolve {host:?}: {e}"))?
+        .collect();
+    check_resolved(host_port, &resolved)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mapped_loopback_is_loopback_and_mapped_remote_is_not() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert!(is_loopback(ip("::ffff:127.0.0.1")));
+        assert!(is_loopback(ip("::ffff:127.9.8.7")));
+        assert!(!is_loopback(ip("::ffff:10.0.0.1")));
+        assert!(!is_loopback(ip("::127.0.0.1"))); // IPv4-compatible: deprecated, not mapped
+        assert!(!is_loopback(ip("0.0.0.0")));
+        assert!(!is_loopback(ip("::")));
+    }
+}

@@ -1,0 +1,341 @@
+//! The Python side of the lab, seen from Rust: find a `python3` ≥ 3.10, make
+//! the virtual environment under `target/` from the pinned, hashed
+//! `python/requirements.txt`, and build the command line of each Python
+//! stack — uvicorn or gunicorn on `127.0.0.1:PORT`, started in `python/`.
+//!
+//! This module only says *what* to run. Starting, watching and stopping the
+//! processes (uvicorn's and gunicorn's workers are grandchildren) is the
+//! caller's job. A stack is ready when its port accepts a TCP connection
+//! ([`wait_until_accepting`]); uvicorn also prints `Uvicorn running on` and
+//! gunicorn `Listening at:` on stderr. Left out: Windows (gunicorn is
+//! Unix-only), conda, a shared pip cache.
+
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+
+/// The oldest Python the pinned requirements support.
+pub const MIN_PYTHON: (u32, u32) = (3, 10);
+
+/// A Python interpreter found on this machine.
+#[derive(Debug, Clone)]
+pub struct Python {
+    pub program: PathBuf,
+    /// `(major, minor, micro)`.
+    pub version: (u32, u32, u32),
+}
+
+/// The folder with the Python apps and `requirements.txt`.
+pub fn python_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("python")
+}
+
+/// Cargo's target folder: `$CARGO_TARGET_DIR`, else `target/` in the repo.
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"))
+}
+
+/// The first Python ≥ 3.10 among `$WW_PYTHON`, `python3`, `python3.13` …
+/// `python3.10`; the error says what was tried and found, for the "skipped"
+/// line.
+pub fn find_python() -> anyhow::Result<Python> {
+    let mut candidates: Vec<PathBuf> = std::env::var_os("WW_PYTHON")
+        .map(PathBuf::from)
+        .into_iter()
+        .collect();
+    candidates.extend(
+        [
+            "python3",
+            "python3.13",
+            "python3.12",
+            "python3.11",
+            "python3.10",
+        ]
+        .map(PathBuf::from),
+    );
+    let mut seen = Vec::new();
+    for program in candidates {
+        let Some(version) = version_of(&program) else {
+            continue;
+        };
+        if (version.0, version.1) >= MIN_PYTHON {
+            return Ok(Python { program, version });
+        }
+        seen.push(format!(
+            "{} is {}.{}.{}",
+            program.display(),
+            version.0,
+            version.1,
+            version.2
+        ));
+    }
+    let found = if seen.is_empty() {
+        "none found".to_string()
+    } else {
+        seen.join(", ")
+    };
+    bail!("no python3 ≥ 3.10 ({found})")
+}
+
+fn version_of(program: &Path) -> Option<(u32, u32, u32)> {
+    let out = Command::new(program)
+        .args(["-c", "import sys; print(*sys.version_info[:3])"])
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    let text = String::from_utf8(out.stdout).ok()?;
+    let mut parts = text.split_whitespace().map(|p| p.parse::<u32>().ok());
+    Some((parts.next()??, parts.next()??, parts.next()??))
+}
+
+/// A virtual environment with the pinned requirements installed.
+#[derive(Debug, Clone)]
+pub struct Venv {
+    pub dir: PathBuf,
+}
+
+impl Venv {
+    /// Reuses or makes `target/python-venv/py3.X-HASH`, keyed by the Python
+    /// version and the bytes of `requirements.txt`, so a changed pin makes a
+    /// new one. Installing takes about a minute the first time (it downloads
+    /// wheels); `progress` hears what is happening. The `.installed` marker
+    /// is written last, so an interrupted install is redone next time.
+    pub fn ensure(python: &Python, mut progress: impl FnMut(&str)) -> anyhow::Result<Venv> {
+        let requirements = python_dir().join("requirements.txt");
+        let pins = std::fs::read(&requirements)
+            .with_context(|| format!("reading {}", requirements.display()))?;
+        let (major, minor, _) = python.version;
+        let dir = target_dir()
+            .join("python-venv")
+            .join(format!("py{major}.{minor}-{:016x}", fnv1a(&pins)));
+        let venv = Venv { dir };
+        let marker = venv.dir.join(".installed");
+        if marker.exists() {
+            return Ok(venv);
+        }
+        progress(&format!(
+            "creating a Python {major}.{minor} virtual environment in {}",
+            venv.dir.display()
+        ));
+        if venv.dir.exists() {
+            std::fs::remove_dir_all(&venv.dir)?; // a half-made one
+        }
+        run(Command::new(&python.program)
+            .args(["-m", "venv"])
+            .arg(&venv.dir))?;
+        progress("installing the pinned requirements (pip --require-hashes; a one-off minute)");
+        run(Command::new(venv.bin("python"))
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+            ])
+            .args(["--require-hashes", "--only-binary=:all:", "-r"])
+            .arg(&requirements))?;
+        std::fs::write(&marker, b"")?;
+        Ok(venv)
+    }
+
+    /// A program in the venv's `bin/`.
+    pub fn bin(&self, name: &str) -> PathBuf {
+        self.dir.join("bin").join(name)
+    }
+}
+
+/// Runs `command` to completion; a failure carries its output.
+fn run(command: &mut Command) -> anyhow::Result<()> {
+    let out = command
+        .output()
+        .with_context(|| format!("starting {command:?}"))?;
+    if !out.status.success() {
+        bail!(
+            "{command:?} failed ({}):\n{}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(())
+}
+
+/// FNV-1a, 64 bits: a stable fingerprint of the requirements file.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &b| {
+        (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// The Python stacks of chapter 6.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stack {
+    /// uvicorn + FastAPI, `async def` endpoints.
+    FastapiAsync,
+    /// uvicorn + FastAPI, `def` endpoints in the threadpool (40 threads).
+    FastapiDef,
+    /// uvicorn + FastAPI, `async def` calling `time.sleep` (the bug).
+    FastapiBlocked,
+    /// gunicorn `sync` workers + Django REST framework.
+    DjangoSync,
+    /// gunicorn `gthread` workers + Django REST framework.
+    DjangoGthread,
+}
+
+/// The names `--stack` accepts.
+pub const STACK_NAMES: [&str; 5] = [
+    "fastapi-async",
+    "fastapi-def",
+    "fastapi-blocked",
+    "django-sync",
+    "django-gthread",
+];
+
+/// How to run a stack: processes, threads and the database.
+#[derive(Debug, Clone)]
+pub struct StackOptions {
+    /// uvicorn `--workers` or gunicorn `--workers`.
+    pub workers: usize,
+    /// gunicorn `--threads` (gthread only).
+    pub threads: usize,
+    /// A SQLite file path or a PostgreSQL DSN (`WW_DATABASE`).
+    pub database: String,
+    /// The injected round trip before every `/users` query (`WW_DB_LATENCY_MS`).
+    pub db_latency: Duration,
+}
+
+impl Default for StackOptions {
+    fn default() -> Self {
+        Self {
+            workers: 1,
+            threads: 4,
+            database: std::env::temp_dir()
+                .join("waiting-well.sqlite")
+                .display()
+                .to_string(),
+            db_latency: Duration::ZERO,
+        }
+    }
+}
+
+impl Stack {
+    pub fn from_name(name: &str) -> anyhow::Result<Self> {
+        Ok(match name {
+            "fastapi-async" => Stack::FastapiAsync,
+            "fastapi-def" => Stack::FastapiDef,
+            "fastapi-blocked" => Stack::FastapiBlocked,
+            "django-sync" => Stack::DjangoSync,
+            "django-gthread" => Stack::DjangoGthread,
+            other => bail!(
+                "unknown stack {other:?}; expected one of {}",
+                STACK_NAMES.join(", ")
+            ),
+        })
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Stack::FastapiAsync => "fastapi-async",
+            Stack::FastapiDef => "fastapi-def",
+            Stack::FastapiBlocked => "fastapi-blocked",
+            Stack::DjangoSync => "django-sync",
+            Stack::DjangoGthread => "django-gthread",
+        }
+    }
+
+    /// FastAPI (answers like the Rust servers) or DRF (its own answers).
+    pub fn is_fastapi(&self) -> bool {
+        matches!(
+            self,
+            Stack::FastapiAsync | Stack::FastapiDef | Stack::FastapiBlocked
+        )
+    }
+
+    // ANCHOR: command
+    /// The command line that serves this stack on `127.0.0.1:port`, run in
+    /// `python/` with the venv's programs. Access logs are off (gunicorn's
+    /// default; uvicorn's costs CPU on every request).
+    pub fn command(&self, venv: &Venv, port: u16, options: &StackOptions) -> Command {
+        let (workers, threads) = (options.workers.to_string(), options.threads.to_string());
+        let port = port.to_string();
+        let mut command;
+        if self.is_fastapi() {
+            let app = match self {
+                Stack::FastapiAsync => "fastapi_app.async_app:app",
+                Stack::FastapiDef => "fastapi_app.def_app:app",
+                _ => "fastapi_app.blocked_app:app",
+            };
+            command = Command::new(venv.bin("uvicorn"));
+            command
+                .args([app, "--host", "127.0.0.1", "--port", &port])
+                .args([
+                    "--workers",
+                    &workers,
+                    "--loop",
+                    "uvloop",
+                    "--http",
+                    "httptools",
+                ])
+                .arg("--no-access-log");
+        } else {
+            let bind = format!("127.0.0.1:{port}");
+            command = Command::new(venv.bin("gunicorn"));
+            command
+                .args(["django_app.wsgi", "--bind", &bind, "--workers", &workers])
+                .arg("--no-control-socket");
+            match self {
+                Stack::DjangoGthread => command.args(["-k", "gthread", "--threads", &threads]),
+                _ => command.args(["-k", "sync"]),
+            };
+        }
+        command
+            .current_dir(python_dir())
+            .env("WW_DATABASE", &options.database)
+            .env(
+                "WW_DB_LATENCY_MS",
+                options.db_latency.as_millis().to_string(),
+            )
+            // Bytecode caches go under target/, not into python/.
+            .env("PYTHONPYCACHEPREFIX", target_dir().join("python-pycache"));
+        command
+    }
+    // ANCHOR_END: command
+}
+
+/// Waits until `addr` accepts a TCP connection, or `timeout` passes.
+pub fn wait_until_accepting(addr: SocketAddr, timeout: Duration) -> std::io::Result<()> {
+    let start = Instant::now();
+    loop {
+        match TcpStream::connect_timeout(&addr, Duration::from_millis(200)) {
+            Ok(_) => return Ok(()),
+            Err(e) if start.elapsed() >= timeout => return Err(e),
+            Err(_) => std::thread::sleep(Duration::from_millis(50)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stack_names_round_trip() {
+        for name in STACK_NAMES {
+            assert_eq!(Stack::from_name(name).unwrap().name(), name);
+        }
+        assert!(Stack::from_name("flask").is_err());
+    }
+
+    #[test]
+    fn the_venv_key_follows_the_pins() {
+        assert_ne!(fnv1a(b"fastapi==1"), fnv1a(b"fastapi==2"));
+        assert_eq!(fnv1a(b""), 0xcbf2_9ce4_8422_2325);
+    }
+}

@@ -1,0 +1,196 @@
+//! The server fuzzer's smoke: 5,000 generated bad requests for every server
+//! model and both lifespan apps, in this process over loopback (see
+//! `lab::fuzz` for what counts as a clean answer). Also: the fuzzer fails on
+//! a server that answers 500 or hangs, and rouille survives the request that
+//! used to abort it.
+//!
+//! The full run (100,000 per endpoint family per server) is a command:
+//! `cargo run --release --example fuzz_servers -- --full`.
+
+use std::io::{Read as _, Write as _};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::time::{Duration, Instant};
+
+use lab::fuzz::{self, Plan, Server};
+use lab::report::Table;
+
+/// Inputs per server: 1,000 per family for the API's five families, 1,250
+/// per family for the lifespan app's four.
+const PER_SERVER: u64 = 5_000;
+
+#[test]
+fn every_server_answers_5000_bad_requests_cleanly() {
+    let mut summary = Table::new(fuzz::SUMMARY_HEADER);
+    let mut unclean = Vec::new();
+    let started = Instant::now();
+    for server in Server::all() {
+        let families = server.families().len() as u64;
+        let plan = Plan::new(PER_SERVER.div_ceil(families));
+        let report = fuzz::run_in_process(server, &plan).expect("server starts");
+        summary.row(fuzz::summary_row(&server.label(), &report));
+        println!("{}\n{}", server.label(), report.class_table().render());
+        assert!(
+            report.inputs() >= PER_SERVER,
+            "{}: {}",
+            server.label(),
+            report.inputs()
+        );
+        if !report.clean() {
+            unclean.push(format!(
+                "{}: {} failed, {} panics ({:?}), probes failed {:?}, after {:?}, examples {:#?}",
+                server.label(),
+                report.failures,
+                report.panics,
+                fuzz::first_panic(),
+                report.probes_failed,
+                report.after,
+                report.examples
+            ));
+        }
+    }
+    println!("{}", summary.render());
+    println!("smoke took {:.1?}", started.elapsed());
+    assert!(unclean.is_empty(), "{unclean:#?}");
+}
+
+/// A stand-in server for proving the fuzzer can fail: answers every
+/// connection with `answer` (or nothing at all, holding it open, if empty).
+fn toy_server(answer: &'static [u8]) -> std::net::SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(200) {
+            let Ok(mut stream) = stream else { continue };
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                let _ = stream.set_read_timeout(Some(Duration::from_millis(200)));
+                let _ = stream.read(&mut buf);
+                if answer.is_empty() {
+                    std::thread::sleep(Duration::from_secs(2)); // a hang
+                } else {
+                    let _ = stream.write_all(answer);
+                }
+            });
+        }
+    });
+    addr
+}
+
+#[test]
+fn the_fuzzer_fails_a_server_that_answers_500_or_hangs() {
+    let plan = Plan {
+        clients: 2,
+        deadline: Duration::from_millis(500),
+        probe_every: Duration::from_secs(1),
+        ..Plan::new(10)
+    };
+    let five_hundred =
+        toy_server(b"HTTP/1.1 500 Internal Server Error\r\ncontent-length: 0\r\n\r\n");
+    let report = fuzz::run(
+        five_hundred,
+        fuzz::probe::Kind::Api,
+        &fuzz::API_FAMILIES,
+        &plan,
+        &|| Ok(()),
+    );
+    assert!(report.failures > 0 && !report.clean(), "{report:?}");
+    assert!(
+        report.examples.iter().any(|e| e.why.contains("500")),
+        "{:?}",
+        report.examples
+    );
+    assert!(report.after.is_err());
+
+    let plan = Plan {
+        clients: 2,
+        deadline: Duration::from_millis(300),
+        probe_every: Duration::from_secs(1),
+        ..Plan::new(2)
+    };
+    let silent = toy_server(b"");
+    let report = fuzz::run(
+        silent,
+        fuzz::probe::Kind::Api,
+        &fuzz::API_FAMILIES,
+        &plan,
+        &|| Ok(()),
+    );
+    assert!(
+        report.examples.iter().any(|e| e.why.contains("hang")),
+        "{:?}",
+        report.examples
+    );
+}
+
+/// Sends `request` on a fresh connection, half-closes, returns the answer.
+fn send(addr: std::net::SocketAddr, request: &[u8]) -> String {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let _ = stream.write_all(request);
+    let _ = stream.shutdown(Shutdown::Write);
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+// ANCHOR: rouille_huge_content_length
+/// tiny_http 0.12 drained an unread body into `vec![0; Content-Length - read]`
+/// when the request was dropped: 99999999999999 aborted the whole process
+/// (vendor/tiny_http/PATCHED.md). Now: a JSON 4xx, and the next request works.
+#[test]
+fn rouille_survives_a_huge_content_length() {
+    let server = lab::api::start(
+        lab::api::Model::Rouille { threads: 2 },
+        "127.0.0.1:0".parse().unwrap(),
+        &lab::api::Options::default(),
+    )
+    .unwrap();
+    let small_body = b"POST /users HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999\r\n\r\n{}";
+    let answer = send(server.addr(), small_body);
+    assert!(answer.starts_with("HTTP/1.1 422"), "{answer}");
+    let mut big_body =
+        b"POST /users HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999\r\n\r\n".to_vec();
+    big_body.extend(std::iter::repeat_n(b'x', 20_000));
+    let answer = send(server.addr(), &big_body);
+    assert!(
+        answer.starts_with("HTTP/1.1 413") && answer.contains("\"error\""),
+        "{answer}"
+    );
+    let hello = send(
+        server.addr(),
+        b"GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert!(
+        hello.starts_with("HTTP/1.1 200") && hello.contains("Hello, World!"),
+        "{hello}"
+    );
+    server.stop();
+}
+// ANCHOR_END: rouille_huge_content_length
+
+/// tiny_http 0.12 wrote its 505 for an HTTP/2.0 request line to the next
+/// response's writer, which waits for this one: the connection hung forever
+/// (vendor/tiny_http/PATCHED.md). Now: a 505, then the connection closes.
+#[test]
+fn rouille_answers_http2_request_lines() {
+    let server = lab::api::start(
+        lab::api::Model::Rouille { threads: 2 },
+        "127.0.0.1:0".parse().unwrap(),
+        &lab::api::Options::default(),
+    )
+    .unwrap();
+    for version in ["HTTP/2.0", "HTTP/3.0"] {
+        let request = format!("GET /hello {version}\r\nHost: x\r\n\r\n");
+        let started = Instant::now();
+        let answer = send(server.addr(), request.as_bytes());
+        assert!(answer.starts_with("HTTP/1.1 505"), "{version}: {answer:?}");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{version}: {:?}",
+            started.elapsed()
+        );
+    }
+    server.stop();
+}
