@@ -6,6 +6,8 @@
 //!
 //! Run it:   cargo run --release --example ch03_wsgi            (about 65 s)
 //!           cargo run --release --example ch03_wsgi -- --quick (about 15 s)
+//! Slow clients (its own figure, about 60 s):
+//!           cargo run --release --example ch03_wsgi -- --slow-clients
 //! One server alone, for curl or wrk (Ctrl-C stops it):
 //!           cargo run --release --example ch03_wsgi -- serve --model sync-pool --workers 2 --port 8000
 //!           cargo run --release --example ch03_wsgi -- serve --model rouille --workers 32 --port 8000
@@ -20,19 +22,29 @@ use lab::api::Model;
 use lab::api::experiment::{
     ChapterArgs, ChapterCommand, Outcome, Schedule, latency_cell, outcome_table,
 };
-use lab::report::{Cell, Table, num, print_banner};
+use lab::report::{Cell, Table, human, num, print_banner};
 
 #[derive(Parser)]
 #[command(about = "Chapter 3: sync thread pools (WSGI) against Little's law")]
 struct Cli {
     #[command(flatten)]
     args: ChapterArgs,
+    /// Only the slow-client experiment: connections that send one header
+    /// line per second, against the sync pool and two event-loop models.
+    #[arg(long)]
+    slow_clients: bool,
 }
 
 fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse().args;
+    let Cli {
+        args: cli,
+        slow_clients,
+    } = Cli::parse();
     if let Some(ChapterCommand::Serve(args)) = &cli.command {
         return args.run();
+    }
+    if slow_clients {
+        return slow_clients_figure(cli.quick);
     }
     print_banner("Chapter 3: sync thread pools (WSGI) against Little's law");
     if let Err(why) = lab::api::experiment::raise_fd_limit() {
@@ -109,4 +121,83 @@ fn in_service_table(outcomes: &[Outcome]) -> Table {
         ]);
     }
     table
+}
+
+/// The slow-client experiment: the sync pool (k = 32) with fewer, as many
+/// and more slow clients than threads, then the event-loop models with 1,000.
+fn slow_clients_figure(quick: bool) -> anyhow::Result<()> {
+    use lab::api::head_timeout::HEAD_TIMEOUT;
+    use lab::api::slow_clients::{self, SlowSpec};
+
+    print_banner("Chapter 3: slow clients against a sync pool and two event loops");
+    if let Err(why) = lab::api::experiment::raise_fd_limit() {
+        println!("(could not raise the open-file limit: {why})");
+    }
+    let k = 32;
+    let sync_rows = if quick {
+        vec![k]
+    } else {
+        vec![0, k / 2, k, 2 * k]
+    };
+    let trials = sync_rows
+        .into_iter()
+        .map(|slow| (Model::SyncPool { threads: k }, slow))
+        .chain([
+            (Model::EventLoop, 1_000),
+            (Model::LoopPerWorker { workers: 2 }, 1_000),
+        ]);
+    let spec = SlowSpec::new;
+    println!("## Slow clients: one header line per second, never the end of the head\n");
+    println!(
+        "(each slow client sends a request line, then a header line every second for {}; \
+         1.5 s in, 20 ordinary GET /hello on fresh connections must be answered within 2 s; \
+         5 keep-alive connections answer once before and once after, on the same socket; \
+         head timeout of the event-loop models: {}; the sync pool has none, as gunicorn's sync \
+         worker)\n",
+        human(spec(0).hold),
+        human(HEAD_TIMEOUT)
+    );
+    let runtime = tokio::runtime::Runtime::new()?;
+    let mut table = Table::new([
+        "model",
+        "slow clients",
+        "others answered in 2 s",
+        "their median latency",
+        "slow cut off by the server",
+        "cut off after",
+        "idle keep-alive kept",
+    ]);
+    for (model, slow) in trials {
+        let server = lab::api::start(
+            model,
+            std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+            &lab::api::Options::default(),
+        )?;
+        let mut spec = spec(slow);
+        if matches!(model, Model::SyncPool { .. }) {
+            spec.idle = 0; // it closes every connection after one answer
+        }
+        let r = runtime.block_on(slow_clients::run(server.addr(), &spec))?;
+        server.stop();
+        let median = r.others_answered.get(r.others_answered.len() / 2);
+        let cut = match (r.slow_closed_after.first(), r.slow_closed_after.last()) {
+            (Some(first), Some(last)) => format!("{} - {}", human(*first), human(*last)),
+            _ => "-".into(),
+        };
+        table.row([
+            model.label(),
+            slow.to_string(),
+            format!("{} of {}", r.others_answered.len(), r.others),
+            median.map_or("-".into(), |m| human(*m)),
+            format!("{} of {}", r.slow_closed_after.len(), r.slow),
+            cut,
+            if spec.idle == 0 {
+                "(closes after each answer)".into()
+            } else {
+                format!("{} of {}", r.idle_kept, r.idle)
+            },
+        ]);
+    }
+    println!("{table}");
+    Ok(())
 }

@@ -19,6 +19,9 @@
 //!        cargo run --release --example ch05_lifespan -- --quick (<= 20 s)
 //! Serve: cargo run --release --example ch05_lifespan -- serve --port 8000 --db users.sqlite
 //!        (then `curl -d '{"email":"ann@example.com"}' localhost:8000/users`; Ctrl-C stops it)
+//! Crash: cargo run --release --example ch05_lifespan -- crash-drill --runs 20
+//!        (SIGKILL mid-burst at 20 kill points, restart, count: every 2xx must be a row;
+//!        then the broken-on-purpose server that answers before it commits must lose some)
 //!
 //! Leaves out: the sync (rouille) server; TLS; anything not on loopback.
 
@@ -48,6 +51,25 @@ struct Cli {
 enum Command {
     /// Run the app alone until SIGTERM or Ctrl-C.
     Serve(ServeArgs),
+    /// SIGKILL the server mid-burst, restart it, and count: every 2xx must be a row.
+    CrashDrill(CrashDrillArgs),
+}
+
+#[derive(Args)]
+struct CrashDrillArgs {
+    /// Crash drills against the honest server, kill points spread from 5% to 90% of the
+    /// answers, frameworks taking turns.
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=1_000))]
+    runs: u32,
+    /// Then as many against the broken-on-purpose server, which must lose writes.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(0..=100))]
+    broken_runs: u32,
+    /// POST /users requests in each burst.
+    #[arg(long, default_value_t = 1_000, value_parser = clap::value_parser!(u32).range(100..=20_000))]
+    requests: u32,
+    /// A shorter run: at most 6 honest and 2 broken runs.
+    #[arg(long)]
+    quick: bool,
 }
 
 #[derive(Args)]
@@ -76,6 +98,10 @@ struct ServeArgs {
     /// Log every request's events too, not only the app's.
     #[arg(long)]
     verbose: bool,
+    /// BROKEN ON PURPOSE, for the crash drill only: answer POST /users with 201 and
+    /// write the row this many ms later (a lost write if the process dies between).
+    #[arg(long, hide = true, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    broken_ack_before_commit_ms: Option<u64>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -90,6 +116,7 @@ fn main() -> anyhow::Result<()> {
             drop(runtime);
             std::process::exit(code);
         }
+        Some(Command::CrashDrill(args)) => runtime.block_on(crash_drills(args)),
         None => runtime.block_on(demo(cli)),
     }
 }
@@ -100,6 +127,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<i32> {
     config.pool_size = args.pool_size;
     config.work = Duration::from_millis(args.work_ms);
     config.shutdown_deadline = Duration::from_secs(args.deadline_secs);
+    config.broken_ack_before_commit = args.broken_ack_before_commit_ms.map(Duration::from_millis);
+    if let Some(ms) = args.broken_ack_before_commit_ms {
+        eprintln!("BROKEN ON PURPOSE: answering POST /users {ms} ms before writing the row");
+    }
     let recorder = Recorder::new(if args.verbose { Echo::All } else { Echo::App });
     let addr = SocketAddr::from(([127, 0, 0, 1], args.port));
     // A signal during startup stops it: nothing is listening yet.
@@ -426,6 +457,110 @@ async fn drills(sizes: &Sizes, dir: &Path) -> anyhow::Result<()> {
             framework.name()
         );
     }
+    Ok(())
+}
+
+/// The broken variant's pause between its 201 and its write: long enough
+/// that a kill almost always falls inside it for some request.
+const BROKEN_ACK_DELAY: Duration = Duration::from_millis(200);
+
+/// `crash-drill`: SIGKILL mid-burst, restart, count — honest runs first,
+/// then the broken-on-purpose variant, one table row per run.
+async fn crash_drills(args: CrashDrillArgs) -> anyhow::Result<()> {
+    print_banner("Chapter 5: the crash drill (SIGKILL mid-burst, restart, count)");
+    let exe = std::env::current_exe()?;
+    let dbs = lab::db::TempDbs::new()?;
+    let requests = args.requests as usize;
+    let (runs, broken_runs) = if args.quick {
+        (args.runs.min(6), args.broken_runs.min(2))
+    } else {
+        (args.runs, args.broken_runs)
+    };
+    let server_args: Vec<String> = ["--model-entries", "20000", "--work-ms", "5"]
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    println!(
+        "({requests} POST /users per run, sent at {} per second to `ch05_lifespan serve` in its \
+         own process; SIGKILL after the given number of answers; then the same file is \
+         reopened by a fresh server, which must store one more row and exit 0)\n",
+        DrillSpec::new(requests).rate
+    );
+    let mut table = Table::new([
+        "run",
+        "server",
+        "variant",
+        "killed after",
+        "in flight",
+        "answered 2xx",
+        "2xx rows present",
+        "2xx rows missing",
+        "rows without a 2xx",
+        "integrity_check",
+        "restart",
+        "took",
+    ]);
+    let variants = std::iter::repeat_n(None, runs as usize)
+        .zip(drill::kill_points(requests, runs as usize))
+        .chain(
+            std::iter::repeat_n(Some(BROKEN_ACK_DELAY), broken_runs as usize)
+                .zip(drill::kill_points(requests, broken_runs as usize)),
+        );
+    let (mut honest_missing, mut broken_missing, mut failures) = (0, 0, Vec::new());
+    for (run, (broken, kill_after)) in variants.enumerate() {
+        let framework = Framework::ALL[run % 2];
+        let spec = drill::CrashSpec {
+            burst: DrillSpec::new(requests),
+            kill_after,
+            broken_ack_before_commit: broken,
+        };
+        let db = dbs.path(&format!("crash-{run}"));
+        let started = Instant::now();
+        let r = drill::run_crash(&exe, framework, &db, &server_args, &spec).await?;
+        let c = &r.counts;
+        let variant = if broken.is_some() {
+            "broken: 201 before commit"
+        } else {
+            "commit, then 201"
+        };
+        table.row([
+            (run + 1).to_string(),
+            framework.name().to_string(),
+            variant.to_string(),
+            r.killed_after.to_string(),
+            r.in_flight_at_kill.to_string(),
+            c.accepted.to_string(),
+            (c.accepted - c.lost).to_string(),
+            c.lost.to_string(),
+            c.phantom.to_string(),
+            r.integrity.clone(),
+            if r.restarted_cleanly { "ok" } else { "FAILED" }.to_string(),
+            human(started.elapsed()),
+        ]);
+        if broken.is_some() {
+            broken_missing += c.lost;
+        } else {
+            honest_missing += c.lost;
+        }
+        if r.integrity != "ok" || !r.restarted_cleanly || (broken.is_none() && c.lost > 0) {
+            failures.push(format!("run {}: {r:?}", run + 1));
+        }
+    }
+    println!("{table}");
+    println!(
+        "honest server: {honest_missing} acknowledged writes missing in {} runs; \
+         broken-on-purpose server: {broken_missing} missing in {broken_runs} runs\n",
+        runs
+    );
+    anyhow::ensure!(
+        failures.is_empty(),
+        "crash drill failed:\n{}",
+        failures.join("\n")
+    );
+    anyhow::ensure!(
+        broken_runs == 0 || broken_missing > 0,
+        "the broken-on-purpose server lost nothing: the drill cannot tell it from the honest one"
+    );
     Ok(())
 }
 

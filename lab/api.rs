@@ -22,7 +22,9 @@ pub mod async_app;
 pub mod axum_app;
 pub mod contract;
 pub mod experiment;
+pub mod head_timeout;
 pub mod rouille_app;
+pub mod slow_clients;
 pub mod sync_app;
 pub mod sync_workers;
 

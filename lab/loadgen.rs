@@ -36,7 +36,7 @@
 //! panicking, and stops by itself. Left out: TLS, HTTP/2, pipelining,
 //! request variety (one request shape per run), remote targets.
 
-mod http;
+pub(crate) mod http; // also the slow-client experiment's ordinary clients
 mod target;
 
 use std::net::SocketAddr;

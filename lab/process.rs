@@ -199,6 +199,27 @@ impl ChildServer {
         self.wait(STOP_DEADLINE)
     }
 
+    /// A crash, on purpose: SIGKILL to the group at once — no handler runs,
+    /// nothing is flushed or closed — then reap the program (the crash
+    /// drill's kill).
+    pub fn crash(&mut self) -> anyhow::Result<Exit> {
+        if let Some(exit) = self.exit {
+            return Ok(exit);
+        }
+        let since = Instant::now();
+        self.signal_group(Signal::KILL)
+            .context("sending SIGKILL to the server's process group")?;
+        let status = self.child.wait()?;
+        let exit = Exit {
+            code: status.code(),
+            killed: true,
+            took: since.elapsed(),
+        };
+        self.exit = Some(exit);
+        self.end_watchdog();
+        Ok(exit)
+    }
+
     /// SIGKILL to the group at once (the program and any worker it left),
     /// then reap the program.
     fn kill(&mut self) {

@@ -6,6 +6,13 @@
 //! (never a 2xx without a row), the pool closed (the log says so), and the
 //! process exited 0 within the deadline. Once for axum, once for actix-web.
 //!
+//! Then the crash drill, a few runs of what `ch05_lifespan crash-drill`
+//! repeats 20 times: SIGKILL mid-burst at kill points from early to late,
+//! restart on the same file; every 2xx must be a row, `PRAGMA
+//! integrity_check` must say ok, the restarted server must serve and exit 0.
+//! And the same drill must catch the broken-on-purpose server that answers
+//! before it commits.
+//!
 //! Left out: Windows (process groups and SIGTERM are Unix).
 #![cfg(unix)]
 
@@ -120,6 +127,70 @@ async fn sigterm_mid_burst_loses_no_write_and_invents_none() {
             "{name} overran its 10 s deadline"
         );
     }
+}
+
+/// Runs the crash drill `runs` times, frameworks taking turns, kill points
+/// spread over the burst; prints one line per run.
+async fn crash_runs(runs: usize, broken: Option<Duration>) -> Vec<drill::CrashReport> {
+    let exe = example_binary();
+    let dbs = TempDbs::new().unwrap();
+    let mut reports = Vec::new();
+    for (run, kill_after) in drill::kill_points(1_000, runs).into_iter().enumerate() {
+        let framework = Framework::ALL[run % 2];
+        let spec = drill::CrashSpec {
+            burst: DrillSpec::new(1_000),
+            kill_after,
+            broken_ack_before_commit: broken,
+        };
+        let db = dbs.path(&format!("crash-{run}"));
+        let r = drill::run_crash(&exe, framework, &db, &server_args(), &spec)
+            .await
+            .unwrap();
+        let c = &r.counts;
+        eprintln!(
+            "{} broken={broken:?}: killed after {} answers, {} in flight; 2xx {} missing {} \
+             rows-without-2xx {} integrity {} restart {}",
+            framework.name(),
+            r.killed_after,
+            r.in_flight_at_kill,
+            c.accepted,
+            c.lost,
+            c.phantom,
+            r.integrity,
+            r.restarted_cleanly
+        );
+        assert_eq!(c.sent, 1_000);
+        assert_eq!(r.integrity, "ok", "{}: {r:?}", framework.name());
+        assert!(
+            r.restarted_cleanly,
+            "{}: the server did not come back on the crashed file\n{}",
+            framework.name(),
+            r.restart_log
+        );
+        reports.push(r);
+    }
+    reports
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_mid_burst_loses_no_acknowledged_write() {
+    for r in crash_runs(4, None).await {
+        assert!(r.counts.accepted > 0, "killed before any answer: {r:?}");
+        assert!(
+            r.in_flight_at_kill > 0,
+            "nothing in flight at the kill: {r:?}"
+        );
+        assert_eq!(r.counts.lost, 0, "a 2xx without its row: {r:?}");
+    }
+}
+
+/// The drill can fail: a server that answers 201 200 ms before it writes
+/// loses acknowledged writes when it is killed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_catches_the_server_that_answers_before_it_commits() {
+    let reports = crash_runs(2, Some(Duration::from_millis(200))).await;
+    let lost: usize = reports.iter().map(|r| r.counts.lost).sum();
+    assert!(lost >= 1, "the broken server lost nothing: {reports:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

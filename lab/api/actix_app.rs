@@ -36,6 +36,11 @@ async fn handle(
     HttpResponse::build(status).json(answer.body)
 }
 
+/// How long an idle keep-alive connection stays open (actix's default is
+/// 5 s; nginx's `keepalive_timeout` is 75 s). Longer than the head timeout,
+/// so that a slow head, not idleness, is what gets a client cut off.
+const IDLE_KEEP_ALIVE: Duration = Duration::from_secs(75);
+
 /// Starts actix-web with `workers` event loops in its own thread.
 pub fn start(
     listener: std::net::TcpListener,
@@ -62,6 +67,11 @@ pub fn start(
                 })
                 .workers(workers)
                 // ANCHOR_END: actix_workers
+                // Slow request heads are cut off as in the axum models (actix
+                // answers 408); idle keep-alive connections are timed apart,
+                // for as long as nginx's default keeps them.
+                .client_request_timeout(super::head_timeout::HEAD_TIMEOUT)
+                .keep_alive(IDLE_KEEP_ALIVE)
                 .disable_signals() // the caller decides when to stop
                 .shutdown_timeout(1)
                 .listen(listener)?

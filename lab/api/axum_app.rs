@@ -18,6 +18,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use super::contract::{ApiRequest, ApiResponse, read_limited};
+use super::head_timeout::{HEAD_TIMEOUT, HeadClock, Timed};
 use super::{AsyncApp, RunningServer, SyncApp};
 use crate::users::ApiError;
 
@@ -98,8 +99,10 @@ async fn stopped(mut stop: watch::Receiver<bool>) {
 
 /// What `axum::serve` does, but HTTP/1.1 only: hyper's `http1` connection
 /// instead of hyper-util's auto (HTTP/1 + HTTP/2) one, which keeps more state
-/// per idle keep-alive connection. After `stop`, accepting ends and each
-/// connection finishes its current request, then closes.
+/// per idle keep-alive connection. A client slower than [`HEAD_TIMEOUT`]
+/// to send a request head is disconnected; an idle one is not. After
+/// `stop`, accepting ends and each connection finishes its current
+/// request, then closes.
 async fn serve_http1(listener: TcpListener, app: axum::Router, stop: watch::Receiver<bool>) {
     // Every connection task holds a clone of `open`; `closed()` waits for all.
     let (all_closed, open) = watch::channel(());
@@ -116,13 +119,34 @@ async fn serve_http1(listener: TcpListener, app: axum::Router, stop: watch::Rece
             },
             _ = stopped(stop.clone()) => break,
         };
-        let service = TowerToHyperService::new(app.clone());
+        // The head timeout's clock: started by bytes of a new head, stopped
+        // when the service gets the parsed request (see `head_timeout`).
+        let clock = HeadClock::accepted();
+        let service = {
+            let (app, clock) = (TowerToHyperService::new(app.clone()), clock.clone());
+            hyper::service::service_fn(move |request| {
+                clock.request_began();
+                let response = hyper::service::Service::call(&app, request);
+                let clock = clock.clone();
+                async move {
+                    let response = response.await;
+                    clock.request_ended();
+                    response
+                }
+            })
+        };
         let (stop, open) = (stop.clone(), open.clone());
         tokio::spawn(async move {
-            let conn = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+            let io = TokioIo::new(Timed::new(stream, clock.clone()));
+            let conn = http1::Builder::new().serve_connection(io, service);
             let mut conn = std::pin::pin!(conn);
             tokio::select! {
+                // In this order: a head that is waiting in the socket (a loop
+                // that was blocked, say) is read before its age is checked.
+                biased;
                 _ = conn.as_mut() => {}
+                // A head slower than HEAD_TIMEOUT: drop the connection (closes it).
+                _ = clock.expired(HEAD_TIMEOUT) => {}
                 _ = stopped(stop) => {
                     conn.as_mut().graceful_shutdown();
                     let _ = conn.await;

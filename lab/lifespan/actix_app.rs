@@ -103,7 +103,13 @@ async fn post_user(
     body: web::Payload,
 ) -> Result<HttpResponse, ScopeError> {
     let body = read_body(body).await?;
-    let user = handlers::create_user(&mut db, &body, app.config.work).await?;
+    let user = match app.ack_first.as_deref() {
+        // The crash drill's broken-on-purpose variant; never set otherwise.
+        Some(ack) => {
+            handlers::create_user_ack_first(&app.pool, ack, &body, app.config.work).await?
+        }
+        None => handlers::create_user(&mut db, &body, app.config.work).await?,
+    };
     Ok(HttpResponse::Created().json(user))
 }
 

@@ -58,8 +58,15 @@ impl FromRequestParts<AppResources> for RequestDb {
 
 /// The routes, with the app-wide resources as axum `State`.
 pub fn router(app: AppResources) -> Router {
+    // The crash drill's broken-on-purpose variant; never set otherwise.
+    let create = match app.ack_first.clone() {
+        Some(ack) => post(move |State(app): State<AppResources>, body: Body| {
+            post_user_ack_first(app, ack, body)
+        }),
+        None => post(post_user),
+    };
     Router::new()
-        .route("/users", post(post_user))
+        .route("/users", create)
         .route("/users/batch", post(post_batch))
         .route("/users/export", get(export))
         .route("/model", get(model))
@@ -103,6 +110,17 @@ async fn post_user(
     Ok((StatusCode::CREATED, axum::Json(user)))
 } // `db` is dropped here: `released` comes before the response is written
 // ANCHOR_END: post_user
+
+/// Broken on purpose: see [`handlers::create_user_ack_first`].
+async fn post_user_ack_first(
+    app: AppResources,
+    ack: std::sync::Arc<handlers::AckFirst>,
+    body: Body,
+) -> Result<(StatusCode, axum::Json<crate::users::User>), ScopeError> {
+    let body = read_body(body).await?;
+    let user = handlers::create_user_ack_first(&app.pool, &ack, &body, app.config.work).await?;
+    Ok((StatusCode::CREATED, axum::Json(user)))
+}
 
 async fn post_batch(mut db: RequestDb, body: Body) -> Result<impl IntoResponse, ScopeError> {
     let body = read_body(body).await?;

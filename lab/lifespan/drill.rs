@@ -4,7 +4,16 @@
 //! with what is in the SQLite file. The promise being tested: **every 2xx is
 //! a row, and every row had a 2xx** — no lost writes, no phantom writes.
 //!
-//! Left out: retries (a refused request is simply counted), and
+//! The crash drill ([`run_crash`]) fires the same burst but SIGKILLs the
+//! process instead: no handler runs, nothing drains. Then the promise is
+//! only **every 2xx is a row**, the file passes `PRAGMA integrity_check`,
+//! and the server starts on it and serves. A broken-on-purpose server that
+//! answers before it commits must fail it (see
+//! [`super::handlers::create_user_ack_first`]).
+//!
+//! Left out: power loss and kernel crashes (a process kill leaves the
+//! kernel's page cache intact; see [`super::resources::open_pool`]);
+//! retries (a refused request is simply counted); and
 //! idempotency keys (the real fix for "the row was written but the client
 //! never heard": see the chapter's details).
 
@@ -139,6 +148,68 @@ async fn post(client: &reqwest::Client, url: &str, email: &str) -> Outcome {
     }
 }
 
+/// A burst of `POST /users` on schedule (open loop), each with its own
+/// email, and counters the drill watches to pick its moment.
+struct Burst {
+    tasks: Vec<tokio::task::JoinHandle<(String, Outcome)>>,
+    started: Arc<AtomicUsize>,
+    done: Arc<AtomicUsize>,
+}
+
+impl Burst {
+    fn fire(url: &str, spec: &DrillSpec) -> anyhow::Result<Self> {
+        let client = reqwest::Client::builder()
+            .timeout(spec.request_timeout)
+            .build()?;
+        let done = Arc::new(AtomicUsize::new(0));
+        let started = Arc::new(AtomicUsize::new(0));
+        let t0 = tokio::time::Instant::now();
+        let tasks = (0..spec.requests)
+            .map(|i| {
+                let (client, url) = (client.clone(), url.to_string());
+                let (done, started) = (done.clone(), started.clone());
+                let at = t0 + Duration::from_secs_f64(i as f64 / spec.rate);
+                tokio::spawn(async move {
+                    tokio::time::sleep_until(at).await;
+                    started.fetch_add(1, Ordering::SeqCst);
+                    let email = format!("drill-{i}@example.com");
+                    let outcome = post(&client, &url, &email).await;
+                    done.fetch_add(1, Ordering::SeqCst);
+                    (email, outcome)
+                })
+            })
+            .collect();
+        Ok(Self {
+            tasks,
+            started,
+            done,
+        })
+    }
+
+    /// Requests answered (or failed) so far.
+    fn done(&self) -> usize {
+        self.done.load(Ordering::SeqCst)
+    }
+
+    fn started(&self) -> usize {
+        self.started.load(Ordering::SeqCst)
+    }
+
+    /// Requests started and not yet answered.
+    fn in_flight(&self) -> usize {
+        self.started().saturating_sub(self.done())
+    }
+
+    /// Waits for every request's outcome.
+    async fn outcomes(self) -> anyhow::Result<Vec<(String, Outcome)>> {
+        let mut outcomes = Vec::with_capacity(self.tasks.len());
+        for task in self.tasks {
+            outcomes.push(task.await?);
+        }
+        Ok(outcomes)
+    }
+}
+
 /// Reads every `(id, email)` row of the users table.
 pub fn rows(db: &Path) -> anyhow::Result<Vec<(i64, String)>> {
     let conn = rusqlite::Connection::open(db)?;
@@ -157,45 +228,19 @@ pub async fn run(
     spec: &DrillSpec,
 ) -> anyhow::Result<DrillReport> {
     let mut server = start_server(exe, framework, db, server_args)?;
-    let url = server.url("/users");
-    let client = reqwest::Client::builder()
-        .timeout(spec.request_timeout)
-        .build()?;
-    let done = Arc::new(AtomicUsize::new(0));
-    let started = Arc::new(AtomicUsize::new(0));
-    let t0 = tokio::time::Instant::now();
-    let tasks: Vec<_> = (0..spec.requests)
-        .map(|i| {
-            let (client, url) = (client.clone(), url.clone());
-            let (done, started) = (done.clone(), started.clone());
-            let at = t0 + Duration::from_secs_f64(i as f64 / spec.rate);
-            tokio::spawn(async move {
-                tokio::time::sleep_until(at).await;
-                started.fetch_add(1, Ordering::SeqCst);
-                let email = format!("drill-{i}@example.com");
-                let outcome = post(&client, &url, &email).await;
-                done.fetch_add(1, Ordering::SeqCst);
-                (email, outcome)
-            })
-        })
-        .collect();
+    let burst = Burst::fire(&server.url("/users"), spec)?;
 
     // SIGTERM mid-flight: after `term_after` answers, or once half the
     // requests have started, whichever comes first — so that some requests
     // are in flight and some are still to be sent.
-    while done.load(Ordering::SeqCst) < spec.term_after
-        && started.load(Ordering::SeqCst) < spec.requests / 2
-    {
+    while burst.done() < spec.term_after && burst.started() < spec.requests / 2 {
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
-    let in_flight_at_term = started.load(Ordering::SeqCst) - done.load(Ordering::SeqCst);
+    let in_flight_at_term = burst.in_flight();
     let term_at = Instant::now();
     server.terminate()?;
 
-    let mut outcomes = Vec::with_capacity(spec.requests);
-    for task in tasks {
-        outcomes.push(task.await?);
-    }
+    let outcomes = burst.outcomes().await?;
     let exit_timeout = spec.exit_timeout.saturating_sub(term_at.elapsed());
     let (exit, log) = tokio::task::spawn_blocking(move || {
         let exit = server.wait(exit_timeout);
@@ -309,6 +354,136 @@ pub fn tally(outcomes: &[(String, Outcome)], rows: &[(i64, String)]) -> DrillRep
 }
 // ANCHOR_END: tally
 
+// ANCHOR: crash
+/// The crash drill's size, kill point and variant.
+#[derive(Debug, Clone)]
+pub struct CrashSpec {
+    /// The burst, as in the shutdown drill (its `term_after` is not used).
+    pub burst: DrillSpec,
+    /// SIGKILL once this many requests have been answered (or failed).
+    pub kill_after: usize,
+    /// **Broken on purpose**: start the server with
+    /// `--broken-ack-before-commit-ms`, so that it answers 201 this long
+    /// before it writes. `None`: the honest server, which commits first.
+    pub broken_ack_before_commit: Option<Duration>,
+}
+
+/// Kill points spread over a burst of `requests`: from 5% to 90% of the
+/// answers in, one per run.
+pub fn kill_points(requests: usize, runs: usize) -> Vec<usize> {
+    (0..runs)
+        .map(|i| {
+            let f = 0.05 + 0.85 * i as f64 / (runs.max(2) - 1) as f64;
+            ((requests as f64 * f) as usize).max(1)
+        })
+        .collect()
+}
+
+/// What one crash drill found.
+#[derive(Debug, Clone)]
+pub struct CrashReport {
+    /// Answers (or failures) counted when SIGKILL was sent.
+    pub killed_after: usize,
+    /// Requests started but not answered when SIGKILL was sent.
+    pub in_flight_at_kill: usize,
+    /// Outcomes against the rows after the restart (the probe row left
+    /// out). `lost` must be 0. `phantom` need not be: a row committed just
+    /// before the kill whose 201 died with the process (the client cannot
+    /// tell it from a lost request: the reason for idempotency keys).
+    pub counts: DrillReport,
+    /// `PRAGMA integrity_check` on the file after the restart: `ok`.
+    pub integrity: String,
+    /// The server restarted on the file, stored one more row (201) and
+    /// exited 0 on SIGTERM with its pool closed.
+    pub restarted_cleanly: bool,
+    /// The restarted server's log, or why it would not start.
+    pub restart_log: String,
+}
+
+/// The email of the row the restarted server is asked to store.
+const PROBE_EMAIL: &str = "after-the-crash@example.com";
+
+/// SIGKILLs the server mid-burst, restarts it on the same file, and checks
+/// that every write that got a 2xx is there. A process kill is not a power
+/// loss: the kernel keeps what the process wrote (see
+/// [`super::resources::open_pool`] for what survives which).
+pub async fn run_crash(
+    exe: &Path,
+    framework: Framework,
+    db: &Path,
+    server_args: &[String],
+    spec: &CrashSpec,
+) -> anyhow::Result<CrashReport> {
+    let mut args = server_args.to_vec();
+    if let Some(delay) = spec.broken_ack_before_commit {
+        args.push("--broken-ack-before-commit-ms".into());
+        args.push(delay.as_millis().to_string());
+    }
+    let mut server = start_server(exe, framework, db, &args)?;
+    let burst = Burst::fire(&server.url("/users"), &spec.burst)?;
+    while burst.done() < spec.kill_after && burst.done() < spec.burst.requests {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let (killed_after, in_flight_at_kill) = (burst.done(), burst.in_flight());
+    server.crash()?; // SIGKILL: no shutdown, no flush, no pool close
+    let outcomes = burst.outcomes().await?;
+    drop(server);
+
+    let (restarted_cleanly, restart_log) =
+        match restart(exe, framework, db, server_args, spec.burst.exit_timeout).await {
+            Ok((clean, log)) => (clean, log),
+            Err(e) => (false, format!("{e:#}")),
+        };
+    let rows: Vec<_> = rows(db)?
+        .into_iter()
+        .filter(|(_, email)| email != PROBE_EMAIL)
+        .collect();
+    Ok(CrashReport {
+        killed_after,
+        in_flight_at_kill,
+        counts: tally(&outcomes, &rows),
+        integrity: integrity_check(db)?,
+        restarted_cleanly,
+        restart_log,
+    })
+}
+// ANCHOR_END: crash
+
+/// Starts the (honest) server on the crashed file, stores one row, stops
+/// it: true if that was a 201 and a clean exit with the pool closed.
+async fn restart(
+    exe: &Path,
+    framework: Framework,
+    db: &Path,
+    server_args: &[String],
+    exit_timeout: Duration,
+) -> anyhow::Result<(bool, String)> {
+    let mut server = start_server(exe, framework, db, server_args)?;
+    let status = reqwest::Client::new()
+        .post(server.url("/users"))
+        .json(&serde_json::json!({ "email": PROBE_EMAIL }))
+        .timeout(Duration::from_secs(10))
+        .send()
+        .await?
+        .status();
+    server.terminate()?;
+    let (exit, log) = tokio::task::spawn_blocking(move || {
+        let exit = server.wait(exit_timeout);
+        (exit, server.log())
+    })
+    .await?;
+    let clean = status == 201 && exit?.code == Some(0) && log.contains("pool closed");
+    Ok((clean, log))
+}
+
+/// `PRAGMA integrity_check`'s answer, its lines joined: `ok` when sound.
+pub fn integrity_check(db: &Path) -> anyhow::Result<String> {
+    let conn = rusqlite::Connection::open(db)?;
+    let mut stmt = conn.prepare("PRAGMA integrity_check")?;
+    let lines = stmt.query_map([], |r| r.get::<_, String>(0))?;
+    Ok(lines.collect::<Result<Vec<_>, _>>()?.join("; "))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -329,5 +504,12 @@ mod tests {
         let r = tally(&outcomes, &rows);
         assert_eq!((r.sent, r.accepted, r.refused, r.dropped), (4, 2, 1, 1));
         assert_eq!((r.rows, r.lost, r.phantom), (2, 1, 1));
+    }
+
+    #[test]
+    fn kill_points_spread_from_early_to_late() {
+        assert_eq!(kill_points(1000, 3), [50, 475, 900]);
+        assert_eq!(kill_points(1000, 1), [50]);
+        assert!(kill_points(10, 20).iter().all(|&k| (1..=10).contains(&k)));
     }
 }

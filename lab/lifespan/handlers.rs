@@ -10,11 +10,13 @@
 //! than newline-delimited JSON for the export.
 
 use std::io;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
 use futures::{Stream, StreamExt, stream};
 use serde::Deserialize;
+use sqlx::SqlitePool;
 
 use super::events::Step;
 use super::scope::{RequestDb, ScopeError, chunk_pause};
@@ -46,6 +48,63 @@ pub async fn create_user(
     }
 }
 // ANCHOR_END: create_user
+
+/// What the broken-on-purpose `POST /users` needs: how long it waits
+/// between its 201 and its write, and the next id to hand out (it answers
+/// before SQLite could assign one, so it picks ids itself, as an app that
+/// hands out UUIDs would).
+#[derive(Debug)]
+pub struct AckFirst {
+    pub delay: Duration,
+    next_id: AtomicI64,
+}
+
+impl AckFirst {
+    /// Starts handing out ids after the largest one stored.
+    pub async fn new(pool: &SqlitePool, delay: Duration) -> anyhow::Result<Self> {
+        let (max,): (i64,) = sqlx::query_as("SELECT COALESCE(MAX(id), 0) FROM users")
+            .fetch_one(pool)
+            .await?;
+        Ok(Self {
+            delay,
+            next_id: AtomicI64::new(max + 1),
+        })
+    }
+}
+
+// ANCHOR: create_user_ack_first
+/// **Broken on purpose** (only the crash drill starts it, with the hidden
+/// `serve --broken-ack-before-commit-ms`): `POST /users` that answers 201
+/// *before* the row is committed and writes it `ack.delay` later in a
+/// background task — FastAPI's `BackgroundTasks`, a write-behind queue. A
+/// crash in between loses a write the client was told is stored; the crash
+/// drill must catch it, or the drill proves nothing.
+pub async fn create_user_ack_first(
+    pool: &SqlitePool,
+    ack: &AckFirst,
+    body: &[u8],
+    work: Duration,
+) -> Result<User, ScopeError> {
+    let new = parse_new_user(body)?;
+    if !work.is_zero() {
+        tokio::time::sleep(work).await;
+    }
+    let user = User {
+        id: ack.next_id.fetch_add(1, Ordering::SeqCst),
+        email: new.email,
+    };
+    let (pool, row, delay) = (pool.clone(), user.clone(), ack.delay);
+    tokio::spawn(async move {
+        tokio::time::sleep(delay).await; // the 201 is on its way already
+        let _ = sqlx::query("INSERT INTO users (id, email) VALUES (?, ?)") // errors: lost too
+            .bind(row.id)
+            .bind(&row.email)
+            .execute(&pool)
+            .await;
+    });
+    Ok(user) // answered: the write has not happened yet
+}
+// ANCHOR_END: create_user_ack_first
 
 /// The body of `POST /users/batch`.
 #[derive(Debug, Deserialize)]

@@ -40,6 +40,11 @@ pub struct Config {
     pub shutdown_deadline: Duration,
     /// actix-web worker threads (axum uses the tokio runtime's threads).
     pub workers: usize,
+    /// **Broken on purpose**, for the crash drill only: answer `POST /users`
+    /// with 201 at once and write the row this long afterwards (see
+    /// [`super::handlers::create_user_ack_first`]). Always `None` outside
+    /// the drill: commit, then answer.
+    pub broken_ack_before_commit: Option<Duration>,
 }
 
 impl Config {
@@ -56,6 +61,7 @@ impl Config {
             chunk_delay: Duration::from_millis(20),
             shutdown_deadline: Duration::from_secs(10),
             workers: 2,
+            broken_ack_before_commit: None,
         }
     }
 }
@@ -121,6 +127,14 @@ fn splitmix64(x: u64) -> u64 {
 /// Opens the pool on a SQLite file: WAL so readers never block the writer,
 /// a busy timeout so concurrent writers queue instead of failing at once,
 /// `synchronous = NORMAL` (safe with WAL), then migrates the schema.
+///
+/// How durable that is: in WAL mode every `COMMIT` has written its pages to
+/// the `-wal` file before it returns; NORMAL skips only the `fsync`. So a
+/// committed row survives the *process* dying (SIGKILL, a panic, the OOM
+/// killer: the kernel still holds the written pages), which the crash drill
+/// checks, but may be lost if the *machine* loses power or the kernel
+/// crashes before the next checkpoint's `fsync`. `synchronous = FULL` also
+/// survives power loss, at one `fsync` per commit.
 pub async fn open_pool(config: &Config) -> anyhow::Result<SqlitePool> {
     let options = SqliteConnectOptions::new()
         .filename(&config.db_path)
@@ -150,6 +164,8 @@ pub struct AppResources {
     pub pool: SqlitePool,
     pub model: Arc<Model>,
     pub recorder: Recorder,
+    /// Only when the config asks for the broken-on-purpose variant.
+    pub ack_first: Option<Arc<super::handlers::AckFirst>>,
 }
 
 impl AppResources {
@@ -163,11 +179,18 @@ impl AppResources {
         });
         recorder.app(Step::SchemaMigrated);
         let model = Arc::new(Model::load(config.model_entries, recorder.clone()).await?);
+        let ack_first = match config.broken_ack_before_commit {
+            Some(delay) => Some(Arc::new(
+                super::handlers::AckFirst::new(&pool, delay).await?,
+            )),
+            None => None,
+        };
         Ok(Self {
             config: Arc::new(config),
             pool,
             model,
             recorder,
+            ack_first,
         })
     }
     // ANCHOR_END: startup
@@ -208,6 +231,23 @@ impl AppResources {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn the_pool_commits_to_a_wal_with_synchronous_normal() {
+        let dbs = crate::db::TempDbs::new().unwrap();
+        let pool = open_pool(&Config::new(dbs.path("pragmas"))).await.unwrap();
+        let mode: (String,) = sqlx::query_as("PRAGMA journal_mode")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        let sync: (i64,) = sqlx::query_as("PRAGMA synchronous")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        // What the crash drill's durability rests on (see `open_pool`).
+        assert_eq!((mode.0.as_str(), sync.0), ("wal", 1));
+        pool.close().await;
+    }
 
     #[tokio::test]
     async fn model_scores_are_stable_and_in_range() {

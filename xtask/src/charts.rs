@@ -238,10 +238,12 @@ pub fn sha256_hex(text: &str) -> String {
 // Which charts each example's run gives. Adding a chapter's chart is one
 // arm in `charts_for` and a few lines of column names.
 
-/// The charts drawn from one example's run. Fails, naming the table or
-/// column, when the run does not have what a chart needs.
-pub fn charts_for(example: &str, run: &Run) -> anyhow::Result<Vec<Chart>> {
-    match example {
+/// The charts drawn from one figure's run (`figure`: its file stem, e.g.
+/// `ch03_wsgi`; figures without charts, such as `ch03_slow_clients`, get
+/// none). Fails, naming the table or column, when the run does not have
+/// what a chart needs.
+pub fn charts_for(figure: &str, run: &Run) -> anyhow::Result<Vec<Chart>> {
+    match figure {
         "ch01_waiting" => Ok(vec![ch01_littles_law(run)?]),
         "ch02_gil" => Ok(vec![
             ch02_speedups(run, "ch02_gil-1.svg", "1. CPU-bound", ["GIL on", "GIL off"])?,

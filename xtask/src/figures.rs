@@ -36,8 +36,14 @@ pub const FIGURES: &[(&str, &str, &[&str])] = &[
     ("ch01_waiting.txt", "ch01_waiting", &[]),
     ("ch02_gil.txt", "ch02_gil", &[]),
     ("ch03_wsgi.txt", "ch03_wsgi", &[]),
+    ("ch03_slow_clients.txt", "ch03_wsgi", &["--slow-clients"]),
     ("ch04_asgi.txt", "ch04_asgi", &[]),
     ("ch05_lifespan.txt", "ch05_lifespan", &[]),
+    (
+        "ch05_crash.txt",
+        "ch05_lifespan",
+        &["crash-drill", "--runs", "20"],
+    ),
     ("ch06_table.txt", "ch06_table", &[]),
 ];
 
@@ -54,9 +60,9 @@ pub fn regenerate(
 ) -> anyhow::Result<()> {
     if charts_only {
         let out = Path::new(if dev { DEV_DIR } else { FIGURES_DIR });
-        for (file, example, _) in FIGURES {
+        for (file, _, _) in FIGURES {
             if filter.is_none_or(|f| file.contains(f)) {
-                draw_charts(out, example, file)?;
+                draw_charts(out, file)?;
             }
         }
         return check_dir(out);
@@ -110,7 +116,7 @@ pub fn regenerate(
             out.join(format!("{stem}.json")),
             serde_json::to_string_pretty(&run)? + "\n",
         )?;
-        draw_charts(out, example, file)?;
+        draw_charts(out, file)?;
     }
     if dev {
         check_dir(out)?;
@@ -120,12 +126,15 @@ pub fn regenerate(
 
 /// Draws `example`'s charts from its recorded run (`NAME.json` beside the
 /// text figure `file`), each stamped with the text figure it shows.
-fn draw_charts(out: &Path, example: &str, file: &str) -> anyhow::Result<()> {
+/// The charts of figure `file`, chosen by the figure (not the example: one
+/// example can record several figures, e.g. `ch05_lifespan` also records
+/// `ch05_crash.txt`, which has no chart).
+fn draw_charts(out: &Path, file: &str) -> anyhow::Result<()> {
     let stem = file.trim_end_matches(".txt");
     let record_name = format!("{stem}.json");
     let run: Run = serde_json::from_str(&std::fs::read_to_string(out.join(&record_name))?)
         .with_context(|| format!("reading {record_name}"))?;
-    for mut chart in charts::charts_for(example, &run)? {
+    for mut chart in charts::charts_for(stem, &run)? {
         let section = chart.file.replace(".svg", ".txt");
         let source = if out.join(&section).exists() {
             section
@@ -352,7 +361,7 @@ mod tests {
             serde_json::to_string(&run).unwrap(),
         )
         .unwrap();
-        super::draw_charts(dir, "ch01_waiting", "ch01_waiting.txt").unwrap();
+        super::draw_charts(dir, "ch01_waiting.txt").unwrap();
         // The chart shows section 3 in the book; here the run has one section.
         std::fs::rename(dir.join("ch01_waiting-3.svg"), dir.join("chart.svg")).unwrap();
     }
