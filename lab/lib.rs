@@ -23,6 +23,7 @@
 //! | `fuzz`      | 3, 4, 5 | generated bad requests against every server model         |
 //! | `published` | 6       | the FastAPI-vs-DRF blog table (quoted) and its Little's law |
 //! | `stacks`    | 6       | every stack of the table as a child process group, measured |
+//! | `questions` | 7       | readers' questions, one module each, settled by measurement |
 
 pub mod api;
 pub mod client;
@@ -36,6 +37,7 @@ pub mod postgres;
 pub mod process;
 pub mod published;
 pub mod python;
+pub mod questions;
 pub mod report;
 pub mod stacks;
 pub mod upstream;

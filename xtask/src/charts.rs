@@ -51,6 +51,9 @@ pub struct RunTable {
     pub caption: String,
     pub columns: Vec<String>,
     pub rows: Vec<Vec<RunCell>>,
+    /// The column a chart plots, when the example named one (`Table::chart`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chart: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -1314,6 +1317,7 @@ mod tests {
                     "measured req/s".into(),
                 ],
                 rows,
+                chart: None,
             }],
         }
     }
