@@ -27,7 +27,7 @@ pub const CHAPTER_EXAMPLES: &[(&str, u64)] = &[
     ("ch02_gil", 15),
     ("ch03_wsgi", 20),
     ("ch04_asgi", 20),
-    ("ch05_lifespan", 20),
+    ("ch05_lifespan", 15),
     ("ch06_table", 60),
 ];
 
