@@ -909,7 +909,7 @@ impl Ink {
 
 /// Light-theme fallbacks for `--ww-series-N` (the same as theme/charts.css),
 /// for a chart opened on its own.
-const FALLBACK: [&str; 5] = ["currentColor", "#0072b2", "#d55e00", "#008060", "#b0588a"];
+const FALLBACK: [&str; 5] = ["currentColor", "#0072b2", "#c35600", "#008060", "#b0588a"];
 
 const WIDTH: u32 = 720;
 /// Half a band's height, in lanes (a lane is 1 apart).
