@@ -23,7 +23,7 @@ const requests = Number(process.argv[2] ?? 100_000);
 const bookUrl = process.env.BOOK_URL ?? "http://127.0.0.1:3000/";
 
 const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
+  executablePath: process.env.CHROMIUM_PATH ?? process.env.CHROMIUM ?? "/usr/bin/chromium",
   args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--no-first-run"],
 });
