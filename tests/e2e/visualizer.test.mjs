@@ -77,7 +77,7 @@ describe("chapter 1's embed", () => {
     await clamp.waitFor({ state: "visible" });
     assert.match(await clamp.innerText(), /workers clamped to 1024/);
     const input = page.locator(root).getByLabel("Workers / threads / loops", { exact: true });
-    assert.equal(await input.inputValue(), "64");
+    assert.equal(await input.inputValue(), "1024");
     assert.deepEqual(consoleErrors, []);
   });
 });
