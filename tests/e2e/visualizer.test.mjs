@@ -240,7 +240,7 @@ test("the URL holds the state and a reload restores it", async () => {
   await close();
 });
 
-test("a link to a million requests and a thousand workers opens as asked, without a clamp message", async () => {
+test("a link to a million requests and a thousand workers opens as asked, without a clamp message; its export is refused with a message", async () => {
   const { page, consoleErrors, close } = await openPage(
     "visualizer.html?ww=model:sync-pool,compare:event-loop,workers:1000,requests:1000000",
   );
@@ -251,6 +251,14 @@ test("a link to a million requests and a thousand workers opens as asked, withou
   assert.equal(await page.locator(ROOT).getByLabel("Workers / threads / loops", { exact: true }).inputValue(), "1000");
   assert.doesNotMatch(await page.locator(ROOT).innerText(), /event cap/, "every request finished");
   assert.ok((await drawnPixels(page, ROOT)).every((n) => n > 100));
+  // Too big to export: said so, and the page still works.
+  await page.locator(ROOT).getByRole("button", { name: /CSV/ }).click();
+  await clamp.waitFor({ state: "visible" });
+  assert.match(await clamp.innerText(), /Export holds at most 2500000 events and this run has \d+/);
+  assert.equal(await page.locator(`${ROOT} a.ww-viz-download[data-kind]`).count(), 0, "no download");
+  const t0 = await page.locator(`${ROOT} .ww-viz-time`).innerText();
+  await page.locator(ROOT).getByRole("button", { name: "Step forward" }).click();
+  assert.notEqual(await page.locator(`${ROOT} .ww-viz-time`).innerText(), t0);
   assert.deepEqual(consoleErrors, []);
   await close();
 });

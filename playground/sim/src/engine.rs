@@ -93,6 +93,8 @@ pub struct Shown {
     pub lanes: u32,
     /// As [`Run::truncated`].
     pub truncated: bool,
+    /// How many events the log has (the length of `Run::events`).
+    pub events: usize,
     /// Time of the last event, µs (as [`Run::end_us`]).
     pub end_us: u64,
     /// Equal to `Metrics::from_run` of the run's log.
@@ -105,7 +107,7 @@ pub struct Shown {
 
 /// Everything the page computes from a run, in one pass, without keeping the log.
 pub fn simulate_shown(model: ModelSpec, workload: Workload, limits: &Limits) -> Shown {
-    let (model, workload, _events, truncated, (instants, (metrics, timeline))) =
+    let (model, workload, events, truncated, (instants, (metrics, timeline))) =
         simulate_with(model, workload, limits, |m, w| {
             (
                 Instants::with_capacity(w.requests as usize * 4),
@@ -119,6 +121,7 @@ pub fn simulate_shown(model: ModelSpec, workload: Workload, limits: &Limits) -> 
         workload,
         lanes: model.kind.lanes(model.workers),
         truncated,
+        events,
         end_us,
         metrics: metrics.finish(end_us),
         timeline: timeline.finish(end_us),

@@ -397,7 +397,7 @@ proptest! {
         prop_assert_eq!(&shown.metrics, &page.metrics);
         prop_assert_eq!(&shown.timeline, &page.timeline);
         prop_assert_eq!(&shown.instants, &Instants::from_times(plain.events.iter().map(|e| e.t)));
-        prop_assert_eq!((shown.end_us, shown.truncated), (plain.end_us(), plain.truncated));
+        prop_assert_eq!((shown.end_us, shown.truncated, shown.events), (plain.end_us(), plain.truncated, plain.events.len()));
         prop_assert_eq!((shown.model, shown.workload, shown.lanes), (plain.model, plain.workload, plain.lanes));
     }
 }

@@ -329,6 +329,73 @@ fn lane_list(kind: ModelKind, shares: &[f64], mean: f64) -> String {
     parts.join(", ")
 }
 
+/// The panel's detail rows (term, description) for one run.
+fn detail_rows(r: &ModelRun) -> Vec<(&'static str, String)> {
+    let kind = r.kind();
+    let m = r.metrics();
+    let busy: f64 = m.lane_busy.iter().sum::<f64>() / m.lane_busy.len().max(1) as f64;
+    let mut rows = vec![
+        (
+            "Latency p50 / p95 / p99",
+            format!("{:.1} / {:.1} / {:.1} ms", m.p50_ms, m.p95_ms, m.p99_ms),
+        ),
+        (
+            "Little's law",
+            format!(
+                "L = {:.2} ≈ λW = {:.1}/s × {:.1} ms = {:.2}",
+                m.mean_in_system,
+                m.arrival_rate_per_s,
+                m.mean_time_in_system_s * 1e3,
+                m.arrival_rate_per_s * m.mean_time_in_system_s
+            ),
+        ),
+        ("CPU busy per lane", lane_list(kind, &m.lane_busy, busy)),
+        ("Most requests queued", m.max_queue.to_string()),
+    ];
+    if kind.holds_worker() {
+        let held: f64 = m.lane_held.iter().sum::<f64>() / m.lane_held.len().max(1) as f64;
+        rows.push(("Held by a request", lane_list(kind, &m.lane_held, held)));
+    }
+    if kind == ModelKind::GilThreads {
+        rows.push((
+            "Waiting for the GIL",
+            format!(
+                "{:.0} ms total, {} forced switches",
+                m.gil_wait_ms, m.forced_switches
+            ),
+        ));
+    }
+    if kind == ModelKind::BlockedLoop {
+        let ids: Vec<String> = m
+            .delayed_by_block
+            .iter()
+            .take(8)
+            .map(|r| format!("#{r}"))
+            .collect();
+        rows.push((
+            "Loop blocked",
+            format!(
+                "{:.0} ms; delayed {} requests ({}{})",
+                m.loop_blocked_ms,
+                m.delayed_by_block.len(),
+                ids.join(" "),
+                if m.delayed_by_block.len() > 8 {
+                    " …"
+                } else {
+                    ""
+                }
+            ),
+        ));
+    }
+    if r.shown.truncated {
+        rows.push((
+            "Note",
+            "stopped at the event cap: some requests did not finish".into(),
+        ));
+    }
+    rows
+}
+
 fn listen(
     target: &web_sys::EventTarget,
     event: &str,
@@ -612,6 +679,11 @@ fn redraw_on_theme_change(viz: &Shared) -> Result<(), JsValue> {
     Ok(())
 }
 
+/// Most events an export writes (both models together): about what 100,000
+/// requests through two models log. A million requests' trace would be over a
+/// gigabyte of text, past what a browser tab holds in one string.
+const EXPORT_MAX_EVENTS: usize = 2_500_000;
+
 /// `performance.now()`, ms (0 where there is none).
 fn now_ms() -> f64 {
     web_sys::window()
@@ -763,68 +835,8 @@ impl Viz {
             panel
                 .throughput
                 .set_text_content(Some(&format!("{:.1}", m.throughput_per_s)));
-            let busy: f64 = m.lane_busy.iter().sum::<f64>() / m.lane_busy.len().max(1) as f64;
-            let mut rows = vec![
-                (
-                    "Latency p50 / p95 / p99",
-                    format!("{:.1} / {:.1} / {:.1} ms", m.p50_ms, m.p95_ms, m.p99_ms),
-                ),
-                (
-                    "Little's law",
-                    format!(
-                        "L = {:.2} ≈ λW = {:.1}/s × {:.1} ms = {:.2}",
-                        m.mean_in_system,
-                        m.arrival_rate_per_s,
-                        m.mean_time_in_system_s * 1e3,
-                        m.arrival_rate_per_s * m.mean_time_in_system_s
-                    ),
-                ),
-                ("CPU busy per lane", lane_list(kind, &m.lane_busy, busy)),
-                ("Most requests queued", m.max_queue.to_string()),
-            ];
-            if kind.holds_worker() {
-                let held: f64 = m.lane_held.iter().sum::<f64>() / m.lane_held.len().max(1) as f64;
-                rows.push(("Held by a request", lane_list(kind, &m.lane_held, held)));
-            }
-            if kind == ModelKind::GilThreads {
-                rows.push((
-                    "Waiting for the GIL",
-                    format!(
-                        "{:.0} ms total, {} forced switches",
-                        m.gil_wait_ms, m.forced_switches
-                    ),
-                ));
-            }
-            if kind == ModelKind::BlockedLoop {
-                let ids: Vec<String> = m
-                    .delayed_by_block
-                    .iter()
-                    .take(8)
-                    .map(|r| format!("#{r}"))
-                    .collect();
-                rows.push((
-                    "Loop blocked",
-                    format!(
-                        "{:.0} ms; delayed {} requests ({}{})",
-                        m.loop_blocked_ms,
-                        m.delayed_by_block.len(),
-                        ids.join(" "),
-                        if m.delayed_by_block.len() > 8 {
-                            " …"
-                        } else {
-                            ""
-                        }
-                    ),
-                ));
-            }
-            if r.shown.truncated {
-                rows.push((
-                    "Note",
-                    "stopped at the event cap: some requests did not finish".into(),
-                ));
-            }
             panel.details.set_text_content(None);
-            for (k, v) in rows {
+            for (k, v) in detail_rows(r) {
                 let dt = self.doc.create_element("dt").ok();
                 let dd = self.doc.create_element("dd").ok();
                 if let (Some(dt), Some(dd)) = (dt, dd) {
@@ -1071,6 +1083,14 @@ impl Viz {
     /// Download the shown runs' logs: each run again from its (clamped) inputs,
     /// the same log the page's numbers came from, since the page keeps none.
     fn export(&self, json: bool) {
+        let events: usize = self.runs.iter().map(|r| r.shown.events).sum();
+        if events > EXPORT_MAX_EVENTS {
+            self.show_notes(&[format!(
+                "Export holds at most {EXPORT_MAX_EVENTS} events and this run has {events}: \
+                 lower the requests to export it."
+            )]);
+            return;
+        }
         let logs: Vec<_> = self
             .runs
             .iter()
