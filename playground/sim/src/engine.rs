@@ -8,8 +8,11 @@
 //! models are compared on the same requests; a run draws nothing it does not use.
 //!
 //! Speed: one engine is compiled per model (`Engine<K>`), timers sit in per-class
-//! FIFOs (see `timers`), the log is 16 bytes an event (see `EventLog`). A run stops
-//! (truncated) at the event cap, or at `EventLog::MAX_T` (about 2,283 simulated years).
+//! FIFOs (see `timers`), idle lanes sit in a two-level bitset (see `lanes`), the log
+//! is 16 bytes an event (see `EventLog`) and only kept when asked for: it is one of
+//! the observers fed each event, and the page runs without it ([`simulate_shown`]).
+//! A run stops (truncated) at the event cap, or at `EventLog::MAX_T` (about 2,283
+//! simulated years).
 //!
 //! Leaves out: preemption of anything but the GIL, the size of the blocking pool
 //! (offloaded calls simply overlap, as with tokio's 512 threads), CPU cores.
