@@ -138,13 +138,15 @@ impl Config {
         matches!(self.arrivals, Arrivals::Open { .. })
     }
 
+    /// The model's spec: what the controls set, the book's defaults for the rest
+    /// (a knob the simulation gains is a default here until it gets a row in
+    /// [`FIELDS`]).
     pub fn spec(&self, kind: ModelKind) -> ModelSpec {
         ModelSpec {
-            kind,
-            workers: self.workers,
             switch_interval_us: ms_to_us(self.switch_ms),
             blocking_share: self.blocking_pct / 100.0,
             offload: self.offload,
+            ..ModelSpec::new(kind, self.workers)
         }
     }
 
