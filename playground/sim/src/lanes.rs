@@ -1,0 +1,91 @@
+//! The engine's set of idle lanes (workers, threads, loop threads): a two-level
+//! bitset, so "the lowest idle lane" is two `trailing_zeros` however many lanes
+//! there are (up to [`IdleLanes::CAPACITY`]).
+//!
+//! Why the lowest: a run is a pure function of its inputs, so which idle lane
+//! takes a request must not depend on anything but the set; the lowest is what
+//! the engine always picked (it was one `u64` while pools stopped at 64).
+//!
+//! Leaves out: anything but set, clear and find-lowest.
+
+/// Bit `i` of `words[i / 64]` set = lane `i` is idle; bit `w` of `summary` set =
+/// `words[w]` has an idle lane.
+#[derive(Clone, Debug)]
+pub struct IdleLanes {
+    summary: u64,
+    words: Vec<u64>,
+}
+
+impl IdleLanes {
+    /// Most lanes the set can hold (64 words of 64).
+    pub const CAPACITY: u32 = 64 * 64;
+
+    /// `lanes` lanes (at most [`IdleLanes::CAPACITY`]), all idle.
+    pub fn all_idle(lanes: u32) -> IdleLanes {
+        let lanes = lanes.min(Self::CAPACITY);
+        let mut set = IdleLanes {
+            summary: 0,
+            words: vec![0; lanes.div_ceil(64) as usize],
+        };
+        for lane in 0..lanes {
+            set.release(lane);
+        }
+        set
+    }
+
+    /// The lowest idle lane, if any.
+    #[inline(always)]
+    pub fn lowest(&self) -> Option<u32> {
+        if self.summary == 0 {
+            return None;
+        }
+        let w = self.summary.trailing_zeros();
+        Some(w * 64 + self.words[w as usize].trailing_zeros())
+    }
+
+    #[inline(always)]
+    pub fn is_idle(&self, lane: u32) -> bool {
+        self.words
+            .get((lane / 64) as usize)
+            .is_some_and(|w| w & (1 << (lane % 64)) != 0)
+    }
+
+    /// Mark `lane` busy.
+    #[inline(always)]
+    pub fn take(&mut self, lane: u32) {
+        let w = (lane / 64) as usize;
+        self.words[w] &= !(1 << (lane % 64));
+        if self.words[w] == 0 {
+            self.summary &= !(1 << w);
+        }
+    }
+
+    /// Mark `lane` idle.
+    #[inline(always)]
+    pub fn release(&mut self, lane: u32) {
+        let w = (lane / 64) as usize;
+        self.words[w] |= 1 << (lane % 64);
+        self.summary |= 1 << w;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lowest_idle_lane_across_words() {
+        let mut set = IdleLanes::all_idle(1_000);
+        for lane in 0..1_000 {
+            assert_eq!(set.lowest(), Some(lane));
+            set.take(lane);
+        }
+        assert_eq!(set.lowest(), None);
+        set.release(700);
+        set.release(65);
+        assert_eq!(set.lowest(), Some(65));
+        assert!(set.is_idle(700) && !set.is_idle(64) && !set.is_idle(5_000));
+        set.take(65);
+        assert_eq!(set.lowest(), Some(700));
+    }
+}
