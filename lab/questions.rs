@@ -25,6 +25,7 @@ pub mod q12_django_async;
 pub mod q13_django_lifespan;
 pub mod q14_disconnect;
 pub mod q15_gunicorn_flags;
+pub mod script;
 
 use crate::python::Venv;
 
