@@ -3,11 +3,11 @@
 //! then started again on the same port while a steady client keeps sending.
 //! Counted: in-flight requests answered or failed, how long the stop took,
 //! and the steady client's failures across the restart. uvicorn with and
-//! without `--timeout-graceful-shutdown`, gunicorn with `--graceful-timeout`
-//! long and short, and the Rust twin (chapter 5's graceful shutdown under a
+//! without `--timeout-graceful-shutdown`, and the Rust twin (chapter 5's graceful shutdown under a
 //! deadline, `lab::lifespan`).
 //!
-//! Leaves out: socket hand-over between old and new process (systemd
+//! Leaves out: gunicorn's `--graceful-timeout` (not yet measured: our first
+//! drill of it lost requests we could not yet explain), socket hand-over between old and new process (systemd
 //! socket activation, gunicorn's USR2 re-exec), which removes the gap.
 
 use std::io::{Read as _, Write as _};
@@ -29,7 +29,7 @@ pub const IDLE: usize = 4;
 
 pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
     let work = if ctx.quick {
-        Duration::from_millis(1200)
+        Duration::from_millis(1600)
     } else {
         Duration::from_secs(3)
     };
@@ -49,13 +49,13 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
     match ctx.venv() {
         Ok(venv) => {
             let wait = format!("/wait?ms={}", work.as_millis());
-            let cases: [(Stack, &str, &[&str]); 4] = [
+            let cases: [(Stack, &str, &[&str]); 2] = [
                 (Stack::FastapiAsync, "uvicorn, no timeout (default)", &[]),
-                (Stack::FastapiAsync, "uvicorn --timeout-graceful-shutdown 0.3", &["--timeout-graceful-shutdown", "0.3"]),
-                (Stack::DjangoSync, "gunicorn --graceful-timeout 30 (default)", &[]),
-                (Stack::DjangoSync, "gunicorn --graceful-timeout 0.3", &["--graceful-timeout", "0.3"]),
+                (Stack::FastapiAsync, "uvicorn --timeout-graceful-shutdown 1", &["--timeout-graceful-shutdown", "1"]),
             ];
-            for (stack, label, flags) in cases {
+            // --quick: one restart only (each takes seconds on a busy machine).
+            let cases = if ctx.quick { &cases[1..] } else { &cases[..] };
+            for &(stack, label, flags) in cases {
                 eprintln!("question 9: {label} …");
                 let port = stacks::free_port()?;
                 let start = || python_server(venv, stack, port, flags);
@@ -65,8 +65,11 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
         }
         Err(why) => println!("(Python rows skipped: {why})\n"),
     }
-    for (label, deadline) in [("deadline 10 s", Duration::from_secs(10)), ("deadline 0.3 s", Duration::from_millis(300))] {
-        let (answered, failed, took) = rust_twin(work, deadline)?;
+    // The twin's work is longer: after its deadline it still gives the pool
+    // up to 1 s to close, and in-flight requests may finish meanwhile.
+    let rust_work = work + Duration::from_secs(1);
+    for (label, deadline) in [("deadline 10 s", Duration::from_secs(10)), ("deadline 0.2 s", Duration::from_millis(200))] {
+        let (answered, failed, took) = rust_twin(rust_work, deadline)?;
         table.row([
             Cell::from("Rust (ch. 5, axum)"),
             Cell::from(label),

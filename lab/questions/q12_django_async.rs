@@ -36,7 +36,7 @@ pub fn default_executor_threads() -> usize {
 
 pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
     let window = if ctx.quick {
-        Duration::from_millis(600)
+        Duration::from_millis(300)
     } else {
         Duration::from_secs(3)
     };

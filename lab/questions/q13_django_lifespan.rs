@@ -27,7 +27,7 @@ use crate::stacks::{self, Launch, StackName};
 pub const UNSUPPORTED: &str = "ASGI 'lifespan' protocol appears unsupported";
 
 pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
-    let requests = if ctx.quick { 40 } else { 200 };
+    let requests = if ctx.quick { 20 } else { 200 };
     println!("({requests} sequential requests on one keep-alive connection, one gunicorn sync worker)\n");
     let mut table = Table::new([
         "stack",

@@ -25,7 +25,7 @@ use crate::report::{Cell, Table};
 
 pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
     let (pause, hangup) = if ctx.quick {
-        (Duration::from_millis(200), Duration::from_millis(50))
+        (Duration::from_millis(150), Duration::from_millis(40))
     } else {
         (Duration::from_millis(500), Duration::from_millis(100))
     };
@@ -211,5 +211,6 @@ async fn rust_twin(
         .last()
         .copied()
         .unwrap_or("still running");
+    pool.close().await;
     Ok((handler.to_string(), rows.into_iter().map(|r| r.0).collect()))
 }

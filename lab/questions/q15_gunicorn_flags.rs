@@ -26,7 +26,7 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
             return Ok(());
         }
     };
-    let rows = if ctx.quick { "300000" } else { "1000000" };
+    let rows = if ctx.quick { "100000" } else { "1000000" };
     let mut table = Table::new(["gunicorn flags", "what we did", "what happened", "memory (MiB)"]);
     table.chart("memory (MiB)");
 
@@ -78,8 +78,8 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
     }
 
     // --max-requests: a worker that leaks 1 MiB per request.
-    let leaks = if ctx.quick { 60 } else { 200 };
-    for flags in [&["--workers", "1"][..], &["--workers", "1", "--max-requests", "25"][..]] {
+    let leaks = if ctx.quick { 40 } else { 200 };
+    for flags in [&["--workers", "1"][..], &["--workers", "1", "--max-requests", "15"][..]] {
         let server = start(venv, "1000", flags)?;
         let mut pids = HashSet::new();
         for _ in 0..leaks {
