@@ -10,6 +10,7 @@
 //! Leaves out: anything not asked by readers; the chapters' own experiments
 //! are reused, not repeated.
 
+pub mod common;
 pub mod q01_blocking_call;
 pub mod q02_def_or_async;
 pub mod q03_threadpool_cap;
