@@ -52,6 +52,15 @@ pub const FIGURES: &[(&str, &str, &[&str])] = &[
     ("ch07_q04.txt", "ch07_questions", &["--only", "4"]),
     ("ch07_q05.txt", "ch07_questions", &["--only", "5"]),
     ("ch07_q06.txt", "ch07_questions", &["--only", "6"]),
+    ("ch07_q07.txt", "ch07_questions", &["--only", "7"]),
+    ("ch07_q08.txt", "ch07_questions", &["--only", "8"]),
+    ("ch07_q09.txt", "ch07_questions", &["--only", "9"]),
+    ("ch07_q10.txt", "ch07_questions", &["--only", "10"]),
+    ("ch07_q11.txt", "ch07_questions", &["--only", "11"]),
+    ("ch07_q12.txt", "ch07_questions", &["--only", "12"]),
+    ("ch07_q13.txt", "ch07_questions", &["--only", "13"]),
+    ("ch07_q14.txt", "ch07_questions", &["--only", "14"]),
+    ("ch07_q15.txt", "ch07_questions", &["--only", "15"]),
 ];
 
 /// The book's figures folder.
