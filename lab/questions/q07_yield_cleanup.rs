@@ -109,7 +109,8 @@ fn rust_twin() -> anyhow::Result<Vec<Twin>> {
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
         let addr = "127.0.0.1:0".parse()?;
-        let server = crate::lifespan::start(Framework::Axum, config, recorder.clone(), addr).await?;
+        let server =
+            crate::lifespan::start(Framework::Axum, config, recorder.clone(), addr).await?;
         let base = server.url("");
         let twins = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<Twin>> {
             let client = reqwest::blocking::Client::new();

@@ -75,7 +75,8 @@ fn rust_twin() -> anyhow::Result<(bool, u16, bool)> {
     let runtime = tokio::runtime::Runtime::new()?;
     let status = runtime.block_on(async {
         let addr = "127.0.0.1:0".parse()?;
-        let server = crate::lifespan::start(Framework::Axum, config, recorder.clone(), addr).await?;
+        let server =
+            crate::lifespan::start(Framework::Axum, config, recorder.clone(), addr).await?;
         let url = server.url("/model");
         let status = tokio::task::spawn_blocking(move || {
             reqwest::blocking::get(url).map(|r| r.status().as_u16())

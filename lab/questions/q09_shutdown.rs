@@ -51,7 +51,11 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
             let wait = format!("/wait?ms={}", work.as_millis());
             let cases: [(Stack, &str, &[&str]); 2] = [
                 (Stack::FastapiAsync, "uvicorn, no timeout (default)", &[]),
-                (Stack::FastapiAsync, "uvicorn --timeout-graceful-shutdown 1", &["--timeout-graceful-shutdown", "1"]),
+                (
+                    Stack::FastapiAsync,
+                    "uvicorn --timeout-graceful-shutdown 1",
+                    &["--timeout-graceful-shutdown", "1"],
+                ),
             ];
             // --quick: one restart only (each takes seconds on a busy machine).
             let cases = if ctx.quick { &cases[1..] } else { &cases[..] };
@@ -68,7 +72,10 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
     // The twin's work is longer: after its deadline it still gives the pool
     // up to 1 s to close, and in-flight requests may finish meanwhile.
     let rust_work = work + Duration::from_secs(1);
-    for (label, deadline) in [("deadline 10 s", Duration::from_secs(10)), ("deadline 0.2 s", Duration::from_millis(200))] {
+    for (label, deadline) in [
+        ("deadline 10 s", Duration::from_secs(10)),
+        ("deadline 0.2 s", Duration::from_millis(200)),
+    ] {
         let (answered, failed, took) = rust_twin(rust_work, deadline)?;
         table.row([
             Cell::from("Rust (ch. 5, axum)"),
@@ -83,7 +90,12 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn python_server(venv: &Venv, stack: Stack, port: u16, flags: &[&str]) -> anyhow::Result<ChildServer> {
+fn python_server(
+    venv: &Venv,
+    stack: Stack,
+    port: u16,
+    flags: &[&str],
+) -> anyhow::Result<ChildServer> {
     let dir = std::env::temp_dir().join("waiting-well-q09.sqlite");
     let options = StackOptions {
         workers: 2,
@@ -123,7 +135,10 @@ impl Drill {
 // ANCHOR: drill
 /// Start, load (idle keep-alive + in-flight + a steady client), SIGTERM,
 /// wait for the exit, start again on the same port, count.
-fn drill(start: impl Fn() -> anyhow::Result<ChildServer>, wait_path: &str) -> anyhow::Result<Drill> {
+fn drill(
+    start: impl Fn() -> anyhow::Result<ChildServer>,
+    wait_path: &str,
+) -> anyhow::Result<Drill> {
     let mut server = start()?;
     let addr = server.addr();
     // Idle keep-alive connections: one answered request each, then silence.

@@ -194,7 +194,10 @@ fn thread_per_request(mode: Mode, requests: usize) -> (Duration, f64) {
         std::thread::sleep(WAIT / 5);
         during = rss();
     });
-    (started.elapsed(), (during - before).max(0.0) / requests as f64)
+    (
+        started.elapsed(),
+        (during - before).max(0.0) / requests as f64,
+    )
 }
 
 /// The async answer: a task per request on one thread.
@@ -214,6 +217,9 @@ fn tasks(requests: usize) -> (Duration, f64) {
         for h in handles {
             let _ = h.await;
         }
-        (started.elapsed(), (during - before).max(0.0) / requests as f64)
+        (
+            started.elapsed(),
+            (during - before).max(0.0) / requests as f64,
+        )
     })
 }

@@ -57,7 +57,10 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
         let took = pool_of(threads, jobs, DB_LATENCY);
         table.row([
             Cell::from("Rust twin"),
-            Cell::from(format!("{jobs} blocking {} calls", crate::report::human(DB_LATENCY))),
+            Cell::from(format!(
+                "{jobs} blocking {} calls",
+                crate::report::human(DB_LATENCY)
+            )),
             Cell::from(format!("a pool of {threads} thread(s)")),
             num(jobs as f64 / took.as_secs_f64(), 0),
             num(threads as f64 / DB_LATENCY.as_secs_f64(), 0),
@@ -87,12 +90,48 @@ fn python_rows(venv: &Venv, window: Duration, table: &mut Table) -> anyhow::Resu
     let wait_bound = CLIENTS as f64 / (WAIT_MS as f64 / 1000.0);
     let k = default_executor_threads();
     let cells: [(&ChildServer, &str, String, &str, f64); 6] = [
-        (&fastapi, "FastAPI", format!("/wait?ms={WAIT_MS}"), "async def, await asyncio.sleep", wait_bound),
-        (&django, "Django ASGI", format!("/async/wait?ms={WAIT_MS}"), "async def view, await asyncio.sleep", wait_bound),
-        (&django, "DRF under uvicorn", format!("/wait?ms={WAIT_MS}"), "sync APIView, run by sync_to_async", wait_bound),
-        (&fastapi, "FastAPI", format!("/users/{fastapi_user}"), "async def, async driver", CLIENTS as f64 / wait),
-        (&django, "Django ASGI", format!("/async/users/{django_user}"), "sync_to_async(ORM), thread-sensitive (default)", CLIENTS as f64 / wait),
-        (&django, "Django ASGI", format!("/async/users-any-thread/{django_user}"), "sync_to_async(ORM, thread_sensitive=False)", (k.min(CLIENTS)) as f64 / wait),
+        (
+            &fastapi,
+            "FastAPI",
+            format!("/wait?ms={WAIT_MS}"),
+            "async def, await asyncio.sleep",
+            wait_bound,
+        ),
+        (
+            &django,
+            "Django ASGI",
+            format!("/async/wait?ms={WAIT_MS}"),
+            "async def view, await asyncio.sleep",
+            wait_bound,
+        ),
+        (
+            &django,
+            "DRF under uvicorn",
+            format!("/wait?ms={WAIT_MS}"),
+            "sync APIView, run by sync_to_async",
+            wait_bound,
+        ),
+        (
+            &fastapi,
+            "FastAPI",
+            format!("/users/{fastapi_user}"),
+            "async def, async driver",
+            CLIENTS as f64 / wait,
+        ),
+        (
+            &django,
+            "Django ASGI",
+            format!("/async/users/{django_user}"),
+            "sync_to_async(ORM), thread-sensitive (default)",
+            CLIENTS as f64 / wait,
+        ),
+        (
+            &django,
+            "Django ASGI",
+            format!("/async/users-any-thread/{django_user}"),
+            "sync_to_async(ORM, thread_sensitive=False)",
+            (k.min(CLIENTS)) as f64 / wait,
+        ),
     ];
     for (server, stack, path, runs, bound) in cells {
         eprintln!("question 12: {stack} {path} …");
@@ -123,7 +162,14 @@ pub fn start_django_asgi(
     let mut command = Command::new(venv.bin("uvicorn"));
     command
         .args(["questions.djasync.asgi:application", "--host", "127.0.0.1"])
-        .args(["--port", &port.to_string(), "--loop", "uvloop", "--http", "httptools"])
+        .args([
+            "--port",
+            &port.to_string(),
+            "--loop",
+            "uvloop",
+            "--http",
+            "httptools",
+        ])
         .arg("--no-access-log")
         .current_dir(python_dir())
         .env("WW_DATABASE", database)

@@ -28,7 +28,9 @@ pub const UNSUPPORTED: &str = "ASGI 'lifespan' protocol appears unsupported";
 
 pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
     let requests = if ctx.quick { 20 } else { 200 };
-    println!("({requests} sequential requests on one keep-alive connection, one gunicorn sync worker)\n");
+    println!(
+        "({requests} sequential requests on one keep-alive connection, one gunicorn sync worker)\n"
+    );
     let mut table = Table::new([
         "stack",
         "startup code lives in",
@@ -39,7 +41,7 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
     ]);
     table.chart("connections opened");
     match ctx.venv() {
-        Ok(venv) => python_rows(venv, requests, &mut table)?,
+        Ok(venv) => python_rows(venv, requests, ctx.quick, &mut table)?,
         Err(why) => println!("(Python rows skipped: {why})\n"),
     }
     let opened = rust_twin()?;
@@ -55,7 +57,7 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn python_rows(venv: &Venv, requests: usize, table: &mut Table) -> anyhow::Result<()> {
+fn python_rows(venv: &Venv, requests: usize, quick: bool, table: &mut Table) -> anyhow::Result<()> {
     // Does uvicorn run a lifespan for each app? Its log says.
     let dir = tempfile::tempdir()?;
     let sqlite = dir.path().join("q13.sqlite").display().to_string();
@@ -105,19 +107,31 @@ fn python_rows(venv: &Venv, requests: usize, table: &mut Table) -> anyhow::Resul
             return Ok(());
         }
     };
-    for (setting, envs) in [
-        ("CONN_MAX_AGE=0", [("WW_CONN_MAX_AGE", "0"), ("WW_DJANGO_POOL", "0")]),
-        ("CONN_MAX_AGE=None", [("WW_CONN_MAX_AGE", "none"), ("WW_DJANGO_POOL", "0")]),
-        ("OPTIONS pool (5.1+)", [("WW_CONN_MAX_AGE", "0"), ("WW_DJANGO_POOL", "1")]),
-    ] {
+    let settings = [
+        (
+            "CONN_MAX_AGE=0",
+            [("WW_CONN_MAX_AGE", "0"), ("WW_DJANGO_POOL", "0")],
+        ),
+        (
+            "OPTIONS pool (5.1+)",
+            [("WW_CONN_MAX_AGE", "0"), ("WW_DJANGO_POOL", "1")],
+        ),
+        (
+            "CONN_MAX_AGE=None",
+            [("WW_CONN_MAX_AGE", "none"), ("WW_DJANGO_POOL", "0")],
+        ),
+    ];
+    // --quick: the two ends (a connection per request, the pool).
+    let settings = if quick { &settings[..2] } else { &settings[..] };
+    for (setting, envs) in settings {
         eprintln!("question 13: Django, {setting} …");
-        let server = start_django_wsgi(venv, &pg.dsn(), &envs)?;
+        let server = start_django_wsgi(venv, &pg.dsn(), envs)?;
         let (opened, mean) = count_backends(&server, requests)?;
         table.row([
             Cell::from("Django WSGI (gunicorn sync)"),
             Cell::from("AppConfig.ready()"),
             Cell::from("no lifespan in WSGI"),
-            Cell::from(setting),
+            Cell::from(*setting),
             Cell::from(opened),
             duration(mean),
         ]);
@@ -132,7 +146,11 @@ fn start_django_wsgi(venv: &Venv, dsn: &str, envs: &[(&str, &str)]) -> anyhow::R
     let port = stacks::free_port()?;
     let mut command = Command::new(venv.bin("gunicorn"));
     command
-        .args(["questions.djasync.wsgi", "--bind", &format!("127.0.0.1:{port}")])
+        .args([
+            "questions.djasync.wsgi",
+            "--bind",
+            &format!("127.0.0.1:{port}"),
+        ])
         .args(["--workers", "1", "-k", "sync", "--no-control-socket"])
         .current_dir(python_dir())
         .env("WW_DATABASE", dsn)
@@ -170,9 +188,13 @@ fn rust_twin() -> anyhow::Result<u32> {
     let recorder = Recorder::default();
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
-        let server =
-            crate::lifespan::start(Framework::Axum, config, recorder.clone(), "127.0.0.1:0".parse()?)
-                .await?;
+        let server = crate::lifespan::start(
+            Framework::Axum,
+            config,
+            recorder.clone(),
+            "127.0.0.1:0".parse()?,
+        )
+        .await?;
         server.shutdown().await?;
         anyhow::Ok(())
     })?;

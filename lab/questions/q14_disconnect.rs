@@ -195,7 +195,9 @@ async fn rust_twin(
     let mut client = tokio::net::TcpStream::connect(addr).await?;
     let path = format!("/write?tx={tx}");
     client
-        .write_all(format!("POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n").as_bytes())
+        .write_all(
+            format!("POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n").as_bytes(),
+        )
         .await?;
     tokio::time::sleep(hangup).await;
     drop(client); // the client gives up

@@ -27,7 +27,12 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
         }
     };
     let rows = if ctx.quick { "100000" } else { "1000000" };
-    let mut table = Table::new(["gunicorn flags", "what we did", "what happened", "memory (MiB)"]);
+    let mut table = Table::new([
+        "gunicorn flags",
+        "what we did",
+        "what happened",
+        "memory (MiB)",
+    ]);
     table.chart("memory (MiB)");
 
     // --timeout: a 3 s request on a worker with a 1 s timeout.
@@ -51,14 +56,21 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
         Cell::from(format!(
             "{seen} after {}; worker {}",
             crate::report::human(took),
-            if killed && after != first { "killed and replaced" } else { "kept" }
+            if killed && after != first {
+                "killed and replaced"
+            } else {
+                "kept"
+            }
         )),
         Cell::from("—"),
     ]);
     drop(server);
 
     // --preload: four workers, the table loaded in each or once in the master.
-    for flags in [&["--workers", "4"][..], &["--workers", "4", "--preload"][..]] {
+    for flags in [
+        &["--workers", "4"][..],
+        &["--workers", "4", "--preload"][..],
+    ] {
         let server = start(venv, rows, flags)?;
         wait_for_workers(&server, 4)?;
         let (rss, pss) = group_memory(server.pid());
@@ -79,7 +91,10 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
 
     // --max-requests: a worker that leaks 1 MiB per request.
     let leaks = if ctx.quick { 40 } else { 200 };
-    for flags in [&["--workers", "1"][..], &["--workers", "1", "--max-requests", "15"][..]] {
+    for flags in [
+        &["--workers", "1"][..],
+        &["--workers", "1", "--max-requests", "15"][..],
+    ] {
         let server = start(venv, "1000", flags)?;
         let mut pids = HashSet::new();
         for _ in 0..leaks {
@@ -107,7 +122,11 @@ fn start(venv: &Venv, rows: &str, flags: &[&str]) -> anyhow::Result<ChildServer>
     let port = stacks::free_port()?;
     let mut command = Command::new(venv.bin("gunicorn"));
     command
-        .args(["questions.q15_app:app", "--bind", &format!("127.0.0.1:{port}")])
+        .args([
+            "questions.q15_app:app",
+            "--bind",
+            &format!("127.0.0.1:{port}"),
+        ])
         .args(["-k", "sync", "--no-control-socket"])
         .args(flags)
         .current_dir(python_dir())
@@ -158,7 +177,11 @@ fn wait_for_workers(server: &ChildServer, workers: usize) -> anyhow::Result<()> 
         if n > workers && rss == last {
             return Ok(());
         }
-        anyhow::ensure!(Instant::now() < deadline, "workers not up: {}", server.log());
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "workers not up: {}",
+            server.log()
+        );
         last = rss;
         std::thread::sleep(Duration::from_millis(400));
     }
