@@ -70,18 +70,23 @@ fn question_11_and_12_stay_under_their_bounds() {
 }
 
 #[test]
-fn question_11_one_gil_gives_no_cpu_speedup() {
+fn question_11_one_gil_never_uses_more_than_one_core() {
+    // Physics: under one lock only the holder runs, so the process uses at
+    // most one core (10 % for the waiters' wake-ups and noise). Wall-clock
+    // speedups are not checked: on a shared machine two threads that take
+    // turns can get a larger share of the CPU than one, which is the
+    // scheduler's doing, not parallelism.
     let run = record("ch07_q11");
-    let (_, columns, rows) = tables_with(&run, "speedup")[0];
+    let (_, columns, rows) = tables_with(&run, "cores used")[0];
+    let mut checked = 0;
     for row in rows {
         if cell(columns, row, "lock")["text"] == "GIL" {
-            let speedup = cell(columns, row, "speedup")["value"].as_f64().unwrap();
-            assert!(
-                speedup <= 1.3,
-                "two threads under one GIL ran {speedup:.2}x faster"
-            );
+            let cores = cell(columns, row, "cores used")["value"].as_f64().unwrap();
+            assert!(cores <= 1.1, "threads under one GIL used {cores:.2} cores");
+            checked += 1;
         }
     }
+    assert!(checked >= 2);
 }
 
 #[test]

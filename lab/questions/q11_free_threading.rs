@@ -38,12 +38,25 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
     }
     // ANCHOR: changes
     let total: u64 = if ctx.quick { 4_000_000 } else { 20_000_000 };
-    let mut changes = Table::new(["runtime", "lock", "CPU-bound threads", "took", "speedup"]);
+    let mut changes = Table::new([
+        "runtime",
+        "lock",
+        "CPU-bound threads",
+        "took",
+        "speedup",
+        "cores used",
+    ]);
     changes.chart("speedup");
-    // The best of three runs per cell (the machine is shared), after a warm-up.
+    // The fastest of three runs per cell (the machine is shared), after a
+    // warm-up; `cores used` is the process's CPU time over the wall time:
+    // under one lock it cannot exceed one core, whatever the scheduler does.
     let best = |mode, threads| {
         (0..3)
-            .map(|_| cpu_bound(mode, threads, total, DEFAULT_SWITCH_INTERVAL).elapsed)
+            .map(|_| {
+                let cpu = cpu_time::ProcessTime::now();
+                let took = cpu_bound(mode, threads, total, DEFAULT_SWITCH_INTERVAL).elapsed;
+                (took, cpu.elapsed())
+            })
             .min()
             .unwrap_or_default()
     };
@@ -51,13 +64,14 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
     for mode in [Mode::On, Mode::Off] {
         let (one, two) = (best(mode, 1), best(mode, 2));
         let lock = if mode == Mode::On { "GIL" } else { "none" };
-        for (threads, took) in [(1usize, one), (2, two)] {
+        for (threads, (took, cpu)) in [(1usize, one), (2, two)] {
             changes.row([
                 Cell::from("Rust Gil (ch. 2)"),
                 Cell::from(lock),
                 Cell::from(threads),
                 duration(took),
-                speedup(one, took),
+                speedup(one.0, took),
+                num(cpu.as_secs_f64() / took.as_secs_f64(), 2),
             ]);
         }
     }
@@ -78,6 +92,7 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
                 Cell::from(threads),
                 duration(took),
                 speedup(Duration::from_secs_f64(one), took),
+                Cell::from("—"),
             ]);
         }
     }

@@ -93,7 +93,7 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
     let leaks = if ctx.quick { 40 } else { 200 };
     for flags in [
         &["--workers", "1"][..],
-        &["--workers", "1", "--max-requests", "15"][..],
+        &["--workers", "1", "--max-requests", "25"][..],
     ] {
         let server = start(venv, "1000", flags)?;
         let mut pids = HashSet::new();
