@@ -10,6 +10,7 @@
 //! Leaves out: anything not asked by readers; the chapters' own experiments
 //! are reused, not repeated.
 
+pub mod common;
 pub mod q01_blocking_call;
 pub mod q02_def_or_async;
 pub mod q03_threadpool_cap;
@@ -25,6 +26,7 @@ pub mod q12_django_async;
 pub mod q13_django_lifespan;
 pub mod q14_disconnect;
 pub mod q15_gunicorn_flags;
+pub mod script;
 
 use crate::python::Venv;
 

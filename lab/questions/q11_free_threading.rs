@@ -1,9 +1,240 @@
-//! Question 11: Does free-threaded Python make async pointless?.
+//! Question 11: does free-threaded Python make async pointless? What
+//! removing the GIL changes (CPU-bound threads run in parallel) and what it
+//! does not (a thread per waiting request still costs a thread, and a pool
+//! of 40 threads still serves at most 40 waits at a time).
 //!
-//! (Not measured yet: the chapter 7 skeleton.)
+//! No free-threaded CPython is installed on the book's machine, so the rows
+//! use chapter 2's [`Gil`] switched off ([`Mode::Off`]) and say so; if a
+//! `python3.13t` / `python3.14t` is on `PATH`, its CPU-bound rows are added
+//! (`python/questions/q11_free_threading.py`).
+//!
+//! Leaves out: C extensions that re-enable the GIL on import, and the
+//! single-thread slowdown of free-threaded builds.
+
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::time::{Duration, Instant};
 
 use super::Ctx;
+use super::script::{f64_at, run_program};
+use crate::gil::experiments::cpu_bound;
+use crate::gil::work::{blocking_call_releasing, run_bytecodes};
+use crate::gil::{DEFAULT_SWITCH_INTERVAL, Gil, Mode};
+use crate::report::{Cell, Table, duration, num, speedup};
 
-pub fn run(_ctx: &Ctx) -> anyhow::Result<()> {
-    anyhow::bail!("question 11 is not measured yet")
+/// FastAPI's threadpool: AnyIO's 40 tokens.
+pub const POOL: usize = 40;
+/// Each waiting request's wait (a database or upstream round trip).
+pub const WAIT: Duration = Duration::from_millis(50);
+
+pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
+    let free = ["python3.14t", "python3.13t"]
+        .into_iter()
+        .find(|p| which(p).is_some());
+    match free {
+        Some(p) => println!("(free-threaded CPython found: {p}; its rows are marked CPython)\n"),
+        None => println!(
+            "(no free-threaded CPython on PATH (python3.13t, python3.14t): the rows use the Rust Gil of chapter 2 switched off — Mode::Off — in its place)\n"
+        ),
+    }
+    // ANCHOR: changes
+    let total: u64 = if ctx.quick { 4_000_000 } else { 20_000_000 };
+    let mut changes = Table::new([
+        "runtime",
+        "lock",
+        "CPU-bound threads",
+        "took",
+        "speedup",
+        "cores used",
+    ]);
+    changes.chart("speedup");
+    // The fastest of three runs per cell (the machine is shared), after a
+    // warm-up; `cores used` is the process's CPU time over the wall time:
+    // under one lock it cannot exceed one core, whatever the scheduler does.
+    let best = |mode, threads| {
+        (0..3)
+            .map(|_| {
+                let cpu = cpu_time::ProcessTime::now();
+                let took = cpu_bound(mode, threads, total, DEFAULT_SWITCH_INTERVAL).elapsed;
+                (took, cpu.elapsed())
+            })
+            .min()
+            .unwrap_or_default()
+    };
+    let _ = best(Mode::Off, 1);
+    for mode in [Mode::On, Mode::Off] {
+        let (one, two) = (best(mode, 1), best(mode, 2));
+        let lock = if mode == Mode::On { "GIL" } else { "none" };
+        for (threads, (took, cpu)) in [(1usize, one), (2, two)] {
+            changes.row([
+                Cell::from("Rust Gil (ch. 2)"),
+                Cell::from(lock),
+                Cell::from(threads),
+                duration(took),
+                speedup(one.0, took),
+                num(cpu.as_secs_f64() / took.as_secs_f64(), 2),
+            ]);
+        }
+    }
+    // ANCHOR_END: changes
+    if let Some(program) = free {
+        let out = run_program(
+            std::path::Path::new(program),
+            "q11_free_threading.py",
+            &["--loops", &(total / 20).to_string()],
+            Duration::from_secs(120),
+        )?;
+        let (one, two) = (f64_at(&out, "one_s")?, f64_at(&out, "two_s")?);
+        for (threads, took) in [(1usize, one), (2, two)] {
+            let took = Duration::from_secs_f64(took);
+            changes.row([
+                Cell::from(format!("CPython {program}")),
+                Cell::from("none"),
+                Cell::from(threads),
+                duration(took),
+                speedup(Duration::from_secs_f64(one), took),
+                Cell::from("—"),
+            ]);
+        }
+    }
+    println!("What removing the lock changes: {total} bytecodes split over the threads\n");
+    print!("{changes}");
+
+    let requests = if ctx.quick { 200 } else { 1000 };
+    println!(
+        "\nWhat it does not change: {requests} requests that each wait {}, all arriving at once\n",
+        crate::report::human(WAIT)
+    );
+    let mut same = Table::new(["server", "lock", "req/s", "bound", "memory per waiter"]);
+    let bound = POOL as f64 / WAIT.as_secs_f64();
+    for mode in [Mode::On, Mode::Off] {
+        let lock = if mode == Mode::On { "GIL" } else { "none" };
+        let (took, _) = thread_pool(mode, POOL, requests);
+        same.row([
+            Cell::from(format!("{POOL} threads")),
+            Cell::from(lock),
+            num(requests as f64 / took.as_secs_f64(), 0),
+            num(bound, 0),
+            Cell::from("—"),
+        ]);
+    }
+    for mode in [Mode::On, Mode::Off] {
+        let lock = if mode == Mode::On { "GIL" } else { "none" };
+        let (took, per) = thread_per_request(mode, requests.min(400));
+        same.row([
+            Cell::from("a thread per request"),
+            Cell::from(lock),
+            num(requests.min(400) as f64 / took.as_secs_f64(), 0),
+            num(requests.min(400) as f64 / WAIT.as_secs_f64(), 0),
+            kib(per),
+        ]);
+    }
+    let (took, per) = tasks(requests);
+    same.row([
+        Cell::from("tokio tasks (async)"),
+        Cell::from("—"),
+        num(requests as f64 / took.as_secs_f64(), 0),
+        num(requests as f64 / WAIT.as_secs_f64(), 0),
+        kib(per),
+    ]);
+    print!("{same}");
+    Ok(())
+}
+
+fn kib(bytes: f64) -> Cell {
+    Cell::measured(format!("{:.1} KiB", bytes / 1024.0), bytes / 1024.0)
+}
+
+fn which(program: &str) -> Option<std::path::PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(program))
+            .find(|p| p.is_file())
+    })
+}
+
+/// One request: a little Python, then the wait with the lock released.
+fn handle(gil: &Gil) {
+    let mut py = gil.acquire();
+    run_bytecodes(&mut py, 100);
+    blocking_call_releasing(&mut py, WAIT);
+}
+
+// ANCHOR: pool
+/// `requests` waits served by a pool of `threads`: the pool is the cap,
+/// with or without the lock.
+fn thread_pool(mode: Mode, threads: usize, requests: usize) -> (Duration, f64) {
+    let gil = Gil::new(mode);
+    let next = AtomicUsize::new(0);
+    let started = Instant::now();
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| {
+                while next.fetch_add(1, Relaxed) < requests {
+                    handle(&gil);
+                }
+            });
+        }
+    });
+    (started.elapsed(), 0.0)
+}
+// ANCHOR_END: pool
+
+/// Resident memory of this process, in bytes.
+fn rss() -> f64 {
+    procfs::process::Process::myself()
+        .and_then(|p| p.status())
+        .ok()
+        .and_then(|s| s.vmrss)
+        .map_or(0.0, |kib| kib as f64 * 1024.0)
+}
+
+/// A thread for every request, all waiting at once: resident memory per
+/// waiting thread is read while they all wait.
+fn thread_per_request(mode: Mode, requests: usize) -> (Duration, f64) {
+    let gil = Gil::new(mode);
+    let before = rss();
+    let waiting = AtomicUsize::new(0);
+    let mut during = before;
+    let started = Instant::now();
+    std::thread::scope(|s| {
+        for _ in 0..requests {
+            s.spawn(|| {
+                waiting.fetch_add(1, Relaxed);
+                handle(&gil);
+            });
+        }
+        while waiting.load(Relaxed) < requests && started.elapsed() < WAIT {
+            std::thread::yield_now();
+        }
+        std::thread::sleep(WAIT / 5);
+        during = rss();
+    });
+    (
+        started.elapsed(),
+        (during - before).max(0.0) / requests as f64,
+    )
+}
+
+/// The async answer: a task per request on one thread.
+fn tasks(requests: usize) -> (Duration, f64) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("a tokio runtime");
+    let before = rss();
+    runtime.block_on(async {
+        let started = Instant::now();
+        let handles: Vec<_> = (0..requests)
+            .map(|_| tokio::spawn(tokio::time::sleep(WAIT)))
+            .collect();
+        tokio::task::yield_now().await;
+        let during = rss();
+        for h in handles {
+            let _ = h.await;
+        }
+        (
+            started.elapsed(),
+            (during - before).max(0.0) / requests as f64,
+        )
+    })
 }

@@ -1,9 +1,209 @@
-//! Question 13: Where is Django's lifespan?.
+//! Question 13: where is Django's lifespan? Django's ASGI handler does not
+//! speak ASGI's lifespan protocol (uvicorn says so in its log); what Django
+//! readers have instead is `AppConfig.ready()` for startup and, for the
+//! database, `CONN_MAX_AGE` or (Django 5.1+, PostgreSQL) a connection pool.
+//! Measured on a throwaway PostgreSQL ([`crate::postgres`]): how many
+//! connections N requests open (distinct `pg_backend_pid()`s seen by the
+//! view, `python/questions/djasync/views.py`) and what each request costs,
+//! with `CONN_MAX_AGE=0`, persistent, and the pool; beside FastAPI's
+//! lifespan and the Rust twin (the pool built before `serve`, chapter 5).
 //!
-//! (Not measured yet: the chapter 7 skeleton.)
+//! Leaves out: a shutdown hook (Django has none; `atexit` is not one).
+
+use std::collections::HashSet;
+use std::process::Command;
+use std::time::{Duration, Instant};
 
 use super::Ctx;
+use super::q12_django_async::start_django_asgi;
+use crate::lifespan::{Config, Framework, Recorder, Step};
+use crate::postgres::Postgres;
+use crate::process::{ChildServer, Ready};
+use crate::python::{Venv, python_dir, target_dir};
+use crate::report::{Cell, Table, duration};
+use crate::stacks::{self, Launch, StackName};
 
-pub fn run(_ctx: &Ctx) -> anyhow::Result<()> {
-    anyhow::bail!("question 13 is not measured yet")
+/// What uvicorn logs when an app does not answer the lifespan messages.
+pub const UNSUPPORTED: &str = "ASGI 'lifespan' protocol appears unsupported";
+
+pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
+    let requests = if ctx.quick { 20 } else { 200 };
+    println!(
+        "({requests} sequential requests on one keep-alive connection, one gunicorn sync worker)\n"
+    );
+    let mut table = Table::new([
+        "stack",
+        "startup code lives in",
+        "lifespan ran",
+        "DB setting",
+        "connections opened",
+        "mean latency",
+    ]);
+    table.chart("connections opened");
+    match ctx.venv() {
+        Ok(venv) => python_rows(venv, requests, ctx.quick, &mut table)?,
+        Err(why) => println!("(Python rows skipped: {why})\n"),
+    }
+    let opened = rust_twin()?;
+    table.row([
+        Cell::from("Rust (ch. 5, axum)"),
+        Cell::from("AppResources::start before serve"),
+        Cell::from("yes"),
+        Cell::from("sqlx pool"),
+        Cell::from(opened as usize),
+        Cell::from("—"),
+    ]);
+    print!("{table}");
+    Ok(())
+}
+
+fn python_rows(venv: &Venv, requests: usize, quick: bool, table: &mut Table) -> anyhow::Result<()> {
+    // Does uvicorn run a lifespan for each app? Its log says.
+    let dir = tempfile::tempdir()?;
+    let sqlite = dir.path().join("q13.sqlite").display().to_string();
+    let django = start_django_asgi(venv, &sqlite, Duration::ZERO)?;
+    stacks::drain(&django, "/hello", Duration::from_secs(30))?;
+    let django_said = django.log().contains(UNSUPPORTED);
+    drop(django);
+    let launch = Launch {
+        workers: 1,
+        threads: 4,
+        database: sqlite,
+        db_latency: Duration::ZERO,
+        venv: Some(venv.clone()),
+        exe: std::env::current_exe()?,
+    };
+    let fastapi = stacks::start(StackName::FastapiAsync, &launch)?;
+    stacks::drain(&fastapi, "/hello", Duration::from_secs(30))?;
+    let fastapi_ran = fastapi.log().contains("Application startup complete")
+        && !fastapi.log().contains(UNSUPPORTED);
+    drop(fastapi);
+    table.row([
+        Cell::from("FastAPI (uvicorn)"),
+        Cell::from("lifespan(app): before yield"),
+        Cell::from(if fastapi_ran { "yes" } else { "no" }),
+        Cell::from("asyncpg pool in lifespan"),
+        Cell::from("—"),
+        Cell::from("—"),
+    ]);
+    table.row([
+        Cell::from("Django ASGI (uvicorn)"),
+        Cell::from("AppConfig.ready()"),
+        Cell::from(if django_said {
+            "no: \"lifespan unsupported\""
+        } else {
+            "?"
+        }),
+        Cell::from("—"),
+        Cell::from("—"),
+        Cell::from("—"),
+    ]);
+
+    let pg_dir = tempfile::tempdir()?;
+    let mut pg = match Postgres::start(&pg_dir.path().join("pg")) {
+        Ok(pg) => pg,
+        Err(why) => {
+            println!("(PostgreSQL rows skipped: {why})\n");
+            return Ok(());
+        }
+    };
+    let settings = [
+        (
+            "CONN_MAX_AGE=0",
+            [("WW_CONN_MAX_AGE", "0"), ("WW_DJANGO_POOL", "0")],
+        ),
+        (
+            "OPTIONS pool (5.1+)",
+            [("WW_CONN_MAX_AGE", "0"), ("WW_DJANGO_POOL", "1")],
+        ),
+        (
+            "CONN_MAX_AGE=None",
+            [("WW_CONN_MAX_AGE", "none"), ("WW_DJANGO_POOL", "0")],
+        ),
+    ];
+    // --quick: the two ends (a connection per request, the pool).
+    let settings = if quick { &settings[..2] } else { &settings[..] };
+    for (setting, envs) in settings {
+        eprintln!("question 13: Django, {setting} …");
+        let server = start_django_wsgi(venv, &pg.dsn(), envs)?;
+        let (opened, mean) = count_backends(&server, requests)?;
+        table.row([
+            Cell::from("Django WSGI (gunicorn sync)"),
+            Cell::from("AppConfig.ready()"),
+            Cell::from("no lifespan in WSGI"),
+            Cell::from(*setting),
+            Cell::from(opened),
+            duration(mean),
+        ]);
+    }
+    pg.stop()?;
+    Ok(())
+}
+
+/// Chapter 6's Django project (with the question's views) under one
+/// gunicorn sync worker, on PostgreSQL.
+fn start_django_wsgi(venv: &Venv, dsn: &str, envs: &[(&str, &str)]) -> anyhow::Result<ChildServer> {
+    let port = stacks::free_port()?;
+    let mut command = Command::new(venv.bin("gunicorn"));
+    command
+        .args([
+            "questions.djasync.wsgi",
+            "--bind",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .args(["--workers", "1", "-k", "sync", "--no-control-socket"])
+        .current_dir(python_dir())
+        .env("WW_DATABASE", dsn)
+        .env("PYTHONPYCACHEPREFIX", target_dir().join("python-pycache"))
+        .envs(envs.iter().copied());
+    let ready = Ready::Accepts(([127, 0, 0, 1], port).into());
+    ChildServer::start(command, ready, stacks::READY_WITHIN)
+}
+
+// ANCHOR: count_backends
+/// `requests` sequential `GET /async/backend-pid`: each answer names the
+/// PostgreSQL backend that served it; a new pid is a new connection.
+fn count_backends(server: &ChildServer, requests: usize) -> anyhow::Result<(usize, Duration)> {
+    let client = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()?;
+    let url = server.url("/async/backend-pid");
+    client.get(&url).send()?.error_for_status()?; // warm: imports, first connect
+    let mut pids = HashSet::new();
+    let started = Instant::now();
+    for _ in 0..requests {
+        let answer: serde_json::Value = client.get(&url).send()?.error_for_status()?.json()?;
+        pids.insert(answer["pid"].as_i64().unwrap_or(-1));
+    }
+    Ok((pids.len(), started.elapsed() / requests as u32))
+}
+// ANCHOR_END: count_backends
+
+/// The Rust twin: the pool opens in `AppResources::start`, before the port
+/// does; the recorder says how many connections it opened.
+fn rust_twin() -> anyhow::Result<u32> {
+    let dir = tempfile::tempdir()?;
+    let mut config = Config::new(dir.path().join("q13.sqlite"));
+    config.model_entries = 1_000;
+    let recorder = Recorder::default();
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async {
+        let server = crate::lifespan::start(
+            Framework::Axum,
+            config,
+            recorder.clone(),
+            "127.0.0.1:0".parse()?,
+        )
+        .await?;
+        server.shutdown().await?;
+        anyhow::Ok(())
+    })?;
+    Ok(recorder
+        .events()
+        .iter()
+        .find_map(|e| match e.step {
+            Step::PoolOpened { connections } => Some(connections),
+            _ => None,
+        })
+        .unwrap_or(0))
 }

@@ -1,9 +1,217 @@
-//! Question 15: gunicorn --timeout, --preload, --max-requests.
+//! Question 15: gunicorn `--timeout`, `--preload`, `--max-requests`, each
+//! measured on a small WSGI app (`python/questions/q15_app.py`): what a
+//! request slower than `--timeout` gets, what `--preload` does to memory
+//! summed over the workers (RSS counts shared pages once per process, PSS
+//! splits them), and what `--max-requests` does to a leaking worker.
 //!
-//! (Not measured yet: the chapter 7 skeleton.)
+//! Leaves out: gthread and uvicorn workers (`--timeout` means "no heartbeat
+//! for this long" for them too, but an async worker heartbeats while a
+//! request waits), `--max-requests-jitter`.
+
+use std::collections::HashSet;
+use std::process::Command;
+use std::time::{Duration, Instant};
 
 use super::Ctx;
+use crate::process::{ChildServer, Ready};
+use crate::python::{Venv, python_dir, target_dir};
+use crate::report::{Cell, Table};
+use crate::stacks;
 
-pub fn run(_ctx: &Ctx) -> anyhow::Result<()> {
-    anyhow::bail!("question 15 is not measured yet")
+pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
+    let venv = match ctx.venv() {
+        Ok(venv) => venv,
+        Err(why) => {
+            println!("(skipped: every row is gunicorn's: {why})");
+            return Ok(());
+        }
+    };
+    let rows = if ctx.quick { "100000" } else { "1000000" };
+    let mut table = Table::new([
+        "gunicorn flags",
+        "what we did",
+        "what happened",
+        "memory (MiB)",
+    ]);
+    table.chart("memory (MiB)");
+
+    // --timeout: a 3 s request on a worker with a 1 s timeout.
+    let server = start(venv, rows, &["--workers", "1", "--timeout", "1"])?;
+    let first = pid(&server, "/")?;
+    let started = Instant::now();
+    let client = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()?;
+    let seen = match client.get(server.url("/slow?s=3")).send() {
+        Ok(answer) => format!("HTTP {}", answer.status().as_u16()),
+        Err(e) if e.is_timeout() => "no answer in 10 s".to_string(),
+        Err(_) => "connection closed, no response".to_string(),
+    };
+    let took = started.elapsed();
+    let after = pid(&server, "/")?;
+    let killed = server.log().contains("WORKER TIMEOUT");
+    table.row([
+        Cell::from("--timeout 1 (1 worker)"),
+        Cell::from("GET /slow?s=3"),
+        Cell::from(format!(
+            "{seen} after {}; worker {}",
+            crate::report::human(took),
+            if killed && after != first {
+                "killed and replaced"
+            } else {
+                "kept"
+            }
+        )),
+        Cell::from("—"),
+    ]);
+    drop(server);
+
+    // --preload: four workers, the table loaded in each or once in the master.
+    for flags in [
+        &["--workers", "4"][..],
+        &["--workers", "4", "--preload"][..],
+    ] {
+        let server = start(venv, rows, flags)?;
+        wait_for_workers(&server, 4)?;
+        let (rss, pss) = group_memory(server.pid());
+        let label = flags.join(" ");
+        table.row([
+            Cell::from(format!("{label}: RSS summed")),
+            Cell::from(format!("{rows} rows loaded at import")),
+            Cell::from("what `ps` adds up"),
+            mib(rss),
+        ]);
+        table.row([
+            Cell::from(format!("{label}: PSS summed")),
+            Cell::from(format!("{rows} rows loaded at import")),
+            Cell::from("shared pages counted once"),
+            mib(pss),
+        ]);
+    }
+
+    // --max-requests: a worker that leaks 1 MiB per request.
+    let leaks = if ctx.quick { 40 } else { 200 };
+    for flags in [
+        &["--workers", "1"][..],
+        &["--workers", "1", "--max-requests", "25"][..],
+    ] {
+        let server = start(venv, "1000", flags)?;
+        let mut pids = HashSet::new();
+        for _ in 0..leaks {
+            pids.insert(pid(&server, "/leak")?);
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        let (rss, _) = group_memory(server.pid());
+        table.row([
+            Cell::from(flags.join(" ")),
+            Cell::from(format!("{leaks} × GET /leak (1 MiB kept each)")),
+            Cell::from(format!("{} worker process(es) served them", pids.len())),
+            mib(rss),
+        ]);
+    }
+    print!("{table}");
+    Ok(())
 }
+
+fn mib(bytes: u64) -> Cell {
+    let m = bytes as f64 / (1024.0 * 1024.0);
+    Cell::measured(format!("{m:.0}"), m)
+}
+
+fn start(venv: &Venv, rows: &str, flags: &[&str]) -> anyhow::Result<ChildServer> {
+    let port = stacks::free_port()?;
+    let mut command = Command::new(venv.bin("gunicorn"));
+    command
+        .args([
+            "questions.q15_app:app",
+            "--bind",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .args(["-k", "sync", "--no-control-socket"])
+        .args(flags)
+        .current_dir(python_dir())
+        .env("WW_Q15_ROWS", rows)
+        .env("PYTHONPYCACHEPREFIX", target_dir().join("python-pycache"));
+    let server = ChildServer::start(
+        command,
+        Ready::Accepts(([127, 0, 0, 1], port).into()),
+        stacks::READY_WITHIN,
+    )?;
+    Ok(server)
+}
+
+/// The pid of the worker that answered `GET path`.
+fn pid(server: &ChildServer, path: &str) -> anyhow::Result<u64> {
+    let answer: serde_json::Value = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()?
+        .get(server.url(path))
+        .send()?
+        .error_for_status()?
+        .json()?;
+    answer["pid"]
+        .as_u64()
+        .ok_or_else(|| anyhow::anyhow!("no pid in {answer}"))
+}
+
+/// The processes of process group `group`.
+fn group_pids(group: u32) -> Vec<i32> {
+    procfs::process::all_processes()
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|p| p.stat().ok())
+        .filter(|s| s.pgrp == group as i32)
+        .map(|s| s.pid)
+        .collect()
+}
+
+/// Waits until the master has `workers` workers and each has imported the
+/// app (a worker's RSS stops growing).
+fn wait_for_workers(server: &ChildServer, workers: usize) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut last = 0;
+    loop {
+        let n = group_pids(server.pid()).len();
+        let (rss, _) = group_memory(server.pid());
+        if n > workers && rss == last {
+            return Ok(());
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "workers not up: {}",
+            server.log()
+        );
+        last = rss;
+        std::thread::sleep(Duration::from_millis(400));
+    }
+}
+
+// ANCHOR: group_memory
+/// RSS and PSS summed over a process group, from `/proc/PID/smaps_rollup`.
+/// RSS counts a page shared by four workers four times; PSS counts a
+/// quarter in each, so PSS summed is what the group really uses.
+fn group_memory(group: u32) -> (u64, u64) {
+    let (mut rss, mut pss) = (0, 0);
+    for pid in group_pids(group) {
+        let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")) else {
+            continue;
+        };
+        for line in text.lines() {
+            let kib = |l: &str| {
+                l.split_whitespace()
+                    .nth(1)
+                    .and_then(|n| n.parse::<u64>().ok())
+                    .unwrap_or(0)
+                    * 1024
+            };
+            if line.starts_with("Rss:") {
+                rss += kib(line);
+            } else if line.starts_with("Pss:") {
+                pss += kib(line);
+            }
+        }
+    }
+    (rss, pss)
+}
+// ANCHOR_END: group_memory

@@ -141,7 +141,8 @@ pub struct Coord {
 /// How a series is drawn. `Line`: a polyline through its points in order;
 /// `Dots`: a filled circle per point; `Bound`: a dashed line (or open
 /// circles on a lane chart) in the text colour; `Bands`: a bar from each
-/// point's x to its `x2`, on its lane.
+/// point's x to its `x2`, on its lane; `Bars`: the same, twice as thick
+/// (a bar chart: from 0 to the value).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Mark {
@@ -149,6 +150,7 @@ pub enum Mark {
     Dots,
     Bound,
     Bands,
+    Bars,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -273,6 +275,7 @@ pub fn charts_for(figure: &str, run: &Run) -> anyhow::Result<Vec<Chart>> {
             ch05_shutdown_in_flight(run)?,
         ]),
         "ch06_table" => Ok(vec![stacks_against_bounds(run)?]),
+        question if question.starts_with("ch07_q") => question_bars(question, run),
         _ => Ok(Vec::new()),
     }
     .map(|charts| {
@@ -896,6 +899,108 @@ fn ch05_shutdown_in_flight(run: &Run) -> anyhow::Result<Chart> {
     })
 }
 
+/// Chapter 7: one bar chart per table that names its chart column
+/// (`lab::report::Table::chart`): a bar per row, from 0 to that column's
+/// value, on a lane labelled by the row's first cell; when the table has a
+/// column whose name starts with `bound`, an open circle marks each row's
+/// bound. The first chart is `ch07_qNN.svg`, the next `ch07_qNN-b.svg`, …
+/// A row without a value (a skipped measurement) keeps its lane, no bar.
+fn question_bars(figure: &str, run: &Run) -> anyhow::Result<Vec<Chart>> {
+    let mut charts = Vec::new();
+    for (t, table) in run.tables.iter().enumerate() {
+        let Some(column_name) = &table.chart else {
+            continue;
+        };
+        let column = run.column(t, column_name)?;
+        let bound = run.column_where(t, |h| h.starts_with("bound"));
+        let lanes: Vec<String> = table
+            .rows
+            .iter()
+            .map(|r| r.first().map_or(String::new(), |c| c.text.clone()))
+            .collect();
+        let with_value = |c: usize| {
+            (0..table.rows.len()).filter(move |&row| {
+                table.rows[row]
+                    .get(c)
+                    .is_some_and(|cell| cell.value.is_some())
+            })
+        };
+        let bars = with_value(column)
+            .map(|row| {
+                Ok(Point {
+                    x: Coord {
+                        value: 0.0,
+                        cell: None,
+                        scale: 1.0,
+                    },
+                    y: lane(row),
+                    x2: Some(coord(run, t, row, column, 1.0)?),
+                })
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let summary = bars
+            .iter()
+            .filter_map(|p| {
+                let at = p.x2?.cell?;
+                Some(format!("{}: {}", lanes[at.row], run.cell(at).ok()?.text))
+            })
+            .collect::<Vec<_>>()
+            .join("; ");
+        // The bars first, so each bound's open circle is drawn over its bar.
+        let mut series = vec![Series {
+            name: column_name.clone(),
+            mark: Mark::Bars,
+            slot: 1,
+            points: bars,
+        }];
+        if let Some(b) = bound {
+            let points = with_value(b)
+                .map(|row| {
+                    Ok(Point {
+                        x: coord(run, t, row, b, 1.0)?,
+                        y: lane(row),
+                        x2: None,
+                    })
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            series.push(Series {
+                name: table.columns[b].clone(),
+                mark: Mark::Bound,
+                slot: 0,
+                points,
+            });
+        }
+        let letter = (b'a' + charts.len() as u8) as char;
+        let file = if charts.is_empty() {
+            format!("{figure}.svg")
+        } else {
+            format!("{figure}-{letter}.svg")
+        };
+        let what = if table.caption.is_empty() {
+            table.section.clone()
+        } else {
+            table.caption.clone()
+        };
+        let bound_note = bound.map_or(String::new(), |b| {
+            format!(" An open circle marks each row's {}.", table.columns[b])
+        });
+        charts.push(Chart {
+            file,
+            title: format!("{what}: {column_name}"),
+            desc: format!(
+                "Bar chart, one bar per row ({}), of {column_name}: {summary}.{bound_note} \
+                 The exact numbers are in the text figure beside it.",
+                table.columns.first().map_or("", String::as_str)
+            ),
+            x: axis(column_name, false, xs(&series), true),
+            y: lane_axis(lanes.len()),
+            lanes,
+            series,
+        });
+    }
+    Ok(charts)
+}
+
 // ---------------------------------------------------------------------------
 // Drawing.
 
@@ -1052,9 +1157,14 @@ where
                 let r = if series.name.contains("event") { 3 } else { 6 };
                 ctx.draw_series(xy.iter().map(|&p| Circle::new(p, r, color.filled())))
             }
-            Mark::Bands => ctx.draw_series(series.points.iter().map(|p| {
+            Mark::Bands | Mark::Bars => ctx.draw_series(series.points.iter().map(|p| {
+                let half = if series.mark == Mark::Bars {
+                    2.0 * BAND_HALF
+                } else {
+                    BAND_HALF
+                };
                 let (x0, x1) = (p.x.value, p.x2.map_or(p.x.value, |c| c.value));
-                let (y0, y1) = (p.y.value - BAND_HALF, p.y.value + BAND_HALF);
+                let (y0, y1) = (p.y.value - half, p.y.value + half);
                 Rectangle::new([(x0, y0), (x1, y1)], color.mix(0.85).filled())
             })),
         };
@@ -1082,7 +1192,7 @@ where
                 ShapeStyle::from(color).stroke_width(2),
             )),
             Mark::Line | Mark::Dots => root.draw(&Circle::new((x + 13, y), 5, color.filled())),
-            Mark::Bands => root.draw(&Rectangle::new(
+            Mark::Bands | Mark::Bars => root.draw(&Rectangle::new(
                 [(x, y - 6), (x + 26, y + 6)],
                 color.mix(0.85).filled(),
             )),
@@ -1437,6 +1547,78 @@ mod tests {
         let moved = moved.replace(&format!("{line}\n"), "");
         let err = check_svg(&moved, &run).unwrap_err().to_string();
         assert!(err.contains("measured: nothing drawn at"), "{err}");
+    }
+
+    /// A chapter 7 run: one table with a chart column and a bound, one without.
+    fn ch07_run() -> Run {
+        let row = |label: &str, rps: Option<f64>, bound: f64| {
+            vec![
+                cell(label, None),
+                match rps {
+                    Some(v) => cell(&format!("{v:.0}"), Some(v)),
+                    None => cell("skipped", None),
+                },
+                cell(&format!("{bound:.0}"), Some(bound)),
+            ]
+        };
+        let table = |chart: Option<&str>| RunTable {
+            section: "3. Do sync endpoints scale with threads?".into(),
+            caption: "100 clients, 1 s def requests".into(),
+            columns: vec!["server".into(), "req/s".into(), "bound (req/s)".into()],
+            rows: vec![
+                row("uvicorn, 40 tokens", Some(39.2), 40.0),
+                row("uvicorn, 100 tokens", Some(97.5), 100.0),
+                row("no python", None, 100.0),
+            ],
+            chart: chart.map(String::from),
+        };
+        Run {
+            title: "Chapter 7".into(),
+            command: "cargo run --release --example ch07_questions -- --only 3".into(),
+            machine: "test machine".into(),
+            tables: vec![table(Some("req/s")), table(None), table(Some("req/s"))],
+        }
+    }
+
+    #[test]
+    fn a_question_gets_one_bar_chart_per_charted_table() {
+        let run = ch07_run();
+        let charts = charts_for("ch07_q03", &run).unwrap();
+        let files: Vec<&str> = charts.iter().map(|c| c.file.as_str()).collect();
+        assert_eq!(files, ["ch07_q03.svg", "ch07_q03-b.svg"]);
+        let mut chart = charts[0].clone();
+        assert_eq!(chart.lanes[0], "no python", "top first: lane 0 on top");
+        assert!(
+            chart.desc.contains("uvicorn, 40 tokens: 39"),
+            "{}",
+            chart.desc
+        );
+        let svg = render(&mut chart, |chart| Provenance {
+            source: "ch07_q03.txt".into(),
+            source_sha256: sha256_hex("text"),
+            record: "ch07_q03.json".into(),
+            banner: run.banner(),
+            chart: chart.clone(),
+        })
+        .unwrap();
+        // Two bars (two ends each) and three bounds.
+        assert_eq!(check_svg(&svg, &run).unwrap(), 7);
+        let mut other = run.clone();
+        other.tables[0].rows[1][1].value = Some(60.0);
+        let err = check_svg(&svg, &other).unwrap_err().to_string();
+        assert!(
+            err.contains("plots 97.5 where the run recorded 60"),
+            "{err}"
+        );
+        // A bar drawn shorter than its value is found out.
+        let shorter = regex::Regex::new(r#"(<rect class="ww-series-1"[^>]* width=")(\d+)"#)
+            .unwrap()
+            .replace(&svg, |c: &regex::Captures| {
+                format!("{}{}", &c[1], c[2].parse::<i32>().unwrap() - 20)
+            })
+            .into_owned();
+        let err = check_svg(&shorter, &run).unwrap_err().to_string();
+        assert!(err.contains("req/s: nothing drawn at"), "{err}");
     }
 
     #[test]

@@ -183,7 +183,11 @@ fn charts_not_in_figures(markdown: &str) -> Vec<(usize, String)> {
     lines
         .iter()
         .enumerate()
-        .filter(|(_, l)| l.contains("{{#include figures/") && l.contains(".svg"))
+        .filter(|(_, l)| {
+            // `figures/X.svg` from src/, `../figures/X.svg` from src/ch07/.
+            (l.contains("{{#include figures/") || l.contains("{{#include ../figures/"))
+                && l.contains(".svg")
+        })
         .filter(|(n, _)| {
             let before = n.checked_sub(1).map(|i| lines[i].trim());
             let after = lines.get(n + 1).map(|l| l.trim());

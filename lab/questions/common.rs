@@ -1,0 +1,168 @@
+//! What every chapter 7 question uses, written once: the length of its
+//! loads (short with `--quick`), its servers — a small Python app of
+//! `python/questions/` under uvicorn or gunicorn, or a Rust twin by its
+//! stack name (`ch07_questions serve --stack NAME`), each a child process
+//! group measured from outside like chapter 6's — and one load measured
+//! while another runs (a probe beside a background load).
+//!
+//! Left out: repeated rounds and pinning to cores (one run per cell, on a
+//! shared machine: the questions read shapes and bounds, not third digits).
+
+use std::net::SocketAddr;
+use std::process::Command;
+use std::time::Duration;
+
+use anyhow::Context as _;
+
+use super::Ctx;
+use crate::loadgen::{self, LoadReport, LoadSpec};
+use crate::process::{ChildServer, Ready};
+use crate::python::{Venv, python_dir, target_dir};
+use crate::report::{Cell, duration};
+use crate::stacks::{Launch, Measured, StackName};
+
+/// How long each measured load runs.
+#[derive(Debug, Clone, Copy)]
+pub struct Load {
+    /// Sent first, not counted (connections open, workers warm up).
+    pub warmup: Duration,
+    /// Measured.
+    pub duration: Duration,
+}
+
+impl Ctx {
+    /// The loads of this run: 0.3 s + 1 s with `--quick`, 1 s + 4 s otherwise.
+    pub fn load(&self) -> Load {
+        if self.quick {
+            Load {
+                warmup: Duration::from_millis(300),
+                duration: Duration::from_secs(1),
+            }
+        } else {
+            Load {
+                warmup: Duration::from_secs(1),
+                duration: Duration::from_secs(4),
+            }
+        }
+    }
+}
+
+/// The machine's cores (what "one worker per core" means here).
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
+}
+
+/// A closed loop of `clients` on `GET path` of `server`, for `load`.
+pub fn closed(
+    server: &ChildServer,
+    path: &str,
+    clients: usize,
+    load: Load,
+) -> anyhow::Result<LoadSpec> {
+    Ok(LoadSpec::closed(&server.url(path), clients, load.duration)?
+        .with_warmup(load.warmup)
+        .with_request_timeout(Duration::from_secs(30)))
+}
+
+/// Runs `spec` against `server` and reads the server's process group
+/// (RSS, CPU) before and after: [`crate::stacks::measure`].
+pub fn measure(server: &ChildServer, spec: &LoadSpec) -> anyhow::Result<Measured> {
+    crate::stacks::measure(server, spec)
+}
+
+/// Runs `probe` while `background` runs, both from this process: the
+/// probe starts after the background's warm-up and ends before it does.
+/// Returns (probe, background).
+pub fn beside(probe: &LoadSpec, background: &LoadSpec) -> anyhow::Result<(LoadReport, LoadReport)> {
+    let mut background = background.clone();
+    // The background outlasts the probe (100 ms head start, 100 ms after).
+    background.duration = background
+        .duration
+        .max(probe.warmup + probe.duration + Duration::from_millis(200));
+    let behind = std::thread::spawn(move || loadgen::run_blocking(&background, 1));
+    // Let the background load fill the server before the probe starts.
+    std::thread::sleep(Duration::from_millis(100));
+    let probe = loadgen::run_blocking(probe, 1);
+    let background = behind
+        .join()
+        .map_err(|_| anyhow::anyhow!("the background load panicked"))??;
+    Ok((probe?, background))
+}
+
+/// A latency quantile as a cell, or `-` when nothing was answered.
+pub fn quantile(report: &LoadReport, q: f64) -> Cell {
+    if report.requests == 0 {
+        Cell::from("-")
+    } else {
+        duration(report.latency(q))
+    }
+}
+
+/// A Rust twin (`lab::api` model by its stack name) as a child process
+/// group: this program re-run as `serve --stack NAME --workers K`.
+pub fn rust_twin(stack: StackName, workers: usize) -> anyhow::Result<ChildServer> {
+    let launch = Launch {
+        workers,
+        threads: 1,
+        database: String::new(),
+        db_latency: Duration::ZERO,
+        venv: None,
+        exe: std::env::current_exe()?,
+    };
+    crate::stacks::start(stack, &launch)
+}
+
+/// How a Python app of `python/questions/` is served.
+#[derive(Debug, Clone)]
+pub enum PythonServer {
+    /// `uvicorn MODULE:app --workers N` (uvloop, httptools, no access log).
+    Uvicorn { workers: usize },
+    /// `gunicorn MODULE -k sync|gthread --workers N --threads T`.
+    Gunicorn {
+        workers: usize,
+        /// 0: `sync` workers; above: `gthread` with this many threads each.
+        threads: usize,
+    },
+}
+
+/// Starts `app` (`questions.q01_blocking:app`, or a WSGI module for
+/// gunicorn) from `python/` with the venv's programs, `env` added, on a free
+/// loopback port; ready when the port accepts.
+pub fn python_app(
+    venv: &Venv,
+    app: &str,
+    server: &PythonServer,
+    env: &[(&str, String)],
+) -> anyhow::Result<ChildServer> {
+    let port = crate::stacks::free_port()?;
+    let mut command = match server {
+        PythonServer::Uvicorn { workers } => {
+            let mut c = Command::new(venv.bin("uvicorn"));
+            c.args([app, "--host", "127.0.0.1", "--port", &port.to_string()])
+                .args(["--workers", &workers.to_string()])
+                .args(["--loop", "uvloop", "--http", "httptools", "--no-access-log"]);
+            c
+        }
+        PythonServer::Gunicorn { workers, threads } => {
+            let mut c = Command::new(venv.bin("gunicorn"));
+            c.args([app, "--bind", &format!("127.0.0.1:{port}")]).args([
+                "--workers",
+                &workers.to_string(),
+                "--no-control-socket",
+            ]);
+            if *threads == 0 {
+                c.args(["-k", "sync"]);
+            } else {
+                c.args(["-k", "gthread", "--threads", &threads.to_string()]);
+            }
+            c
+        }
+    };
+    command
+        .current_dir(python_dir())
+        .env("PYTHONPYCACHEPREFIX", target_dir().join("python-pycache"))
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())));
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    ChildServer::start(command, Ready::Accepts(addr), crate::stacks::READY_WITHIN)
+        .with_context(|| format!("starting {app}"))
+}
