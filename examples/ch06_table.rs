@@ -21,13 +21,14 @@
 
 use std::time::Duration;
 
+use anyhow::Context as _;
 use clap::Parser;
 use lab::loadgen::LoadSpec;
 use lab::postgres::Postgres;
 use lab::process::ChildServer;
 use lab::python::{Venv, find_python};
 use lab::report::{Cell, Table, duration, human, num, print_banner, ratio};
-use lab::stacks::{Kind, Launch, Measured, StackName, create_user, drain, measure};
+use lab::stacks::{Kind, Launch, Measured, StackName, create_user, drain, measure, warm_up};
 
 #[derive(Parser)]
 #[command(about = "Chapter 6: the FastAPI vs DRF table, measured beside its Rust twins")]
@@ -53,6 +54,19 @@ struct Cli {
 enum Serve {
     /// Run one stack alone until Ctrl-C or SIGTERM.
     Serve(ServeArgs),
+    /// Check four Python stacks with wrk on /wait?ms=50 against their
+    /// Little's-law bounds (wrk is optional: skipped when absent).
+    WrkCheck(WrkCheckArgs),
+}
+
+#[derive(clap::Args)]
+struct WrkCheckArgs {
+    /// Seconds of load per stack (wrk's -d).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=60))]
+    seconds: u64,
+    /// How far from its bound a stack may land, in percent.
+    #[arg(long, default_value_t = 10.0)]
+    tolerance: f64,
 }
 
 #[derive(clap::Args)]
@@ -63,9 +77,10 @@ struct ServeArgs {
     /// Port on 127.0.0.1 (0 picks a free one and prints it; Rust twins only).
     #[arg(long, default_value_t = 8000)]
     port: u16,
-    /// Worker processes (Python) or threads / workers / pool size (Rust).
-    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=4096))]
-    workers: u16,
+    /// Worker processes (Python; default 1, uvicorn's and gunicorn's own
+    /// default) or threads / workers / pool size (Rust; default 2).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=4096))]
+    workers: Option<u16>,
     /// Simulated database round trip added to every /users query, in ms.
     #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=10_000))]
     db_latency_ms: u64,
@@ -80,8 +95,10 @@ fn main() -> anyhow::Result<()> {
     // (it stops the servers if the runner is killed).
     lab::process::be_own_watchdog();
     let cli = Cli::parse();
-    if let Some(Serve::Serve(args)) = &cli.command {
-        return serve(args);
+    match &cli.command {
+        Some(Serve::Serve(args)) => return serve(args),
+        Some(Serve::WrkCheck(args)) => return wrk_check(args),
+        None => {}
     }
     print_banner("Chapter 6: the FastAPI vs DRF table, measured beside its Rust twins");
     println!("## The published table, read through Little's law\n");
@@ -636,7 +653,10 @@ fn short(stack: StackName) -> &'static str {
 /// twin serves in this process; a Python stack runs as a child process
 /// group (stopped with it, also if this process is killed).
 fn serve(args: &ServeArgs) -> anyhow::Result<()> {
-    let workers = usize::from(args.workers);
+    let workers = usize::from(args.workers.unwrap_or(match args.stack.kind() {
+        Kind::Python(_) => 1,
+        Kind::Rust(_) => 2,
+    }));
     let db_latency = Duration::from_millis(args.db_latency_ms);
     if let Some(model) = lab::stacks::rust_model(args.stack, workers) {
         return lab::api::experiment::serve_main(model, args.port, db_latency);
@@ -666,6 +686,10 @@ fn serve(args: &ServeArgs) -> anyhow::Result<()> {
         lab::process::Ready::Accepts(addr),
         lab::stacks::READY_WITHIN,
     )?;
+    // Fresh workers are slow on their first requests: warm them before
+    // announcing the port, so the reader's first wrk run measures the steady
+    // state.
+    warm_up(&server, "/wait?ms=0", workers)?;
     println!(
         "{} listening on {} — Ctrl-C or SIGTERM to stop",
         args.stack.name(),
@@ -677,5 +701,114 @@ fn serve(args: &ServeArgs) -> anyhow::Result<()> {
         .block_on(lab::lifespan::server::wait_for_signal())?;
     let exit = server.stop()?;
     println!("stopped in {}", human(exit.took));
+    Ok(())
+}
+
+// ANCHOR: wrk_check
+/// `wrk-check`: the four stacks of chapters 3 and 4 on `/wait?ms=50`, each
+/// checked by an independent load generator (wrk, two threads, 100
+/// connections) against its Little's-law bound.
+const WRK_CHECKS: [(StackName, usize); 4] = [
+    (StackName::FastapiAsync, 1), // one loop: all 100 waits overlap → 2,000
+    (StackName::DjangoSync, 2),   // two sync workers → 2 / 50 ms = 40
+    (StackName::FastapiBlocked, 1), // time.sleep on the loop → 1 / 50 ms = 20
+    (StackName::FastapiDef, 1),   // AnyIO's 40 threads → 40 / 50 ms = 800
+];
+// ANCHOR_END: wrk_check
+
+/// Runs [`WRK_CHECKS`] with `wrk` and prints one row per stack; fails when
+/// a stack lands outside the tolerance (on a busy machine it may: the load
+/// average is printed with the table).
+fn wrk_check(args: &WrkCheckArgs) -> anyhow::Result<()> {
+    print_banner("Chapter 6: wrk against the Python stacks on /wait?ms=50");
+    let wrk = std::env::var_os("WRK").unwrap_or_else(|| "wrk".into());
+    if std::process::Command::new(&wrk).arg("-v").output().is_err() {
+        println!("skipped: no wrk on PATH (apt-get install wrk, or set WRK=/path/to/wrk)");
+        return Ok(());
+    }
+    let python = find_python()?;
+    let venv = Venv::ensure(&python, |step| eprintln!("python: {step}"))?;
+    let (clients, wait) = (100, Duration::from_millis(50));
+    let load = |when: &str| match std::fs::read_to_string("/proc/loadavg") {
+        Ok(text) => println!("load average {when}: {}", text.trim()),
+        Err(_) => println!("load average {when}: unknown (no /proc/loadavg)"),
+    };
+    load("before");
+    let mut table = Table::new([
+        "stack",
+        "workers",
+        "bound",
+        "wrk req/s",
+        "of bound",
+        "mean",
+        "errors",
+        "verdict",
+    ]);
+    let mut misses = 0;
+    for (stack, workers) in WRK_CHECKS {
+        let launch = Launch {
+            workers,
+            threads: 4,
+            database: lab::python::target_dir()
+                .join("ch06-wrk.sqlite")
+                .display()
+                .to_string(),
+            db_latency: Duration::ZERO,
+            venv: Some(venv.clone()),
+            exe: std::env::current_exe()?,
+        };
+        let mut server = lab::stacks::start(stack, &launch)?;
+        warm_up(&server, "/wait?ms=0", workers)?; // as `serve` does
+        let url = server.url(&format!("/wait?ms={}", wait.as_millis()));
+        let command = format!(
+            "wrk -t2 -c{clients} -d{}s --timeout 10s '{url}'",
+            args.seconds
+        );
+        eprintln!("{}: {command}", stack.name());
+        let out = std::process::Command::new(&wrk)
+            .args([
+                "-t2",
+                &format!("-c{clients}"),
+                &format!("-d{}s", args.seconds),
+            ])
+            .args(["--timeout", "10s", &url])
+            .output()?;
+        server.stop()?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        let summary = lab::wrk::Summary::parse(&text)
+            .with_context(|| format!("reading wrk's output:\n{text}"))?;
+        let bound = stack.bound(clients, wait, &launch);
+        let off = (summary.per_second / bound - 1.0) * 100.0;
+        let within = off.abs() <= args.tolerance;
+        misses += usize::from(!within);
+        table.row([
+            Cell::from(stack.name()),
+            Cell::from(workers),
+            num(bound, 0),
+            num(summary.per_second, 0),
+            ratio(summary.per_second, bound),
+            Cell::from(summary.mean_latency.clone()),
+            Cell::from(summary.errors),
+            Cell::from(if within {
+                format!("within ±{:.0} %", args.tolerance)
+            } else {
+                format!("MISS ({off:+.0} %)")
+            }),
+        ]);
+    }
+    print!("{}", table.render());
+    println!(
+        "(wrk -t2 -c{clients} -d{}s --timeout 10s on /wait?ms=50, each stack alone on 127.0.0.1.",
+        args.seconds
+    );
+    println!(" bound: Little's law, requests that can wait at once / 50 ms. errors: wrk's socket");
+    println!(" errors + non-2xx answers.)");
+    load("after");
+    anyhow::ensure!(
+        misses == 0,
+        "{misses} of {} stacks outside ±{} % of their bound",
+        WRK_CHECKS.len(),
+        args.tolerance
+    );
     Ok(())
 }

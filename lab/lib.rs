@@ -23,6 +23,7 @@
 //! | `fuzz`      | 3, 4, 5 | generated bad requests against every server model         |
 //! | `published` | 6       | the FastAPI-vs-DRF blog table (quoted) and its Little's law |
 //! | `stacks`    | 6       | every stack of the table as a child process group, measured |
+//! | `wrk`       | 6       | reading wrk's summary, for cross-checks with wrk            |
 
 pub mod api;
 pub mod client;
@@ -41,3 +42,4 @@ pub mod stacks;
 pub mod upstream;
 pub mod users;
 pub mod wait;
+pub mod wrk;

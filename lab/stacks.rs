@@ -297,6 +297,26 @@ pub fn drain(server: &ChildServer, path: &str, within: Duration) -> anyhow::Resu
     Ok(started.elapsed())
 }
 
+/// Sends `rounds` × the group's worker count sequential `GET path`s, each on
+/// a new connection so the kernel spreads them over the workers: a fresh
+/// Django worker builds its URL resolver, DRF settings and serializers on
+/// its first requests (and a fresh uvicorn worker warms Pydantic), which on
+/// a busy 2-core machine took long enough to cost a 10-second wrk run a
+/// third of its throughput. A load generator without a warm-up (wrk has
+/// none) should start after this.
+pub fn warm_up(server: &ChildServer, path: &str, workers: usize) -> anyhow::Result<()> {
+    const ROUNDS: usize = 10;
+    let client = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .pool_max_idle_per_host(0)
+        .build()?;
+    for _ in 0..ROUNDS * workers.max(1) {
+        let status = client.get(server.url(path)).send()?.status();
+        anyhow::ensure!(status.is_success(), "warm-up GET {path} answered {status}");
+    }
+    Ok(())
+}
+
 /// Creates one user through `POST /users` and returns its id, so that the
 /// database row reads a row that exists (on every stack, SQLite or
 /// PostgreSQL, without knowing its ids).
