@@ -943,6 +943,9 @@ fn wait_table(setup: &Setup) -> anyhow::Result<Table> {
             ..setup.launch_for(stack)
         };
         let mut server = lab::stacks::start(stack, &launch)?;
+        // Cold Django workers answered nothing in a 5 s window once, on a
+        // busy machine: warm them as `serve` does.
+        warm_up(&server, "/wait?ms=0", workers)?;
         let path = format!("/wait?ms={}", wait.as_millis());
         let spec = LoadSpec::closed(&server.url(&path), clients, Duration::from_secs(5))?
             .with_warmup(Duration::from_secs(1))

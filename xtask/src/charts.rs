@@ -571,16 +571,23 @@ fn spread_lanes(
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for (row, cells) in table.rows.iter().enumerate() {
         lanes.push(format!("{}, {}", cells[first].text, cells[second].text));
-        spread.push(Point {
-            x: coord(run, t, row, min, 1.0)?,
-            y: lane(row),
-            x2: Some(coord(run, t, row, max, 1.0)?),
-        });
-        medians.push(Point {
-            x: coord(run, t, row, median, 1.0)?,
-            y: lane(row),
-            x2: None,
-        });
+        // Log scale: a round that answered nothing (0 req/s) is left off
+        // the chart; the table says 0.
+        let positive = |c: usize| cells[c].value.is_some_and(|v| v > 0.0);
+        if positive(min) {
+            spread.push(Point {
+                x: coord(run, t, row, min, 1.0)?,
+                y: lane(row),
+                x2: Some(coord(run, t, row, max, 1.0)?),
+            });
+        }
+        if positive(median) {
+            medians.push(Point {
+                x: coord(run, t, row, median, 1.0)?,
+                y: lane(row),
+                x2: None,
+            });
+        }
         if let Some(b) = bound.filter(|&b| cells[b].value.is_some()) {
             bounds.push(Point {
                 x: coord(run, t, row, b, 1.0)?,
@@ -708,6 +715,12 @@ fn against_bounds(
             cells[model].text, cells[clients].text
         ));
         for (list, column) in [(&mut measured, rps), (&mut bounds, bound)] {
+            // A server that answered nothing in the window (0 req/s) has no
+            // place on a log scale: its lane keeps the bound only, and the
+            // table beside the chart says 0.
+            if cells[column].value.is_some_and(|v| v <= 0.0) {
+                continue;
+            }
             list.push(Point {
                 x: coord(run, t, row, column, 1.0)?,
                 y: lane(row),
