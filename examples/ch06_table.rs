@@ -16,18 +16,25 @@
 //! The Python stacks need a python3 ≥ 3.10 (the venv goes under target/);
 //! without one the table says so in every Python cell. The database row runs
 //! on a throwaway PostgreSQL when its binaries are installed, else on SQLite
-//! with an injected round trip, and says which. Leaves out: the wait sweep
-//! and model-vs-reality comparison (later sections of the chapter).
+//! with an injected round trip, and says which. Then the wait swept (0, 5,
+//! 50 ms) on FastAPI and DRF, the per-request-CPU knobs one at a time
+//! (uvloop + httptools, orjson, keep-alive), server and load generator
+//! pinned to separate cores, and (full run only) 1,000 and 10,000
+//! connections held against each stack.
+//! Check four stacks with wrk against their bounds (skipped without wrk):
+//!           cargo run --release --example ch06_table -- wrk-check
+//! Leaves out: the model-vs-reality comparison (a later section).
 
 use std::time::Duration;
 
+use anyhow::Context as _;
 use clap::Parser;
 use lab::loadgen::LoadSpec;
 use lab::postgres::Postgres;
 use lab::process::ChildServer;
 use lab::python::{Venv, find_python};
 use lab::report::{Cell, Table, duration, human, num, print_banner, ratio};
-use lab::stacks::{Kind, Launch, Measured, StackName, create_user, drain, measure};
+use lab::stacks::{Kind, Launch, Measured, StackName, create_user, drain, measure, warm_up};
 
 #[derive(Parser)]
 #[command(about = "Chapter 6: the FastAPI vs DRF table, measured beside its Rust twins")]
@@ -53,6 +60,19 @@ struct Cli {
 enum Serve {
     /// Run one stack alone until Ctrl-C or SIGTERM.
     Serve(ServeArgs),
+    /// Check four Python stacks with wrk on /wait?ms=50 against their
+    /// Little's-law bounds (wrk is optional: skipped when absent).
+    WrkCheck(WrkCheckArgs),
+}
+
+#[derive(clap::Args)]
+struct WrkCheckArgs {
+    /// Seconds of load per stack (wrk's -d).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=60))]
+    seconds: u64,
+    /// How far from its bound a stack may land, in percent.
+    #[arg(long, default_value_t = 10.0)]
+    tolerance: f64,
 }
 
 #[derive(clap::Args)]
@@ -63,9 +83,10 @@ struct ServeArgs {
     /// Port on 127.0.0.1 (0 picks a free one and prints it; Rust twins only).
     #[arg(long, default_value_t = 8000)]
     port: u16,
-    /// Worker processes (Python) or threads / workers / pool size (Rust).
-    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=4096))]
-    workers: u16,
+    /// Worker processes (Python; default 1, uvicorn's and gunicorn's own
+    /// default) or threads / workers / pool size (Rust; default 2).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=4096))]
+    workers: Option<u16>,
     /// Simulated database round trip added to every /users query, in ms.
     #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=10_000))]
     db_latency_ms: u64,
@@ -80,8 +101,10 @@ fn main() -> anyhow::Result<()> {
     // (it stops the servers if the runner is killed).
     lab::process::be_own_watchdog();
     let cli = Cli::parse();
-    if let Some(Serve::Serve(args)) = &cli.command {
-        return serve(args);
+    match &cli.command {
+        Some(Serve::Serve(args)) => return serve(args),
+        Some(Serve::WrkCheck(args)) => return wrk_check(args),
+        None => {}
     }
     print_banner("Chapter 6: the FastAPI vs DRF table, measured beside its Rust twins");
     println!("## The published table, read through Little's law\n");
@@ -129,7 +152,342 @@ fn main() -> anyhow::Result<()> {
         print!("{}", wait_table(&setup)?);
         println!("(bound: Little's law, requests that can wait at once / 50 ms.)");
     }
+
+    if let Some(why) = &setup.python_skipped {
+        println!("\n## What decides the ratio: the wait, swept\n");
+        println!("not measured ({why})");
+        println!("\n## What decides the ratio when nothing waits: one knob at a time\n");
+        println!("not measured ({why})");
+    } else {
+        let sweep = Sweep::new(&cli);
+        println!("\n## What decides the ratio: the wait, swept\n");
+        let (waits, knobs) = sweep.run(&setup)?;
+        print!("{waits}");
+        println!(
+            "({}. req/s: median of {} round{} [min, max]; bound: Little's law, requests that",
+            sweep.pinned_note(),
+            sweep.rounds,
+            if sweep.rounds == 1 { "" } else { "s" }
+        );
+        println!(
+            " can wait at once / the wait; none when nothing waits. ratio: FastAPI / DRF medians.)"
+        );
+        println!("\n## What decides the ratio when nothing waits: one knob at a time\n");
+        print!("{knobs}");
+        println!(
+            "(GET /api/simple, {} clients, each knob measured once against its stack's",
+            SWEEP_CLIENTS
+        );
+        println!(" default in the same run. vs default: this row's median req/s / the default's.)");
+    }
+
+    println!("\n## Holding 1,000 and 10,000 connections\n");
+    if cli.quick {
+        println!("left out with --quick (each stack holds 1,000 and 10,000 connections)");
+    } else {
+        print!("{}", connections_table(&setup)?);
+        println!(
+            "(GET each stack's simple JSON path from N closed-loop connections held open at once."
+        );
+        println!(" in flight: req/s × mean latency, the connections being served (Little's L);");
+        println!(" errors: connections refused, reset or timed out (10 s).)");
+    }
     Ok(())
+}
+
+/// Closed-loop clients of the sweep and the knobs (chapters 3 and 4's 100).
+const SWEEP_CLIENTS: usize = 100;
+/// The waits swept, in ms: nothing, a fast query, chapters 3 and 4's 50 ms.
+const SWEEP_WAITS: [u64; 3] = [0, 5, 50];
+
+/// The wait sweep and the knobs: how long each load runs, how often it is
+/// repeated, and whether server and load generator get a core each.
+struct Sweep {
+    rounds: usize,
+    warmup: Duration,
+    duration: Duration,
+    workers: usize,
+    pinning: Result<lab::stacks::Pinning, String>,
+}
+
+impl Sweep {
+    fn new(cli: &Cli) -> Self {
+        let (rounds, warmup, duration) = if cli.quick {
+            (1, Duration::from_millis(200), Duration::from_millis(500))
+        } else {
+            (3, Duration::from_secs(1), Duration::from_secs(3))
+        };
+        Self {
+            rounds,
+            warmup,
+            duration,
+            workers: usize::from(cli.workers),
+            pinning: lab::stacks::Pinning::new(),
+        }
+    }
+
+    fn pinned_note(&self) -> String {
+        match &self.pinning {
+            Ok(p) => format!(
+                "server pinned to core {}, load generator to core {}",
+                p.server, p.load
+            ),
+            Err(why) => format!("not pinned: {why}"),
+        }
+    }
+
+    /// `rounds` runs of one load, each followed by a drain.
+    fn rounds(
+        &self,
+        server: &ChildServer,
+        path: &str,
+        drain_path: &str,
+    ) -> anyhow::Result<Vec<Measured>> {
+        (0..self.rounds)
+            .map(|_| {
+                let spec = LoadSpec::closed(&server.url(path), SWEEP_CLIENTS, self.duration)?
+                    .with_warmup(self.warmup)
+                    .with_request_timeout(Duration::from_secs(10));
+                let m = measure(server, &spec)?;
+                drain(server, drain_path, Duration::from_secs(60))?;
+                Ok(m)
+            })
+            .collect()
+    }
+
+    /// One server per (stack, knobs): the sweep's waits and the simple path on
+    /// each default, the simple path alone on each knob.
+    fn run(&self, setup: &Setup) -> anyhow::Result<(Table, Table)> {
+        let pinning = self.pinning.as_ref().ok();
+        let mut waits = Table::new([
+            "stack", "wait", "clients", "req/s", "min", "max", "bound", "of bound", "p99",
+            "errors", "ratio",
+        ]);
+        let mut knobs = Table::new([
+            "stack",
+            "knob",
+            "clients",
+            "req/s",
+            "min",
+            "max",
+            "p99",
+            "errors",
+            "CPU/request",
+            "vs default",
+        ]);
+        let plain = lab::python::Knobs {
+            plain_asyncio: true,
+            ..Default::default()
+        };
+        let orjson = lab::python::Knobs {
+            orjson: true,
+            ..Default::default()
+        };
+        let default = lab::python::Knobs::default();
+        // (stack, threads, knobs, what the knob row says; None: the default, swept)
+        let runs = [
+            (StackName::FastapiAsync, 1, default, None),
+            (StackName::DjangoSync, 1, default, None),
+            (
+                StackName::FastapiAsync,
+                1,
+                plain,
+                Some("asyncio + h11 (not uvloop + httptools)"),
+            ),
+            (
+                StackName::FastapiAsync,
+                1,
+                orjson,
+                Some("orjson (not json)"),
+            ),
+            (
+                StackName::DjangoGthread,
+                1,
+                default,
+                Some("gthread, 1 thread: keep-alive (not sync: close)"),
+            ),
+        ];
+        let mut swept: Vec<(StackName, u64, f64)> = Vec::new();
+        let mut defaults: Vec<(StackName, f64)> = Vec::new();
+        for (stack, threads, knob, label) in runs {
+            let launch = Launch {
+                workers: self.workers,
+                threads,
+                ..setup.launch_for(stack)
+            };
+            let mut server = lab::stacks::start_with(stack, &launch, knob, pinning)?;
+            warm_up(&server, "/wait?ms=0", self.workers)?;
+            if label.is_none() {
+                for wait in SWEEP_WAITS {
+                    let path = format!("/wait?ms={wait}");
+                    eprintln!("sweep: {} {path}", stack.name());
+                    let rounds = self.rounds(&server, &path, "/wait?ms=0")?;
+                    let spread = Spread::of(&rounds);
+                    let other = swept.iter().find(|(s, w, _)| *s != stack && *w == wait);
+                    let ratio_cell = match other {
+                        Some((_, _, fast)) => {
+                            let value = fast / spread.median.per_second.max(1e-9);
+                            Cell::measured(format!("{value:.1}×"), value)
+                        }
+                        None => Cell::from("-"),
+                    };
+                    let (bound, of_bound) = if wait == 0 {
+                        (Cell::from("-"), Cell::from("-"))
+                    } else {
+                        let b = stack.bound(SWEEP_CLIENTS, Duration::from_millis(wait), &launch);
+                        (num(b, 0), ratio(spread.median.per_second, b))
+                    };
+                    waits.row([
+                        Cell::from(stack.name()),
+                        Cell::measured(format!("{wait} ms"), wait as f64 / 1e3),
+                        Cell::from(SWEEP_CLIENTS),
+                        num(spread.median.per_second, 0),
+                        num(spread.min, 0),
+                        num(spread.max, 0),
+                        bound,
+                        of_bound,
+                        p99(spread.median),
+                        Cell::from(spread.errors),
+                        ratio_cell,
+                    ]);
+                    swept.push((stack, wait, spread.median.per_second));
+                }
+            }
+            eprintln!("knobs: {} {}", stack.name(), label.unwrap_or("default"));
+            let rounds = self.rounds(&server, "/api/simple", "/wait?ms=0")?;
+            server.stop()?;
+            let spread = Spread::of(&rounds);
+            let base = match label {
+                None => {
+                    defaults.push((stack, spread.median.per_second));
+                    spread.median.per_second
+                }
+                // gthread's default is sync's (the same Django, another worker class).
+                Some(_) => defaults
+                    .iter()
+                    .find(|(s, _)| {
+                        *s == stack
+                            || (stack == StackName::DjangoGthread && *s == StackName::DjangoSync)
+                    })
+                    .map_or(f64::NAN, |(_, r)| *r),
+            };
+            knobs.row([
+                Cell::from(stack.name()),
+                Cell::from(label.unwrap_or("default").to_string()),
+                Cell::from(SWEEP_CLIENTS),
+                num(spread.median.per_second, 0),
+                num(spread.min, 0),
+                num(spread.max, 0),
+                p99(spread.median),
+                Cell::from(spread.errors),
+                spread
+                    .median
+                    .cpu_per_request
+                    .map_or(Cell::from("-"), duration),
+                ratio(spread.median.per_second, base),
+            ]);
+        }
+        if let Some(pinning) = pinning {
+            pinning.release()?;
+        }
+        Ok((waits, knobs))
+    }
+}
+
+/// Repeated rounds of one load: the median round, and the spread of req/s.
+struct Spread<'a> {
+    median: &'a Measured,
+    min: f64,
+    max: f64,
+    errors: u64,
+}
+
+impl<'a> Spread<'a> {
+    fn of(rounds: &'a [Measured]) -> Self {
+        let mut sorted: Vec<&Measured> = rounds.iter().collect();
+        sorted.sort_by(|a, b| a.per_second.total_cmp(&b.per_second));
+        Spread {
+            median: sorted[sorted.len() / 2],
+            min: sorted[0].per_second,
+            max: sorted[sorted.len() - 1].per_second,
+            errors: rounds.iter().map(|m| m.report.errors).sum(),
+        }
+    }
+}
+
+/// A p99 cell, or "-" when nothing was answered.
+fn p99(m: &Measured) -> Cell {
+    if m.report.requests > 0 {
+        duration(m.report.latency(0.99))
+    } else {
+        Cell::from("-")
+    }
+}
+
+/// Each stack holding 1,000 and then 10,000 connections on its simple path.
+fn connections_table(setup: &Setup) -> anyhow::Result<Table> {
+    let stacks = [
+        (StackName::FastapiAsync, setup.launch.workers, 1),
+        (StackName::DjangoSync, setup.launch.workers, 1),
+        (StackName::DjangoGthread, setup.launch.workers, 16),
+        (StackName::SyncPool, setup.launch.workers, 1),
+        (StackName::EventLoop, 1, 1),
+    ];
+    let mut table = Table::new([
+        "stack",
+        "workers",
+        "connections",
+        "req/s",
+        "in flight",
+        "p50",
+        "p99",
+        "errors",
+        "RSS",
+    ]);
+    for (stack, workers, threads) in stacks {
+        let launch = Launch {
+            workers,
+            threads,
+            ..setup.launch_for(stack)
+        };
+        let mut server = lab::stacks::start(stack, &launch)?;
+        warm_up(&server, stack.simple_path(), workers)?;
+        for held in [1_000, 10_000] {
+            eprintln!("connections: {} holding {held}", stack.name());
+            let spec = LoadSpec::closed(
+                &server.url(stack.simple_path()),
+                held,
+                Duration::from_secs(5),
+            )?
+            .with_warmup(Duration::from_secs(2))
+            .with_request_timeout(Duration::from_secs(10));
+            let m = measure(&server, &spec)?;
+            drain(&server, stack.simple_path(), Duration::from_secs(120))?;
+            let answered = m.report.requests > 0;
+            table.row([
+                Cell::from(stack.name()),
+                Cell::from(match stack {
+                    StackName::DjangoGthread => format!("{workers} × {threads} threads"),
+                    _ => workers.to_string(),
+                }),
+                Cell::from(held),
+                num(m.per_second, 0),
+                num(m.in_flight(), 0),
+                if answered {
+                    duration(m.report.latency(0.5))
+                } else {
+                    Cell::from("-")
+                },
+                p99(&m),
+                Cell::from(m.report.errors),
+                m.rss_bytes.map_or(Cell::from("-"), |b| {
+                    Cell::measured(format!("{:.0} MB", b as f64 / 1e6), b as f64 / 1e6)
+                }),
+            ]);
+        }
+        server.stop()?;
+    }
+    Ok(table)
 }
 
 /// What this run has to work with: the Python venv (or why not) and the
@@ -585,6 +943,9 @@ fn wait_table(setup: &Setup) -> anyhow::Result<Table> {
             ..setup.launch_for(stack)
         };
         let mut server = lab::stacks::start(stack, &launch)?;
+        // Cold Django workers answered nothing in a 5 s window once, on a
+        // busy machine: warm them as `serve` does.
+        warm_up(&server, "/wait?ms=0", workers)?;
         let path = format!("/wait?ms={}", wait.as_millis());
         let spec = LoadSpec::closed(&server.url(&path), clients, Duration::from_secs(5))?
             .with_warmup(Duration::from_secs(1))
@@ -636,7 +997,10 @@ fn short(stack: StackName) -> &'static str {
 /// twin serves in this process; a Python stack runs as a child process
 /// group (stopped with it, also if this process is killed).
 fn serve(args: &ServeArgs) -> anyhow::Result<()> {
-    let workers = usize::from(args.workers);
+    let workers = usize::from(args.workers.unwrap_or(match args.stack.kind() {
+        Kind::Python(_) => 1,
+        Kind::Rust(_) => 2,
+    }));
     let db_latency = Duration::from_millis(args.db_latency_ms);
     if let Some(model) = lab::stacks::rust_model(args.stack, workers) {
         return lab::api::experiment::serve_main(model, args.port, db_latency);
@@ -666,6 +1030,10 @@ fn serve(args: &ServeArgs) -> anyhow::Result<()> {
         lab::process::Ready::Accepts(addr),
         lab::stacks::READY_WITHIN,
     )?;
+    // Fresh workers are slow on their first requests: warm them before
+    // announcing the port, so the reader's first wrk run measures the steady
+    // state.
+    warm_up(&server, "/wait?ms=0", workers)?;
     println!(
         "{} listening on {} — Ctrl-C or SIGTERM to stop",
         args.stack.name(),
@@ -677,5 +1045,114 @@ fn serve(args: &ServeArgs) -> anyhow::Result<()> {
         .block_on(lab::lifespan::server::wait_for_signal())?;
     let exit = server.stop()?;
     println!("stopped in {}", human(exit.took));
+    Ok(())
+}
+
+// ANCHOR: wrk_check
+/// `wrk-check`: the four stacks of chapters 3 and 4 on `/wait?ms=50`, each
+/// checked by an independent load generator (wrk, two threads, 100
+/// connections) against its Little's-law bound.
+const WRK_CHECKS: [(StackName, usize); 4] = [
+    (StackName::FastapiAsync, 1), // one loop: all 100 waits overlap → 2,000
+    (StackName::DjangoSync, 2),   // two sync workers → 2 / 50 ms = 40
+    (StackName::FastapiBlocked, 1), // time.sleep on the loop → 1 / 50 ms = 20
+    (StackName::FastapiDef, 1),   // AnyIO's 40 threads → 40 / 50 ms = 800
+];
+// ANCHOR_END: wrk_check
+
+/// Runs [`WRK_CHECKS`] with `wrk` and prints one row per stack; fails when
+/// a stack lands outside the tolerance (on a busy machine it may: the load
+/// average is printed with the table).
+fn wrk_check(args: &WrkCheckArgs) -> anyhow::Result<()> {
+    print_banner("Chapter 6: wrk against the Python stacks on /wait?ms=50");
+    let wrk = std::env::var_os("WRK").unwrap_or_else(|| "wrk".into());
+    if std::process::Command::new(&wrk).arg("-v").output().is_err() {
+        println!("skipped: no wrk on PATH (apt-get install wrk, or set WRK=/path/to/wrk)");
+        return Ok(());
+    }
+    let python = find_python()?;
+    let venv = Venv::ensure(&python, |step| eprintln!("python: {step}"))?;
+    let (clients, wait) = (100, Duration::from_millis(50));
+    let load = |when: &str| match std::fs::read_to_string("/proc/loadavg") {
+        Ok(text) => println!("load average {when}: {}", text.trim()),
+        Err(_) => println!("load average {when}: unknown (no /proc/loadavg)"),
+    };
+    load("before");
+    let mut table = Table::new([
+        "stack",
+        "workers",
+        "bound",
+        "wrk req/s",
+        "of bound",
+        "mean",
+        "errors",
+        "verdict",
+    ]);
+    let mut misses = 0;
+    for (stack, workers) in WRK_CHECKS {
+        let launch = Launch {
+            workers,
+            threads: 4,
+            database: lab::python::target_dir()
+                .join("ch06-wrk.sqlite")
+                .display()
+                .to_string(),
+            db_latency: Duration::ZERO,
+            venv: Some(venv.clone()),
+            exe: std::env::current_exe()?,
+        };
+        let mut server = lab::stacks::start(stack, &launch)?;
+        warm_up(&server, "/wait?ms=0", workers)?; // as `serve` does
+        let url = server.url(&format!("/wait?ms={}", wait.as_millis()));
+        let command = format!(
+            "wrk -t2 -c{clients} -d{}s --timeout 10s '{url}'",
+            args.seconds
+        );
+        eprintln!("{}: {command}", stack.name());
+        let out = std::process::Command::new(&wrk)
+            .args([
+                "-t2",
+                &format!("-c{clients}"),
+                &format!("-d{}s", args.seconds),
+            ])
+            .args(["--timeout", "10s", &url])
+            .output()?;
+        server.stop()?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        let summary = lab::wrk::Summary::parse(&text)
+            .with_context(|| format!("reading wrk's output:\n{text}"))?;
+        let bound = stack.bound(clients, wait, &launch);
+        let off = (summary.per_second / bound - 1.0) * 100.0;
+        let within = off.abs() <= args.tolerance;
+        misses += usize::from(!within);
+        table.row([
+            Cell::from(stack.name()),
+            Cell::from(workers),
+            num(bound, 0),
+            num(summary.per_second, 0),
+            ratio(summary.per_second, bound),
+            Cell::from(summary.mean_latency.clone()),
+            Cell::from(summary.errors),
+            Cell::from(if within {
+                format!("within ±{:.0} %", args.tolerance)
+            } else {
+                format!("MISS ({off:+.0} %)")
+            }),
+        ]);
+    }
+    print!("{}", table.render());
+    println!(
+        "(wrk -t2 -c{clients} -d{}s --timeout 10s on /wait?ms=50, each stack alone on 127.0.0.1.",
+        args.seconds
+    );
+    println!(" bound: Little's law, requests that can wait at once / 50 ms. errors: wrk's socket");
+    println!(" errors + non-2xx answers.)");
+    load("after");
+    anyhow::ensure!(
+        misses == 0,
+        "{misses} of {} stacks outside ±{} % of their bound",
+        WRK_CHECKS.len(),
+        args.tolerance
+    );
     Ok(())
 }

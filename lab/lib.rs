@@ -24,6 +24,7 @@
 //! | `published` | 6       | the FastAPI-vs-DRF blog table (quoted) and its Little's law |
 //! | `stacks`    | 6       | every stack of the table as a child process group, measured |
 //! | `questions` | 7       | readers' questions, one module each, settled by measurement |
+//! | `wrk`       | 6       | reading wrk's summary, for cross-checks with wrk            |
 
 pub mod api;
 pub mod client;
@@ -43,3 +44,4 @@ pub mod stacks;
 pub mod upstream;
 pub mod users;
 pub mod wait;
+pub mod wrk;

@@ -225,6 +225,34 @@ impl Default for StackOptions {
     }
 }
 
+/// Chapter 6's per-request-CPU knobs: documented switches of the real
+/// servers, each measured once against the default.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Knobs {
+    /// uvicorn `--loop asyncio --http h11` (pure-Python HTTP parsing on
+    /// the standard event loop) instead of uvloop + httptools.
+    pub plain_asyncio: bool,
+    /// FastAPI answers written by orjson (`WW_JSON=orjson`) instead of the
+    /// standard library's json.
+    pub orjson: bool,
+}
+
+impl Knobs {
+    /// The uvicorn `--loop` and `--http` values.
+    pub fn loop_and_http(&self) -> [&'static str; 2] {
+        if self.plain_asyncio {
+            ["asyncio", "h11"]
+        } else {
+            ["uvloop", "httptools"]
+        }
+    }
+
+    /// The `WW_JSON` value.
+    pub fn json(&self) -> &'static str {
+        if self.orjson { "orjson" } else { "json" }
+    }
+}
+
 impl Stack {
     pub fn from_name(name: &str) -> anyhow::Result<Self> {
         Ok(match name {
@@ -263,6 +291,18 @@ impl Stack {
     /// `python/` with the venv's programs. Access logs are off (gunicorn's
     /// default; uvicorn's costs CPU on every request).
     pub fn command(&self, venv: &Venv, port: u16, options: &StackOptions) -> Command {
+        self.command_with(venv, port, options, Knobs::default())
+    }
+
+    /// [`Stack::command`] with chapter 6's knobs turned (the uvicorn loop and
+    /// parser apply to the FastAPI stacks, orjson to FastAPI's answers).
+    pub fn command_with(
+        &self,
+        venv: &Venv,
+        port: u16,
+        options: &StackOptions,
+        knobs: Knobs,
+    ) -> Command {
         let (workers, threads) = (options.workers.to_string(), options.threads.to_string());
         let port = port.to_string();
         let mut command;
@@ -275,14 +315,9 @@ impl Stack {
             command = Command::new(venv.bin("uvicorn"));
             command
                 .args([app, "--host", "127.0.0.1", "--port", &port])
-                .args([
-                    "--workers",
-                    &workers,
-                    "--loop",
-                    "uvloop",
-                    "--http",
-                    "httptools",
-                ])
+                .args(["--workers", &workers])
+                .args(["--loop", knobs.loop_and_http()[0]])
+                .args(["--http", knobs.loop_and_http()[1]])
                 .arg("--no-access-log");
         } else {
             let bind = format!("127.0.0.1:{port}");
@@ -302,6 +337,7 @@ impl Stack {
                 "WW_DB_LATENCY_MS",
                 options.db_latency.as_millis().to_string(),
             )
+            .env("WW_JSON", knobs.json())
             // Bytecode caches go under target/, not into python/.
             .env("PYTHONPYCACHEPREFIX", target_dir().join("python-pycache"));
         command

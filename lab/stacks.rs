@@ -9,8 +9,9 @@
 //!
 //! Starting and stopping is [`crate::process`]'s job (process group,
 //! SIGTERM then SIGKILL, a watchdog if this process dies); the venv and the
-//! Python command lines are [`crate::python`]'s. Left out: pinning server
-//! and load generator to separate cores, repeated rounds (one run per cell).
+//! Python command lines are [`crate::python`]'s. [`Pinning`] puts the server
+//! and the load generator on separate cores where the machine has two.
+//! Left out: repeated rounds (the chapter's runner repeats [`measure`]).
 
 use std::net::{SocketAddr, TcpListener};
 use std::process::Command;
@@ -21,7 +22,7 @@ use anyhow::Context as _;
 use crate::api::{Model, ModelKind};
 use crate::loadgen::{self, LoadReport, LoadSpec};
 use crate::process::{ChildServer, Ready};
-use crate::python::{Stack, StackOptions, Venv};
+use crate::python::{Knobs, Stack, StackOptions, Venv};
 
 /// Every server `ch06_table serve --stack NAME` can run: the five Python
 /// stacks, then the Rust models by their chapter 3/4 names.
@@ -121,6 +122,33 @@ pub const READY_WITHIN: Duration = Duration::from_secs(60);
 
 /// Starts `stack` on a free loopback port as a child process group.
 pub fn start(stack: StackName, launch: &Launch) -> anyhow::Result<ChildServer> {
+    start_with(stack, launch, Knobs::default(), None)
+}
+
+// ANCHOR: pinning
+/// [`start`] with chapter 6's knobs turned (Python stacks only; a Rust twin
+/// has no such switches) and, with `pinning`, the server's whole process
+/// group on the server's core: it inherits the core of the thread that
+/// starts it, and this thread moves to the load generator's core afterwards
+/// (the load generator's threads, started from it, inherit that one).
+pub fn start_with(
+    stack: StackName,
+    launch: &Launch,
+    knobs: Knobs,
+    pinning: Option<&Pinning>,
+) -> anyhow::Result<ChildServer> {
+    if let Some(pinning) = pinning {
+        pinning.this_thread_to(pinning.server)?;
+    }
+    let started = start_unpinned(stack, launch, knobs);
+    if let Some(pinning) = pinning {
+        pinning.this_thread_to(pinning.load)?;
+    }
+    started
+}
+// ANCHOR_END: pinning
+
+fn start_unpinned(stack: StackName, launch: &Launch, knobs: Knobs) -> anyhow::Result<ChildServer> {
     let (command, ready) = match stack.kind() {
         Kind::Python(python) => {
             let venv = launch
@@ -137,7 +165,7 @@ pub fn start(stack: StackName, launch: &Launch) -> anyhow::Result<ChildServer> {
                 db_latency: launch.db_latency,
             };
             let ready = Ready::Accepts(SocketAddr::from(([127, 0, 0, 1], port)));
-            (python.command(venv, port, &options), ready)
+            (python.command_with(venv, port, &options, knobs), ready)
         }
         Kind::Rust(_) => {
             let mut command = Command::new(&launch.exe);
@@ -153,6 +181,43 @@ pub fn start(stack: StackName, launch: &Launch) -> anyhow::Result<ChildServer> {
     };
     ChildServer::start(command, ready, READY_WITHIN)
         .with_context(|| format!("starting {}", stack.name()))
+}
+
+/// The server on one core, the load generator on another, so that neither
+/// takes CPU from the other (on a 2-core machine each gets one). Made only
+/// where this thread may run on two cores or more; [`Pinning::release`]
+/// gives this thread back every core it had.
+#[derive(Debug, Clone)]
+pub struct Pinning {
+    /// The core the server's process group runs on.
+    pub server: usize,
+    /// The core the load generator's threads run on.
+    pub load: usize,
+    all: rustix::thread::CpuSet,
+}
+
+impl Pinning {
+    /// The first two cores this thread may use, or why pinning is off.
+    pub fn new() -> Result<Pinning, String> {
+        let all = rustix::thread::sched_getaffinity(None).map_err(|e| e.to_string())?;
+        let mut cores = (0..rustix::thread::CpuSet::MAX_CPU).filter(|&c| all.is_set(c));
+        match (cores.next(), cores.next()) {
+            (Some(load), Some(server)) => Ok(Pinning { server, load, all }),
+            _ => Err("this process may use only one core".into()),
+        }
+    }
+
+    fn this_thread_to(&self, core: usize) -> anyhow::Result<()> {
+        let mut set = rustix::thread::CpuSet::new();
+        set.set(core);
+        rustix::thread::sched_setaffinity(None, &set)
+            .with_context(|| format!("pinning this thread to core {core}"))
+    }
+
+    /// This thread (and threads it starts from now on) on every core again.
+    pub fn release(&self) -> anyhow::Result<()> {
+        rustix::thread::sched_setaffinity(None, &self.all).context("unpinning this thread")
+    }
 }
 
 // ANCHOR: concurrency
@@ -297,6 +362,26 @@ pub fn drain(server: &ChildServer, path: &str, within: Duration) -> anyhow::Resu
     Ok(started.elapsed())
 }
 
+/// Sends `rounds` × the group's worker count sequential `GET path`s, each on
+/// a new connection so the kernel spreads them over the workers: a fresh
+/// Django worker builds its URL resolver, DRF settings and serializers on
+/// its first requests (and a fresh uvicorn worker warms Pydantic), which on
+/// a busy 2-core machine took long enough to cost a 10-second wrk run a
+/// third of its throughput. A load generator without a warm-up (wrk has
+/// none) should start after this.
+pub fn warm_up(server: &ChildServer, path: &str, workers: usize) -> anyhow::Result<()> {
+    const ROUNDS: usize = 10;
+    let client = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .pool_max_idle_per_host(0)
+        .build()?;
+    for _ in 0..ROUNDS * workers.max(1) {
+        let status = client.get(server.url(path)).send()?.status();
+        anyhow::ensure!(status.is_success(), "warm-up GET {path} answered {status}");
+    }
+    Ok(())
+}
+
 /// Creates one user through `POST /users` and returns its id, so that the
 /// database row reads a row that exists (on every stack, SQLite or
 /// PostgreSQL, without knowing its ids).
@@ -357,6 +442,22 @@ mod tests {
         assert_eq!(bound(StackName::DjangoGthread, 2, 16), 640.0);
         assert_eq!(bound(StackName::SyncPool, 2, 1), 40.0);
         assert_eq!(bound(StackName::EventLoop, 1, 1), 2_000.0);
+    }
+
+    #[test]
+    fn pinning_moves_this_thread_and_gives_it_back() {
+        // A thread of our own: the test harness's threads keep their cores.
+        std::thread::spawn(|| {
+            let Ok(pinning) = Pinning::new() else {
+                return; // one core: nothing to check
+            };
+            pinning.this_thread_to(pinning.load).unwrap();
+            assert_eq!(crate::api::experiment::load_threads(), 1);
+            pinning.release().unwrap();
+            assert!(crate::api::experiment::load_threads() >= 2);
+        })
+        .join()
+        .unwrap();
     }
 
     #[test]

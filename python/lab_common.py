@@ -7,6 +7,9 @@ WW_DATABASE        a SQLite file path (the default: waiting-well.sqlite in the
                    temp dir) or a PostgreSQL DSN (postgresql://...)
 WW_DB_LATENCY_MS   an injected network round trip before every /users query,
                    0..=10000 ms (the Rust servers' --db-latency-ms)
+WW_JSON            `json` (the default: the standard library's, as Starlette's
+                   JSONResponse uses it) or `orjson` (FastAPI only; a
+                   chapter 6 knob)
 
 A bad value stops the server at start-up with a message, never mid-request.
 """
@@ -43,7 +46,15 @@ def _latency_seconds() -> float:
     return int(raw) / 1000
 
 
+def _json() -> str:
+    raw = os.environ.get("WW_JSON", "json")
+    if raw not in ("json", "orjson"):
+        sys.exit(f"WW_JSON must be json or orjson, got {raw!r}")
+    return raw
+
+
 DATABASE = _database()
+JSON = _json()
 IS_POSTGRES = DATABASE.startswith(("postgresql://", "postgres://"))
 DB_LATENCY = _latency_seconds()
 

@@ -10,6 +10,7 @@ Left out: authentication, OpenAPI tweaks, CORS.
 from typing import Annotated
 
 from fastapi import FastAPI, HTTPException, Path, Query
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, field_validator
 
 import lab_common
@@ -98,9 +99,27 @@ class BodyLimit:
 ROWS = lab_common.serialize_rows()
 
 
+# ANCHOR: orjson
+class OrjsonResponse(JSONResponse):
+    """WW_JSON=orjson: the same answer, written by orjson (compiled) instead of
+    the standard library's json. FastAPI's own ORJSONResponse does this too,
+    but is deprecated since FastAPI writes response_model answers through
+    Pydantic; a dict returned without a model, like /api/simple's, still goes
+    through the response class."""
+
+    def render(self, content) -> bytes:
+        import orjson
+
+        return orjson.dumps(content)
+# ANCHOR_END: orjson
+
+
 def make_app(title: str, lifespan=None) -> FastAPI:
     """The app with the routes every flavour answers the same way."""
-    app = FastAPI(title=title, lifespan=lifespan)
+    if lab_common.JSON == "orjson":
+        app = FastAPI(title=title, lifespan=lifespan, default_response_class=OrjsonResponse)
+    else:  # FastAPI's own default, untouched
+        app = FastAPI(title=title, lifespan=lifespan)
     app.add_middleware(BodyLimit)
 
     @app.get("/hello")

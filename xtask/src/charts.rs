@@ -274,7 +274,34 @@ pub fn charts_for(figure: &str, run: &Run) -> anyhow::Result<Vec<Chart>> {
             ch05_request_timeline(run)?,
             ch05_shutdown_in_flight(run)?,
         ]),
-        "ch06_table" => Ok(vec![stacks_against_bounds(run)?]),
+        "ch06_table" => {
+            let mut charts = vec![stacks_against_bounds(run)?];
+            // The sweep and the knobs need Python; the connections table a
+            // full run: a run without them has no such charts.
+            if run
+                .table("the wait, swept", &["stack", "wait", "req/s"])
+                .is_ok()
+            {
+                charts.push(spread_lanes(
+                    run,
+                    ("the wait, swept", ["stack", "wait"]),
+                    "ch06_table-6.svg",
+                    "the wait sweep: FastAPI and DRF at 0, 5 and 50 ms",
+                    "the table above",
+                )?);
+                charts.push(spread_lanes(
+                    run,
+                    ("one knob at a time", ["stack", "knob"]),
+                    "ch06_table-7.svg",
+                    "one knob at a time, nothing waiting",
+                    "the table above",
+                )?);
+            }
+            if run.table("Holding", &["connections", "in flight"]).is_ok() {
+                charts.push(connections_served(run)?);
+            }
+            Ok(charts)
+        }
         question if question.starts_with("ch07_q") => question_bars(question, run),
         _ => Ok(Vec::new()),
     }
@@ -531,6 +558,147 @@ fn stacks_against_bounds(run: &Run) -> anyhow::Result<Chart> {
     )
 }
 
+/// One lane per row of a table with `req/s`, `min` and `max` columns
+/// (repeated rounds): a bar from the slowest to the fastest round, a dot at
+/// the median; plus the Little's-law bound where the row has one.
+fn spread_lanes(
+    run: &Run,
+    (section, labels): (&str, [&str; 2]),
+    file: &str,
+    what: &str,
+    figure: &str,
+) -> anyhow::Result<Chart> {
+    let t = run.table(section, &[labels[0], labels[1], "req/s", "min", "max"])?;
+    let (first, second) = (run.column(t, labels[0])?, run.column(t, labels[1])?);
+    let (median, min, max) = (
+        run.column(t, "req/s")?,
+        run.column(t, "min")?,
+        run.column(t, "max")?,
+    );
+    let bound = run.column(t, "bound").ok();
+    let table = &run.tables[t];
+    let (mut lanes, mut spread, mut medians, mut bounds) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for (row, cells) in table.rows.iter().enumerate() {
+        lanes.push(format!("{}, {}", cells[first].text, cells[second].text));
+        // Log scale: a round that answered nothing (0 req/s) is left off
+        // the chart; the table says 0.
+        let positive = |c: usize| cells[c].value.is_some_and(|v| v > 0.0);
+        if positive(min) {
+            spread.push(Point {
+                x: coord(run, t, row, min, 1.0)?,
+                y: lane(row),
+                x2: Some(coord(run, t, row, max, 1.0)?),
+            });
+        }
+        if positive(median) {
+            medians.push(Point {
+                x: coord(run, t, row, median, 1.0)?,
+                y: lane(row),
+                x2: None,
+            });
+        }
+        if let Some(b) = bound.filter(|&b| cells[b].value.is_some()) {
+            bounds.push(Point {
+                x: coord(run, t, row, b, 1.0)?,
+                y: lane(row),
+                x2: None,
+            });
+        }
+    }
+    let mut series = Vec::new();
+    if !bounds.is_empty() {
+        series.push(Series {
+            name: "Little's-law bound".into(),
+            mark: Mark::Bound,
+            slot: 0,
+            points: bounds,
+        });
+    }
+    series.push(Series {
+        name: "slowest to fastest round".into(),
+        mark: Mark::Bands,
+        slot: 2,
+        points: spread,
+    });
+    series.push(Series {
+        name: "median req/s".into(),
+        mark: Mark::Dots,
+        slot: 1,
+        points: medians,
+    });
+    Ok(Chart {
+        file: file.into(),
+        title: format!("Chapter 6: {what}"),
+        desc: format!(
+            "Dot chart, one row per {} and {}, requests per second on a log scale: a filled dot at the median round, \
+             a bar from the slowest to the fastest round, and an open circle at the Little's-law bound where requests wait. \
+             The exact numbers are in {figure}.",
+            labels[0], labels[1]
+        ),
+        x: axis("requests per second (log scale)", true, xs(&series), false),
+        y: lane_axis(lanes.len()),
+        lanes,
+        series,
+    })
+}
+
+/// Chapter 6's connections table: per stack and connections held, how many
+/// were being served (Little's L from the run) against how many were held.
+fn connections_served(run: &Run) -> anyhow::Result<Chart> {
+    let t = run.table("Holding", &["stack", "connections", "in flight"])?;
+    let (stack, held, served) = (
+        run.column(t, "stack")?,
+        run.column(t, "connections")?,
+        run.column(t, "in flight")?,
+    );
+    let table = &run.tables[t];
+    let (mut lanes, mut held_points, mut served_points) = (Vec::new(), Vec::new(), Vec::new());
+    for (row, cells) in table.rows.iter().enumerate() {
+        lanes.push(format!("{}, {}", cells[stack].text, cells[held].text));
+        held_points.push(Point {
+            x: coord(run, t, row, held, 1.0)?,
+            y: lane(row),
+            x2: None,
+        });
+        // Nothing served at all has no place on a log scale: such a row
+        // keeps its circle only (the table says 0).
+        if cells[served].value.is_some_and(|v| v >= 1.0) {
+            served_points.push(Point {
+                x: coord(run, t, row, served, 1.0)?,
+                y: lane(row),
+                x2: None,
+            });
+        }
+    }
+    let series = vec![
+        Series {
+            name: "connections held".into(),
+            mark: Mark::Bound,
+            slot: 0,
+            points: held_points,
+        },
+        Series {
+            name: "being served (req/s × mean latency)".into(),
+            mark: Mark::Dots,
+            slot: 1,
+            points: served_points,
+        },
+    ];
+    Ok(Chart {
+        file: "ch06_table-8.svg".into(),
+        title: "Chapter 6: connections held against connections being served".into(),
+        desc: "Dot chart, one row per stack and number of connections held open (1,000 and 10,000), on a log scale: \
+               an open circle at the connections held, a filled dot at how many were being served on average \
+               (requests per second times mean latency, Little's L). The exact numbers, with p99 and errors, are in the table above."
+            .into(),
+        x: axis("connections (log scale)", true, xs(&series), false),
+        y: lane_axis(lanes.len()),
+        lanes,
+        series,
+    })
+}
+
 /// One row per server (named in the `label` column of the first table under
 /// a `section` heading containing that text) and client count: the measured
 /// req/s against the Little's-law bound.
@@ -557,6 +725,12 @@ fn against_bounds(
             cells[model].text, cells[clients].text
         ));
         for (list, column) in [(&mut measured, rps), (&mut bounds, bound)] {
+            // A server that answered nothing in the window (0 req/s) has no
+            // place on a log scale: its lane keeps the bound only, and the
+            // table beside the chart says 0.
+            if cells[column].value.is_some_and(|v| v <= 0.0) {
+                continue;
+            }
             list.push(Point {
                 x: coord(run, t, row, column, 1.0)?,
                 y: lane(row),
