@@ -139,23 +139,19 @@ mod tests {
     #[test]
     fn urls_are_split_into_address_and_path() {
         let parsed = |url: &str| parse_loopback_url(url).map(|(a, p)| (a.to_string(), p));
-        let ok = |addr: &str, path: &str| Ok::<_, ()>((addr.to_string(), path.to_string()));
-        assert_eq!(
-            parsed("http://127.0.0.1:3000/wait?ms=50").map_err(drop),
-            ok("127.0.0.1:3000", "/wait?ms=50")
-        );
-        assert_eq!(
-            parsed("http://127.0.0.1:3000").map_err(drop),
-            ok("127.0.0.1:3000", "/")
-        );
-        assert_eq!(
-            parsed("http://127.0.0.1:3000?x=1").map_err(drop),
-            ok("127.0.0.1:3000", "/?x=1")
-        );
-        assert_eq!(
-            parsed("http://[::1]:8080/a").map_err(drop),
-            ok("[::1]:8080", "/a")
-        );
+        for (url, addr, path) in [
+            (
+                "http://127.0.0.1:3000/wait?ms=50",
+                "127.0.0.1:3000",
+                "/wait?ms=50",
+            ),
+            ("http://127.0.0.1:3000", "127.0.0.1:3000", "/"),
+            ("http://127.0.0.1:3000?x=1", "127.0.0.1:3000", "/?x=1"),
+            ("http://[::1]:8080/a", "[::1]:8080", "/a"),
+        ] {
+            let (a, p) = parsed(url).unwrap_or_else(|e| panic!("{url:?}: {e}"));
+            assert_eq!((a.as_str(), p.as_str()), (addr, path), "{url:?}");
+        }
         for bad in [
             "http://user@127.0.0.1:3000/",
             "http://127.0.0.1/",
