@@ -5,11 +5,11 @@
 //! request, and the counter-case where concurrency does not help: CPU-bound
 //! work.
 //!
-//!     cargo run --release --example ch01_waiting            # about 40 s
+//!     cargo run --release --example ch01_waiting            # about 30 s
 //!     cargo run --release --example ch01_waiting -- --quick # under 15 s
 //!
 //! Everything runs on loopback: a slow upstream (lab::upstream) on its own
-//! threads, the book's load generator (lab::loadgen) on this process's runtime.
+//! threads, the book's load generator (lab::loadgen) on threads of its own.
 
 use std::time::{Duration, Instant};
 

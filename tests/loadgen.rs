@@ -259,7 +259,7 @@ fn max_requests_stops_the_run() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn run_works_on_the_callers_runtime() {
+async fn run_works_from_async_code() {
     let server = upstream();
     let spec = LoadSpec::closed(&server.url("/hello"), 4, Duration::from_secs(5))
         .unwrap()
@@ -268,6 +268,27 @@ async fn run_works_on_the_callers_runtime() {
     assert_eq!(report.requests, 200, "{report:?}");
     assert_eq!(report.status.get(&200), Some(&200));
     assert_eq!(report.connects, 4);
+}
+
+/// `run` drives its own threads; giving up on its future must stop them,
+/// or dropping the runtime (which waits for them) would hang for the whole
+/// 20 s run.
+#[test]
+fn dropping_run_stops_its_threads() {
+    let server = upstream();
+    let spec = LoadSpec::closed(&server.url("/hello"), 4, Duration::from_secs(20)).unwrap();
+    let started = Instant::now();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let gave_up = runtime.block_on(async {
+        tokio::time::timeout(Duration::from_millis(300), loadgen::run(&spec)).await
+    });
+    assert!(gave_up.is_err(), "a 20 s run finished in 300 ms");
+    drop(runtime);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "the run went on for {:?} after its future was dropped",
+        started.elapsed()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

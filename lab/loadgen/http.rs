@@ -7,8 +7,9 @@
 //! are parsed with `httparse` (the parser hyper itself uses) straight from a
 //! read buffer the connection keeps, so a steady run allocates nothing per
 //! request. Bodies are framed by `Content-Length`, by
-//! `Transfer-Encoding: chunked` (sizes decoded, data skipped) or by the
-//! server closing the connection; they are counted past, never kept.
+//! `Transfer-Encoding: chunked` (size lines and trailers parsed by
+//! `httparse`, data skipped) or by the server closing the connection; they
+//! are counted past, never kept.
 //! `Connection: close` makes the next exchange reconnect.
 //!
 //! Left out: pipelining, HTTP/2, TLS, 1xx interim answers (an answer we
@@ -336,15 +337,22 @@ async fn read_answer(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> Result<Ans
             have > left
         }
         Framing::Chunked => {
-            let mut chunks = ChunkedBody::default();
-            let mut used = chunks.skip(&buffer[head_len..])?;
-            let mut have = buffer.len() - head_len;
-            while !chunks.is_done() {
-                buffer.clear();
-                have = read_more(stream, buffer).await?;
-                used = chunks.skip(buffer)?;
+            let mut body = ChunkedBody::Size;
+            let mut at = head_len;
+            loop {
+                at += body.skip(&buffer[at..])?;
+                if body.is_done() {
+                    break at < buffer.len();
+                }
+                // Keep only the unused tail (part of a size or trailer
+                // line) for the next read to complete.
+                buffer.drain(..at);
+                at = 0;
+                if buffer.len() >= MAX_HEAD_BYTES {
+                    return Err(ReadError::Malformed);
+                }
+                read_more(stream, buffer).await?;
             }
-            used < have
         }
         Framing::UntilClose => {
             keep_alive = false;
@@ -467,40 +475,20 @@ fn parse_decimal(value: &[u8]) -> Option<u64> {
 }
 
 /// Walks a `Transfer-Encoding: chunked` body without keeping it:
-/// `SIZE[;ext]\r\n DATA \r\n` ... `0\r\n [trailers] \r\n`.
+/// `SIZE[;ext]\r\n DATA \r\n` ... `0\r\n [trailers] \r\n`. Size lines are
+/// parsed by `httparse::parse_chunk_size` and the trailer fields by
+/// `httparse::parse_headers`; only the data is skipped here.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum ChunkedBody {
-    /// Reading hex digits of a chunk size (`digits` seen so far).
-    Size {
-        size: u64,
-        digits: u8,
-    },
-    /// Skipping a chunk extension up to the end of the size line.
-    Extension {
-        size: u64,
-    },
-    /// Saw `\r` after the size line.
-    SizeLf {
-        size: u64,
-    },
+    /// At a size line.
+    Size,
     /// Skipping this many data bytes.
     Data(u64),
     /// Expecting the `\r\n` after a chunk's data.
-    DataCr,
-    DataLf,
-    /// At the start of a trailer line (or of the final empty line).
-    LineStart,
-    /// Inside a trailer line.
-    Trailer,
-    /// Saw the final `\r`.
-    EndLf,
+    DataEnd,
+    /// After the last (empty) chunk: trailer fields, then an empty line.
+    Trailers,
     Done,
-}
-
-impl Default for ChunkedBody {
-    fn default() -> Self {
-        ChunkedBody::Size { size: 0, digits: 0 }
-    }
 }
 
 impl ChunkedBody {
@@ -509,54 +497,61 @@ impl ChunkedBody {
     }
 
     /// Consumes the body's bytes at the start of `bytes` and returns how
-    /// many it used (fewer than all only once the body is done).
+    /// many it used. Lines are consumed whole: a line cut short by the end
+    /// of `bytes` is left for the caller to complete with the next read.
     fn skip(&mut self, bytes: &[u8]) -> Result<usize, ReadError> {
         use ChunkedBody::*;
         let mut at = 0;
-        while at < bytes.len() && !self.is_done() {
-            if let Data(left) = *self {
-                // The bulk of the body: skip it without looking at it.
-                let step = left.min((bytes.len() - at) as u64);
-                at += step as usize;
-                *self = if step == left {
-                    DataCr
-                } else {
-                    Data(left - step)
-                };
-                continue;
-            }
-            let b = bytes[at];
-            at += 1;
-            *self =
-                match (*self, b) {
-                    (Size { size, digits }, _) if b.is_ascii_hexdigit() => {
-                        // 15 hex digits keep the size far below u64::MAX.
-                        if digits >= 15 {
-                            return Err(ReadError::Malformed);
-                        }
-                        let digit = (b as char).to_digit(16).unwrap_or(0);
-                        Size {
-                            size: size * 16 + u64::from(digit),
-                            digits: digits + 1,
-                        }
+        loop {
+            let rest = &bytes[at..];
+            match *self {
+                Done => return Ok(at),
+                Data(_) | Size | DataEnd | Trailers if rest.is_empty() => return Ok(at),
+                Data(left) => {
+                    // The bulk of the body: skip it without looking at it.
+                    let step = left.min(rest.len() as u64);
+                    at += step as usize;
+                    *self = if step == left {
+                        DataEnd
+                    } else {
+                        Data(left - step)
+                    };
+                }
+                Size => {
+                    // httparse reads an empty line as size 0: insist on a digit.
+                    if !rest[0].is_ascii_hexdigit() {
+                        return Err(ReadError::Malformed);
                     }
-                    (Size { digits: 0, .. }, _) => return Err(ReadError::Malformed),
-                    (Size { size, .. }, b';' | b' ' | b'\t') => Extension { size },
-                    (Size { size, .. } | Extension { size }, b'\r') => SizeLf { size },
-                    (Size { size, .. } | Extension { size } | SizeLf { size }, b'\n') => {
-                        if size == 0 { LineStart } else { Data(size) }
+                    match httparse::parse_chunk_size(rest) {
+                        Ok(httparse::Status::Complete((used, size))) => {
+                            at += used;
+                            *self = if size == 0 { Trailers } else { Data(size) };
+                        }
+                        Ok(httparse::Status::Partial) => return Ok(at),
+                        Err(_) => return Err(ReadError::Malformed),
                     }
-                    (Extension { size }, _) => Extension { size },
-                    (DataCr, b'\r') => DataLf,
-                    (DataCr | DataLf, b'\n') => Size { size: 0, digits: 0 },
-                    (LineStart, b'\r') => EndLf,
-                    (LineStart | EndLf, b'\n') => Done,
-                    (Trailer, b'\n') => LineStart,
-                    (LineStart | Trailer, _) => Trailer,
+                }
+                DataEnd => match rest {
+                    [b'\r', b'\n', ..] => {
+                        at += 2;
+                        *self = Size;
+                    }
+                    [b'\r'] => return Ok(at),
                     _ => return Err(ReadError::Malformed),
-                };
+                },
+                Trailers => {
+                    let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
+                    match httparse::parse_headers(rest, &mut fields) {
+                        Ok(httparse::Status::Complete((used, _))) => {
+                            at += used;
+                            *self = Done;
+                        }
+                        Ok(httparse::Status::Partial) => return Ok(at),
+                        Err(_) => return Err(ReadError::Malformed),
+                    }
+                }
+            }
         }
-        Ok(at)
     }
 }
 
@@ -564,12 +559,18 @@ impl ChunkedBody {
 mod tests {
     use super::*;
 
-    /// Feeds `body` in pieces of `step` bytes; returns the bytes used.
+    /// Feeds `body` in pieces of `step` bytes, keeping what `skip` left
+    /// unused for the next piece (as `read_answer` does); returns the bytes
+    /// used.
     fn skip_in_steps(body: &[u8], step: usize) -> Result<usize, ReadError> {
-        let mut chunks = ChunkedBody::default();
+        let mut chunks = ChunkedBody::Size;
+        let mut pending = Vec::new();
         let mut used = 0;
         for piece in body.chunks(step) {
-            used += chunks.skip(piece)?;
+            pending.extend_from_slice(piece);
+            let n = chunks.skip(&pending)?;
+            pending.drain(..n);
+            used += n;
             if chunks.is_done() {
                 return Ok(used);
             }
@@ -585,9 +586,9 @@ mod tests {
             assert_eq!(skip_in_steps(body, step).unwrap(), end, "step {step}");
         }
         let trailers = b"3\r\nabc\r\n0\r\nx-check: 1\r\nx-more: 2\r\n\r\n";
-        assert_eq!(skip_in_steps(trailers, 1).unwrap(), trailers.len());
-        let bare_lf = b"3\nabc\n0\n\n";
-        assert_eq!(skip_in_steps(bare_lf, 2).unwrap(), bare_lf.len());
+        for step in 1..=trailers.len() {
+            assert_eq!(skip_in_steps(trailers, step).unwrap(), trailers.len());
+        }
     }
 
     #[test]
@@ -597,6 +598,7 @@ mod tests {
             b"\r\n",
             b"3\r\nabcX\r\n",
             b"1234567890abcdef0\r\n",
+            b"3\nabc\n0\n\n",
         ] {
             assert!(skip_in_steps(bad, 1).is_err(), "{bad:?}");
         }

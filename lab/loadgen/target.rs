@@ -12,7 +12,11 @@
 //!   resolves to must pass the same check, so a name cannot smuggle a remote
 //!   address in next to a loopback one.
 //!
-//! Left out: resolving again later (the address chosen here is the one used).
+//! A URL is parsed by `http::Uri` (the type hyper and axum use), so what
+//! counts as a URL here is what counts as one to them.
+//!
+//! Left out: resolving again later (the address chosen here is the one used),
+//! `https://`, user info in URLs, default ports (say the port you mean).
 
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs as _};
 
@@ -23,6 +27,39 @@ pub fn is_loopback(ip: IpAddr) -> bool {
     ip.to_canonical().is_loopback()
 }
 // ANCHOR_END: is_loopback
+
+/// Splits `http://127.0.0.1:PORT/path?query` into an address and the path
+/// with its query, refusing anything that is not loopback (see
+/// [`loopback_target`]: names are resolved and every address they resolve to
+/// must be loopback).
+pub fn parse_loopback_url(url: &str) -> anyhow::Result<(SocketAddr, String)> {
+    let uri: http::Uri = url
+        .parse()
+        .map_err(|e| anyhow::anyhow!("{url:?} is not a URL: {e}"))?;
+    anyhow::ensure!(
+        uri.scheme_str() == Some("http"),
+        "only http:// URLs are supported, got {url:?}"
+    );
+    let authority = uri
+        .authority()
+        .ok_or_else(|| anyhow::anyhow!("{url:?} names no host"))?;
+    anyhow::ensure!(
+        !authority.as_str().contains('@'),
+        "user info in a URL is not supported, got {url:?}"
+    );
+    anyhow::ensure!(
+        authority.port().is_some(),
+        "the URL must name its port (the book's servers print theirs), got {url:?}"
+    );
+    let path = uri.path_and_query().map_or("/", |p| p.as_str());
+    // `http::Uri` gives `?x=1` for `http://host:1?x=1`: a path starts with '/'.
+    let path = if path.starts_with('/') {
+        path.to_string()
+    } else {
+        format!("/{path}")
+    };
+    Ok((loopback_target(authority.as_str())?, path))
+}
 
 /// Why `ip` may not be a target, or `None` if it may.
 fn refusal(ip: IpAddr) -> Option<String> {
@@ -97,5 +134,32 @@ mod tests {
         assert!(!is_loopback(ip("::127.0.0.1"))); // IPv4-compatible: deprecated, not mapped
         assert!(!is_loopback(ip("0.0.0.0")));
         assert!(!is_loopback(ip("::")));
+    }
+
+    #[test]
+    fn urls_are_split_into_address_and_path() {
+        let parsed = |url: &str| parse_loopback_url(url).map(|(a, p)| (a.to_string(), p));
+        for (url, addr, path) in [
+            (
+                "http://127.0.0.1:3000/wait?ms=50",
+                "127.0.0.1:3000",
+                "/wait?ms=50",
+            ),
+            ("http://127.0.0.1:3000", "127.0.0.1:3000", "/"),
+            ("http://127.0.0.1:3000?x=1", "127.0.0.1:3000", "/?x=1"),
+            ("http://[::1]:8080/a", "[::1]:8080", "/a"),
+        ] {
+            let (a, p) = parsed(url).unwrap_or_else(|e| panic!("{url:?}: {e}"));
+            assert_eq!((a.as_str(), p.as_str()), (addr, path), "{url:?}");
+        }
+        for bad in [
+            "http://user@127.0.0.1:3000/",
+            "http://127.0.0.1/",
+            "ftp://127.0.0.1:21/",
+            "http://127.0.0.1:3000/a b",
+            "/just/a/path",
+        ] {
+            assert!(parsed(bad).is_err(), "{bad:?} was accepted");
+        }
     }
 }

@@ -25,7 +25,7 @@ use crate::{cargo, run, step};
 pub const CHAPTER_EXAMPLES: &[(&str, u64)] = &[
     ("ch01_waiting", 15),
     ("ch02_gil", 15),
-    ("ch03_wsgi", 20),
+    ("ch03_wsgi", 15),
     ("ch04_asgi", 20),
     ("ch05_lifespan", 15),
     ("ch06_table", 60),

@@ -1,0 +1,133 @@
+//! What a load run measured: [`LoadReport`] (answers, errors by kind,
+//! status codes, the latency histogram, unfinished requests) and how one
+//! finished exchange is added to it.
+//!
+//! Left out: *when* an exchange counts (the warmup, the budget, the end of
+//! the run): that rule is the plan's (`plan.rs`); this file only adds up
+//! what it is given.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::http::{Exchange, Failure};
+
+/// Latencies above an hour are recorded as an hour.
+const MAX_LATENCY_US: u64 = 3_600_000_000;
+
+/// Why requests failed, by kind; they add up to [`LoadReport::errors`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Failures {
+    /// The TCP connection could not be opened (e.g. nothing listens).
+    pub connect: u64,
+    /// No full answer within the request timeout.
+    pub timeout: u64,
+    /// The connection broke mid-exchange (reset, closed before the answer).
+    pub broken: u64,
+    /// The server answered 5xx.
+    pub server_error: u64,
+}
+
+impl Failures {
+    pub fn total(&self) -> u64 {
+        self.connect + self.timeout + self.broken + self.server_error
+    }
+}
+
+/// What a run measured. Latencies are recorded in microseconds.
+#[derive(Debug, Clone)]
+pub struct LoadReport {
+    /// Requests answered with a 2xx/3xx/4xx status, counted when the answer
+    /// arrived inside the measured phase (whenever the request was sent).
+    pub requests: u64,
+    /// Connection failures, timeouts and 5xx answers, counted like `requests`
+    /// by when they happened.
+    pub errors: u64,
+    /// Length of the measured phase.
+    pub elapsed: Duration,
+    pub latency_us: hdrhistogram::Histogram<u64>,
+    /// `errors` broken down by kind.
+    pub failures: Failures,
+    /// Every answer by status code (5xx included), in the measured phase.
+    pub status: BTreeMap<u16, u64>,
+    /// TCP connections opened over the whole run (warmup included); equal to
+    /// the number of connections when keep-alive held throughout.
+    pub connects: u64,
+    /// Requests with no answer by the end of the measured phase: sent (at
+    /// any time, warmup included) and still in flight when it ended, or
+    /// (open loop) due in it but never sent because every connection was
+    /// busy. An open loop far above capacity shows most of its load here.
+    pub unfinished: u64,
+}
+
+impl LoadReport {
+    pub fn requests_per_sec(&self) -> f64 {
+        self.requests as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+    /// Latency at quantile `q` in 0..=1 (e.g. 0.99).
+    pub fn latency(&self, q: f64) -> Duration {
+        Duration::from_micros(self.latency_us.value_at_quantile(q))
+    }
+    pub fn max_latency(&self) -> Duration {
+        Duration::from_micros(self.latency_us.max())
+    }
+
+    pub(super) fn empty() -> Self {
+        Self {
+            requests: 0,
+            errors: 0,
+            elapsed: Duration::ZERO,
+            latency_us: hdrhistogram::Histogram::new_with_bounds(1, MAX_LATENCY_US, 3)
+                .expect("constant histogram bounds are valid"),
+            failures: Failures::default(),
+            status: BTreeMap::new(),
+            connects: 0,
+            unfinished: 0,
+        }
+    }
+
+    /// Adds another part of the same run (another thread's connections).
+    pub(super) fn merge(&mut self, other: &LoadReport) {
+        self.requests += other.requests;
+        self.errors += other.errors;
+        // Same bounds on both sides, so adding cannot fail.
+        let _ = self.latency_us.add(&other.latency_us);
+        self.failures.connect += other.failures.connect;
+        self.failures.timeout += other.failures.timeout;
+        self.failures.broken += other.failures.broken;
+        self.failures.server_error += other.failures.server_error;
+        for (code, n) in &other.status {
+            *self.status.entry(*code).or_default() += n;
+        }
+        self.connects += other.connects;
+        self.unfinished += other.unfinished;
+    }
+
+    /// Adds one exchange that finished at `done`, with latency from `since`.
+    pub(super) fn record(&mut self, exchange: Exchange, since: Instant, done: Instant) {
+        match exchange {
+            Exchange::Answered(code) => {
+                *self.status.entry(code).or_default() += 1;
+                if code >= 500 {
+                    self.errors += 1;
+                    self.failures.server_error += 1;
+                } else {
+                    self.requests += 1;
+                    let us = done.saturating_duration_since(since).as_micros();
+                    let us = us.min(u128::from(MAX_LATENCY_US)) as u64;
+                    self.latency_us.saturating_record(us.max(1));
+                }
+            }
+            Exchange::Failed(kind) => {
+                self.errors += 1;
+                match kind {
+                    Failure::Connect => self.failures.connect += 1,
+                    Failure::Timeout => self.failures.timeout += 1,
+                    Failure::Broken => self.failures.broken += 1,
+                }
+            }
+            Exchange::Cut => self.unfinished += 1,
+        }
+    }
+}
