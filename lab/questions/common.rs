@@ -132,11 +132,21 @@ pub fn quantile(report: &LoadReport, q: f64) -> Cell {
 /// A Rust twin (`lab::api` model by its stack name) as a child process
 /// group: this program re-run as `serve --stack NAME --workers K`.
 pub fn rust_twin(stack: StackName, workers: usize) -> anyhow::Result<ChildServer> {
+    rust_twin_db(stack, workers, Duration::ZERO)
+}
+
+/// [`rust_twin`] with `db_latency` injected before every `/users` query
+/// (`--db-latency-ms`; the twin makes its own temporary SQLite file).
+pub fn rust_twin_db(
+    stack: StackName,
+    workers: usize,
+    db_latency: Duration,
+) -> anyhow::Result<ChildServer> {
     let launch = Launch {
         workers,
         threads: 1,
         database: String::new(),
-        db_latency: Duration::ZERO,
+        db_latency,
         venv: None,
         exe: std::env::current_exe()?,
     };
