@@ -172,11 +172,11 @@ pub enum PythonServer {
 pub fn python_app(
     venv: &Venv,
     app: &str,
-    server: &PythonServer,
+    server_kind: &PythonServer,
     env: &[(&str, String)],
 ) -> anyhow::Result<ChildServer> {
     let port = crate::stacks::free_port()?;
-    let mut command = match server {
+    let mut command = match server_kind {
         PythonServer::Uvicorn { workers } => {
             let mut c = Command::new(venv.bin("uvicorn"));
             c.args([app, "--host", "127.0.0.1", "--port", &port.to_string()])
@@ -204,6 +204,36 @@ pub fn python_app(
         .env("PYTHONPYCACHEPREFIX", target_dir().join("python-pycache"))
         .envs(env.iter().map(|(k, v)| (*k, v.as_str())));
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    ChildServer::start(command, Ready::Accepts(addr), crate::stacks::READY_WITHIN)
-        .with_context(|| format!("starting {app}"))
+    let server = ChildServer::start(command, Ready::Accepts(addr), crate::stacks::READY_WITHIN)
+        .with_context(|| format!("starting {app}"))?;
+    if let PythonServer::Uvicorn { workers } = server_kind {
+        wait_until_serving(&server, "/docs", Some(*workers))?;
+    }
+    Ok(server)
+}
+
+/// Waits until `server` is really serving: for uvicorn, until each of its
+/// `uvicorn_workers` has logged `Application startup complete` (its port
+/// accepts as soon as the supervisor binds, while the workers still import
+/// FastAPI); then, for any server, until one `GET path` is answered
+/// (gunicorn's workers load Django first). Without this, the first
+/// measurement of a multi-worker server would time its boot.
+pub fn wait_until_serving(
+    server: &ChildServer,
+    path: &str,
+    uvicorn_workers: Option<usize>,
+) -> anyhow::Result<()> {
+    let within = crate::stacks::READY_WITHIN;
+    if let Some(workers) = uvicorn_workers {
+        let started = std::time::Instant::now();
+        while server.log().matches("Application startup complete").count() < workers {
+            anyhow::ensure!(
+                started.elapsed() < within,
+                "{workers} uvicorn workers not started after {within:?}; log:\n{}",
+                server.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    crate::stacks::drain(server, path, within).map(|_| ())
 }

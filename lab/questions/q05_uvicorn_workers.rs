@@ -7,7 +7,8 @@
 //! memory summed over the whole process group (supervisor and workers).
 //! The Rust twins: `loop-per-worker` (actix-web, one loop per worker
 //! thread) and `work-stealing` (tokio, k threads sharing the tasks) with
-//! the same k — threads in one process, so their memory barely grows.
+//! the same k — threads in one process, so their memory barely grows
+//! (`work-stealing` is left out with `--quick`).
 //!
 //! Leaves out: gunicorn's UvicornWorker (the same processes, another
 //! supervisor) and more workers than the bound needs (question 6).
@@ -15,7 +16,7 @@
 use std::time::Duration;
 
 use super::Ctx;
-use super::common::{closed, cores, measure, rust_twin};
+use super::common::{closed, cores, measure, rust_twin, wait_until_serving};
 use crate::report::{Cell, Table, num, ratio};
 use crate::stacks::{Launch, Measured, StackName};
 
@@ -67,6 +68,7 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
                     exe: std::env::current_exe()?,
                 };
                 let mut server = crate::stacks::start(StackName::FastapiAsync, &launch)?;
+                wait_until_serving(&server, "/hello", Some(k))?;
                 let label = format!("uvicorn --workers {k}");
                 let m = measure(&server, &closed(&server, &cpu_path, CLIENTS, ctx.load())?)?;
                 row(&mut cpu, &label, k, &m, cpu_bound(k));
@@ -76,10 +78,15 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
             }
         }
     }
-    for (stack, name) in [
-        (StackName::LoopPerWorker, "Rust loop-per-worker"),
-        (StackName::WorkStealing, "Rust work-stealing"),
-    ] {
+    let twins: &[(StackName, &str)] = if ctx.quick {
+        &[(StackName::LoopPerWorker, "Rust loop-per-worker")]
+    } else {
+        &[
+            (StackName::LoopPerWorker, "Rust loop-per-worker"),
+            (StackName::WorkStealing, "Rust work-stealing"),
+        ]
+    };
+    for &(stack, name) in twins {
         for &k in counts {
             let mut server = rust_twin(stack, k)?;
             let label = format!("{name} k={k}");

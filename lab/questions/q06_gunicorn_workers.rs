@@ -14,7 +14,7 @@
 use std::time::Duration;
 
 use super::Ctx;
-use super::common::{closed, measure, quantile, rust_twin};
+use super::common::{closed, measure, quantile, rust_twin, wait_until_serving};
 use crate::report::{Cell, Table, num, ratio};
 use crate::stacks::{Launch, StackName};
 
@@ -66,7 +66,12 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
             exe: std::env::current_exe()?,
         };
         let mut server = match stack.kind() {
-            crate::stacks::Kind::Python(_) => crate::stacks::start(stack, &launch)?,
+            crate::stacks::Kind::Python(_) => {
+                let server = crate::stacks::start(stack, &launch)?;
+                let uvicorn = (stack == StackName::FastapiAsync).then_some(workers);
+                wait_until_serving(&server, &path, uvicorn)?;
+                server
+            }
             crate::stacks::Kind::Rust(_) => rust_twin(stack, workers)?,
         };
         let m = measure(&server, &closed(&server, &path, CLIENTS, ctx.load())?)?;
