@@ -31,12 +31,12 @@ pub struct Load {
 }
 
 impl Ctx {
-    /// The loads of this run: 0.3 s + 1 s with `--quick`, 1 s + 4 s otherwise.
+    /// The loads of this run: 0.4 s + 0.8 s with `--quick`, 1 s + 4 s otherwise.
     pub fn load(&self) -> Load {
         if self.quick {
             Load {
-                warmup: Duration::from_millis(300),
-                duration: Duration::from_secs(1),
+                warmup: Duration::from_millis(400),
+                duration: Duration::from_millis(800),
             }
         } else {
             Load {
@@ -70,23 +70,54 @@ pub fn measure(server: &ChildServer, spec: &LoadSpec) -> anyhow::Result<Measured
     crate::stacks::measure(server, spec)
 }
 
-/// Runs `probe` while `background` runs, both from this process: the
-/// probe starts after the background's warm-up and ends before it does.
-/// Returns (probe, background).
-pub fn beside(probe: &LoadSpec, background: &LoadSpec) -> anyhow::Result<(LoadReport, LoadReport)> {
+/// Runs every probe while `background` runs, all from this process, each
+/// on its own thread: the probes start 100 ms after the background and end
+/// before it does (its measured phase is stretched to cover them).
+/// Returns (one report per probe, background).
+pub fn beside(
+    probes: &[LoadSpec],
+    background: &LoadSpec,
+) -> anyhow::Result<(Vec<LoadReport>, LoadReport)> {
     let mut background = background.clone();
-    // The background outlasts the probe (100 ms head start, 100 ms after).
+    let longest = probes
+        .iter()
+        .map(|p| p.warmup + p.duration)
+        .max()
+        .unwrap_or_default();
     background.duration = background
         .duration
-        .max(probe.warmup + probe.duration + Duration::from_millis(200));
+        .max(longest + Duration::from_millis(200));
     let behind = std::thread::spawn(move || loadgen::run_blocking(&background, 1));
-    // Let the background load fill the server before the probe starts.
+    // Let the background load fill the server before the probes start.
     std::thread::sleep(Duration::from_millis(100));
-    let probe = loadgen::run_blocking(probe, 1);
+    let running: Vec<_> = probes
+        .iter()
+        .cloned()
+        .map(|probe| std::thread::spawn(move || loadgen::run_blocking(&probe, 1)))
+        .collect();
+    let mut reports = Vec::new();
+    for probe in running {
+        let report = probe
+            .join()
+            .map_err(|_| anyhow::anyhow!("a probe panicked"))?;
+        reports.push(report);
+    }
     let background = behind
         .join()
         .map_err(|_| anyhow::anyhow!("the background load panicked"))??;
-    Ok((probe?, background))
+    Ok((
+        reports.into_iter().collect::<anyhow::Result<_>>()?,
+        background,
+    ))
+}
+
+/// A paced probe of `GET path`: `rate` requests per second over up to 20
+/// connections (an open loop, so it adds little load and one slow answer
+/// does not stop it), for `load`.
+pub fn probe(server: &ChildServer, path: &str, rate: f64, load: Load) -> anyhow::Result<LoadSpec> {
+    Ok(LoadSpec::open(&server.url(path), 20, rate, load.duration)?
+        .with_warmup(load.warmup)
+        .with_request_timeout(Duration::from_secs(30)))
 }
 
 /// A latency quantile as a cell, or `-` when nothing was answered.
@@ -101,11 +132,21 @@ pub fn quantile(report: &LoadReport, q: f64) -> Cell {
 /// A Rust twin (`lab::api` model by its stack name) as a child process
 /// group: this program re-run as `serve --stack NAME --workers K`.
 pub fn rust_twin(stack: StackName, workers: usize) -> anyhow::Result<ChildServer> {
+    rust_twin_db(stack, workers, Duration::ZERO)
+}
+
+/// [`rust_twin`] with `db_latency` injected before every `/users` query
+/// (`--db-latency-ms`; the twin makes its own temporary SQLite file).
+pub fn rust_twin_db(
+    stack: StackName,
+    workers: usize,
+    db_latency: Duration,
+) -> anyhow::Result<ChildServer> {
     let launch = Launch {
         workers,
         threads: 1,
         database: String::new(),
-        db_latency: Duration::ZERO,
+        db_latency,
         venv: None,
         exe: std::env::current_exe()?,
     };
@@ -131,11 +172,11 @@ pub enum PythonServer {
 pub fn python_app(
     venv: &Venv,
     app: &str,
-    server: &PythonServer,
+    server_kind: &PythonServer,
     env: &[(&str, String)],
 ) -> anyhow::Result<ChildServer> {
     let port = crate::stacks::free_port()?;
-    let mut command = match server {
+    let mut command = match server_kind {
         PythonServer::Uvicorn { workers } => {
             let mut c = Command::new(venv.bin("uvicorn"));
             c.args([app, "--host", "127.0.0.1", "--port", &port.to_string()])
@@ -163,6 +204,36 @@ pub fn python_app(
         .env("PYTHONPYCACHEPREFIX", target_dir().join("python-pycache"))
         .envs(env.iter().map(|(k, v)| (*k, v.as_str())));
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    ChildServer::start(command, Ready::Accepts(addr), crate::stacks::READY_WITHIN)
-        .with_context(|| format!("starting {app}"))
+    let server = ChildServer::start(command, Ready::Accepts(addr), crate::stacks::READY_WITHIN)
+        .with_context(|| format!("starting {app}"))?;
+    if let PythonServer::Uvicorn { workers } = server_kind {
+        wait_until_serving(&server, "/docs", Some(*workers))?;
+    }
+    Ok(server)
+}
+
+/// Waits until `server` is really serving: for uvicorn, until each of its
+/// `uvicorn_workers` has logged `Application startup complete` (its port
+/// accepts as soon as the supervisor binds, while the workers still import
+/// FastAPI); then, for any server, until one `GET path` is answered
+/// (gunicorn's workers load Django first). Without this, the first
+/// measurement of a multi-worker server would time its boot.
+pub fn wait_until_serving(
+    server: &ChildServer,
+    path: &str,
+    uvicorn_workers: Option<usize>,
+) -> anyhow::Result<()> {
+    let within = crate::stacks::READY_WITHIN;
+    if let Some(workers) = uvicorn_workers {
+        let started = std::time::Instant::now();
+        while server.log().matches("Application startup complete").count() < workers {
+            anyhow::ensure!(
+                started.elapsed() < within,
+                "{workers} uvicorn workers not started after {within:?}; log:\n{}",
+                server.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    crate::stacks::drain(server, path, within).map(|_| ())
 }

@@ -1,9 +1,177 @@
-//! Question 1: One blocking call and the whole server freezes.
+//! Question 1: "My `async def` endpoint makes one blocking call and the
+//! whole server freezes."
 //!
-//! (Not measured yet: the chapter 7 skeleton.)
+//! One client asks a fast endpoint (`/health`; the Rust twins' `/hello`)
+//! again and again while ten clients keep an endpoint busy that waits
+//! 100 ms — by blocking the event loop (`time.sleep` in `async def`; the
+//! `blocked-loop` twin), by awaiting (`asyncio.sleep`; `event-loop`), or on
+//! a thread of the pool (`def`; `spawn-blocking`). The fast endpoint's
+//! latency says whether the loop was free. Python: uvicorn + FastAPI,
+//! `python/questions/q01_blocking.py`, one worker.
+//!
+//! Leaves out: blocking calls other than sleeping (a sync HTTP client or
+//! database driver blocks the same way: question 4).
+
+use std::time::Duration;
 
 use super::Ctx;
+use super::common::{PythonServer, beside, closed, probe, python_app, quantile, rust_twin};
+use crate::process::ChildServer;
+use crate::report::{Cell, Table, num};
+use crate::stacks::StackName;
 
-pub fn run(_ctx: &Ctx) -> anyhow::Result<()> {
-    anyhow::bail!("question 1 is not measured yet")
+/// How long the busy endpoint waits per request, and how many clients keep
+/// it busy: 100 ms and 10 clients; with `--quick`, 50 ms and 5 (the same
+/// shape: a blocked loop makes /health wait behind every queued sleep).
+fn busy(ctx: &Ctx) -> (Duration, usize) {
+    if ctx.quick {
+        (Duration::from_millis(50), 5)
+    } else {
+        (Duration::from_millis(100), 10)
+    }
+}
+/// The probe: 20 requests per second to /health, paced (an open loop, so
+/// the probe itself adds little load and a slow answer does not stop it).
+const PROBE_RATE: f64 = 20.0;
+/// The `spawn-blocking` twin's pool (FastAPI's has 40 threads; 16 is
+/// already more than the ten waiting clients need).
+const POOL: usize = 16;
+
+/// The table's column the test reads: the waiting endpoint's throughput
+/// cannot beat one loop's 1 / wait when the loop itself waits.
+pub const LOOP_LIMIT: &str = "one loop's limit (req/s)";
+
+pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
+    let mut table = Table::new([
+        "server, endpoint",
+        "how the busy endpoint waits",
+        "/health p50",
+        "/health p99",
+        "/health answers",
+        "waiting req/s",
+        LOOP_LIMIT,
+    ]);
+    table.chart("/health p99");
+    let cases = [
+        (
+            "blocking",
+            "FastAPI async def + time.sleep",
+            "time.sleep on the loop",
+        ),
+        (
+            "awaiting",
+            "FastAPI async def + await",
+            "await asyncio.sleep",
+        ),
+        (
+            "threadpool",
+            "FastAPI def + time.sleep",
+            "time.sleep in the threadpool",
+        ),
+    ];
+    match ctx.venv() {
+        Ok(venv) => {
+            eprintln!("question 1: uvicorn + FastAPI, one worker");
+            let mut server = python_app(
+                venv,
+                "questions.q01_blocking:app",
+                &PythonServer::Uvicorn { workers: 1 },
+                &[],
+            )?;
+            for (endpoint, label, how) in cases {
+                let path = format!("/report/{endpoint}?ms={}", busy(ctx).0.as_millis());
+                let blocks = endpoint == "blocking";
+                row(
+                    &mut table,
+                    ctx,
+                    &server,
+                    ("/health", &path),
+                    (label, how),
+                    blocks,
+                )?;
+            }
+            server.stop()?;
+        }
+        Err(why) => {
+            for (_, label, _) in cases {
+                table.row([label, &format!("skipped: {why}")]);
+            }
+        }
+    }
+    let twins = [
+        (
+            StackName::BlockedLoop,
+            1,
+            "Rust blocked-loop",
+            "std::thread::sleep on the loop",
+        ),
+        (
+            StackName::EventLoop,
+            1,
+            "Rust event-loop",
+            "tokio sleep, awaited",
+        ),
+        (
+            StackName::SpawnBlocking,
+            POOL,
+            "Rust spawn-blocking k=16",
+            "thread::sleep on the pool",
+        ),
+    ];
+    for (stack, workers, label, how) in twins {
+        let mut server = rust_twin(stack, workers)?;
+        let path = format!("/wait?ms={}", busy(ctx).0.as_millis());
+        let blocks = stack == StackName::BlockedLoop;
+        row(
+            &mut table,
+            ctx,
+            &server,
+            ("/hello", &path),
+            (label, how),
+            blocks,
+        )?;
+        server.stop()?;
+    }
+    print!("{table}");
+    let (wait, clients) = busy(ctx);
+    let ms = wait.as_millis();
+    println!(
+        "({clients} clients keep an endpoint that waits {ms} ms busy; meanwhile /health (the \
+         Rust twins' /hello) is asked {PROBE_RATE:.0} times a second.\n one loop's limit: a \
+         loop that itself waits {ms} ms per request answers at most 1 / {ms} ms.)"
+    );
+    Ok(())
+}
+
+/// One row: the probe's latency on `probe_path` while `CLIENTS` clients
+/// keep `busy_path` busy.
+fn row(
+    table: &mut Table,
+    ctx: &Ctx,
+    server: &ChildServer,
+    (probe_path, busy_path): (&str, &str),
+    (label, how): (&str, &str),
+    blocks_the_loop: bool,
+) -> anyhow::Result<()> {
+    let load = ctx.load();
+    let (wait, clients) = busy(ctx);
+    let health = probe(server, probe_path, PROBE_RATE, load)?;
+    let busy = closed(server, busy_path, clients, load)?;
+    let (probes, busy) = beside(&[health], &busy)?;
+    let probe = &probes[0];
+    let limit = if blocks_the_loop {
+        num(1.0 / wait.as_secs_f64(), 0)
+    } else {
+        Cell::from("-")
+    };
+    table.row([
+        Cell::from(label),
+        Cell::from(how),
+        quantile(probe, 0.5),
+        quantile(probe, 0.99),
+        Cell::from(probe.requests),
+        num(busy.requests_per_sec(), 1),
+        limit,
+    ]);
+    Ok(())
 }

@@ -1,9 +1,106 @@
-//! Question 6: gunicorn sync, gthread or uvicorn workers?.
+//! Question 6: "gunicorn `sync`, `gthread` or uvicorn workers?"
 //!
-//! (Not measured yet: the chapter 7 skeleton.)
+//! A wait-bound endpoint (`/wait?ms=50`) under 100 clients, served by
+//! Django REST framework on gunicorn `sync` (2 workers), on gunicorn
+//! `gthread` (2 workers × 8 threads) and by FastAPI `async def` on uvicorn
+//! (2 workers): capacity — requests that can wait at once — is workers ×
+//! threads for the sync kinds and every connection for the event loop,
+//! and Little's law turns it into a bound: capacity / 50 ms. The Rust
+//! twins: `sync-pool` with 2 and 16 threads, `event-loop`.
+//!
+//! Leaves out: CPU-bound endpoints (question 5), gevent/eventlet workers,
+//! and gunicorn's `--timeout` (question 15).
+
+use std::time::Duration;
 
 use super::Ctx;
+use super::common::{closed, measure, quantile, rust_twin, wait_until_serving};
+use crate::report::{Cell, Table, num, ratio};
+use crate::stacks::{Launch, StackName};
 
-pub fn run(_ctx: &Ctx) -> anyhow::Result<()> {
-    anyhow::bail!("question 6 is not measured yet")
+/// How long the endpoint waits.
+pub const WAIT: Duration = Duration::from_millis(50);
+/// Closed-loop clients.
+pub const CLIENTS: usize = 100;
+/// The column the test reads against its bound.
+pub const BOUND: &str = "bound (req/s)";
+
+pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
+    let mut table = Table::new([
+        "server",
+        "workers × threads",
+        "capacity",
+        "req/s",
+        BOUND,
+        "of bound",
+        "p99",
+        "RSS (MB)",
+    ]);
+    table.chart("req/s");
+    let python = [
+        (StackName::DjangoSync, 2, 1, "gunicorn sync, DRF"),
+        (StackName::DjangoGthread, 2, 8, "gunicorn gthread, DRF"),
+        (StackName::FastapiAsync, 2, 1, "uvicorn, FastAPI async def"),
+    ];
+    let rust = [
+        (StackName::SyncPool, 2, 1, "Rust sync-pool k=2"),
+        (StackName::SyncPool, 16, 1, "Rust sync-pool k=16"),
+        (StackName::EventLoop, 1, 1, "Rust event-loop"),
+    ];
+    let path = format!("/wait?ms={}", WAIT.as_millis());
+    let venv = ctx.venv();
+    if let Err(why) = venv {
+        table.row(["gunicorn, uvicorn", &format!("skipped: {why}")]);
+    }
+    let runs = python.iter().filter(|_| venv.is_ok()).chain(rust.iter());
+    for &(stack, workers, threads, label) in runs {
+        let launch = Launch {
+            workers,
+            threads,
+            database: crate::python::target_dir()
+                .join("ch07-q06.sqlite")
+                .display()
+                .to_string(),
+            db_latency: Duration::ZERO,
+            venv: venv.ok().cloned(),
+            exe: std::env::current_exe()?,
+        };
+        let mut server = match stack.kind() {
+            crate::stacks::Kind::Python(_) => {
+                let server = crate::stacks::start(stack, &launch)?;
+                let uvicorn = (stack == StackName::FastapiAsync).then_some(workers);
+                wait_until_serving(&server, &path, uvicorn)?;
+                server
+            }
+            crate::stacks::Kind::Rust(_) => rust_twin(stack, workers)?,
+        };
+        let m = measure(&server, &closed(&server, &path, CLIENTS, ctx.load())?)?;
+        server.stop()?;
+        let capacity = stack.concurrency(CLIENTS, &launch);
+        let bound = stack.bound(CLIENTS, WAIT, &launch);
+        let shape = match stack {
+            StackName::FastapiAsync => format!("{workers} × (a loop)"),
+            StackName::EventLoop => "1 × (a loop)".to_string(),
+            _ => format!("{workers} × {threads}"),
+        };
+        table.row([
+            Cell::from(label),
+            Cell::from(shape),
+            Cell::from(capacity),
+            num(m.per_second, 0),
+            num(bound, 0),
+            ratio(m.per_second, bound),
+            quantile(&m.report, 0.99),
+            m.rss_bytes
+                .map_or(Cell::from("-"), |b| num(b as f64 / 1e6, 0)),
+        ]);
+    }
+    let ms = WAIT.as_millis();
+    println!("{CLIENTS} clients on /wait?ms={ms}");
+    print!("{table}");
+    println!(
+        "(capacity: requests that can wait at once, at most the {CLIENTS} clients. bound: \
+         Little's law, capacity / {ms} ms. RSS: summed over the server's process group.)"
+    );
+    Ok(())
 }
