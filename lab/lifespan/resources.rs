@@ -154,7 +154,7 @@ pub async fn open_pool(config: &Config) -> anyhow::Result<SqlitePool> {
         .busy_timeout(config.busy_timeout);
     let pool = SqlitePoolOptions::new()
         .max_connections(config.pool_size)
-        .min_connections(config.pool_size) // all opened now, and reopened if one closes
+        .min_connections(config.pool_size) // all of them, now (see above)
         .acquire_timeout(STARTUP_DEADLINE.max(config.acquire_timeout))
         .connect_with(options)
         .await
