@@ -70,6 +70,33 @@ pub struct StackRun {
     pub worker_restarts: usize,
 }
 
+/// How long a started stack may take to answer its first good request.
+/// gunicorn's master accepts connections before its workers have imported
+/// Django, so "the port accepts" is not "it answers": on a busy 2-core
+/// machine booting four workers took longer than one probe's 10 s.
+pub const FIRST_ANSWER_WITHIN: Duration = Duration::from_secs(60);
+
+/// Runs `check` until it passes, the server exits (`alive` says why), or
+/// `within` has passed (then the last failure is the error).
+fn until_answered(
+    within: Duration,
+    alive: &dyn Fn() -> Result<(), String>,
+    mut check: impl FnMut() -> Result<(), String>,
+) -> Result<(), String> {
+    let started = std::time::Instant::now();
+    loop {
+        let why = match check() {
+            Ok(()) => return Ok(()),
+            Err(why) => why,
+        };
+        alive().map_err(|status| format!("{why}; the server exited: {status}"))?;
+        if started.elapsed() >= within {
+            return Err(why);
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 /// Starts `stack`, checks that one good request is answered (else the
 /// harness, not the stack, is broken: an error), fuzzes it, stops it.
 pub fn run_stack(stack: StackName, launch: &Launch, plan: &Plan) -> anyhow::Result<StackRun> {
@@ -89,17 +116,20 @@ pub fn run_stack(stack: StackName, launch: &Launch, plan: &Plan) -> anyhow::Resu
     let mut server =
         stacks::start(stack, &launch).with_context(|| format!("fuzzing {}", stack.name()))?;
     let addr = server.addr();
-    probe::check(addr, probe::Kind::Api, 0).map_err(|why| {
-        anyhow::anyhow!(
-            "{}: a good request before fuzzing failed: {why}",
-            stack.name()
-        )
-    })?;
     let pid = server.pid();
     let alive = move || match crate::process::exit_status(pid) {
         None => Ok(()),
         Some(status) => Err(status),
     };
+    until_answered(FIRST_ANSWER_WITHIN, &alive, || {
+        probe::check(addr, probe::Kind::Api, 0)
+    })
+    .map_err(|why| {
+        anyhow::anyhow!(
+            "{}: a good request before fuzzing failed: {why}",
+            stack.name()
+        )
+    })?;
     let report = super::run(addr, probe::Kind::Api, &super::API_FAMILIES, plan, &alive);
     let log = server.log();
     let _ = server.stop();
@@ -175,4 +205,39 @@ pub fn python_table(runs: &[StackRun]) -> crate::report::Table {
         table.row(python_row(run));
     }
     table
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_good_request_is_retried_until_it_is_answered() {
+        let mut failures = 3;
+        let check = || {
+            if failures == 0 {
+                return Ok(());
+            }
+            failures -= 1;
+            Err("GET /hello: no answer".to_string())
+        };
+        let up = || Ok(());
+        assert_eq!(until_answered(Duration::from_secs(10), &up, check), Ok(()));
+    }
+
+    #[test]
+    fn a_stack_that_never_answers_or_exits_fails_the_harness() {
+        let never = || Err("GET /hello: no answer".to_string());
+        let up = || Ok(());
+        let started = std::time::Instant::now();
+        let within = Duration::from_millis(500);
+        assert_eq!(
+            until_answered(within, &up, never),
+            Err("GET /hello: no answer".to_string())
+        );
+        assert!(started.elapsed() >= within);
+        let exited = || Err("exit status: 3".to_string());
+        let why = until_answered(Duration::from_secs(60), &exited, never).unwrap_err();
+        assert!(why.contains("exited: exit status: 3"), "{why}");
+    }
 }

@@ -56,7 +56,7 @@ impl FromRequest for RequestDb {
         Box::pin(async move {
             let app = app.ok_or_else(|| ScopeError::Unavailable("app not started".into()))?;
             let log = log.unwrap_or_else(|| app.recorder.begin_request(&method, &path));
-            RequestDb::acquire(&app.pool, log).await
+            RequestDb::acquire(&app.pool, app.config.acquire_timeout, log).await
         })
     }
 }

@@ -51,7 +51,7 @@ impl FromRequestParts<AppResources> for RequestDb {
                 .recorder
                 .begin_request(parts.method.as_str(), parts.uri.path()),
         };
-        RequestDb::acquire(&app.pool, log).await
+        RequestDb::acquire(&app.pool, app.config.acquire_timeout, log).await
     }
 }
 // ANCHOR_END: extractor

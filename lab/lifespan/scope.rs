@@ -66,10 +66,17 @@ pub struct RequestDb {
 }
 
 impl RequestDb {
-    /// Borrows a connection from the pool, waiting at most the pool's
-    /// acquire timeout (then 503).
-    pub async fn acquire(pool: &SqlitePool, log: RequestLog) -> Result<Self, ScopeError> {
-        let conn = pool.acquire().await?;
+    /// Borrows a connection from the pool, waiting at most `timeout` (the
+    /// config's `acquire_timeout`; then 503). The pool opened its connections
+    /// at startup, so this waits only for one another request holds.
+    pub async fn acquire(
+        pool: &SqlitePool,
+        timeout: Duration,
+        log: RequestLog,
+    ) -> Result<Self, ScopeError> {
+        let conn = tokio::time::timeout(timeout, pool.acquire())
+            .await
+            .map_err(|_| sqlx::Error::PoolTimedOut)??;
         log.record(Step::Acquired);
         Ok(Self {
             conn,
