@@ -16,8 +16,9 @@
 //! page gets all three from one pass, the views fed each event as the engine writes
 //! it: [`simulate_observed`] (and [`simulate_with_metrics`], the metrics alone).
 //!
-//! What it leaves out: CPU cores (each worker/thread is assumed to have its own core),
-//! network and parsing costs, OS scheduling noise, memory. It is a teaching model,
+//! What it leaves out: CPU cores unless [`ModelSpec::cores`] is set (by default each
+//! worker/thread has its own core), network and parsing costs, OS scheduling
+//! noise, memory. It is a teaching model,
 //! not a capacity planner.
 
 mod engine;

@@ -128,6 +128,7 @@ impl Config {
             switch_interval_us: ms_to_us(self.switch_ms),
             blocking_share: self.blocking_pct / 100.0,
             offload: self.offload,
+            ..ModelSpec::new(kind, self.workers)
         }
     }
 
