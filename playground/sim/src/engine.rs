@@ -439,9 +439,21 @@ impl<const K: usize, O: Observer> Engine<K, O> {
     }
 
     /// The kernel gives a new connection to whichever worker's accept() wins:
-    /// modelled as a uniform random pick among `groups`, kept for the connection's life.
+    /// modelled as a random pick among `groups` (uniform, or the first taking
+    /// [`ModelSpec::pin_share`]), kept for the connection's life.
     fn pin(&mut self, client: u32, draw: f64, groups: u32) -> u32 {
-        let pick = ((draw * groups as f64) as u32).min(groups - 1);
+        let share = self.model.pin_share;
+        let pick = if share > 0.0 && groups > 1 {
+            if draw < share {
+                0
+            } else {
+                let rest = (draw - share) / (1.0 - share);
+                1 + (rest * f64::from(groups - 1)) as u32
+            }
+        } else {
+            (draw * groups as f64) as u32
+        }
+        .min(groups - 1);
         match self.client_pin.get_mut(client as usize) {
             Some(slot) => *slot.get_or_insert(pick),
             None => pick,

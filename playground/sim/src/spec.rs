@@ -171,6 +171,12 @@ pub struct ModelSpec {
     /// database on the same machine), mean µs.
     #[serde(default)]
     pub shared_cpu_us: u64,
+    /// loop-per-worker, and gil-threads with several processes: the share
+    /// (0..=1) of connections the first loop / process accepts, the rest
+    /// spread evenly (a kernel's accept is rarely even between processes
+    /// racing for it). 0: every connection picks one at random.
+    #[serde(default)]
+    pub pin_share: f64,
 }
 
 fn one() -> u32 {
@@ -191,6 +197,7 @@ impl ModelSpec {
             processes: 1,
             cores: 0,
             shared_cpu_us: 0,
+            pin_share: 0.0,
         }
     }
 
@@ -251,6 +258,11 @@ impl ModelSpec {
             "shared CPU (µs)",
             &mut notes,
         );
+        if !(0.0..=1.0).contains(&self.pin_share) || self.pin_share.is_nan() {
+            let v = if self.pin_share > 1.0 { 1.0 } else { 0.0 };
+            notes.push(format!("pinned share clamped to {v}"));
+            self.pin_share = v;
+        }
         if !(0.0..=1.0).contains(&self.blocking_share) || self.blocking_share.is_nan() {
             let v = if self.blocking_share > 1.0 { 1.0 } else { 0.0 };
             notes.push(format!("blocking share clamped to {v}"));

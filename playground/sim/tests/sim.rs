@@ -317,6 +317,7 @@ fn any_model() -> impl Strategy<Value = ModelSpec> {
                 processes,
                 cores,
                 shared_cpu_us,
+                pin_share: 0.0,
             },
         )
 }
