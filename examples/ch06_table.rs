@@ -16,8 +16,9 @@
 //! The Python stacks need a python3 ≥ 3.10 (the venv goes under target/);
 //! without one the table says so in every Python cell. The database row runs
 //! on a throwaway PostgreSQL when its binaries are installed, else on SQLite
-//! with an injected round trip, and says which. Leaves out: the wait sweep
-//! and model-vs-reality comparison (later sections of the chapter).
+//! with an injected round trip, and says which. The last section runs the
+//! visualizer's simulation on every measured row (`lab::predict`). Leaves
+//! out: the wait sweep (a later section of the chapter).
 
 use std::time::Duration;
 
@@ -121,14 +122,23 @@ fn main() -> anyhow::Result<()> {
     println!("(RSS and CPU: summed over every process of the server's process group.)");
 
     println!("\n## Waiting 50 ms: the Python stacks of chapters 3 and 4\n");
+    let mut observed = results.observed(&setup);
     if let Some(why) = &setup.python_skipped {
         println!("not measured ({why})");
     } else if cli.quick {
         println!("left out with --quick (five more servers to start)");
     } else {
-        print!("{}", wait_table(&setup)?);
+        print!("{}", wait_table(&setup, &mut observed)?);
         println!("(bound: Little's law, requests that can wait at once / 50 ms.)");
     }
+
+    println!("\n## Model against reality\n");
+    let cores = lab::predict::machine_cores();
+    print!("{}", lab::predict::table(&observed, cores));
+    println!("(predicted: the visualizer's simulation on {cores} cores, fed each row's clients,");
+    println!("wait, CPU per request of the server and of the load generator, and connections per");
+    println!("server process counted mid-run. others' cores: CPU other programs used meanwhile,");
+    println!("PostgreSQL's included; not given to the model. error: predicted / measured - 1.)");
     Ok(())
 }
 
@@ -497,6 +507,30 @@ impl Results {
         format!("clients / λ: {}", shown.join(", "))
     }
 
+    /// Every throughput row, for the model-vs-reality table.
+    fn observed(&self, setup: &Setup) -> Vec<lab::predict::Observed> {
+        let mut rows = Vec::new();
+        for (stack, r) in &self.all {
+            let launch = setup.launch_for(*stack);
+            // The DB row's wait: the injected round trip (none on PostgreSQL).
+            for (load, m, wait) in [
+                ("simple JSON", &r.simple, Duration::ZERO),
+                ("DB query", &r.db, launch.db_latency),
+            ] {
+                rows.push(lab::predict::Observed {
+                    stack: *stack,
+                    load: load.into(),
+                    clients: self.plan.clients,
+                    wait,
+                    workers: launch.workers,
+                    threads: launch.threads,
+                    measured: m.clone(),
+                });
+            }
+        }
+        rows
+    }
+
     /// FastAPI and DRF when they ran, else the two Rust twins.
     fn compared(&self) -> impl Iterator<Item = (StackName, &StackResult)> {
         let python = self.python_skipped.is_none();
@@ -566,8 +600,9 @@ impl Results {
 }
 
 /// Chapters 3 and 4's experiment on the real Python stacks: 100 clients on
-/// `GET /wait?ms=50`, each stack against its Little's-law bound.
-fn wait_table(setup: &Setup) -> anyhow::Result<Table> {
+/// `GET /wait?ms=50`, each stack against its Little's-law bound; each row
+/// is also added to `observed`.
+fn wait_table(setup: &Setup, observed: &mut Vec<lab::predict::Observed>) -> anyhow::Result<Table> {
     let (clients, wait) = (100, Duration::from_millis(50));
     let stacks = [
         (StackName::FastapiAsync, 1, "uvicorn, 1 worker"),
@@ -611,6 +646,15 @@ fn wait_table(setup: &Setup) -> anyhow::Result<Table> {
             quantile(0.99),
             Cell::from(m.report.errors),
         ]);
+        observed.push(lab::predict::Observed {
+            stack,
+            load: "wait 50 ms".into(),
+            clients,
+            wait,
+            workers,
+            threads: launch.threads,
+            measured: m,
+        });
     }
     Ok(table)
 }
