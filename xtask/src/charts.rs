@@ -265,7 +265,10 @@ pub fn charts_for(figure: &str, run: &Run) -> anyhow::Result<Vec<Chart>> {
             ch04_memory(run)?,
         ]),
         "ch05_lifespan" => Ok(vec![ch05_app_timeline(run)?, ch05_request_timeline(run)?]),
-        "ch06_table" => Ok(vec![stacks_against_bounds(run)?]),
+        "ch06_table" => Ok(vec![
+            stacks_against_bounds(run)?,
+            ch06_model_against_reality(run)?,
+        ]),
         _ => Ok(Vec::new()),
     }
     .map(|charts| {
@@ -519,6 +522,70 @@ fn stacks_against_bounds(run: &Run) -> anyhow::Result<Chart> {
         "Chapter 6",
         "the 50 ms table above",
     )
+}
+
+/// Chapter 6's model against reality: one lane per measured row the
+/// simulation predicted; a filled dot for the measured req/s, an open
+/// circle for the simulation's prediction (a dot inside its circle: the
+/// model got it right).
+fn ch06_model_against_reality(run: &Run) -> anyhow::Result<Chart> {
+    let t = run.table(
+        "Model against reality",
+        &["stack", "load", "measured req/s", "predicted req/s"],
+    )?;
+    let (stack, load, measured_at, predicted_at) = (
+        run.column(t, "stack")?,
+        run.column(t, "load")?,
+        run.column(t, "measured req/s")?,
+        run.column(t, "predicted req/s")?,
+    );
+    let table = &run.tables[t];
+    let (mut lanes, mut measured, mut predicted) = (Vec::new(), Vec::new(), Vec::new());
+    // Rows the simulation has no model for have no prediction: not drawn.
+    let rows = (0..table.rows.len()).filter(|&row| {
+        table.rows[row][predicted_at].value.is_some()
+            && table.rows[row][measured_at].value > Some(0.0)
+    });
+    for row in rows {
+        let cells = &table.rows[row];
+        let at = lanes.len();
+        lanes.push(format!("{}, {}", cells[stack].text, cells[load].text));
+        for (list, column) in [(&mut measured, measured_at), (&mut predicted, predicted_at)] {
+            list.push(Point {
+                x: coord(run, t, row, column, 1.0)?,
+                y: lane(at),
+                x2: None,
+            });
+        }
+    }
+    ensure!(!lanes.is_empty(), "{}: no predicted row to draw", run.title);
+    let series = vec![
+        Series {
+            name: "predicted by the simulation".into(),
+            mark: Mark::Bound,
+            slot: 0,
+            points: predicted,
+        },
+        Series {
+            name: "measured req/s".into(),
+            mark: Mark::Dots,
+            slot: 1,
+            points: measured,
+        },
+    ];
+    Ok(Chart {
+        file: "ch06_table-6.svg".into(),
+        title: "Chapter 6: the simulation's predicted requests per second against the measured ones"
+            .into(),
+        desc: "Dot chart, one row per measured server and load, requests per second on a log scale: a filled dot for what was measured, \
+               an open circle for what the visualizer's simulation predicted from the row's clients, wait and measured CPU per request. \
+               A dot inside its circle is a row the model got right. The exact numbers and errors are in the model-against-reality table above."
+            .into(),
+        x: axis("requests per second (log scale)", true, xs(&series), false),
+        y: lane_axis(lanes.len()),
+        lanes,
+        series,
+    })
 }
 
 /// One row per server (named in the `label` column of the first table under
