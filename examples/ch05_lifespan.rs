@@ -8,30 +8,37 @@
 //!    released relative to the handler and the response, for a request that
 //!    commits, one that rolls back, and a streaming response that releases
 //!    the connection first or holds it until the stream ends;
-//! 3. the counter-case: held connections starve the pool;
-//! 4. the shutdown drill: a burst of `POST /users` against this program
+//! 3. shutdown with requests in flight: slow writes and both kinds of
+//!    stream finish before the pool closes;
+//! 4. the counter-case: held connections starve the pool;
+//! 5. the shutdown drill: a burst of `POST /users` against this program
 //!    running as a separate `serve` process, SIGTERM mid-flight, then the
 //!    counts: every 2xx is a row, every row had a 2xx;
-//! 5. the other counter-case: a request longer than the shutdown deadline,
+//! 6. the other counter-case: a request longer than the shutdown deadline,
 //!    and what each framework does with it.
 //!
 //! Run:   cargo run --release --example ch05_lifespan            (<= 60 s)
-//!        cargo run --release --example ch05_lifespan -- --quick (<= 20 s)
+//!        cargo run --release --example ch05_lifespan -- --quick (<= 15 s)
 //! Serve: cargo run --release --example ch05_lifespan -- serve --port 8000 --db users.sqlite
 //!        (then `curl -d '{"email":"ann@example.com"}' localhost:8000/users`; Ctrl-C stops it)
 //! Crash: cargo run --release --example ch05_lifespan -- crash-drill --runs 20
 //!        (SIGKILL mid-burst at 20 kill points, restart, count: every 2xx must be a row;
 //!        then the broken-on-purpose server that answers before it commits must lose some)
 //!
+//! The HTTP plumbing (starting the apps, calling them, the drills) lives in
+//! `lab::lifespan` (`experiments`, `client`, `drill`, `serve`); this file
+//! sets each section up and prints its tables.
+//!
 //! Leaves out: the sync (rouille) server; TLS; anything not on loopback.
 
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use clap::{Args, Parser, Subcommand};
 use lab::lifespan::drill::{self, DrillSpec};
-use lab::lifespan::{Config, Echo, Framework, Recorder, Running};
+use lab::lifespan::experiments::{self, IN_FLIGHT, SCENARIOS, Scenario};
+use lab::lifespan::serve::{ServeArgs, serve};
+use lab::lifespan::{Config, Event, Framework};
 use lab::report::{Cell, Table, human, print_banner};
 
 #[derive(Parser)]
@@ -39,7 +46,7 @@ use lab::report::{Cell, Table, human, print_banner};
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
-    /// A shorter run (<= 20 s): a smaller model and a smaller drill.
+    /// A shorter run (<= 15 s): a smaller model and a smaller drill.
     #[arg(long)]
     quick: bool,
     /// POST /users requests in each shutdown drill (default 2000; 1000 with --quick).
@@ -72,38 +79,6 @@ struct CrashDrillArgs {
     quick: bool,
 }
 
-#[derive(Args)]
-struct ServeArgs {
-    /// Port on 127.0.0.1 (0 picks a free one; the log says which).
-    #[arg(long)]
-    port: u16,
-    /// The SQLite file holding the users table (created if missing).
-    #[arg(long)]
-    db: PathBuf,
-    /// Which framework serves the app.
-    #[arg(long, value_enum, default_value = "axum")]
-    server: Framework,
-    /// Entries in the expensive startup table (the stand-in ML model).
-    #[arg(long, default_value_t = 500_000, value_parser = clap::value_parser!(u32).range(1..=50_000_000))]
-    model_entries: u32,
-    /// Connections in the SQLite pool.
-    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=64))]
-    pool_size: u32,
-    /// Simulated upstream wait in POST /users, in ms, before the write.
-    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=10_000))]
-    work_ms: u64,
-    /// Seconds shutdown waits for in-flight requests.
-    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=300))]
-    deadline_secs: u64,
-    /// Log every request's events too, not only the app's.
-    #[arg(long)]
-    verbose: bool,
-    /// BROKEN ON PURPOSE, for the crash drill only: answer POST /users with 201 and
-    /// write the row this many ms later (a lost write if the process dies between).
-    #[arg(long, hide = true, value_parser = clap::value_parser!(u64).range(1..=10_000))]
-    broken_ack_before_commit_ms: Option<u64>,
-}
-
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let runtime = tokio::runtime::Runtime::new()?;
@@ -117,33 +92,8 @@ fn main() -> anyhow::Result<()> {
             std::process::exit(code);
         }
         Some(Command::CrashDrill(args)) => runtime.block_on(crash_drills(args)),
-        None => runtime.block_on(demo(cli)),
+        None => runtime.block_on(chapter(cli)),
     }
-}
-
-async fn serve(args: ServeArgs) -> anyhow::Result<i32> {
-    let mut config = Config::new(&args.db);
-    config.model_entries = args.model_entries as usize;
-    config.pool_size = args.pool_size;
-    config.work = Duration::from_millis(args.work_ms);
-    config.shutdown_deadline = Duration::from_secs(args.deadline_secs);
-    config.broken_ack_before_commit = args.broken_ack_before_commit_ms.map(Duration::from_millis);
-    if let Some(ms) = args.broken_ack_before_commit_ms {
-        eprintln!("BROKEN ON PURPOSE: answering POST /users {ms} ms before writing the row");
-    }
-    let recorder = Recorder::new(if args.verbose { Echo::All } else { Echo::App });
-    let addr = SocketAddr::from(([127, 0, 0, 1], args.port));
-    // A signal during startup stops it: nothing is listening yet.
-    let running = tokio::select! {
-        running = lab::lifespan::start(args.server, config, recorder, addr) => running?,
-        signal = lab::lifespan::server::wait_for_signal() => {
-            eprintln!("got {}: exiting before startup finished", signal?);
-            return Ok(0);
-        }
-    };
-    let report = running.serve_until_signal().await?;
-    eprintln!("exiting with status {}", report.exit_code());
-    Ok(report.exit_code())
 }
 
 struct Sizes {
@@ -151,7 +101,8 @@ struct Sizes {
     drill_requests: usize,
 }
 
-async fn demo(cli: Cli) -> anyhow::Result<()> {
+/// The chapter, section by section.
+async fn chapter(cli: Cli) -> anyhow::Result<()> {
     print_banner("Chapter 5: lifespan and request scope in axum and actix-web");
     let sizes = Sizes {
         model_entries: if cli.quick { 200_000 } else { 2_000_000 },
@@ -160,186 +111,139 @@ async fn demo(cli: Cli) -> anyhow::Result<()> {
             .map_or(if cli.quick { 1_000 } else { 2_000 }, |n| n as usize),
     };
     let dbs = lab::db::TempDbs::new()?; // removed, with every file in it, on return
-    run_all(&sizes, dbs.dir()).await
-}
-
-async fn run_all(sizes: &Sizes, dir: &Path) -> anyhow::Result<()> {
-    timelines(sizes, dir).await?;
+    let dir = dbs.dir();
+    let started = Instant::now();
+    let progress =
+        |what: &str| eprintln!("ch05: {what} ({:.1} s)", started.elapsed().as_secs_f64());
+    progress("app and request scope");
+    timelines(&sizes, dir).await?;
+    progress("shutdown with requests in flight");
+    shutdown_in_flight(dir).await?;
+    progress("pool starvation");
     starvation(dir).await?;
-    drills(sizes, dir).await?;
-    overrun(dir).await
+    progress("shutdown drills (separate processes)");
+    drills(&sizes, dir).await?;
+    progress("a request longer than the deadline");
+    overrun(dir).await?;
+    progress("done");
+    Ok(())
 }
 
-fn config(db: PathBuf, sizes: &Sizes) -> Config {
-    let mut config = Config::new(db);
-    config.model_entries = sizes.model_entries;
-    config.chunk_delay = Duration::from_millis(30);
-    config.page_size = 2;
-    config
-}
-
-/// One request's events, with times relative to its `received`.
-fn request_events(recorder: &Recorder, id: u64) -> Vec<(String, Duration)> {
-    let events: Vec<_> = recorder
-        .events()
-        .into_iter()
-        .filter(|e| e.request == Some(id))
-        .collect();
-    let t0 = events.first().map_or(Duration::ZERO, |e| e.at);
-    events
-        .into_iter()
-        .map(|e| (e.step.to_string(), e.at - t0))
-        .collect()
-}
-
-fn app_events(recorder: &Recorder) -> Vec<(String, Duration)> {
-    recorder
-        .events()
-        .into_iter()
-        .filter(|e| e.request.is_none())
-        .map(|e| (e.step.to_string(), e.at))
-        .collect()
-}
-
-/// Two timelines side by side: axum's and actix-web's.
-fn side_by_side(title: &str, axum: &[(String, Duration)], actix: &[(String, Duration)]) {
-    println!("{title}");
-    let mut table = Table::new(["#", "axum", "at", "actix-web", "at"]);
-    for i in 0..axum.len().max(actix.len()) {
-        // The time's value (seconds) is what the chapter's timeline chart draws.
-        let cell = |t: &[(String, Duration)]| {
-            t.get(i)
-                .map_or((Cell::from(""), Cell::from("")), |(s, at)| {
-                    let ms = format!("{:.1} ms", at.as_secs_f64() * 1e3);
-                    (Cell::from(s), Cell::measured(ms, at.as_secs_f64()))
-                })
-        };
-        let (a, a_at) = cell(axum);
-        let (b, b_at) = cell(actix);
-        table.row([Cell::from(i + 1), a, a_at, b, b_at]);
+/// Two or more timelines side by side, one column pair per framework.
+fn side_by_side(caption: &str, lines: &[&[Event]]) {
+    println!("{caption}");
+    let mut header = vec!["#".to_string()];
+    for framework in Framework::ALL {
+        header.extend([framework.name().to_string(), "at".to_string()]);
+    }
+    let mut table = Table::new(header);
+    for i in 0..lines.iter().map(|l| l.len()).max().unwrap_or(0) {
+        let mut row = vec![Cell::from(i + 1)];
+        for line in lines {
+            // The time's value (seconds) is what the chapter's timeline charts draw.
+            let (step, at) = line.get(i).map_or((Cell::from(""), Cell::from("")), |e| {
+                let ms = format!("{:.1} ms", e.at.as_secs_f64() * 1e3);
+                (
+                    Cell::from(e.step.to_string()),
+                    Cell::measured(ms, e.at.as_secs_f64()),
+                )
+            });
+            row.extend([step, at]);
+        }
+        table.row(row);
     }
     println!("{table}");
 }
 
-struct Scenario {
-    title: &'static str,
-    method: &'static str,
-    path: &'static str,
-    body: Option<serde_json::Value>,
-}
-
-async fn send(
-    client: &reqwest::Client,
-    base: &Running,
-    s: &Scenario,
-) -> anyhow::Result<(u16, u64)> {
-    let req = match s.method {
-        "POST" => client.post(base.url(s.path)),
-        _ => client.get(base.url(s.path)),
-    };
-    let req = match &s.body {
-        Some(body) => req.json(body),
-        None => req,
-    };
-    let res = req.send().await?;
-    let status = res.status().as_u16();
-    let id = res
-        .headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok()?.parse().ok())
-        .unwrap_or(0);
-    res.bytes().await?; // read the whole body, streamed or not
-    Ok((status, id))
+/// Each request's status per framework, then its timeline (times `since`).
+fn per_request(what: &str, since: &str, scenarios: &[Scenario], runs: [&[(u16, Vec<Event>)]; 2]) {
+    let mut statuses = Table::new([what, "axum", "actix-web"]);
+    for (i, s) in scenarios.iter().enumerate() {
+        statuses.row([
+            s.title.to_string(),
+            runs[0][i].0.to_string(),
+            runs[1][i].0.to_string(),
+        ]);
+    }
+    println!("{statuses}");
+    for (i, s) in scenarios.iter().enumerate() {
+        side_by_side(
+            &format!("{} (times {since})", s.title),
+            &[&runs[0][i].1, &runs[1][i].1],
+        );
+    }
 }
 
 async fn timelines(sizes: &Sizes, dir: &Path) -> anyhow::Result<()> {
-    let client = reqwest::Client::new();
-    let local = SocketAddr::from(([127, 0, 0, 1], 0));
-    let mut servers = Vec::new();
+    let mut runs = Vec::new();
     for framework in Framework::ALL {
-        let db = dir.join(format!("timeline-{}.sqlite", framework.name()));
-        let server =
-            lab::lifespan::start(framework, config(db, sizes), Recorder::default(), local).await?;
-        let emails = ["ann", "bob", "cy", "di", "ed"].map(|name| format!("{name}@example.com"));
-        seed_users(&client, &server.url("/users"), emails).await?;
-        servers.push(server);
+        let mut config = Config::new(dir.join(format!("timeline-{}.sqlite", framework.name())));
+        config.model_entries = sizes.model_entries;
+        config.chunk_delay = Duration::from_millis(30);
+        config.page_size = 2;
+        let run = experiments::timelines(framework, config).await?;
+        anyhow::ensure!(
+            run.shutdown.exit_code() == 0,
+            "unclean shutdown: {:?}",
+            run.shutdown
+        );
+        runs.push(run);
     }
-    let scenarios = [
-        Scenario {
-            title: "POST /users (commits)",
-            method: "POST",
-            path: "/users",
-            body: Some(serde_json::json!({ "email": "fay@example.com" })),
-        },
-        Scenario {
-            title: "POST /users/batch with a duplicate (rolls back)",
-            method: "POST",
-            path: "/users/batch",
-            body: Some(serde_json::json!({ "emails": ["gus@example.com", "ann@example.com"] })),
-        },
-        Scenario {
-            title: "GET /users/export?hold=false (release, then stream)",
-            method: "GET",
-            path: "/users/export?hold=false",
-            body: None,
-        },
-        Scenario {
-            title: "GET /users/export?hold=true (hold until the stream ends)",
-            method: "GET",
-            path: "/users/export?hold=true",
-            body: None,
-        },
-    ];
-    let mut statuses = Table::new(["request", "axum", "actix-web"]);
-    let mut request_tables = Vec::new();
-    for s in &scenarios {
-        let mut lines = Vec::new();
-        let mut codes = Vec::new();
-        for server in &servers {
-            let (status, id) = send(&client, server, s).await?;
-            server
-                .recorder
-                .wait_until_finished(id, Duration::from_secs(5))
-                .await;
-            lines.push(request_events(&server.recorder, id));
-            codes.push(status.to_string());
-        }
-        statuses.row([s.title.to_string(), codes[0].clone(), codes[1].clone()]);
-        request_tables.push((s.title, lines));
-    }
+    let [axum, actix] = &runs[..] else {
+        unreachable!()
+    };
+    println!("## App scope: startup before the port opens, shutdown after the last request\n");
+    side_by_side(
+        "(times since the recorder was made)",
+        &[&axum.app, &actix.app],
+    );
+
+    println!("## Request scope: the order of events, per request\n");
+    let requests = [&axum.requests[..], &actix.requests[..]];
+    per_request("request", "since `received`", &SCENARIOS, requests);
     let mut rows = Table::new(["rows in users after the requests", "axum", "actix-web"]);
-    let mut counts = Vec::new();
-    for server in &servers {
-        let n: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users")
-            .fetch_one(&server.pool)
-            .await?;
-        counts.push(n.0.to_string());
-    }
     rows.row([
         "5 seeded + fay; gus rolled back".to_string(),
-        counts[0].clone(),
-        counts[1].clone(),
+        axum.rows.to_string(),
+        actix.rows.to_string(),
     ]);
-
-    let mut app = Vec::new();
-    for server in servers {
-        let recorder = server.recorder.clone();
-        let report = server.shutdown().await?;
-        anyhow::ensure!(report.exit_code() == 0, "unclean shutdown: {report:?}");
-        app.push(app_events(&recorder));
-    }
-    println!("## App scope: startup before the port opens, shutdown after the last request\n");
-    side_by_side("(times since the recorder was made)", &app[0], &app[1]);
-    println!("## Request scope: the order of events, per request\n");
-    println!("{statuses}");
-    for (title, lines) in request_tables {
-        side_by_side(
-            &format!("{title} (times since `received`)"),
-            &lines[0],
-            &lines[1],
-        );
-    }
     println!("{rows}");
+    Ok(())
+}
+
+/// Shutdown begins while two slow writes and two streams are running: all
+/// four finish, and only then is the pool closed.
+async fn shutdown_in_flight(dir: &Path) -> anyhow::Result<()> {
+    println!("## Shutdown with requests in flight: they finish, then the pool closes\n");
+    println!(
+        "(two POST /users that wait 300 ms before writing, and two exports of the 6 seeded \
+         rows and any stored meanwhile, one row per chunk every 60 ms; shutdown begins once \
+         all four handlers have started)\n"
+    );
+    let mut runs = Vec::new();
+    for framework in Framework::ALL {
+        let mut config = Config::new(dir.join(format!("in-flight-{}.sqlite", framework.name())));
+        config.model_entries = 1_000;
+        config.work = Duration::from_millis(300);
+        config.page_size = 1;
+        config.chunk_delay = Duration::from_millis(60);
+        let run = experiments::shutdown_in_flight(framework, config, 6).await?;
+        anyhow::ensure!(
+            run.shutdown.exit_code() == 0 && run.shutdown.in_flight == IN_FLIGHT.len(),
+            "{}: {:?}",
+            framework.name(),
+            run.shutdown
+        );
+        runs.push(run);
+    }
+    let [axum, actix] = &runs[..] else {
+        unreachable!()
+    };
+    let caption = "shutdown of the app (times since the first request was received)";
+    side_by_side(caption, &[&axum.app, &actix.app]);
+    let requests = [&axum.requests[..], &actix.requests[..]];
+    let since = "since the first request was received";
+    per_request("request in flight at shutdown", since, &IN_FLIGHT, requests);
     Ok(())
 }
 
@@ -349,48 +253,28 @@ async fn timelines(sizes: &Sizes, dir: &Path) -> anyhow::Result<()> {
 async fn starvation(dir: &Path) -> anyhow::Result<()> {
     println!("## Counter-case: holding the connection while streaming starves the pool\n");
     println!("(pool of 2, acquire timeout 300 ms; two slow exports, then one POST /users)\n");
-    let client = reqwest::Client::new();
     let mut table = Table::new(["server", "export mode", "POST status", "POST took"]);
     for framework in Framework::ALL {
         for hold in [false, true] {
             let db = dir.join(format!("starve-{}-{hold}.sqlite", framework.name()));
-            let mut cfg = Config::new(db);
-            cfg.model_entries = 1_000;
-            cfg.pool_size = 2;
-            cfg.acquire_timeout = Duration::from_millis(300);
-            cfg.page_size = 1;
-            cfg.chunk_delay = Duration::from_millis(100);
-            let local = SocketAddr::from(([127, 0, 0, 1], 0));
-            let server = lab::lifespan::start(framework, cfg, Recorder::default(), local).await?;
-            let emails = (0..8).map(|i| format!("seed{i}@example.com"));
-            seed_users(&client, &server.url("/users"), emails).await?;
-            let url = server.url(&format!("/users/export?hold={hold}"));
-            let exports: Vec<_> = (0..2)
-                .map(|_| {
-                    let (client, url) = (client.clone(), url.clone());
-                    tokio::spawn(async move { client.get(url).send().await?.bytes().await })
-                })
-                .collect();
-            tokio::time::sleep(Duration::from_millis(150)).await; // both streams are going
-            let started = Instant::now();
-            let body = serde_json::json!({ "email": "late@example.com" });
-            let status = client
-                .post(server.url("/users"))
-                .json(&body)
-                .send()
-                .await?
-                .status();
-            let took = started.elapsed();
-            for export in exports {
-                export.await??;
-            }
+            let mut config = Config::new(db);
+            config.model_entries = 1_000;
+            config.pool_size = 2;
+            config.acquire_timeout = Duration::from_millis(300);
+            config.page_size = 1;
+            config.chunk_delay = Duration::from_millis(100);
+            let post = experiments::starvation(framework, config, hold).await?;
             let mode = if hold {
                 "hold until the end"
             } else {
                 "release, then stream"
             };
-            table.row([framework.name(), mode, status.as_str(), &human(took)]);
-            server.shutdown().await?;
+            table.row([
+                framework.name(),
+                mode,
+                &post.status.to_string(),
+                &human(post.took),
+            ]);
         }
     }
     println!("{table}");
@@ -500,25 +384,26 @@ async fn crash_drills(args: CrashDrillArgs) -> anyhow::Result<()> {
         "restart",
         "took",
     ]);
-    let variants = std::iter::repeat_n(None, runs as usize)
-        .zip(drill::kill_points(requests, runs as usize))
-        .chain(
-            std::iter::repeat_n(Some(BROKEN_ACK_DELAY), broken_runs as usize)
-                .zip(drill::kill_points(requests, broken_runs as usize)),
-        );
+    let plan = drill::crash_plan(
+        requests,
+        runs as usize,
+        broken_runs as usize,
+        BROKEN_ACK_DELAY,
+    );
+    let (total, all_started) = (plan.len(), Instant::now());
     let (mut honest_missing, mut broken_missing, mut failures) = (0, 0, Vec::new());
-    for (run, (broken, kill_after)) in variants.enumerate() {
-        let framework = Framework::ALL[run % 2];
-        let spec = drill::CrashSpec {
-            burst: DrillSpec::new(requests),
-            kill_after,
-            broken_ack_before_commit: broken,
-        };
+    for (run, (framework, spec)) in plan.into_iter().enumerate() {
+        eprintln!(
+            "crash drill: run {}/{total} ({:.1} s)",
+            run + 1,
+            all_started.elapsed().as_secs_f64()
+        );
         let db = dbs.path(&format!("crash-{run}"));
         let started = Instant::now();
         let r = drill::run_crash(&exe, framework, &db, &server_args, &spec).await?;
         let c = &r.counts;
-        let variant = if broken.is_some() {
+        let broken = spec.broken_ack_before_commit.is_some();
+        let variant = if broken {
             "broken: 201 before commit"
         } else {
             "commit, then 201"
@@ -537,20 +422,20 @@ async fn crash_drills(args: CrashDrillArgs) -> anyhow::Result<()> {
             if r.restarted_cleanly { "ok" } else { "FAILED" }.to_string(),
             human(started.elapsed()),
         ]);
-        if broken.is_some() {
+        if broken {
             broken_missing += c.lost;
         } else {
             honest_missing += c.lost;
         }
-        if r.integrity != "ok" || !r.restarted_cleanly || (broken.is_none() && c.lost > 0) {
-            failures.push(format!("run {}: {r:?}", run + 1));
-        }
+        failures.extend(
+            r.failure(&spec)
+                .map(|why| format!("run {}: {why}", run + 1)),
+        );
     }
     println!("{table}");
     println!(
-        "honest server: {honest_missing} acknowledged writes missing in {} runs; \
-         broken-on-purpose server: {broken_missing} missing in {broken_runs} runs\n",
-        runs
+        "honest server: {honest_missing} acknowledged writes missing in {runs} runs; \
+         broken-on-purpose server: {broken_missing} missing in {broken_runs} runs\n"
     );
     anyhow::ensure!(
         failures.is_empty(),
@@ -593,22 +478,5 @@ async fn overrun(dir: &Path) -> anyhow::Result<()> {
         ]);
     }
     println!("{table}");
-    Ok(())
-}
-
-/// Stores one user per email through the API, failing on any non-2xx answer.
-async fn seed_users(
-    client: &reqwest::Client,
-    url: &str,
-    emails: impl IntoIterator<Item = String>,
-) -> anyhow::Result<()> {
-    for email in emails {
-        client
-            .post(url)
-            .json(&serde_json::json!({ "email": email }))
-            .send()
-            .await?
-            .error_for_status()?;
-    }
     Ok(())
 }

@@ -15,14 +15,21 @@
 //!           cargo build --release --example ch03_wsgi
 //!           cargo run --release --example fuzz_servers -- --server rouille --child target/release/examples/ch03_wsgi
 //!
-//! Exits 1 if any server failed. Leaves out: slow clients and overload (other drills).
+//! Chapter 6's Python stacks too (uvicorn + FastAPI, gunicorn + DRF; their answers
+//! are a table, not a verdict; skipped with a line without python3 >= 3.10):
+//!           cargo run --release --example fuzz_servers -- --python [--server fastapi-async]
+//!
+//! Exits 1 if any of our servers failed (or the harness broke). Leaves out: slow
+//! clients and overload (other drills).
 
 use std::path::PathBuf;
 
 use clap::Parser;
 use lab::api::experiment::serve_in_child;
+use lab::fuzz::stacks::{PYTHON_STACKS, python_launch, python_table, run_stack};
 use lab::fuzz::{self, Plan, Report, Server};
 use lab::report::{Table, print_banner};
+use lab::stacks::StackName;
 
 #[derive(Parser)]
 #[command(about = "Fuzz every server model and both lifespan apps over loopback")]
@@ -33,10 +40,14 @@ struct Cli {
     /// Inputs per endpoint family per server (overrides --full).
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
     per_family: Option<u64>,
-    /// Only this server: a --model name (sync-pool, rouille, ...) or
-    /// lifespan-axum / lifespan-actix. Repeatable.
+    /// Only this server: a --model name (sync-pool, rouille, ...),
+    /// lifespan-axum / lifespan-actix, or with --python a stack name
+    /// (fastapi-async, django-sync, ...). Repeatable.
     #[arg(long)]
     server: Vec<String>,
+    /// Also fuzz chapter 6's Python stacks (reported, not judged).
+    #[arg(long)]
+    python: bool,
     /// Run API models as `EXE serve --model NAME --workers K --port 0`.
     #[arg(long)]
     child: Option<PathBuf>,
@@ -61,8 +72,12 @@ fn main() -> anyhow::Result<()> {
         .into_iter()
         .filter(|s| cli.server.is_empty() || cli.server.contains(&s.name()))
         .collect();
+    let stacks: Vec<StackName> = PYTHON_STACKS
+        .into_iter()
+        .filter(|s| cli.python && (cli.server.is_empty() || cli.server.contains(&s.name())))
+        .collect();
     anyhow::ensure!(
-        !servers.is_empty(),
+        !servers.is_empty() || !stacks.is_empty(),
         "no server matches {:?}; names: {}",
         cli.server,
         Server::all()
@@ -88,7 +103,7 @@ fn main() -> anyhow::Result<()> {
     );
     let mut summary = Table::new(fuzz::SUMMARY_HEADER);
     let mut all_clean = true;
-    for server in servers {
+    for &server in &servers {
         eprintln!("fuzzing {} ...", server.label());
         let report = match (&cli.child, server) {
             (Some(exe), Server::Api(model)) => fuzz_child(exe, model, &plan)?,
@@ -97,6 +112,12 @@ fn main() -> anyhow::Result<()> {
         all_clean &= report.clean();
         summary.row(fuzz::summary_row(&server.label(), &report));
         print_details(server, &report); // as each server ends: a long run shows progress
+    }
+    if !stacks.is_empty() {
+        fuzz_python(&stacks, &plan)?;
+    }
+    if servers.is_empty() {
+        return Ok(());
     }
     println!("## Summary\n");
     println!("{}", summary.render());
@@ -110,6 +131,42 @@ fn main() -> anyhow::Result<()> {
         std::process::exit(1);
     }
     println!("every server answered every input cleanly");
+    Ok(())
+}
+
+/// The Python stacks' table: what they answered, reported as it is.
+fn fuzz_python(stacks: &[StackName], plan: &Plan) -> anyhow::Result<()> {
+    println!("## Python stacks (chapter 6): reported, not judged\n");
+    let scratch = lab::db::TempDbs::new()?;
+    let launch = match python_launch(scratch.dir(), |step| eprintln!("{step}"))? {
+        Ok(launch) => launch,
+        Err(why) => {
+            println!("skipped: the Python stacks need python3 >= 3.10: {why}\n");
+            return Ok(());
+        }
+    };
+    let mut runs = Vec::new();
+    for &stack in stacks {
+        eprintln!("fuzzing {} ...", stack.name());
+        let run = run_stack(stack, &launch, plan)?;
+        for example in &run.report.examples {
+            println!(
+                "{} ({}, {}): {}\n    input: {}",
+                stack.name(),
+                example.family,
+                example.class.name(),
+                example.why,
+                example.input
+            );
+        }
+        runs.push(run);
+    }
+    println!("\n{}", python_table(&runs).render());
+    println!(
+        "5xx = a 5xx answer; hangs = no answer and no close within the deadline; other unclean = \
+         a 4xx without JSON, another status, or bytes that are not HTTP; tracebacks are \
+         counted in the stack's own log\n"
+    );
     Ok(())
 }
 
@@ -196,7 +253,7 @@ fn fuzz_child(
 ) -> anyhow::Result<Report> {
     let mut child = serve_in_child(exe, model)?;
     let pid = child.pid();
-    let alive = move || match exit_status(pid) {
+    let alive = move || match lab::process::exit_status(pid) {
         None => Ok(()),
         Some(status) => Err(status),
     };
@@ -221,7 +278,7 @@ fn fuzz_child(
                 plan.deadline,
             );
             std::thread::sleep(std::time::Duration::from_millis(200));
-            if let Some(death) = exit_status(pid) {
+            if let Some(death) = lab::process::exit_status(pid) {
                 println!(
                     "CULPRIT ({family}, {}): {death} after\n    {}",
                     class.name(),
@@ -232,33 +289,4 @@ fn fuzz_child(
         }
     }
     Ok(report)
-}
-
-/// `Some(how it ended)` once the child `pid` has exited (it is a zombie
-/// until `ChildServer` reaps it): read from /proc without reaping it.
-fn exit_status(pid: u32) -> Option<String> {
-    let stat = procfs::process::Process::new(pid as i32)
-        .ok()?
-        .stat()
-        .ok()?;
-    if stat.state != 'Z' {
-        return None;
-    }
-    // proc(5)'s `exit_code` is the wait(2) status.
-    let code = stat.exit_code?;
-    let signal = code & 0x7f;
-    Some(if signal != 0 {
-        let name = match signal {
-            6 => " (SIGABRT)",
-            9 => " (SIGKILL)",
-            11 => " (SIGSEGV)",
-            _ => "",
-        };
-        format!("the server process was killed by signal {signal}{name}")
-    } else {
-        format!(
-            "the server process exited with status {}",
-            (code >> 8) & 0xff
-        )
-    })
 }

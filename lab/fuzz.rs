@@ -25,6 +25,7 @@
 
 pub mod inputs;
 pub mod probe;
+pub mod stacks;
 pub mod wire;
 
 use std::collections::BTreeMap;
@@ -238,6 +239,24 @@ pub fn judge(input: &Input, exchange: &wire::Exchange) -> Verdict {
 }
 // ANCHOR_END: verdict
 
+/// What kind of failure [`judge`]'s reason names: `5xx` (an answer with
+/// a 5xx status), `hang`, `server gone`, or `other` (a bare 4xx from the
+/// app, garbage).
+pub fn failure_kind(why: &str) -> &'static str {
+    if why.contains("server gone") {
+        "server gone"
+    } else if why.contains("(hang)") {
+        "hang"
+    } else if why
+        .split_once(": ")
+        .is_some_and(|(answer, rest)| answer.starts_with("answer ") && rest.starts_with('5'))
+    {
+        "5xx"
+    } else {
+        "other"
+    }
+}
+
 impl Verdict {
     /// The column this verdict is counted in.
     pub fn column(&self) -> &'static str {
@@ -280,9 +299,15 @@ static FIRST_PANIC: Mutex<Option<String>> = Mutex::new(None);
 /// cannot fix without vendoring the crate. Each is counted apart, reported,
 /// and does not fail a run; any other panic does.
 /// - actix-http 3.19 `h1/decoder.rs`: `HeaderName::from_bytes(..).unwrap()`
-///   on a header name of 64 KiB or more, which httparse accepts and the
-///   `http` crate refuses. tokio catches it: that connection is dropped, the
-///   worker keeps serving.
+///   on a header name of 64 KiB or more, which httparse accepts (actix-http
+///   buffers up to 128 KiB of head) and the `http` crate refuses. The
+///   panic is caught per connection: that connection is closed without an
+///   answer, the worker keeps serving. Still so in actix-http 3.20.0, the
+///   newest release as of this writing (same `unwrap`, `decoder.rs` line
+///   93). Nothing in front of actix can see a header name before actix-http
+///   parses it short of a proxy or a vendored patch, and the effect is a
+///   clean close of the attacker's own connection, so it stays a known
+///   panic until upstream returns a parse error there.
 pub const KNOWN_PANICS_AT: [&str; 1] = ["actix-http-3.19.0/src/h1/decoder.rs"];
 // ANCHOR_END: known_panics
 
@@ -376,6 +401,9 @@ pub struct Report {
     /// HTTP-layer refusals by status.
     pub http_statuses: BTreeMap<u16, u64>,
     pub failures: u64,
+    /// Failures by kind ([`failure_kind`]: `5xx`, `hang`, `server gone`,
+    /// `other`).
+    pub failure_kinds: BTreeMap<&'static str, u64>,
     pub examples: Vec<Example>,
     /// Panics counted by the hook during the run.
     pub panics: u64,
@@ -399,6 +427,7 @@ impl Default for Report {
             by_family: BTreeMap::new(),
             http_statuses: BTreeMap::new(),
             failures: 0,
+            failure_kinds: BTreeMap::new(),
             examples: Vec::new(),
             panics: 0,
             known_panics: 0,
@@ -438,6 +467,7 @@ impl Report {
             Verdict::HttpRefused(status) => *self.http_statuses.entry(*status).or_default() += 1,
             Verdict::Failure(why) => {
                 self.failures += 1;
+                *self.failure_kinds.entry(failure_kind(why)).or_default() += 1;
                 if self.examples.len() < 10 {
                     self.examples.push(Example {
                         family,
@@ -480,6 +510,9 @@ impl Report {
             *self.http_statuses.entry(status).or_default() += n;
         }
         self.failures += other.failures;
+        for (kind, n) in other.failure_kinds {
+            *self.failure_kinds.entry(kind).or_default() += n;
+        }
         let room = 10usize.saturating_sub(self.examples.len());
         self.examples.extend(other.examples.into_iter().take(room));
         if self.server_gone.is_none() {

@@ -24,6 +24,7 @@
 //! | `published` | 6       | the FastAPI-vs-DRF blog table (quoted) and its Little's law |
 //! | `stacks`    | 6       | every stack of the table as a child process group, measured |
 //! | `predict`   | 6       | the visualizer's simulation predicting the measured rows  |
+//! | `questions` | 7       | readers' questions, one module each, settled by measurement |
 
 pub mod api;
 pub mod client;
@@ -38,6 +39,7 @@ pub mod predict;
 pub mod process;
 pub mod published;
 pub mod python;
+pub mod questions;
 pub mod report;
 pub mod stacks;
 pub mod upstream;

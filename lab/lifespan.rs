@@ -14,7 +14,10 @@
 //! Every step is written to an injectable [`Recorder`] ([`events`]), so the
 //! tests and the chapter's timelines read the real order of events.
 //! [`server`] starts and stops either framework ([`axum_app`],
-//! [`actix_app`]) the same way; [`drill`] is the shutdown drill: a burst of
+//! [`actix_app`]) the same way; [`serve`] runs it alone in a process until
+//! SIGTERM. [`client`] calls it from outside; [`experiments`] are the
+//! chapter's in-process runs (timelines, shutdown with requests in flight,
+//! pool starvation); [`drill`] is the shutdown drill: a burst of
 //! `POST /users` against a separate server process that gets SIGTERM
 //! mid-flight, then a count of what reached the database.
 //!
@@ -24,11 +27,14 @@
 
 pub mod actix_app;
 pub mod axum_app;
+pub mod client;
 pub mod drill;
 pub mod events;
+pub mod experiments;
 pub mod handlers;
 pub mod resources;
 pub mod scope;
+pub mod serve;
 pub mod server;
 
 pub use events::{Echo, Event, Recorder, RequestLog, Step, StepKind};

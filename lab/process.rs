@@ -467,6 +467,66 @@ pub fn watch(group: u32) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Builds example `name` of this repository with the same cargo and profile
+/// as the calling test (`release`: a `--release` test build) and returns
+/// its path as cargo reports it (`--message-format=json`), so
+/// `$CARGO_TARGET_DIR` is respected. For tests that run an example as a
+/// child server.
+pub fn build_example(name: &str, release: bool) -> anyhow::Result<PathBuf> {
+    let mut cmd = Command::new(env!("CARGO"));
+    cmd.current_dir(env!("CARGO_MANIFEST_DIR")).args([
+        "build",
+        "--example",
+        name,
+        "--message-format=json",
+    ]);
+    if release {
+        cmd.arg("--release");
+    }
+    let out = cmd.output().context("running cargo build")?;
+    if !out.status.success() {
+        bail!(
+            "cargo build --example {name} failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|msg| msg["reason"] == "compiler-artifact" && msg["target"]["name"] == name)
+        .find_map(|msg| msg["executable"].as_str().map(PathBuf::from))
+        .with_context(|| format!("cargo reported no {name} executable"))
+}
+
+/// `Some(how it ended)` once the child `pid` has exited (it is a zombie
+/// until [`ChildServer`] reaps it): read from /proc without reaping it.
+pub fn exit_status(pid: u32) -> Option<String> {
+    let stat = procfs::process::Process::new(pid as i32)
+        .ok()?
+        .stat()
+        .ok()?;
+    if stat.state != 'Z' {
+        return None;
+    }
+    // proc(5)'s `exit_code` is the wait(2) status.
+    let code = stat.exit_code?;
+    let signal = code & 0x7f;
+    Some(if signal != 0 {
+        let name = match signal {
+            6 => " (SIGABRT)",
+            9 => " (SIGKILL)",
+            11 => " (SIGSEGV)",
+            _ => "",
+        };
+        format!("the server process was killed by signal {signal}{name}")
+    } else {
+        format!(
+            "the server process exited with status {}",
+            (code >> 8) & 0xff
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

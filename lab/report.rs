@@ -125,6 +125,9 @@ pub struct Table {
     #[serde(rename = "columns")]
     header: Vec<String>,
     rows: Vec<Vec<Cell>>,
+    /// The column a chart of this table plots (see [`Table::chart`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    chart: Option<String>,
 }
 
 impl Table {
@@ -136,7 +139,20 @@ impl Table {
         Self {
             header: header.into_iter().map(Into::into).collect(),
             rows: Vec::new(),
+            chart: None,
         }
+    }
+
+    /// Names the column that a chart of this table plots, one bar per row
+    /// labelled by the first column (chapter 7's charts are drawn this way
+    /// from the run's record; the text is unchanged).
+    pub fn chart(&mut self, column: &str) -> &mut Self {
+        debug_assert!(
+            self.header.iter().any(|h| h == column),
+            "no column {column}"
+        );
+        self.chart = Some(column.to_string());
+        self
     }
 
     /// Adds a row; missing cells are left blank, extra cells are kept.

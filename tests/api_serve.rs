@@ -55,14 +55,8 @@ async fn every_model_stops_within_two_seconds_with_a_request_in_flight() {
 
 #[test]
 fn the_example_binary_exits_within_two_seconds_of_sigterm() {
-    let root = env!("CARGO_MANIFEST_DIR");
-    let built = std::process::Command::new(env!("CARGO"))
-        .args(["build", "--quiet", "--example", "ch04_asgi"])
-        .current_dir(root)
-        .status()
-        .expect("cargo runs");
-    assert!(built.success(), "cargo build --example ch04_asgi failed");
-    let exe = std::path::Path::new(root).join("target/debug/examples/ch04_asgi");
+    let exe = lab::process::build_example("ch04_asgi", !cfg!(debug_assertions))
+        .expect("building the example");
     let mut server =
         lab::api::experiment::serve_in_child(&exe, Model::EventLoop).expect("it starts");
     let hello = reqwest::blocking::get(server.url("/hello")).unwrap();

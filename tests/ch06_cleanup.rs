@@ -26,14 +26,8 @@ static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 fn runner_binary() -> PathBuf {
     static EXE: OnceLock<PathBuf> = OnceLock::new();
     EXE.get_or_init(|| {
-        let root = env!("CARGO_MANIFEST_DIR");
-        let built = Command::new(env!("CARGO"))
-            .args(["build", "--quiet", "--example", "ch06_table"])
-            .current_dir(root)
-            .status()
-            .expect("cargo runs");
-        assert!(built.success(), "cargo build --example ch06_table failed");
-        PathBuf::from(root).join("target/debug/examples/ch06_table")
+        lab::process::build_example("ch06_table", !cfg!(debug_assertions))
+            .expect("building the example")
     })
     .clone()
 }

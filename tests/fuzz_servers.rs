@@ -194,3 +194,67 @@ fn rouille_answers_http2_request_lines() {
     }
     server.stop();
 }
+
+/// Chapter 6's Python stacks get the same smoke, for the book's comparison:
+/// what they answer is a table, not a failure (see `lab::fuzz::stacks`).
+/// It fails only if the harness breaks: a stack that will not start or
+/// answer one good request, or fewer inputs sent than planned.
+#[test]
+fn python_stacks_get_the_same_smoke_reported_not_judged() {
+    use lab::fuzz::stacks::{PYTHON_STACKS, python_launch, python_table, run_stack};
+    let scratch = lab::db::TempDbs::new().unwrap();
+    let launch = match python_launch(scratch.dir(), |step| println!("{step}")).unwrap() {
+        Ok(launch) => launch,
+        Err(why) => {
+            println!("skipped: the Python stacks' fuzz smoke needs python3 >= 3.10: {why}");
+            return;
+        }
+    };
+    let started = Instant::now();
+    let plan = Plan::new(PER_SERVER.div_ceil(fuzz::API_FAMILIES.len() as u64));
+    let mut runs = Vec::new();
+    for stack in PYTHON_STACKS {
+        let run = run_stack(stack, &launch, &plan).expect("the harness runs");
+        assert!(
+            run.report.inputs() >= PER_SERVER,
+            "{}: {}",
+            stack.name(),
+            run.report.inputs()
+        );
+        println!(
+            "{}: took {:.1?}, examples {:#?}",
+            stack.name(),
+            run.report.took,
+            run.report.examples
+        );
+        runs.push(run);
+    }
+    println!("{}", python_table(&runs).render());
+    println!("python smoke took {:.1?}", started.elapsed());
+}
+
+/// What the fuzzer found in the lifespan app on actix-web: a request with
+/// `Upgrade: websocket` got a streamed body written unframed under a
+/// `transfer-encoding: chunked` header (actix-http's codec; see
+/// `reads_as_raw_stream` in lab/lifespan/actix_app.rs). Now the headers say
+/// what the body is, and the body is every row.
+#[test]
+fn a_streamed_answer_to_an_upgrade_request_is_framed_as_it_says() {
+    let started = fuzz::Started::start(Server::Lifespan(lab::lifespan::Framework::Actix)).unwrap();
+    let user = br#"{"email":"ws@example.com"}"#;
+    let mut post = format!(
+        "POST /users HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        user.len()
+    )
+    .into_bytes();
+    post.extend_from_slice(user);
+    assert!(send(started.addr, &post).starts_with("HTTP/1.1 201"));
+    let answer = send(
+        started.addr,
+        b"GET /users/export?hold=true HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n\r\n",
+    );
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer:?}");
+    let answers = fuzz::wire::parse_answers(answer.as_bytes());
+    assert!(answers.is_ok(), "{answers:?} in {answer:?}");
+    assert!(answer.contains("ws@example.com"), "{answer:?}");
+}

@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use lab::lifespan::events::names_in_text;
-use lab::lifespan::{Config, Framework, Recorder, Running, StepKind};
+use lab::lifespan::{Config, Framework, Recorder, Running, StepKind, client};
 
 const OK: &[&str] = &[
     "received",
@@ -93,30 +93,19 @@ fn local() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 0))
 }
 
+/// `POST path` with a JSON body given as text: status, request id, JSON.
 async fn post(
     client: &reqwest::Client,
     server: &Running,
     path: &str,
     body: &str,
 ) -> (u16, u64, serde_json::Value) {
-    let res = client
-        .post(server.url(path))
-        .header("content-type", "application/json")
-        .body(body.to_string())
-        .send()
-        .await
-        .unwrap();
-    let status = res.status().as_u16();
-    let id = request_id(&res);
-    (status, id, res.json().await.unwrap())
+    let answer = client::post(client, server.addr, path, body).await.unwrap();
+    (answer.status, answer.request_id, answer.json())
 }
 
 fn request_id(res: &reqwest::Response) -> u64 {
-    res.headers()["x-request-id"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap()
+    client::request_id(res).expect("an x-request-id header")
 }
 
 async fn names_when_finished(server: &Running, id: u64) -> Vec<&'static str> {
@@ -134,15 +123,20 @@ async fn names_when_finished(server: &Running, id: u64) -> Vec<&'static str> {
 fn released_count(server: &Running, id: u64) -> usize {
     server
         .recorder
-        .count(|e| e.request == Some(id) && e.step.name() == "released")
+        .count(|e| e.request == Some(id) && e.step.kind() == StepKind::Released)
+}
+
+/// When each step of `kind` happened, in order.
+fn times(events: &[lab::lifespan::Event], kind: StepKind) -> Vec<Duration> {
+    events
+        .iter()
+        .filter(|e| e.step.kind() == kind)
+        .map(|e| e.at)
+        .collect()
 }
 
 async fn user_count(server: &Running) -> i64 {
-    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users")
-        .fetch_one(&server.pool)
-        .await
-        .unwrap();
-    n
+    client::user_count(server).await.unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -283,21 +277,10 @@ async fn streams_release_before_or_after_the_body_as_chosen() {
             assert_eq!(released_count(&server, id), 1);
             // The times agree with the order: released before the first
             // chunk, or after the last one.
-            let events: Vec<_> = server
-                .recorder
-                .events()
-                .into_iter()
-                .filter(|e| e.request == Some(id))
-                .collect();
-            let at = |name: &'static str| -> Vec<Duration> {
-                events
-                    .iter()
-                    .filter(|e| e.step.name() == name)
-                    .map(|e| e.at)
-                    .collect()
-            };
-            let released = at("released")[0];
-            let chunks = at("chunk");
+            let events = server.recorder.request_timeline(id);
+            let at = |kind| times(&events, kind);
+            let released = at(StepKind::Released)[0];
+            let chunks = at(StepKind::Chunk);
             if hold {
                 assert!(released >= *chunks.iter().max().unwrap());
             } else {
@@ -391,7 +374,7 @@ async fn shutdown_finishes_in_flight_requests_and_refuses_new_ones() {
                 })
             })
             .collect();
-        while recorder.count(|e| e.step.name() == "handler started") < 5 {
+        while recorder.count_of(StepKind::HandlerStarted) < 5 {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         let stopping = tokio::spawn(server.shutdown());
@@ -403,7 +386,7 @@ async fn shutdown_finishes_in_flight_requests_and_refuses_new_ones() {
         // closes must be a 201 with its row, like any other.
         let mut late_accepted = 0;
         let refused_while_draining = loop {
-            let still_running = recorder.count(|e| e.step.name() == "response sent") < 5;
+            let still_running = recorder.count_of(StepKind::ResponseSent) < 5;
             let email = format!("late{late_accepted}@example.com");
             let late = reqwest::Client::new()
                 .post(&url)
@@ -450,14 +433,14 @@ async fn shutdown_finishes_in_flight_requests_and_refuses_new_ones() {
         let last_sent = recorder
             .events()
             .iter()
-            .filter(|e| e.step.name() == "response sent")
+            .filter(|e| e.step.kind() == StepKind::ResponseSent)
             .map(|e| e.at)
             .max()
             .unwrap();
         let drained = recorder
             .events()
             .iter()
-            .find(|e| e.step.name() == "drained")
+            .find(|e| e.step.kind() == StepKind::Drained)
             .unwrap()
             .at;
         assert!(last_sent <= drained);
@@ -549,9 +532,9 @@ async fn exercise_the_pool_bounds_the_requests_in_service() {
 
         let (mut holding, mut most) = (0i32, 0i32);
         for event in server.recorder.events() {
-            match event.step.name() {
-                "acquired" => holding += 1,
-                "released" => holding -= 1,
+            match event.step.kind() {
+                StepKind::Acquired => holding += 1,
+                StepKind::Released => holding -= 1,
                 _ => continue,
             }
             most = most.max(holding);
@@ -627,6 +610,76 @@ async fn a_shutdown_that_overruns_its_deadline_says_so() {
         match framework {
             Framework::Axum => assert!(matches!(answer, Ok(201)), "{answer:?}"),
             Framework::Actix => assert!(answer.is_err(), "{answer:?}"),
+        }
+    }
+}
+
+/// The chapter's shutdown-with-requests-in-flight timeline, checked: every
+/// request that was running when shutdown began is answered in full, the
+/// held stream gives its connection back only after its last chunk, the
+/// released one before its first, and the pool closes after the last
+/// response was sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_lets_writes_and_streams_in_flight_finish_before_the_pool_closes() {
+    use lab::lifespan::experiments::{IN_FLIGHT, shutdown_in_flight};
+    for framework in Framework::ALL {
+        let mut config = small_config("in-flight", framework);
+        config.work = Duration::from_millis(200);
+        config.page_size = 1;
+        config.chunk_delay = Duration::from_millis(30);
+        let run = shutdown_in_flight(framework, config, 4).await.unwrap();
+        assert_eq!(
+            (run.shutdown.in_flight, run.shutdown.exit_code()),
+            (IN_FLIGHT.len(), 0),
+            "{framework:?}: {:?}",
+            run.shutdown
+        );
+        let app_at = |kind: StepKind| {
+            run.app
+                .iter()
+                .find(|e| e.step.kind() == kind)
+                .unwrap_or_else(|| panic!("{framework:?}: no {kind:?} in {:?}", run.app))
+                .at
+        };
+        let (began, pool_closed) = (
+            app_at(StepKind::ShutdownBegan),
+            app_at(StepKind::PoolClosed),
+        );
+        for ((status, events), scenario) in run.requests.iter().zip(&IN_FLIGHT) {
+            assert!(
+                (200..300).contains(status),
+                "{framework:?} {}: {status}",
+                scenario.title
+            );
+            let at = |kind| times(events, kind);
+            let (sent, released) = (at(StepKind::ResponseSent), at(StepKind::Released));
+            assert_eq!(
+                (sent.len(), released.len()),
+                (1, 1),
+                "{framework:?}: {events:?}"
+            );
+            assert!(
+                at(StepKind::HandlerStarted)[0] <= began,
+                "{}: in flight at shutdown",
+                scenario.title
+            );
+            assert!(
+                sent[0] <= pool_closed,
+                "{framework:?} {}: pool closed first",
+                scenario.title
+            );
+            let chunks = at(StepKind::Chunk);
+            if scenario.path.contains("hold=true") {
+                assert!(
+                    released[0] >= *chunks.iter().max().unwrap(),
+                    "{framework:?}: {events:?}"
+                );
+            } else if scenario.path.contains("hold=false") {
+                assert!(
+                    released[0] <= *chunks.iter().min().unwrap(),
+                    "{framework:?}: {events:?}"
+                );
+            }
         }
     }
 }

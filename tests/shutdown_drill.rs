@@ -17,7 +17,6 @@
 #![cfg(unix)]
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 use lab::db::TempDbs;
@@ -27,36 +26,11 @@ use lab::lifespan::drill::{self, DrillSpec};
 /// The example's path, built once for all tests in this file.
 fn example_binary() -> PathBuf {
     static EXE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    EXE.get_or_init(build_example).clone()
-}
-
-/// Builds the example with the same cargo and profile as this test and
-/// returns its path (read from cargo's JSON messages, not guessed).
-fn build_example() -> PathBuf {
-    let mut cmd = Command::new(env!("CARGO"));
-    cmd.current_dir(env!("CARGO_MANIFEST_DIR")).args([
-        "build",
-        "--example",
-        "ch05_lifespan",
-        "--message-format=json",
-    ]);
-    if !cfg!(debug_assertions) {
-        cmd.arg("--release");
-    }
-    let out = cmd.output().expect("running cargo build");
-    assert!(
-        out.status.success(),
-        "cargo build --example ch05_lifespan failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-        .filter(|msg| {
-            msg["reason"] == "compiler-artifact" && msg["target"]["name"] == "ch05_lifespan"
-        })
-        .find_map(|msg| msg["executable"].as_str().map(PathBuf::from))
-        .expect("cargo reported no ch05_lifespan executable")
+    EXE.get_or_init(|| {
+        lab::process::build_example("ch05_lifespan", !cfg!(debug_assertions))
+            .expect("building the example")
+    })
+    .clone()
 }
 
 fn server_args() -> Vec<String> {

@@ -66,34 +66,38 @@ fn call(
     Ok((status, json))
 }
 
+/// The JSON body of an answer with the `status` expected, else why not.
+fn expect(what: &str, got: (u16, Value), status: u16) -> Result<Value, String> {
+    if got.0 == status {
+        Ok(got.1)
+    } else {
+        Err(format!(
+            "{what}: expected {status}, got {} {}",
+            got.0, got.1
+        ))
+    }
+}
+
+/// `POST /users` with a fresh email: both apps must store it (201).
+fn create_user(addr: SocketAddr, email: &str) -> Result<Value, String> {
+    let body = serde_json::json!({ "email": email });
+    let got = call(addr, "POST", "/users", Some(&body))?;
+    expect("POST /users", got, 201)
+}
+
 /// One round of good requests; `n` makes the email fresh.
 pub fn check(addr: SocketAddr, kind: Kind, n: u64) -> Result<(), String> {
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
     let email = format!("probe-{}-{n}-{nanos}@example.com", std::process::id());
-    let expect = |what: &str, got: (u16, Value), status: u16| -> Result<Value, String> {
-        if got.0 == status {
-            Ok(got.1)
-        } else {
-            Err(format!(
-                "{what}: expected {status}, got {} {}",
-                got.0, got.1
-            ))
-        }
-    };
     match kind {
         Kind::Api => {
             let hello = expect("GET /hello", call(addr, "GET", "/hello", None)?, 200)?;
             if hello["message"] != "Hello, World!" {
                 return Err(format!("GET /hello answered {hello}"));
             }
-            let body = serde_json::json!({ "email": email });
-            let created = expect(
-                "POST /users",
-                call(addr, "POST", "/users", Some(&body))?,
-                201,
-            )?;
+            let created = create_user(addr, &email)?;
             let id = created["id"]
                 .as_i64()
                 .ok_or_else(|| format!("POST /users answered {created} (no id)"))?;
@@ -112,12 +116,7 @@ pub fn check(addr: SocketAddr, kind: Kind, n: u64) -> Result<(), String> {
             if !model["entries"].is_u64() {
                 return Err(format!("GET /model answered {model}"));
             }
-            let body = serde_json::json!({ "email": email });
-            let created = expect(
-                "POST /users",
-                call(addr, "POST", "/users", Some(&body))?,
-                201,
-            )?;
+            let created = create_user(addr, &email)?;
             if created["email"] != email.as_str() {
                 return Err(format!("POST /users answered {created}"));
             }

@@ -379,6 +379,34 @@ pub fn kill_points(requests: usize, runs: usize) -> Vec<usize> {
         .collect()
 }
 
+/// The crash drill's runs: `runs` against the honest server with kill
+/// points spread from 5% to 90% of the answers, then `broken_runs` against
+/// the broken-on-purpose server that answers `broken_delay` before it
+/// commits; frameworks take turns.
+pub fn crash_plan(
+    requests: usize,
+    runs: usize,
+    broken_runs: usize,
+    broken_delay: Duration,
+) -> Vec<(Framework, CrashSpec)> {
+    let honest = kill_points(requests, runs).into_iter().map(|k| (k, None));
+    let broken = kill_points(requests, broken_runs)
+        .into_iter()
+        .map(|k| (k, Some(broken_delay)));
+    honest
+        .chain(broken)
+        .enumerate()
+        .map(|(run, (kill_after, broken_ack_before_commit))| {
+            let spec = CrashSpec {
+                burst: DrillSpec::new(requests),
+                kill_after,
+                broken_ack_before_commit,
+            };
+            (Framework::ALL[run % 2], spec)
+        })
+        .collect()
+}
+
 /// What one crash drill found.
 #[derive(Debug, Clone)]
 pub struct CrashReport {
@@ -398,6 +426,17 @@ pub struct CrashReport {
     pub restarted_cleanly: bool,
     /// The restarted server's log, or why it would not start.
     pub restart_log: String,
+}
+
+impl CrashReport {
+    /// Why this run fails the drill, if it does: a damaged file, a server
+    /// that would not restart on it, or (for the honest server only) an
+    /// acknowledged write that is missing.
+    pub fn failure(&self, spec: &CrashSpec) -> Option<String> {
+        let honest = spec.broken_ack_before_commit.is_none();
+        (self.integrity != "ok" || !self.restarted_cleanly || (honest && self.counts.lost > 0))
+            .then(|| format!("{self:?}"))
+    }
 }
 
 /// The email of the row the restarted server is asked to store.

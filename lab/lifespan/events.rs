@@ -230,6 +230,29 @@ impl Recorder {
             .collect()
     }
 
+    /// One request's events, with times since its `received`: what a
+    /// per-request timeline shows.
+    pub fn request_timeline(&self, id: u64) -> Vec<Event> {
+        let events: Vec<Event> = self
+            .events()
+            .into_iter()
+            .filter(|e| e.request == Some(id))
+            .collect();
+        let t0 = events.first().map_or(Duration::ZERO, |e| e.at);
+        events
+            .into_iter()
+            .map(|e| Event { at: e.at - t0, ..e })
+            .collect()
+    }
+
+    /// The app-scope events, with times since the recorder was made.
+    pub fn app_events(&self) -> Vec<Event> {
+        self.events()
+            .into_iter()
+            .filter(|e| e.request.is_none())
+            .collect()
+    }
+
     /// The names of one request's steps, chunks folded into one "chunk".
     pub fn request_names(&self, id: u64) -> Vec<&'static str> {
         let steps = self.request_steps(id);
@@ -244,9 +267,8 @@ impl Recorder {
 
     /// The names of the app-scope steps, in order.
     pub fn app_names(&self) -> Vec<&'static str> {
-        self.events()
+        self.app_events()
             .into_iter()
-            .filter(|e| e.request.is_none())
             .map(|e| e.step.name())
             .collect()
     }
@@ -256,9 +278,14 @@ impl Recorder {
         self.events().iter().filter(|e| pred(e)).count()
     }
 
+    /// How many steps of this kind have been recorded (any scope).
+    pub fn count_of(&self, kind: StepKind) -> usize {
+        self.count(|e| e.step.kind() == kind)
+    }
+
     /// True once a step of this kind has been recorded (any scope).
     pub fn has(&self, kind: StepKind) -> bool {
-        self.count(|e| e.step.kind() == kind) > 0
+        self.count_of(kind) > 0
     }
 
     /// Waits (polling, bounded by `timeout`) until request `id` has finished:

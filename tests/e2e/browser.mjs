@@ -28,7 +28,7 @@ let browser;
 export function useBrowser() {
   before(async () => {
     browser = await chromium.launch({
-      executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
+      executablePath: process.env.CHROMIUM_PATH ?? process.env.CHROMIUM ?? "/usr/bin/chromium",
       args: FLAGS,
       headless: true,
     });

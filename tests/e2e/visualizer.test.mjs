@@ -72,12 +72,12 @@ describe("chapter 1's embed", () => {
 
   test("clamps out-of-range input with a visible message", async () => {
     const { page, consoleErrors } = p;
-    await setField(page, root, "Workers / threads / loops", 500);
+    await setField(page, root, "Workers / threads / loops", 5000);
     const clamp = page.locator(`${root} .ww-viz-clamp`);
     await clamp.waitFor({ state: "visible" });
-    assert.match(await clamp.innerText(), /workers clamped to 64/);
+    assert.match(await clamp.innerText(), /workers clamped to 1024/);
     const input = page.locator(root).getByLabel("Workers / threads / loops", { exact: true });
-    assert.equal(await input.inputValue(), "64");
+    assert.equal(await input.inputValue(), "1024");
     assert.deepEqual(consoleErrors, []);
   });
 });
@@ -236,6 +236,29 @@ test("the URL holds the state and a reload restores it", async () => {
   assert.equal(await page.locator(ROOT).getByLabel("Clients", { exact: true }).inputValue(), "24");
   assert.equal(await page.locator(ROOT).getByLabel("Model", { exact: true }).inputValue(), "gil-threads");
   assert.equal(await throughput(page, ROOT), shown);
+  assert.deepEqual(consoleErrors, []);
+  await close();
+});
+
+test("a link to a million requests and a thousand workers opens as asked, without a clamp message; its export is refused with a message", async () => {
+  const { page, consoleErrors, close } = await openPage(
+    "visualizer.html?ww=model:sync-pool,compare:event-loop,workers:1000,requests:1000000",
+  );
+  await waitDrawn(page, ROOT);
+  const clamp = page.locator(`${ROOT} .ww-viz-clamp`);
+  assert.equal(await clamp.isHidden(), true, `clamp message: ${await clamp.innerText()}`);
+  assert.equal(await page.locator(ROOT).getByLabel("Requests", { exact: true }).inputValue(), "1000000");
+  assert.equal(await page.locator(ROOT).getByLabel("Workers / threads / loops", { exact: true }).inputValue(), "1000");
+  assert.doesNotMatch(await page.locator(ROOT).innerText(), /event cap/, "every request finished");
+  assert.ok((await drawnPixels(page, ROOT)).every((n) => n > 100));
+  // Too big to export: said so, and the page still works.
+  await page.locator(ROOT).getByRole("button", { name: /CSV/ }).click();
+  await clamp.waitFor({ state: "visible" });
+  assert.match(await clamp.innerText(), /Export holds at most 2500000 events and this run has \d+/);
+  assert.equal(await page.locator(`${ROOT} a.ww-viz-download[data-kind]`).count(), 0, "no download");
+  const t0 = await page.locator(`${ROOT} .ww-viz-time`).innerText();
+  await page.locator(ROOT).getByRole("button", { name: "Step forward" }).click();
+  assert.notEqual(await page.locator(`${ROOT} .ww-viz-time`).innerText(), t0);
   assert.deepEqual(consoleErrors, []);
   await close();
 });

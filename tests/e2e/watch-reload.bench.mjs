@@ -60,7 +60,7 @@ let browser;
 const times = [];
 try {
   await waitForServer(url, 15 * 60 * 1000);
-  browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium", args: ["--headless", "--no-sandbox"] });
+  browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? process.env.CHROMIUM ?? "/usr/bin/chromium", args: ["--headless", "--no-sandbox"] });
   const page = await browser.newPage();
   await page.goto(url, { waitUntil: "load" });
   await page.waitForTimeout(500); // the page's reload listener connects

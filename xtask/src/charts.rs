@@ -51,6 +51,9 @@ pub struct RunTable {
     pub caption: String,
     pub columns: Vec<String>,
     pub rows: Vec<Vec<RunCell>>,
+    /// The column a chart plots, when the example named one (`Table::chart`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chart: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -264,7 +267,11 @@ pub fn charts_for(figure: &str, run: &Run) -> anyhow::Result<Vec<Chart>> {
             models_against_bounds(run, "ch04_asgi.svg", "Chapter 4")?,
             ch04_memory(run)?,
         ]),
-        "ch05_lifespan" => Ok(vec![ch05_app_timeline(run)?, ch05_request_timeline(run)?]),
+        "ch05_lifespan" => Ok(vec![
+            ch05_app_timeline(run)?,
+            ch05_request_timeline(run)?,
+            ch05_shutdown_in_flight(run)?,
+        ]),
         "ch06_table" => Ok(vec![
             stacks_against_bounds(run)?,
             ch06_model_against_reality(run)?,
@@ -833,13 +840,7 @@ fn ch05_app_timeline(run: &Run) -> anyhow::Result<Chart> {
 fn ch05_request_timeline(run: &Run) -> anyhow::Result<Chart> {
     let mut lanes = Vec::new();
     let (mut held, mut responding, mut events) = (vec![], vec![], vec![]);
-    let tables: Vec<usize> = (0..run.tables.len())
-        .filter(|&t| {
-            let table = &run.tables[t];
-            table.section.contains("Request scope")
-                && table.columns.first().is_some_and(|c| c == "#")
-        })
-        .collect();
+    let tables = timeline_tables(run, "Request scope");
     ensure!(!tables.is_empty(), "no request-scope timelines in the run");
     for t in tables {
         // "GET /users/export?hold=true (hold until the stream ends) (times since …)":
@@ -890,6 +891,78 @@ fn ch05_request_timeline(run: &Run) -> anyhow::Result<Chart> {
     })
 }
 
+/// The tables of a timeline section: those under the `## ` heading that
+/// contains `section` whose first column is `#`.
+fn timeline_tables(run: &Run, section: &str) -> Vec<usize> {
+    (0..run.tables.len())
+        .filter(|&t| {
+            let table = &run.tables[t];
+            table.section.contains(section) && table.columns.first().is_some_and(|c| c == "#")
+        })
+        .collect()
+}
+
+fn ch05_shutdown_in_flight(run: &Run) -> anyhow::Result<Chart> {
+    let tables = timeline_tables(run, "Shutdown with requests in flight");
+    ensure!(
+        tables.len() >= 2,
+        "no shutdown-with-requests-in-flight timelines in the run"
+    );
+    let mut lanes = Vec::new();
+    let (mut shutdown, mut in_flight, mut held, mut events) = (vec![], vec![], vec![], vec![]);
+    for (framework, column) in FRAMEWORKS {
+        for &t in &tables {
+            // "GET /users/export?hold=true (stream, holds its connection) (times since …)":
+            // the lane is named by its parenthesis, "stream, holds its connection";
+            // "shutdown of the app (times since …)" by what comes before.
+            let caption = &run.tables[t].caption;
+            let what = caption
+                .rsplit_once(" (times")
+                .map_or(caption.as_str(), |(w, _)| w);
+            let what = what
+                .split_once(" (")
+                .map_or(what, |(_, rest)| rest.trim_end_matches(')'));
+            let i = lanes.len();
+            lanes.push(format!("{framework}: {what}"));
+            shutdown.extend(band(run, t, column, i, ("shutdown began", "pool closed"))?);
+            in_flight.extend(band(run, t, column, i, ("received", "response sent"))?);
+            held.extend(band(run, t, column, i, ("acquired", "released"))?);
+            events.extend(event_dots(run, t, column, i)?);
+        }
+    }
+    let series = timeline(
+        "a recorded event",
+        vec![
+            ("shutdown (began → pool closed)", shutdown, 0.0),
+            (
+                "request in flight (received → response sent)",
+                in_flight,
+                -BAND_HALF,
+            ),
+            (
+                "pooled connection held (acquired → released)",
+                held,
+                BAND_HALF,
+            ),
+        ],
+        events,
+    );
+    Ok(Chart {
+        file: "ch05_lifespan-3.svg".into(),
+        title: "Chapter 5: shutdown with requests in flight, from the recorded events".into(),
+        desc: "Timeline, one row per request and one for the app's shutdown, per framework, milliseconds since the first of \
+               the requests was received. Shutdown begins while two slow writes and two streaming exports are running; \
+               every one of them is answered in full, and the pool closes only after the last response was sent. The export \
+               that holds its pooled connection keeps it until its stream ends; the one that released it streams without one. \
+               Dots are the recorded events of the shutdown-with-requests-in-flight tables in Figure 5.1."
+            .into(),
+        x: axis("ms since the first in-flight request was received", false, xs(&series), true),
+        y: lane_axis(lanes.len()),
+        lanes,
+        series,
+    })
+}
+
 // ---------------------------------------------------------------------------
 // Drawing.
 
@@ -906,7 +979,7 @@ impl Ink {
 
 /// Light-theme fallbacks for `--ww-series-N` (the same as theme/charts.css),
 /// for a chart opened on its own.
-const FALLBACK: [&str; 5] = ["currentColor", "#0072b2", "#d55e00", "#008060", "#b0588a"];
+const FALLBACK: [&str; 5] = ["currentColor", "#0072b2", "#c35600", "#008060", "#b0588a"];
 
 const WIDTH: u32 = 720;
 /// Half a band's height, in lanes (a lane is 1 apart).
@@ -1381,6 +1454,7 @@ mod tests {
                     "measured req/s".into(),
                 ],
                 rows,
+                chart: None,
             }],
         }
     }

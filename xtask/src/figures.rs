@@ -27,7 +27,7 @@ pub const CHAPTER_EXAMPLES: &[(&str, u64)] = &[
     ("ch02_gil", 15),
     ("ch03_wsgi", 20),
     ("ch04_asgi", 20),
-    ("ch05_lifespan", 20),
+    ("ch05_lifespan", 15),
     ("ch06_table", 60),
 ];
 
@@ -49,8 +49,11 @@ pub const FIGURES: &[(&str, &str, &[&str])] = &[
 
 /// The book's figures folder.
 const FIGURES_DIR: &str = "src/figures";
-/// Where `--dev` writes instead: a debug build's numbers are not the book's.
-const DEV_DIR: &str = "target/figures-dev";
+/// Where `--dev` writes instead (`figures-dev` in cargo's target folder,
+/// `$CARGO_TARGET_DIR` respected): a debug build's numbers are not the book's.
+fn dev_dir() -> PathBuf {
+    crate::target_dir().join("figures-dev")
+}
 
 pub fn regenerate(
     filter: Option<&str>,
@@ -59,24 +62,25 @@ pub fn regenerate(
     charts_only: bool,
 ) -> anyhow::Result<()> {
     if charts_only {
-        let out = Path::new(if dev { DEV_DIR } else { FIGURES_DIR });
+        let out = if dev { dev_dir() } else { FIGURES_DIR.into() };
         for (file, _, _) in FIGURES {
             if filter.is_none_or(|f| file.contains(f)) {
-                draw_charts(out, file)?;
+                draw_charts(&out, file)?;
             }
         }
-        return check_dir(out);
+        return check_dir(&out);
     }
     let (bin, out) = if dev {
         step("building the examples (dev profile: checking the pipeline, not the book's numbers)");
         // --bins: the examples' child servers are watched by ww-watchdog.
         run(cargo().args(["build", "--locked", "--examples", "--bins"]))?;
-        ("debug/examples", Path::new(DEV_DIR))
+        ("debug/examples", dev_dir())
     } else {
         step("building the examples (release)");
         run(cargo().args(["build", "--locked", "--release", "--examples", "--bins"]))?;
-        ("release/examples", Path::new(FIGURES_DIR))
+        ("release/examples", PathBuf::from(FIGURES_DIR))
     };
+    let out = out.as_path();
     std::fs::create_dir_all(out)?;
     for (file, example, args) in FIGURES {
         if filter.is_some_and(|f| !file.contains(f)) {

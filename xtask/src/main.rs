@@ -77,7 +77,7 @@ enum Command {
         #[arg(long)]
         quick: bool,
         /// Check the pipeline only: a dev-profile build, written to
-        /// target/figures-dev/ (never the book's figures) and checked there.
+        /// figures-dev/ in cargo's target folder (never the book's figures) and checked there.
         #[arg(long)]
         dev: bool,
         /// Only redraw the charts from the recorded runs (NAME.json) already

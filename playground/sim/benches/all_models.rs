@@ -1,16 +1,18 @@
-//! Benchmark (not a test): simulate 100,000 requests of the ch01 workload (16
-//! clients, 50 ms wait, 1 ms CPU) through all six models, natively: the simulation
-//! alone, then with its metrics computed alongside, then with everything the page
-//! computes from a run (metrics and timeline).
+//! Benchmark (not a test): simulate N requests (default 1,000,000, the page's
+//! limit) of the ch01 workload (16 clients, 50 ms wait, 1 ms CPU) through all six
+//! models, natively: the simulation
+//! alone (its log kept), then with its metrics computed alongside, then with
+//! metrics and timeline, then everything the page computes from a run the way the
+//! page does it (`simulate_shown`: metrics, timeline, instants; no log).
 //! The browser number (the goal) comes from playground/web/bench/bench.mjs.
-//! Run: `cargo bench -p waiting-well-sim --bench all_models`
+//! Run: `cargo bench -p waiting-well-sim --bench all_models [-- REQUESTS]`
 //! Leaves out: statistics beyond a median of 5 (use the browser bench for the goal).
 
 use std::time::Instant;
 
 use waiting_well_sim::{
     Arrivals, Dist, Limits, ModelKind, ModelSpec, Workload, simulate, simulate_observed,
-    simulate_with_metrics,
+    simulate_shown, simulate_with_metrics,
 };
 
 /// Milliseconds to run `f` once per model, and the per-model times.
@@ -32,8 +34,21 @@ fn median(mut xs: Vec<f64>) -> f64 {
 }
 
 fn main() {
+    // cargo passes `--bench`; the first number is the request count.
+    let arg = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    let requests: u32 = match arg.as_deref().map(str::parse) {
+        None => 1_000_000,
+        Some(Ok(n)) if n > 0 => n,
+        Some(_) => {
+            eprintln!("usage: cargo bench -p waiting-well-sim --bench all_models [-- REQUESTS]");
+            std::process::exit(2);
+        }
+    };
     println!("# The visualizer's simulation core, natively");
-    println!("# command: cargo bench -p waiting-well-sim --bench all_models");
+    println!(
+        "# command: cargo bench -p waiting-well-sim --bench all_models{}",
+        arg.map_or(String::new(), |a| format!(" -- {a}"))
+    );
     println!("# machine: {}", lab::report::machine());
     println!();
     let workload = Workload {
@@ -45,11 +60,15 @@ fn main() {
         wait_us: 50_000,
         cpu_after_us: 500,
         dist: Dist::Fixed,
-        requests: 100_000,
+        requests,
         seed: 1,
     };
-    let limits = Limits::default();
-    let (mut sim, mut with_metrics, mut page) = (Vec::new(), Vec::new(), Vec::new());
+    let limits = Limits {
+        max_requests: requests.max(Limits::default().max_requests),
+        ..Limits::default()
+    };
+    let (mut sim, mut with_metrics, mut observed, mut page) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for _ in 0..5 {
         sim.push(all_models(|spec| {
             assert!(!simulate(spec, workload, &limits).truncated);
@@ -57,16 +76,20 @@ fn main() {
         with_metrics.push(all_models(|spec| {
             assert_eq!(
                 simulate_with_metrics(spec, workload, &limits).1.completed,
-                100_000
+                requests
             );
         }));
-        page.push(all_models(|spec| {
+        observed.push(all_models(|spec| {
             assert!(simulate_observed(spec, workload, &limits).timeline.end > 0);
+        }));
+        page.push(all_models(|spec| {
+            let shown = simulate_shown(spec, workload, &limits);
+            assert!(!shown.truncated && shown.metrics.completed == requests);
         }));
     }
     sim.sort_by(|a, b| a.0.total_cmp(&b.0));
     let (ms, per_model) = &sim[2];
-    println!("100,000 requests through all six models (median of 5): {ms:.1} ms");
+    println!("{requests} requests through all six models (median of 5): {ms:.1} ms");
     let detail: Vec<String> = ModelKind::ALL
         .iter()
         .zip(per_model)
@@ -74,8 +97,19 @@ fn main() {
         .collect();
     println!("  per model: {}", detail.join(", "));
     println!(
-        "  with the metrics computed alongside: {:.1} ms; everything the page computes: {:.1} ms",
+        "  with the metrics computed alongside: {:.1} ms; metrics and timeline with the log kept: {:.1} ms",
         median(with_metrics.iter().map(|r| r.0).collect()),
-        median(page.iter().map(|r| r.0).collect())
+        median(observed.iter().map(|r| r.0).collect())
     );
+    page.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let (ms, per_model) = &page[2];
+    let detail: Vec<String> = ModelKind::ALL
+        .iter()
+        .zip(per_model)
+        .map(|(kind, ms)| format!("{} {ms:.1} ms", kind.id()))
+        .collect();
+    println!(
+        "everything the page computes (simulate_shown: metrics, timeline, instants; no log), median of 5: {ms:.1} ms"
+    );
+    println!("  per model: {}", detail.join(", "));
 }

@@ -8,8 +8,11 @@
 //! models are compared on the same requests; a run draws nothing it does not use.
 //!
 //! Speed: one engine is compiled per model (`Engine<K>`), timers sit in per-class
-//! FIFOs (see `timers`), the log is 16 bytes an event (see `EventLog`). A run stops
-//! (truncated) at the event cap, or at `EventLog::MAX_T` (about 2,283 simulated years).
+//! FIFOs (see `timers`), idle lanes sit in a two-level bitset (see `lanes`), the log
+//! is 16 bytes an event (see `EventLog`) and only kept when asked for: it is one of
+//! the observers fed each event, and the page runs without it ([`simulate_shown`]).
+//! A run stops (truncated) at the event cap, or at `EventLog::MAX_T` (about 2,283
+//! simulated years).
 //!
 //! Machine: with [`ModelSpec::cores`] set, a CPU phase also needs a free core
 //! (first come, first served; a blocking call sleeps and needs none), and each
@@ -23,8 +26,11 @@
 //! phase or GIL slice ends, where an OS would time-slice), CPU cost of switching.
 
 use std::collections::VecDeque;
+use std::ops::Range;
 
 use crate::event::{EventKind, EventLog, Run};
+use crate::instants::Instants;
+use crate::lanes::IdleLanes;
 use crate::metrics::{Metrics, MetricsPass};
 use crate::observe::Observer;
 use crate::spec::{Arrivals, Dist, Limits, ModelKind, ModelSpec, Workload};
@@ -42,7 +48,8 @@ fn events_per_request(kind: ModelKind) -> usize {
 
 /// Simulate `workload` through `model` (both clamped to `limits` first).
 pub fn simulate(model: ModelSpec, workload: Workload, limits: &Limits) -> Run {
-    simulate_with(model, workload, limits, |_, _| ()).0
+    let (run, ()) = simulate_logged(model, workload, limits, |_, _| ());
+    run
 }
 
 /// [`simulate`], with the metrics fed each event as it is written instead of
@@ -53,7 +60,7 @@ pub fn simulate_with_metrics(
     workload: Workload,
     limits: &Limits,
 ) -> (Run, Metrics) {
-    let (run, metrics) = simulate_with(model, workload, limits, MetricsPass::new);
+    let (run, metrics) = simulate_logged(model, workload, limits, MetricsPass::new);
     let end = run.end_us();
     (run, metrics.finish(end))
 }
@@ -69,9 +76,9 @@ pub struct Observed {
 }
 
 /// [`simulate`], with the metrics and the timeline fed each event as it is
-/// written (see `observe`): everything the page needs from one run.
+/// written (see `observe`).
 pub fn simulate_observed(model: ModelSpec, workload: Workload, limits: &Limits) -> Observed {
-    let (run, (metrics, timeline)) = simulate_with(model, workload, limits, |m, w| {
+    let (run, (metrics, timeline)) = simulate_logged(model, workload, limits, |m, w| {
         (MetricsPass::new(m, w), TimelinePass::new(m, w))
     });
     let end = run.end_us();
@@ -82,13 +89,94 @@ pub fn simulate_observed(model: ModelSpec, workload: Workload, limits: &Limits) 
     }
 }
 
-/// Simulate with an observer made (by `observer`) for the clamped inputs.
-fn simulate_with<O: Observer>(
+/// What the page keeps of a run: its (clamped) inputs, the views it draws and
+/// shows, and the instants its log has events at (the steps of the time cursor),
+/// but not the log. A run is a pure function of its inputs, so
+/// `simulate(shown.model, shown.workload, ..)` gives the log back (an export does).
+///
+/// Why: a million requests log about eleven million events (176 MB at 16 bytes
+/// each); writing them is most of a run's memory traffic, and the page draws only
+/// the views.
+#[derive(Clone, Debug)]
+pub struct Shown {
+    pub model: ModelSpec,
+    pub workload: Workload,
+    /// Number of lanes (threads that run CPU work).
+    pub lanes: u32,
+    /// As [`Run::truncated`].
+    pub truncated: bool,
+    /// How many events the log has (the length of `Run::events`).
+    pub events: usize,
+    /// Time of the last event, µs (as [`Run::end_us`]).
+    pub end_us: u64,
+    /// Equal to `Metrics::from_run` of the run's log.
+    pub metrics: Metrics,
+    /// Equal to `Timeline::from_run` of the run's log.
+    pub timeline: Timeline,
+    /// The distinct times of the log's events.
+    pub instants: Instants,
+}
+
+/// Everything the page computes from a run, in one pass, without keeping the log.
+pub fn simulate_shown(model: ModelSpec, workload: Workload, limits: &Limits) -> Shown {
+    let (model, workload, events, truncated, (instants, (metrics, timeline))) =
+        simulate_with(model, workload, limits, |m, w| {
+            (
+                Instants::with_capacity(w.requests as usize * 4),
+                (MetricsPass::new(m, w), TimelinePass::new(m, w)),
+            )
+        });
+    let instants = instants.finish();
+    let end_us = instants.last().unwrap_or(0);
+    Shown {
+        model,
+        workload,
+        lanes: model.kind.lanes(model.workers),
+        truncated,
+        events,
+        end_us,
+        metrics: metrics.finish(end_us),
+        timeline: timeline.finish(end_us),
+        instants,
+    }
+}
+
+/// Simulate with the log kept, plus an observer made (by `observer`) for the
+/// clamped inputs.
+fn simulate_logged<O: Observer>(
     model: ModelSpec,
     workload: Workload,
     limits: &Limits,
     observer: impl FnOnce(&ModelSpec, &Workload) -> O,
 ) -> (Run, O) {
+    let (model, workload, _, truncated, (events, observer)) =
+        simulate_with(model, workload, limits, |m, w| {
+            // Reserve the log once instead of copying a growing one: about 11 events
+            // per request, more with the GIL (acquire, release and waits per phase).
+            let reserve = (w.requests as usize)
+                .saturating_mul(events_per_request(m.kind))
+                .min(limits.max_events.saturating_add(16));
+            (EventLog::with_capacity(reserve), observer(m, w))
+        });
+    let run = Run {
+        model,
+        workload,
+        lanes: model.kind.lanes(model.workers),
+        events,
+        truncated,
+    };
+    (run, observer)
+}
+
+/// Clamp the inputs, then run the engine with an observer made (by `observer`) for
+/// the clamped inputs: those inputs, the number of events, whether the run was
+/// cut short, and the observer that saw every event.
+fn simulate_with<O: Observer>(
+    model: ModelSpec,
+    workload: Workload,
+    limits: &Limits,
+    observer: impl FnOnce(&ModelSpec, &Workload) -> O,
+) -> (ModelSpec, Workload, usize, bool, O) {
     let (mut model, mut workload) = (model, workload);
     model.clamp(limits);
     workload.clamp(limits);
@@ -104,28 +192,21 @@ fn simulate_with<O: Observer>(
         ModelKind::LoopPerWorker => run::<4, O>(model, workload, max, observer),
         ModelKind::WorkStealing => run::<5, O>(model, workload, max, observer),
     };
-    let run = Run {
-        model,
-        workload,
-        lanes: model.kind.lanes(model.workers),
-        events,
-        truncated,
-    };
-    (run, observer)
+    (model, workload, events, truncated, observer)
 }
 
-/// Run the engine for model `ModelKind::ALL[K]`: the log, whether it was cut short,
-/// and the observer that saw every event of it.
+/// Run the engine for model `ModelKind::ALL[K]`: the number of events, whether the
+/// run was cut short, and the observer that saw every event of it.
 fn run<const K: usize, O: Observer>(
     model: ModelSpec,
     workload: Workload,
     max_events: usize,
     observer: O,
-) -> (EventLog, bool, O) {
+) -> (usize, bool, O) {
     debug_assert_eq!(model.kind, ModelKind::ALL[K]);
     let mut engine = Engine::<K, O>::new(model, workload, max_events, observer);
     engine.run();
-    (engine.log, engine.truncated, engine.observer)
+    (engine.events, engine.truncated, engine.observer)
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -174,8 +255,9 @@ struct Engine<const K: usize, O> {
     max_events: usize,
     now: u64,
     timers: TimerQueue,
-    log: EventLog,
-    /// Fed every event written to `log`.
+    /// Events so far (the log, if one is kept, is an observer).
+    events: usize,
+    /// Fed every event.
     observer: O,
     reqs: Vec<Req>,
     issued: u32,
@@ -185,12 +267,13 @@ struct Engine<const K: usize, O> {
     blocking_rng: Stream,
     pin_rng: Stream,
     shared_rng: Stream,
-    /// Bit i set = lane / worker i is free (at most 64, see `Limits::max_workers`).
-    free: u64,
+    /// The idle lanes / workers.
+    free: IdleLanes,
     /// Requests waiting for a worker, per process (one process but for gil-threads).
     worker_queue: Vec<VecDeque<u32>>,
-    /// The workers (threads) of each process, as bit masks.
-    process_mask: Vec<u64>,
+    /// The workers (threads) of each process: a contiguous run of lanes each
+    /// (see [`ModelSpec::process_of`]).
+    process_lanes: Vec<Range<u32>>,
     /// Ready CPU phases per loop group (one group except for pinned loops).
     ready: Vec<VecDeque<u32>>,
     client_pin: Vec<Option<u32>>,
@@ -229,7 +312,7 @@ impl<const K: usize, O: Observer> Engine<K, O> {
     const KIND: ModelKind = ModelKind::ALL[K];
 
     fn new(model: ModelSpec, workload: Workload, max_events: usize, observer: O) -> Self {
-        let lanes = model.kind.lanes(model.workers).min(64);
+        let lanes = model.kind.lanes(model.workers).min(IdleLanes::CAPACITY);
         let groups = if model.kind == ModelKind::LoopPerWorker {
             lanes
         } else {
@@ -239,32 +322,26 @@ impl<const K: usize, O: Observer> Engine<K, O> {
             Arrivals::Closed { clients, .. } => clients as usize,
             Arrivals::Open { .. } => 0,
         };
-        let all = if lanes == 64 {
-            u64::MAX
-        } else {
-            (1u64 << lanes) - 1
-        };
         let processes = model.process_count();
-        let process_mask: Vec<u64> = (0..processes)
-            .map(|p| {
-                (0..lanes)
-                    .filter(|&t| model.process_of(t) == p)
-                    .fold(0u64, |m, t| m | 1 << t)
-            })
-            .collect();
+        // `process_of` splits the threads into runs in order, so each process's
+        // lanes are one range (an idle lane is found in it as fast as in all).
+        let mut process_lanes: Vec<Range<u32>> = vec![lanes..lanes; processes as usize];
+        for t in 0..lanes {
+            if let Some(r) = process_lanes.get_mut(model.process_of(t) as usize) {
+                if r.start == r.end {
+                    *r = t..t; // the process's first thread
+                }
+                debug_assert_eq!(r.end, t, "a process's threads are one run");
+                r.end = t + 1;
+            }
+        }
         Engine {
             model,
             workload,
             max_events,
             now: 0,
             timers: TimerQueue::default(),
-            // Reserve the log once instead of copying a growing one: about 11 events
-            // per request, more with the GIL (acquire, release and waits per phase).
-            log: EventLog::with_capacity(
-                (workload.requests as usize)
-                    .saturating_mul(events_per_request(model.kind))
-                    .min(max_events.saturating_add(16)),
-            ),
+            events: 0,
             observer,
             reqs: Vec::with_capacity(workload.requests as usize),
             issued: 0,
@@ -273,9 +350,9 @@ impl<const K: usize, O: Observer> Engine<K, O> {
             blocking_rng: Stream::new(workload.seed, Draw::Blocking),
             pin_rng: Stream::new(workload.seed, Draw::Pinning),
             shared_rng: Stream::new(workload.seed, Draw::Shared),
-            free: all,
+            free: IdleLanes::all_idle(lanes),
             worker_queue: (0..processes).map(|_| VecDeque::new()).collect(),
-            process_mask,
+            process_lanes,
             ready: (0..groups).map(|_| VecDeque::new()).collect(),
             client_pin: vec![None; clients],
             gils: (0..processes).map(|_| Gil::default()).collect(),
@@ -305,7 +382,7 @@ impl<const K: usize, O: Observer> Engine<K, O> {
         }
         while let Some((t, timer)) = self.timers.pop() {
             // The event cap, or a time the log cannot hold (thousands of years).
-            if self.log.len() >= self.max_events || t > EventLog::MAX_T {
+            if self.events >= self.max_events || t > EventLog::MAX_T {
                 self.truncated = true;
                 break;
             }
@@ -340,7 +417,7 @@ impl<const K: usize, O: Observer> Engine<K, O> {
 
     #[inline(always)]
     fn emit(&mut self, kind: EventKind) {
-        self.log.push(self.now, kind);
+        self.events += 1;
         self.observer.record(self.now, kind);
     }
 
@@ -411,15 +488,15 @@ impl<const K: usize, O: Observer> Engine<K, O> {
         match Self::KIND {
             ModelKind::SyncPool | ModelKind::GilThreads => {
                 // Several processes (gil-threads): the connection's process, as for loops.
-                let process = if self.gils.len() > 1 {
-                    self.pin(client, pin_draw, self.gils.len() as u32)
+                let (process, idle) = if self.gils.len() > 1 {
+                    let process = self.pin(client, pin_draw, self.gils.len() as u32) as usize;
+                    let lanes = self.process_lanes[process].clone();
+                    (process, self.free.lowest_in(lanes))
                 } else {
-                    0
-                } as usize;
-                let idle = self.free & self.process_mask[process];
-                if idle != 0 {
-                    let worker = idle.trailing_zeros();
-                    self.free &= !(1 << worker);
+                    (0, self.free.lowest())
+                };
+                if let Some(worker) = idle {
+                    self.free.take(worker);
                     self.bind(req, worker);
                 } else {
                     let queue = &mut self.worker_queue[process];
@@ -533,7 +610,7 @@ impl<const K: usize, O: Observer> Engine<K, O> {
             let process = self.model.process_of(home) as usize;
             match self.worker_queue[process].pop_front() {
                 Some(next) => self.bind(next, home),
-                None => self.free |= 1 << home,
+                None => self.free.release(home),
             }
         }
         if let Arrivals::Closed { .. } = self.workload.arrivals {
@@ -602,27 +679,30 @@ impl<const K: usize, O: Observer> Engine<K, O> {
         }
     }
 
-    /// The lanes a loop group may use, as a bit mask.
-    fn group_mask(&self, group: usize) -> u64 {
+    /// An idle lane loop group `group` may use: its own loop (loop-per-worker), any
+    /// worker (work-stealing), the one loop (the one-loop models).
+    #[inline(always)]
+    fn idle_lane(&self, group: usize) -> Option<u32> {
         match Self::KIND {
-            ModelKind::LoopPerWorker => 1 << group,
-            ModelKind::WorkStealing => u64::MAX,
-            _ => 1,
+            ModelKind::LoopPerWorker => {
+                let lane = group as u32;
+                self.free.is_idle(lane).then_some(lane)
+            }
+            ModelKind::WorkStealing => self.free.lowest(),
+            _ => self.free.is_idle(0).then_some(0),
         }
     }
 
     #[inline(always)]
     fn dispatch(&mut self, group: usize) {
         loop {
-            let idle = self.free & self.group_mask(group);
-            if idle == 0 {
+            let Some(lane) = self.idle_lane(group) else {
                 return;
-            }
+            };
             let Some(req) = self.ready[group].pop_front() else {
                 return;
             };
-            let lane = idle.trailing_zeros();
-            self.free &= !(1 << lane);
+            self.free.take(lane);
             self.start_run(req, lane, 0);
         }
     }
@@ -691,7 +771,7 @@ impl<const K: usize, O: Observer> Engine<K, O> {
             self.advance(req);
             return;
         }
-        self.free |= 1 << lane;
+        self.free.release(lane);
         let group = self.group_of(req);
         self.advance(req);
         self.dispatch(group);

@@ -5,6 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::observe::Observer;
 use crate::spec::{ModelSpec, Workload};
 
 /// One entry of the log. `t` is in microseconds since the start of the run.
@@ -151,6 +152,14 @@ impl EventLog {
     /// true for a prefix of the log (like `slice::partition_point`).
     pub fn partition_point(&self, mut pred: impl FnMut(Event) -> bool) -> usize {
         self.entries.partition_point(|&p| pred(unpack(p)))
+    }
+}
+
+/// The log is kept by being fed every event, like the other views of a run.
+impl Observer for EventLog {
+    #[inline(always)]
+    fn record(&mut self, t: u64, kind: EventKind) {
+        self.push(t, kind);
     }
 }
 

@@ -13,8 +13,9 @@
 //!
 //! Flow: [`Workload`] + [`ModelSpec`] -> [`simulate`] -> [`Run`] (log) ->
 //! [`Metrics::from_run`] and [`Timeline::from_run`] (what the canvas draws). The
-//! page gets all three from one pass, the views fed each event as the engine writes
-//! it: [`simulate_observed`] (and [`simulate_with_metrics`], the metrics alone).
+//! page gets what it shows from one pass, the views fed each event as the engine
+//! writes it, without keeping the log: [`simulate_shown`] ([`simulate_observed`]
+//! keeps the log too, [`simulate_with_metrics`] computes the metrics alone).
 //!
 //! What it leaves out: CPU cores unless [`ModelSpec::cores`] is set (by default each
 //! worker/thread has its own core), network and parsing costs, OS scheduling
@@ -23,6 +24,8 @@
 
 mod engine;
 mod event;
+mod instants;
+mod lanes;
 mod metrics;
 mod observe;
 mod spec;
@@ -30,8 +33,11 @@ mod stream;
 mod timeline;
 mod timers;
 
-pub use engine::{Observed, simulate, simulate_observed, simulate_with_metrics};
+pub use engine::{
+    Observed, Shown, simulate, simulate_observed, simulate_shown, simulate_with_metrics,
+};
 pub use event::{Event, EventKind, EventLog, Run};
+pub use instants::Instants;
 pub use metrics::Metrics;
 pub use spec::{Arrivals, Dist, Limits, ModelKind, ModelSpec, Workload};
 pub use timeline::{Span, SpanKind, Timeline};

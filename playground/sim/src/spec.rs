@@ -287,11 +287,13 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Limits {
         Limits {
-            max_workers: 64,
+            // A pool as big as the lab's largest (the engine holds up to 4,096).
+            max_workers: 1_024,
             max_clients: 1_000,
-            max_requests: 200_000,
+            max_requests: 1_000_000,
             max_phase_us: 10_000_000,
-            max_events: 4_000_000,
+            // About 11 events a request, 16 with the GIL: a million requests fit.
+            max_events: 24_000_000,
         }
     }
 }

@@ -95,11 +95,13 @@ impl TimelinePass {
         let lanes_n = model.kind.lanes(model.workers) as usize;
         let requests = workload.requests as usize;
         // Spans and queue changes per request, on the high side (reserved, then
-        // trimmed): two CPU phases and a wait or blocking call; the GIL adds waits
-        // for it and splits phases.
+        // trimmed; a series that outgrows its room is copied whole, a million
+        // requests' worth): two CPU phases and a wait or blocking call; a blocking
+        // call queues for the loop too; the GIL adds waits for it and splits phases.
         let (spans, queue_changes) = match model.kind {
             ModelKind::GilThreads => (6, 6),
             ModelKind::SyncPool => (4, 2),
+            ModelKind::BlockedLoop => (3, 6),
             _ => (3, 4),
         };
         let per_lane = requests * spans / lanes_n.max(1);

@@ -8,8 +8,8 @@
 
 use proptest::prelude::*;
 use waiting_well_sim::{
-    Arrivals, Dist, EventKind, Limits, Metrics, ModelKind, ModelSpec, Run, Timeline, Workload,
-    simulate, simulate_observed, simulate_with_metrics,
+    Arrivals, Dist, EventKind, Instants, Limits, Metrics, ModelKind, ModelSpec, Run, Timeline,
+    Workload, simulate, simulate_observed, simulate_shown, simulate_with_metrics,
 };
 
 fn closed(
@@ -268,10 +268,41 @@ fn the_event_cap_truncates_instead_of_running_forever() {
 
 #[test]
 fn out_of_range_inputs_are_clamped_with_a_message() {
-    let mut spec = ModelSpec::new(ModelKind::SyncPool, 1_000);
+    let mut spec = ModelSpec::new(ModelKind::SyncPool, 5_000);
     let notes = spec.clamp(&Limits::default());
-    assert_eq!(spec.workers, 64);
-    assert_eq!(notes, ["workers clamped to 64"]);
+    assert_eq!(spec.workers, 1_024);
+    assert_eq!(notes, ["workers clamped to 1024"]);
+}
+
+/// Past 64 workers (one word of the idle-lane set): a pool with a worker per
+/// client never queues and uses every worker; work-stealing and pinned loops use
+/// lanes beyond the first word too.
+#[test]
+fn a_thousand_workers_each_take_requests() {
+    let w = closed(1_000, 1_000, 50_000, 5_000, Dist::Fixed, 1);
+    let pool = Metrics::from_run(&simulate(
+        ModelSpec::new(ModelKind::SyncPool, 1_000),
+        w,
+        &Limits::default(),
+    ));
+    assert_eq!(pool.max_queue, 0);
+    assert_eq!(pool.completed, 5_000);
+    assert!(pool.lane_held.iter().all(|&h| h > 0.0), "an idle worker");
+    for kind in [ModelKind::WorkStealing, ModelKind::LoopPerWorker] {
+        let run = simulate(ModelSpec::new(kind, 1_000), w, &Limits::default());
+        let top = run
+            .events
+            .iter()
+            .filter_map(|e| match e.kind {
+                EventKind::CpuStart { lane, .. } => Some(lane),
+                _ => None,
+            })
+            .max();
+        assert!(
+            top.is_some_and(|l| (64..1_000).contains(&l)),
+            "{kind:?}: {top:?}"
+        );
+    }
 }
 
 #[test]
@@ -390,6 +421,13 @@ proptest! {
         let (run, metrics) = simulate_with_metrics(model, w, &Limits::default());
         prop_assert_eq!(&run.events, &plain.events);
         prop_assert_eq!(&metrics, &page.metrics);
+        // What the page keeps (no log) is the same views, and the log's instants.
+        let shown = simulate_shown(model, w, &Limits::default());
+        prop_assert_eq!(&shown.metrics, &page.metrics);
+        prop_assert_eq!(&shown.timeline, &page.timeline);
+        prop_assert_eq!(&shown.instants, &Instants::from_times(plain.events.iter().map(|e| e.t)));
+        prop_assert_eq!((shown.end_us, shown.truncated, shown.events), (plain.end_us(), plain.truncated, plain.events.len()));
+        prop_assert_eq!((shown.model, shown.workload, shown.lanes), (plain.model, plain.workload, plain.lanes));
     }
 }
 
@@ -480,4 +518,44 @@ fn each_process_has_its_own_gil() {
         &Limits::default(),
     );
     check_invariants(&run);
+}
+
+#[test]
+fn a_process_of_many_threads_uses_only_its_own() {
+    // 1,000 threads in 3 processes (0..334, 334..667, 667..1,000: runs across the
+    // idle-lane set's 64-lane words), 1,000 connections waiting 50 ms: each
+    // connection's requests run on threads of its one process, lowest idle
+    // thread first, and threads past the first 64 of every process take requests.
+    let spec = ModelSpec {
+        processes: 3,
+        ..ModelSpec::new(ModelKind::GilThreads, 1_000)
+    };
+    let run = simulate(
+        spec,
+        closed(1_000, 10, 50_000, 5_000, Dist::Fixed, 1),
+        &Limits::default(),
+    );
+    check_invariants(&run);
+    let starts = [0, 334, 667];
+    let mut client_of = std::collections::HashMap::new();
+    let mut process_of_client = std::collections::HashMap::new();
+    let mut top = [0; 3];
+    for e in run.events.iter() {
+        match e.kind {
+            EventKind::Arrive { req, client } => {
+                client_of.insert(req, client);
+            }
+            EventKind::Start { req, worker } => {
+                let p = spec.process_of(worker) as usize;
+                assert!(worker >= starts[p], "{worker} in process {p}");
+                let first = *process_of_client.entry(client_of[&req]).or_insert(p);
+                assert_eq!(first, p, "request {req} left its connection's process");
+                top[p] = top[p].max(worker);
+            }
+            _ => {}
+        }
+    }
+    for (p, (&top, &start)) in top.iter().zip(&starts).enumerate() {
+        assert!(top >= start + 64, "process {p}: threads up to {top} only");
+    }
 }

@@ -27,13 +27,23 @@ pub fn span_colour(kind: SpanKind) -> &'static str {
     }
 }
 
+/// Most rows of lanes drawn: past this, several lanes share a one-pixel row (a
+/// 1,000-worker pool is 400 rows), so the canvas stays a screen high and a frame
+/// paints a bounded area.
+const MAX_ROWS: usize = 400;
+
 /// CSS height of a canvas for `lanes` lanes.
 pub fn canvas_height(lanes: usize) -> f64 {
-    lanes as f64 * lane_height(lanes) + 2.0 * (CHART_H + 6.0) + 22.0
+    let rows = rows(lanes);
+    rows as f64 * row_height(rows) + 2.0 * (CHART_H + 6.0) + 22.0
 }
 
-fn lane_height(lanes: usize) -> f64 {
-    (160.0 / lanes as f64).clamp(3.0, 20.0)
+fn rows(lanes: usize) -> usize {
+    lanes.clamp(1, MAX_ROWS)
+}
+
+fn row_height(rows: usize) -> f64 {
+    (160.0 / rows as f64).clamp(1.0, 20.0)
 }
 
 pub struct Frame<'a> {
@@ -73,28 +83,57 @@ pub fn paint(
     ctx.set_text_baseline("middle");
     ctx.set_text_align("right");
 
-    let lh = lane_height(lanes);
-    let mut y = 0.0;
-    for (i, lane) in f.timeline.lanes.iter().enumerate() {
-        ctx.set_global_alpha(0.08);
-        ctx.set_fill_style_str(f.text_colour);
-        if i % 2 == 0 {
-            ctx.fill_rect(GUTTER, y, plot_w, lh);
+    let rows = rows(lanes);
+    let lh = row_height(rows);
+    let row_of = |lane: usize| (lane * rows / lanes) as f64 * lh;
+    // Alternate rows shaded, in one path.
+    ctx.set_global_alpha(0.08);
+    ctx.set_fill_style_str(f.text_colour);
+    ctx.begin_path();
+    for row in (0..rows).step_by(2) {
+        ctx.rect(GUTTER, row as f64 * lh, plot_w, lh);
+    }
+    ctx.fill();
+    ctx.set_global_alpha(1.0);
+    // Spans: one path per colour, so a frame sets four fill styles whatever the
+    // number of lanes and spans (each style change parses a colour string).
+    let (pad, h) = if lh >= 3.0 {
+        (1.0, lh - 2.0)
+    } else {
+        (0.0, lh)
+    };
+    for kind in [
+        SpanKind::Cpu,
+        SpanKind::Wait,
+        SpanKind::Block,
+        SpanKind::GilWait,
+    ] {
+        ctx.begin_path();
+        let mut any = false;
+        for (i, lane) in f.timeline.lanes.iter().enumerate() {
+            let y = row_of(i);
+            for s in Timeline::visible(lane, from, f.cursor) {
+                if s.kind == kind {
+                    let x0 = x_of(s.start.max(from));
+                    let x1 = x_of(s.end.min(f.cursor));
+                    ctx.rect(x0, y + pad, (x1 - x0).max(1.0), h);
+                    any = true;
+                }
+            }
         }
-        ctx.set_global_alpha(1.0);
-        for s in Timeline::visible(lane, from, f.cursor) {
-            let x0 = x_of(s.start.max(from));
-            let x1 = x_of(s.end.min(f.cursor));
-            ctx.set_fill_style_str(span_colour(s.kind));
-            ctx.fill_rect(x0, y + 1.0, (x1 - x0).max(1.0), (lh - 2.0).max(1.0));
+        if any {
+            ctx.set_fill_style_str(span_colour(kind));
+            ctx.fill();
         }
+    }
+    ctx.set_fill_style_str(f.text_colour);
+    for i in 0..lanes {
         if lh >= 9.0 || i == 0 || i + 1 == lanes {
-            ctx.set_fill_style_str(f.text_colour);
-            ctx.fill_text(&(f.lane_names)(i), GUTTER - 4.0, y + lh / 2.0)
+            ctx.fill_text(&(f.lane_names)(i), GUTTER - 4.0, row_of(i) + lh / 2.0)
                 .ok();
         }
-        y += lh;
     }
+    let mut y = rows as f64 * lh;
     y += 6.0;
     step_chart(
         ctx,

@@ -7,7 +7,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use waiting_well_sim::{Metrics, ModelKind, Observed, Run, Timeline, simulate_observed};
+use waiting_well_sim::{Metrics, ModelKind, Shown, Timeline, simulate, simulate_shown};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use web_sys::{
@@ -15,18 +15,32 @@ use web_sys::{
     HtmlElement, HtmlInputElement, HtmlSelectElement, KeyboardEvent,
 };
 
-use crate::config::{Config, SPEEDS};
+use crate::config::{Applied, Config, FIELDS, Field, Kind, Parse, Place, SPEEDS};
 use crate::draw::{self, Frame};
 use crate::export;
 
 type Shared = Rc<RefCell<Viz>>;
 
+/// One shown model: what the page computed from its run (the log itself is not
+/// kept: an export runs the same inputs again, a run being a pure function of them).
 struct ModelRun {
-    run: Run,
-    metrics: Metrics,
-    timeline: Timeline,
+    shown: Shown,
     max_queued: u32,
     max_waiting: u32,
+}
+
+impl ModelRun {
+    fn kind(&self) -> ModelKind {
+        self.shown.model.kind
+    }
+
+    fn metrics(&self) -> &Metrics {
+        &self.shown.metrics
+    }
+
+    fn timeline(&self) -> &Timeline {
+        &self.shown.timeline
+    }
 }
 
 struct PanelView {
@@ -38,25 +52,66 @@ struct PanelView {
     details: HtmlElement,
 }
 
-struct Controls {
-    model: HtmlSelectElement,
-    compare: HtmlSelectElement,
-    workers: HtmlInputElement,
-    clients: HtmlInputElement,
-    think: HtmlInputElement,
-    arrivals: HtmlSelectElement,
-    rate: HtmlInputElement,
-    cpu: HtmlInputElement,
-    wait: HtmlInputElement,
-    dist: HtmlSelectElement,
-    requests: HtmlInputElement,
-    seed: HtmlInputElement,
-    switch: HtmlInputElement,
-    blocking: HtmlInputElement,
-    offload: HtmlInputElement,
-    speed: HtmlSelectElement,
-    scrub: HtmlInputElement,
+/// The element a [`Field`] is edited with.
+enum Widget {
+    Input(HtmlInputElement),
+    Checkbox(HtmlInputElement),
+    Select(HtmlSelectElement),
+}
+
+impl Widget {
+    fn element(&self) -> &HtmlElement {
+        match self {
+            Widget::Input(e) | Widget::Checkbox(e) => e,
+            Widget::Select(e) => e,
+        }
+    }
+
+    /// The value in the field's text form (see `Field::text`).
+    fn text(&self) -> String {
+        match self {
+            Widget::Input(e) => e.value(),
+            Widget::Checkbox(e) => if e.checked() { "1" } else { "0" }.into(),
+            Widget::Select(e) => e.value(),
+        }
+    }
+
+    fn set_text(&self, text: &str) {
+        match self {
+            Widget::Input(e) => e.set_value(text),
+            Widget::Checkbox(e) => e.set_checked(text == "1"),
+            Widget::Select(e) => e.set_value(text),
+        }
+    }
+
+    /// Show or hide the control with its label.
+    fn show(&self, on: bool) {
+        if let Some(wrap) = self
+            .element()
+            .parent_element()
+            .and_then(|p| p.dyn_into::<HtmlElement>().ok())
+        {
+            wrap.set_hidden(!on);
+        }
+    }
+}
+
+/// One row of the field table and its control on the page.
+struct Control {
+    field: &'static Field,
+    widget: Widget,
+}
+
+/// The playback bar: buttons, the time slider and its readout, the export link.
+struct Transport {
+    back: HtmlButtonElement,
     play: HtmlButtonElement,
+    forward: HtmlButtonElement,
+    scrub: HtmlInputElement,
+    time_label: HtmlElement,
+    export_json: HtmlButtonElement,
+    export_csv: HtmlButtonElement,
+    download: HtmlAnchorElement,
 }
 
 pub struct Viz {
@@ -65,7 +120,8 @@ pub struct Viz {
     cfg: Config,
     url_sync: bool,
     reduced_motion: bool,
-    controls: Controls,
+    controls: Vec<Control>,
+    transport: Transport,
     panels: Vec<PanelView>,
     runs: Vec<ModelRun>,
     cursor: u64,
@@ -78,8 +134,10 @@ pub struct Viz {
     tick: Option<js_sys::Function>,
     clamp_msg: HtmlElement,
     summary: HtmlElement,
-    time_label: HtmlElement,
-    download: HtmlAnchorElement,
+    /// The page's text colour (read when the theme changes, not every frame).
+    text_colour: String,
+    /// Whether the play button shows "Pause" (rewritten only when that changes).
+    button_shows_playing: std::cell::Cell<Option<bool>>,
 }
 
 fn el(doc: &Document, tag: &str, class: &str) -> Result<HtmlElement, JsValue> {
@@ -123,25 +181,6 @@ fn labelled(
     Ok(())
 }
 
-fn number(
-    doc: &Document,
-    parent: &HtmlElement,
-    id: &str,
-    label: &str,
-    min: f64,
-    max: f64,
-    step: &str,
-) -> Result<HtmlInputElement, JsValue> {
-    let input: HtmlInputElement = doc.create_element("input")?.dyn_into()?;
-    input.set_type("number");
-    input.set_attribute("min", &min.to_string())?;
-    input.set_attribute("max", &max.to_string())?;
-    input.set_attribute("step", step)?;
-    input.set_attribute("inputmode", "decimal")?;
-    labelled(doc, parent, id, label, &input)?;
-    Ok(input)
-}
-
 fn select(
     doc: &Document,
     parent: &HtmlElement,
@@ -158,6 +197,60 @@ fn select(
     }
     labelled(doc, parent, id, label, &s)?;
     Ok(s)
+}
+
+/// The labelled control for `field`, built from its row of the table.
+fn widget(
+    doc: &Document,
+    parent: &HtmlElement,
+    id: &str,
+    field: &Field,
+) -> Result<Widget, JsValue> {
+    let id = format!("{id}-{}", field.key);
+    let number = |min: String, max: String, step: &str| -> Result<Widget, JsValue> {
+        let input: HtmlInputElement = doc.create_element("input")?.dyn_into()?;
+        input.set_type("number");
+        input.set_attribute("min", &min)?;
+        input.set_attribute("max", &max)?;
+        input.set_attribute("step", step)?;
+        input.set_attribute("inputmode", "decimal")?;
+        labelled(doc, parent, &id, field.label, &input)?;
+        Ok(Widget::Input(input))
+    };
+    match &field.kind {
+        Kind::Int { min, max, .. } => number(min.to_string(), max.to_string(), "1"),
+        Kind::Float { min, max, .. } => number(min.to_string(), max.to_string(), "any"),
+        Kind::Choice { options, .. } => Ok(Widget::Select(select(
+            doc,
+            parent,
+            &id,
+            field.label,
+            &options(),
+        )?)),
+        Kind::Toggle { .. } => {
+            let input: HtmlInputElement = doc.create_element("input")?.dyn_into()?;
+            input.set_type("checkbox");
+            labelled(doc, parent, &id, field.label, &input)?;
+            Ok(Widget::Checkbox(input))
+        }
+        Kind::Speed => {
+            let options: Vec<(String, String)> = SPEEDS
+                .iter()
+                .map(|s| (s.to_string(), format!("×{s}")))
+                .collect();
+            let options: Vec<(&str, &str)> = options
+                .iter()
+                .map(|(a, b)| (a.as_str(), b.as_str()))
+                .collect();
+            Ok(Widget::Select(select(
+                doc,
+                parent,
+                &id,
+                field.label,
+                &options,
+            )?))
+        }
+    }
 }
 
 /// A button showing an optional glyph (hidden from screen readers) and its name:
@@ -205,10 +298,6 @@ fn fmt_precise(us: u64) -> String {
     }
 }
 
-fn model_options() -> Vec<(&'static str, &'static str)> {
-    ModelKind::ALL.iter().map(|m| (m.id(), m.label())).collect()
-}
-
 fn lane_name(kind: ModelKind, lanes: usize, i: usize) -> String {
     match kind {
         ModelKind::EventLoop | ModelKind::BlockedLoop => "loop".into(),
@@ -240,6 +329,73 @@ fn lane_list(kind: ModelKind, shares: &[f64], mean: f64) -> String {
     parts.join(", ")
 }
 
+/// The panel's detail rows (term, description) for one run.
+fn detail_rows(r: &ModelRun) -> Vec<(&'static str, String)> {
+    let kind = r.kind();
+    let m = r.metrics();
+    let busy: f64 = m.lane_busy.iter().sum::<f64>() / m.lane_busy.len().max(1) as f64;
+    let mut rows = vec![
+        (
+            "Latency p50 / p95 / p99",
+            format!("{:.1} / {:.1} / {:.1} ms", m.p50_ms, m.p95_ms, m.p99_ms),
+        ),
+        (
+            "Little's law",
+            format!(
+                "L = {:.2} ≈ λW = {:.1}/s × {:.1} ms = {:.2}",
+                m.mean_in_system,
+                m.arrival_rate_per_s,
+                m.mean_time_in_system_s * 1e3,
+                m.arrival_rate_per_s * m.mean_time_in_system_s
+            ),
+        ),
+        ("CPU busy per lane", lane_list(kind, &m.lane_busy, busy)),
+        ("Most requests queued", m.max_queue.to_string()),
+    ];
+    if kind.holds_worker() {
+        let held: f64 = m.lane_held.iter().sum::<f64>() / m.lane_held.len().max(1) as f64;
+        rows.push(("Held by a request", lane_list(kind, &m.lane_held, held)));
+    }
+    if kind == ModelKind::GilThreads {
+        rows.push((
+            "Waiting for the GIL",
+            format!(
+                "{:.0} ms total, {} forced switches",
+                m.gil_wait_ms, m.forced_switches
+            ),
+        ));
+    }
+    if kind == ModelKind::BlockedLoop {
+        let ids: Vec<String> = m
+            .delayed_by_block
+            .iter()
+            .take(8)
+            .map(|r| format!("#{r}"))
+            .collect();
+        rows.push((
+            "Loop blocked",
+            format!(
+                "{:.0} ms; delayed {} requests ({}{})",
+                m.loop_blocked_ms,
+                m.delayed_by_block.len(),
+                ids.join(" "),
+                if m.delayed_by_block.len() > 8 {
+                    " …"
+                } else {
+                    ""
+                }
+            ),
+        ));
+    }
+    if r.shown.truncated {
+        rows.push((
+            "Note",
+            "stopped at the event cap: some requests did not finish".into(),
+        ));
+    }
+    rows
+}
+
 fn listen(
     target: &web_sys::EventTarget,
     event: &str,
@@ -268,292 +424,38 @@ pub fn mount(root: HtmlElement, preset: &str) -> Result<(), JsValue> {
         return Err(JsValue::from_str(&msg));
     };
     let url_sync = root.get_attribute("data-url").as_deref() == Some("query");
-    let mut url_notes = Vec::new();
+    let mut notes = Vec::new();
     if url_sync && let Some(q) = query_state(&window) {
-        url_notes = cfg.apply_query(&q);
+        notes = cfg.apply_query(&q);
     }
-    let reduced_motion = window
-        .match_media("(prefers-reduced-motion: reduce)")
-        .ok()
-        .flatten()
-        .is_some_and(|m| m.matches());
-
+    notes.extend(cfg.clamp());
     let id = match root.id() {
         id if id.is_empty() => format!("ww-viz-{preset}"),
         id => id,
     };
-    root.set_text_content(None);
-    root.class_list().add_1("ww-viz-mounted")?;
-    root.set_attribute("role", "group")?;
-    root.set_attribute("aria-label", "Server model visualizer")?;
-    root.set_tab_index(0);
+    prepare_root(&root)?;
 
-    // Controls.
-    let form = el(&doc, "div", "ww-viz-controls")?;
-    root.append_child(&form)?;
-    let models = model_options();
-    let model = select(&doc, &form, &format!("{id}-model"), "Model", &models)?;
-    let mut compare_opts = vec![("none", "(none)")];
-    compare_opts.extend(models.iter().copied());
-    let compare = select(
-        &doc,
-        &form,
-        &format!("{id}-compare"),
-        "Compare with",
-        &compare_opts,
-    )?;
-    let workers = number(
-        &doc,
-        &form,
-        &format!("{id}-workers"),
-        "Workers / threads / loops",
-        1.0,
-        64.0,
-        "1",
-    )?;
-    let arrivals = select(
-        &doc,
-        &form,
-        &format!("{id}-arrivals"),
-        "Arrivals",
-        &[
-            ("closed", "Closed loop (N clients)"),
-            ("open", "Open loop (Poisson)"),
-        ],
-    )?;
-    let clients = number(
-        &doc,
-        &form,
-        &format!("{id}-clients"),
-        "Clients",
-        1.0,
-        1000.0,
-        "1",
-    )?;
-    let think = number(
-        &doc,
-        &form,
-        &format!("{id}-think"),
-        "Think time (ms)",
-        0.0,
-        10000.0,
-        "any",
-    )?;
-    let rate = number(
-        &doc,
-        &form,
-        &format!("{id}-rate"),
-        "Arrival rate (requests/s)",
-        0.1,
-        100000.0,
-        "any",
-    )?;
-    let cpu = number(
-        &doc,
-        &form,
-        &format!("{id}-cpu"),
-        "CPU per request (ms)",
-        0.0,
-        1000.0,
-        "any",
-    )?;
-    let wait = number(
-        &doc,
-        &form,
-        &format!("{id}-wait"),
-        "I/O wait (ms)",
-        0.0,
-        10000.0,
-        "any",
-    )?;
-    let dist = select(
-        &doc,
-        &form,
-        &format!("{id}-dist"),
-        "Phase lengths",
-        &[("fixed", "Fixed"), ("exp", "Exponential")],
-    )?;
-    let requests = number(
-        &doc,
-        &form,
-        &format!("{id}-requests"),
-        "Requests",
-        1.0,
-        100000.0,
-        "1",
-    )?;
-    let seed = number(
-        &doc,
-        &form,
-        &format!("{id}-seed"),
-        "Seed",
-        0.0,
-        9007199254740992.0,
-        "1",
-    )?;
-    let switch = number(
-        &doc,
-        &form,
-        &format!("{id}-switch"),
-        "GIL switch interval (ms)",
-        0.1,
-        1000.0,
-        "any",
-    )?;
-    let blocking = number(
-        &doc,
-        &form,
-        &format!("{id}-blocking"),
-        "Handlers that block the loop (%)",
-        0.0,
-        100.0,
-        "any",
-    )?;
-    let offload: HtmlInputElement = doc.create_element("input")?.dyn_into()?;
-    offload.set_type("checkbox");
-    labelled(
-        &doc,
-        &form,
-        &format!("{id}-offload"),
-        "Move blocking calls to a thread pool (def endpoint · spawn_blocking)",
-        &offload,
-    )?;
-    let clamp_msg = el(&doc, "p", "ww-viz-clamp")?;
+    let form = append(&doc, &root, "div", "ww-viz-controls")?;
+    let mut controls = build_controls(&doc, &form, &id, Place::Form)?;
+    let clamp_msg = append(&doc, &root, "p", "ww-viz-clamp")?;
     clamp_msg.set_attribute("role", "status")?;
-    root.append_child(&clamp_msg)?;
-
-    // Transport.
-    let transport = el(&doc, "div", "ww-viz-transport")?;
-    root.append_child(&transport)?;
-    let back = button(&doc, &transport, "◀", "Step back", "ww-viz-step-back")?;
-    let play = button(&doc, &transport, "▶", "Play", "ww-viz-play")?;
-    let fwd = button(&doc, &transport, "▶", "Step forward", "ww-viz-step-forward")?;
-    let scrub: HtmlInputElement = doc.create_element("input")?.dyn_into()?;
-    scrub.set_type("range");
-    scrub.set_attribute("min", "0")?;
-    scrub.set_attribute("step", "1")?;
-    scrub.set_class_name("ww-viz-scrub");
-    labelled(&doc, &transport, &format!("{id}-scrub"), "Time", &scrub)?;
-    let speed_opts: Vec<(String, String)> = SPEEDS
-        .iter()
-        .map(|s| (s.to_string(), format!("×{s}")))
-        .collect();
-    let speed_refs: Vec<(&str, &str)> = speed_opts
-        .iter()
-        .map(|(a, b)| (a.as_str(), b.as_str()))
-        .collect();
-    let speed = select(
-        &doc,
-        &transport,
-        &format!("{id}-speed"),
-        "Speed",
-        &speed_refs,
-    )?;
-    let time_label = text(&doc, &transport, "span", "ww-viz-time", "")?;
-    time_label.set_attribute("aria-live", "off")?;
-    let json_btn = button(
-        &doc,
-        &transport,
-        "",
-        "Export Chrome trace (JSON)",
-        "ww-viz-export-json",
-    )?;
-    let csv_btn = button(
-        &doc,
-        &transport,
-        "",
-        "Export events (CSV)",
-        "ww-viz-export-csv",
-    )?;
-    let download: HtmlAnchorElement = doc.create_element("a")?.dyn_into()?;
-    download.set_class_name("ww-viz-download");
-    download.set_hidden(true);
-    transport.append_child(&download)?;
-
-    // Legend.
-    let legend = el(&doc, "ul", "ww-viz-legend")?;
-    for (colour, name) in [
-        (draw::CPU, "running (CPU)"),
-        (draw::WAIT, "waiting on I/O"),
-        (draw::QUEUED, "queued"),
-        (draw::BLOCKED, "loop blocked"),
-        (draw::GIL_WAIT, "waiting for the GIL"),
-    ] {
-        let li = el(&doc, "li", "")?;
-        let sw = el(&doc, "span", "ww-viz-swatch")?;
-        sw.style().set_property("background", colour)?;
-        sw.set_attribute("aria-hidden", "true")?;
-        li.append_child(&sw)?;
-        li.append_child(&doc.create_text_node(name))?;
-        legend.append_child(&li)?;
-    }
+    let bar = append(&doc, &root, "div", "ww-viz-transport")?;
+    let (transport, speed) = build_transport(&doc, &bar, &id)?;
+    controls.extend(speed);
+    let legend = legend(&doc)?;
     root.append_child(&legend)?;
-
-    // Panels (the second is hidden when nothing is compared).
-    let panels_el = el(&doc, "div", "ww-viz-panels")?;
-    root.append_child(&panels_el)?;
-    let mut panels = Vec::new();
-    for i in 0..2 {
-        let section = el(&doc, "section", "ww-viz-panel")?;
-        let title = text(&doc, &section, "h4", "ww-viz-title", "")?;
-        title.set_id(&format!("{id}-title-{i}"));
-        let canvas: HtmlCanvasElement = doc.create_element("canvas")?.dyn_into()?;
-        canvas.set_class_name("ww-viz-canvas");
-        canvas.set_attribute("role", "img")?;
-        section.append_child(&canvas)?;
-        let ctx: CanvasRenderingContext2d = canvas
-            .get_context("2d")?
-            .ok_or("no 2d context")?
-            .dyn_into()?;
-        let line = el(&doc, "p", "ww-viz-metric")?;
-        let throughput = el(&doc, "span", "ww-viz-throughput")?;
-        line.append_child(&doc.create_text_node("Throughput: "))?;
-        line.append_child(&throughput)?;
-        line.append_child(&doc.create_text_node(" requests/s"))?;
-        section.append_child(&line)?;
-        let details = el(&doc, "dl", "ww-viz-details")?;
-        section.append_child(&details)?;
-        panels_el.append_child(&section)?;
-        panels.push(PanelView {
-            section,
-            title,
-            canvas,
-            ctx,
-            throughput,
-            details,
-        });
-    }
-    let summary = el(&doc, "p", "ww-viz-summary")?;
+    let panels = build_panels(&doc, &root, &id)?;
+    let summary = append(&doc, &root, "p", "ww-viz-summary")?;
     summary.set_attribute("aria-live", "polite")?;
-    root.append_child(&summary)?;
 
-    let controls = Controls {
-        model,
-        compare,
-        workers,
-        clients,
-        think,
-        arrivals,
-        rate,
-        cpu,
-        wait,
-        dist,
-        requests,
-        seed,
-        switch,
-        blocking,
-        offload,
-        speed,
-        scrub,
-        play,
-    };
     let viz = Rc::new(RefCell::new(Viz {
         doc,
         root: root.clone(),
         cfg,
         url_sync,
-        reduced_motion,
+        reduced_motion: prefers_reduced_motion(&window),
         controls,
+        transport,
         panels,
         runs: Vec::new(),
         cursor: 0,
@@ -566,42 +468,185 @@ pub fn mount(root: HtmlElement, preset: &str) -> Result<(), JsValue> {
         tick: None,
         clamp_msg,
         summary,
-        time_label,
-        download,
+        text_colour: String::new(),
+        button_shows_playing: std::cell::Cell::new(None),
     }));
+    wire(&viz, &window, &root)?;
+    redraw_on_theme_change(&viz)?;
+    viz.borrow_mut().first_draw(&notes);
+    Ok(())
+}
 
-    // Wiring.
+/// A new `tag.class` element appended to `parent`.
+fn append(
+    doc: &Document,
+    parent: &HtmlElement,
+    tag: &str,
+    class: &str,
+) -> Result<HtmlElement, JsValue> {
+    let e = el(doc, tag, class)?;
+    parent.append_child(&e)?;
+    Ok(e)
+}
+
+fn prefers_reduced_motion(window: &web_sys::Window) -> bool {
+    window
+        .match_media("(prefers-reduced-motion: reduce)")
+        .ok()
+        .flatten()
+        .is_some_and(|m| m.matches())
+}
+
+/// Empty the embed and make it one focusable, labelled group (keys act on it).
+fn prepare_root(root: &HtmlElement) -> Result<(), JsValue> {
+    root.set_text_content(None);
+    root.class_list().add_1("ww-viz-mounted")?;
+    root.set_attribute("role", "group")?;
+    root.set_attribute("aria-label", "Server model visualizer")?;
+    root.set_tab_index(0);
+    Ok(())
+}
+
+/// A labelled control for every field of [`FIELDS`] placed at `place`, in table order.
+fn build_controls(
+    doc: &Document,
+    parent: &HtmlElement,
+    id: &str,
+    place: Place,
+) -> Result<Vec<Control>, JsValue> {
+    FIELDS
+        .iter()
+        .filter(|field| field.place == place)
+        .map(|field| {
+            Ok(Control {
+                field,
+                widget: widget(doc, parent, id, field)?,
+            })
+        })
+        .collect()
+}
+
+/// Step back, play, step forward, the time slider, the transport's fields (speed),
+/// the time readout and the exports.
+fn build_transport(
+    doc: &Document,
+    bar: &HtmlElement,
+    id: &str,
+) -> Result<(Transport, Vec<Control>), JsValue> {
+    let back = button(doc, bar, "◀", "Step back", "ww-viz-step-back")?;
+    let play = button(doc, bar, "▶", "Play", "ww-viz-play")?;
+    let forward = button(doc, bar, "▶", "Step forward", "ww-viz-step-forward")?;
+    let scrub: HtmlInputElement = doc.create_element("input")?.dyn_into()?;
+    scrub.set_type("range");
+    scrub.set_attribute("min", "0")?;
+    scrub.set_attribute("step", "1")?;
+    scrub.set_class_name("ww-viz-scrub");
+    labelled(doc, bar, &format!("{id}-scrub"), "Time", &scrub)?;
+    let fields = build_controls(doc, bar, id, Place::Transport)?;
+    let time_label = text(doc, bar, "span", "ww-viz-time", "")?;
+    time_label.set_attribute("aria-live", "off")?;
+    let export_json = button(
+        doc,
+        bar,
+        "",
+        "Export Chrome trace (JSON)",
+        "ww-viz-export-json",
+    )?;
+    let export_csv = button(doc, bar, "", "Export events (CSV)", "ww-viz-export-csv")?;
+    let download: HtmlAnchorElement = doc.create_element("a")?.dyn_into()?;
+    download.set_class_name("ww-viz-download");
+    download.set_hidden(true);
+    bar.append_child(&download)?;
+    let transport = Transport {
+        back,
+        play,
+        forward,
+        scrub,
+        time_label,
+        export_json,
+        export_csv,
+        download,
+    };
+    Ok((transport, fields))
+}
+
+/// The colour key: one swatch per span kind.
+fn legend(doc: &Document) -> Result<HtmlElement, JsValue> {
+    let legend = el(doc, "ul", "ww-viz-legend")?;
+    for (colour, name) in [
+        (draw::CPU, "running (CPU)"),
+        (draw::WAIT, "waiting on I/O"),
+        (draw::QUEUED, "queued"),
+        (draw::BLOCKED, "loop blocked"),
+        (draw::GIL_WAIT, "waiting for the GIL"),
+    ] {
+        let li = el(doc, "li", "")?;
+        let sw = el(doc, "span", "ww-viz-swatch")?;
+        sw.style().set_property("background", colour)?;
+        sw.set_attribute("aria-hidden", "true")?;
+        li.append_child(&sw)?;
+        li.append_child(&doc.create_text_node(name))?;
+        legend.append_child(&li)?;
+    }
+    Ok(legend)
+}
+
+/// Two panels (the second is hidden when nothing is compared).
+fn build_panels(doc: &Document, root: &HtmlElement, id: &str) -> Result<Vec<PanelView>, JsValue> {
+    let panels_el = append(doc, root, "div", "ww-viz-panels")?;
+    (0..2)
+        .map(|i| {
+            let section = append(doc, &panels_el, "section", "ww-viz-panel")?;
+            let title = text(doc, &section, "h4", "ww-viz-title", "")?;
+            title.set_id(&format!("{id}-title-{i}"));
+            let canvas: HtmlCanvasElement = doc.create_element("canvas")?.dyn_into()?;
+            canvas.set_class_name("ww-viz-canvas");
+            canvas.set_attribute("role", "img")?;
+            section.append_child(&canvas)?;
+            let ctx: CanvasRenderingContext2d = canvas
+                .get_context("2d")?
+                .ok_or("no 2d context")?
+                .dyn_into()?;
+            let line = append(doc, &section, "p", "ww-viz-metric")?;
+            let throughput = el(doc, "span", "ww-viz-throughput")?;
+            line.append_child(&doc.create_text_node("Throughput: "))?;
+            line.append_child(&throughput)?;
+            line.append_child(&doc.create_text_node(" requests/s"))?;
+            let details = append(doc, &section, "dl", "ww-viz-details")?;
+            Ok(PanelView {
+                section,
+                title,
+                canvas,
+                ctx,
+                throughput,
+                details,
+            })
+        })
+        .collect()
+}
+
+/// Every event the visualizer answers: its controls, the transport, keys, resizing,
+/// and the animation frame callback.
+fn wire(viz: &Shared, window: &web_sys::Window, root: &HtmlElement) -> Result<(), JsValue> {
     {
         let v = viz.borrow();
-        let c = &v.controls;
-        for input in [
-            &c.workers,
-            &c.clients,
-            &c.think,
-            &c.rate,
-            &c.cpu,
-            &c.wait,
-            &c.requests,
-            &c.seed,
-            &c.switch,
-            &c.blocking,
-            &c.offload,
-        ] {
-            listen(input, "change", &viz, |v, _| v.on_control_change())?;
+        for c in &v.controls {
+            let handler: fn(&mut Viz, &web_sys::Event) = match c.field.place {
+                Place::Form => |v, _| v.on_control_change(),
+                Place::Transport => |v, _| v.on_transport_change(),
+            };
+            listen(c.widget.element(), "change", viz, handler)?;
         }
-        for s in [&c.model, &c.compare, &c.arrivals, &c.dist] {
-            listen(s, "change", &viz, |v, _| v.on_control_change())?;
-        }
-        listen(&c.speed, "change", &viz, |v, _| v.on_speed_change())?;
-        listen(&c.scrub, "input", &viz, |v, _| v.on_scrub())?;
-        listen(&c.play, "click", &viz, |v, _| v.toggle_play())?;
-        listen(&back, "click", &viz, |v, _| v.step(-1))?;
-        listen(&fwd, "click", &viz, |v, _| v.step(1))?;
-        listen(&json_btn, "click", &viz, |v, _| v.export(true))?;
-        listen(&csv_btn, "click", &viz, |v, _| v.export(false))?;
-        listen(&root, "keydown", &viz, |v, e| v.on_key(e))?;
-        listen(&window, "resize", &viz, |v, _| v.render())?;
+        let t = &v.transport;
+        listen(&t.scrub, "input", viz, |v, _| v.on_scrub())?;
+        listen(&t.play, "click", viz, |v, _| v.toggle_play())?;
+        listen(&t.back, "click", viz, |v, _| v.step(-1))?;
+        listen(&t.forward, "click", viz, |v, _| v.step(1))?;
+        listen(&t.export_json, "click", viz, |v, _| v.export(true))?;
+        listen(&t.export_csv, "click", viz, |v, _| v.export(false))?;
     }
+    listen(root, "keydown", viz, |v, e| v.on_key(e))?;
+    listen(window, "resize", viz, |v, _| v.render())?;
     let tick_viz = viz.clone();
     let tick = Closure::<dyn FnMut(f64)>::new(move |ts: f64| {
         if let Ok(mut v) = tick_viz.try_borrow_mut() {
@@ -610,12 +655,16 @@ pub fn mount(root: HtmlElement, preset: &str) -> Result<(), JsValue> {
     });
     viz.borrow_mut().tick = Some(tick.as_ref().unchecked_ref::<js_sys::Function>().clone());
     tick.forget();
+    Ok(())
+}
 
-    // Redraw when the reader switches mdBook theme (a class on <html>): the canvas
-    // takes its text colour from the page.
+/// Redraw when the reader switches mdBook theme (a class on <html>): the canvas
+/// takes its text colour from the page.
+fn redraw_on_theme_change(viz: &Shared) -> Result<(), JsValue> {
     let theme_viz = viz.clone();
     let on_theme = Closure::<dyn FnMut()>::new(move || {
-        if let Ok(v) = theme_viz.try_borrow() {
+        if let Ok(mut v) = theme_viz.try_borrow_mut() {
+            v.read_text_colour();
             v.render();
         }
     });
@@ -627,19 +676,40 @@ pub fn mount(root: HtmlElement, preset: &str) -> Result<(), JsValue> {
         observer.observe_with_options(&html, &init)?;
     }
     on_theme.forget();
-
-    let mut v = viz.borrow_mut();
-    let mut notes = url_notes;
-    notes.extend(v.cfg.clamp());
-    v.write_controls();
-    v.show_notes(&notes);
-    let restore = v.cfg.cursor_us;
-    v.simulate();
-    if let Some(t) = restore {
-        v.cursor = t.min(v.end);
-    }
-    v.render();
     Ok(())
+}
+
+/// Most events an export writes (both models together): about what 100,000
+/// requests through two models log. A million requests' trace would be over a
+/// gigabyte of text, past what a browser tab holds in one string.
+const EXPORT_MAX_EVENTS: usize = 2_500_000;
+
+/// `performance.now()`, ms (0 where there is none).
+fn now_ms() -> f64 {
+    web_sys::window()
+        .and_then(|w| w.performance())
+        .map_or(0.0, |p| p.now())
+}
+
+/// Most frame times kept between two reads (the bench reads them every few seconds).
+const FRAME_TIMES_KEPT: usize = 10_000;
+
+thread_local! {
+    /// Time each animation frame spent in the visualizer (advance + draw), ms.
+    static FRAME_TIMES: RefCell<Vec<f64>> = const { RefCell::new(Vec::new()) };
+}
+
+fn record_frame_time(ms: f64) {
+    FRAME_TIMES.with_borrow_mut(|times| {
+        if times.len() < FRAME_TIMES_KEPT {
+            times.push(ms);
+        }
+    });
+}
+
+/// The frame times recorded since the last call (for the benchmark), emptied.
+pub fn take_frame_times() -> Vec<f64> {
+    FRAME_TIMES.with_borrow_mut(std::mem::take)
 }
 
 fn query_state(window: &web_sys::Window) -> Option<String> {
@@ -649,84 +719,47 @@ fn query_state(window: &web_sys::Window) -> Option<String> {
         .get("ww")
 }
 
-fn parse_f64(input: &HtmlInputElement, fallback: f64) -> f64 {
-    input
-        .value()
-        .trim()
-        .parse::<f64>()
-        .ok()
-        .filter(|v| v.is_finite())
-        .unwrap_or(fallback)
-}
-
-fn parse_u64(input: &HtmlInputElement, fallback: u64) -> u64 {
-    let v = parse_f64(input, fallback as f64);
-    if v <= 0.0 {
-        0
-    } else {
-        v.round().min(u64::MAX as f64) as u64
-    }
-}
-
 impl Viz {
-    fn read_controls(&mut self) {
-        let c = &self.controls;
-        let cfg = &mut self.cfg;
-        cfg.model = ModelKind::from_id(&c.model.value()).unwrap_or(cfg.model);
-        cfg.compare = ModelKind::from_id(&c.compare.value());
-        cfg.workers = parse_u64(&c.workers, cfg.workers as u64).min(u32::MAX as u64) as u32;
-        cfg.clients = parse_u64(&c.clients, cfg.clients as u64).min(u32::MAX as u64) as u32;
-        cfg.requests = parse_u64(&c.requests, cfg.requests as u64).min(u32::MAX as u64) as u32;
-        cfg.seed = parse_u64(&c.seed, cfg.seed);
-        cfg.think_ms = parse_f64(&c.think, cfg.think_ms);
-        cfg.rate_per_s = parse_f64(&c.rate, cfg.rate_per_s);
-        cfg.cpu_ms = parse_f64(&c.cpu, cfg.cpu_ms);
-        cfg.wait_ms = parse_f64(&c.wait, cfg.wait_ms);
-        cfg.switch_ms = parse_f64(&c.switch, cfg.switch_ms);
-        cfg.blocking_pct = parse_f64(&c.blocking, cfg.blocking_pct);
-        cfg.open = c.arrivals.value() == "open";
-        cfg.exponential = c.dist.value() == "exp";
-        cfg.offload = c.offload.checked();
+    /// Show the state the page opened with, its notes, and the first frame (at the
+    /// URL's cursor, if it had one).
+    fn first_draw(&mut self, notes: &[String]) {
+        self.read_text_colour();
+        self.write_controls();
+        self.show_notes(notes);
+        let restore = self.cfg.cursor_us;
+        self.simulate();
+        if let Some(t) = restore {
+            self.cursor = t.min(self.end);
+        }
+        self.render();
     }
 
-    fn write_controls(&self) {
-        let c = &self.controls;
-        let cfg = &self.cfg;
-        c.model.set_value(cfg.model.id());
-        c.compare
-            .set_value(cfg.compare.map_or("none", ModelKind::id));
-        c.workers.set_value(&cfg.workers.to_string());
-        c.clients.set_value(&cfg.clients.to_string());
-        c.requests.set_value(&cfg.requests.to_string());
-        c.seed.set_value(&cfg.seed.to_string());
-        c.think.set_value(&cfg.think_ms.to_string());
-        c.rate.set_value(&cfg.rate_per_s.to_string());
-        c.cpu.set_value(&cfg.cpu_ms.to_string());
-        c.wait.set_value(&cfg.wait_ms.to_string());
-        c.switch.set_value(&cfg.switch_ms.to_string());
-        c.blocking.set_value(&cfg.blocking_pct.to_string());
-        c.arrivals
-            .set_value(if cfg.open { "open" } else { "closed" });
-        c.dist
-            .set_value(if cfg.exponential { "exp" } else { "fixed" });
-        c.offload.set_checked(cfg.offload);
-        c.speed.set_value(&cfg.speed.to_string());
-        // Show only the fields that matter for the chosen models and arrivals.
-        let show = |input: &HtmlElement, on: bool| {
-            if let Some(wrap) = input
-                .parent_element()
-                .and_then(|p| p.dyn_into::<HtmlElement>().ok())
-            {
-                wrap.set_hidden(!on);
+    /// Read the controls at `place` into the state, clamped; a note per clamped
+    /// or unreadable value (which keeps the value it had).
+    fn read_controls(&mut self, place: Place) -> Vec<String> {
+        let mut notes = Vec::new();
+        for c in self.controls.iter().filter(|c| c.field.place == place) {
+            let text = c.widget.text();
+            match c.field.apply(&mut self.cfg, &text, Parse::Lenient) {
+                Some(Applied::AsGiven) => {}
+                Some(Applied::Clamped(note)) => notes.push(note),
+                None => notes.push(format!(
+                    "{} kept at {} (“{}” is not a value)",
+                    c.field.name,
+                    c.field.text(&self.cfg),
+                    text.chars().take(40).collect::<String>()
+                )),
             }
-        };
-        show(&c.clients, !cfg.open);
-        show(&c.think, !cfg.open);
-        show(&c.rate, cfg.open);
-        show(&c.switch, cfg.uses(|m| m == ModelKind::GilThreads));
-        show(&c.blocking, cfg.uses(|m| m == ModelKind::BlockedLoop));
-        show(&c.offload, cfg.uses(|m| m == ModelKind::BlockedLoop));
-        show(&c.workers, cfg.uses(|m| m.lanes(2) > 1));
+        }
+        notes
+    }
+
+    /// Show the state in every control, and only the controls that matter for it.
+    fn write_controls(&self) {
+        for c in &self.controls {
+            c.widget.set_text(&c.field.text(&self.cfg));
+            c.widget.show((c.field.shown)(&self.cfg));
+        }
     }
 
     fn show_notes(&self, notes: &[String]) {
@@ -735,8 +768,7 @@ impl Viz {
     }
 
     fn on_control_change(&mut self) {
-        self.read_controls();
-        let notes = self.cfg.clamp();
+        let notes = self.read_controls(Place::Form);
         self.write_controls();
         self.show_notes(&notes);
         self.simulate();
@@ -744,9 +776,9 @@ impl Viz {
         self.sync_url();
     }
 
-    fn on_speed_change(&mut self) {
-        self.cfg.speed = self.controls.speed.value().parse().unwrap_or(1.0);
-        self.cfg.clamp();
+    /// The speed changed: playback only, no new run.
+    fn on_transport_change(&mut self) {
+        self.read_controls(Place::Transport);
         self.sync_url();
     }
 
@@ -759,11 +791,8 @@ impl Viz {
             .models()
             .into_iter()
             .map(|kind| {
-                let Observed {
-                    run,
-                    metrics,
-                    timeline,
-                } = simulate_observed(self.cfg.spec(kind), workload, &limits);
+                let shown = simulate_shown(self.cfg.spec(kind), workload, &limits);
+                let timeline = &shown.timeline;
                 let max_queued = timeline.queued.iter().map(|&(_, v)| v).max().unwrap_or(0);
                 let max_waiting = timeline
                     .waiting_io
@@ -772,22 +801,20 @@ impl Viz {
                     .max()
                     .unwrap_or(0);
                 ModelRun {
-                    run,
-                    metrics,
-                    timeline,
+                    shown,
                     max_queued,
                     max_waiting,
                 }
             })
             .collect();
-        self.end = self.runs.iter().map(|r| r.run.end_us()).max().unwrap_or(0);
+        self.end = self.runs.iter().map(|r| r.shown.end_us).max().unwrap_or(0);
         let per_request = ((self.cfg.cpu_ms + self.cfg.wait_ms) * 1e3) as u64;
         self.window = (per_request * 4)
             .clamp(20_000, 20_000_000)
             .min(self.end.max(1));
         self.cursor = (self.window * 2).min(self.end);
         self.history.clear();
-        self.controls
+        self.transport
             .scrub
             .set_attribute("max", &self.end.to_string())
             .ok();
@@ -802,74 +829,14 @@ impl Viz {
                 continue;
             };
             panel.section.set_hidden(false);
-            let kind = r.run.model.kind;
-            let m = &r.metrics;
+            let kind = r.kind();
+            let m = r.metrics();
             panel.title.set_text_content(Some(kind.label()));
             panel
                 .throughput
                 .set_text_content(Some(&format!("{:.1}", m.throughput_per_s)));
-            let busy: f64 = m.lane_busy.iter().sum::<f64>() / m.lane_busy.len().max(1) as f64;
-            let mut rows = vec![
-                (
-                    "Latency p50 / p95 / p99",
-                    format!("{:.1} / {:.1} / {:.1} ms", m.p50_ms, m.p95_ms, m.p99_ms),
-                ),
-                (
-                    "Little's law",
-                    format!(
-                        "L = {:.2} ≈ λW = {:.1}/s × {:.1} ms = {:.2}",
-                        m.mean_in_system,
-                        m.arrival_rate_per_s,
-                        m.mean_time_in_system_s * 1e3,
-                        m.arrival_rate_per_s * m.mean_time_in_system_s
-                    ),
-                ),
-                ("CPU busy per lane", lane_list(kind, &m.lane_busy, busy)),
-                ("Most requests queued", m.max_queue.to_string()),
-            ];
-            if kind.holds_worker() {
-                let held: f64 = m.lane_held.iter().sum::<f64>() / m.lane_held.len().max(1) as f64;
-                rows.push(("Held by a request", lane_list(kind, &m.lane_held, held)));
-            }
-            if kind == ModelKind::GilThreads {
-                rows.push((
-                    "Waiting for the GIL",
-                    format!(
-                        "{:.0} ms total, {} forced switches",
-                        m.gil_wait_ms, m.forced_switches
-                    ),
-                ));
-            }
-            if kind == ModelKind::BlockedLoop {
-                let ids: Vec<String> = m
-                    .delayed_by_block
-                    .iter()
-                    .take(8)
-                    .map(|r| format!("#{r}"))
-                    .collect();
-                rows.push((
-                    "Loop blocked",
-                    format!(
-                        "{:.0} ms; delayed {} requests ({}{})",
-                        m.loop_blocked_ms,
-                        m.delayed_by_block.len(),
-                        ids.join(" "),
-                        if m.delayed_by_block.len() > 8 {
-                            " …"
-                        } else {
-                            ""
-                        }
-                    ),
-                ));
-            }
-            if r.run.truncated {
-                rows.push((
-                    "Note",
-                    "stopped at the event cap: some requests did not finish".into(),
-                ));
-            }
             panel.details.set_text_content(None);
-            for (k, v) in rows {
+            for (k, v) in detail_rows(r) {
                 let dt = self.doc.create_element("dt").ok();
                 let dd = self.doc.create_element("dd").ok();
                 if let (Some(dt), Some(dd)) = (dt, dd) {
@@ -903,7 +870,7 @@ impl Viz {
                 .ok();
         }
         if let [a, b] = &self.runs[..] {
-            let ratio = b.metrics.throughput_per_s / a.metrics.throughput_per_s.max(1e-9);
+            let ratio = b.metrics().throughput_per_s / a.metrics().throughput_per_s.max(1e-9);
             summary.push(format!(
                 "The second model serves {ratio:.1}× the throughput of the first."
             ));
@@ -911,12 +878,17 @@ impl Viz {
         self.summary.set_text_content(Some(&summary.join(" ")));
     }
 
-    fn render(&self) {
-        let colour = web_sys::window()
+    /// The canvas draws text and grid in the page's text colour.
+    fn read_text_colour(&mut self) {
+        self.text_colour = web_sys::window()
             .and_then(|w| w.get_computed_style(&self.root).ok().flatten())
             .and_then(|s| s.get_property_value("color").ok())
             .filter(|c| !c.is_empty())
             .unwrap_or_else(|| "#333".into());
+    }
+
+    fn render(&self) {
+        let colour = &self.text_colour;
         let dpr = web_sys::window()
             .map_or(1.0, |w| w.device_pixel_ratio())
             .max(1.0);
@@ -925,15 +897,15 @@ impl Viz {
                 w if w > 0 => w as f64,
                 _ => 600.0,
             };
-            let kind = r.run.model.kind;
-            let lanes = r.timeline.lanes.len();
+            let kind = r.kind();
+            let lanes = r.timeline().lanes.len();
             let names = move |i: usize| lane_name(kind, lanes, i);
             let frame = Frame {
-                timeline: &r.timeline,
+                timeline: r.timeline(),
                 lane_names: &names,
                 cursor: self.cursor,
                 window: self.window,
-                text_colour: &colour,
+                text_colour: colour,
                 max_queued: r.max_queued,
                 max_waiting: r.max_waiting,
             };
@@ -944,18 +916,20 @@ impl Viz {
                 .set_property("height", &format!("{}px", draw::canvas_height(lanes)))
                 .ok();
         }
-        self.controls.scrub.set_value(&self.cursor.to_string());
-        self.time_label.set_text_content(Some(&format!(
+        self.transport.scrub.set_value(&self.cursor.to_string());
+        self.transport.time_label.set_text_content(Some(&format!(
             "t = {} of {}",
             fmt_precise(self.cursor),
             draw::fmt_ms(self.end)
         )));
-        let (glyph, name) = if self.playing {
-            ("❙❙", "Pause")
-        } else {
-            ("▶", "Play")
-        };
-        set_button_text(&self.doc, &self.controls.play, glyph, name).ok();
+        if self.button_shows_playing.replace(Some(self.playing)) != Some(self.playing) {
+            let (glyph, name) = if self.playing {
+                ("❙❙", "Pause")
+            } else {
+                ("▶", "Play")
+            };
+            set_button_text(&self.doc, &self.transport.play, glyph, name).ok();
+        }
     }
 
     fn toggle_play(&mut self) {
@@ -982,6 +956,7 @@ impl Viz {
         if !self.playing {
             return;
         }
+        let started = now_ms();
         let dt_ms = self
             .last_ts
             .map_or(0.0, |last| (ts - last).clamp(0.0, 100.0));
@@ -1004,6 +979,7 @@ impl Viz {
             self.request_frame();
         }
         self.render();
+        record_frame_time(now_ms() - started);
     }
 
     /// One frame = the next (or previous) instant at which any shown model logs an event.
@@ -1013,11 +989,7 @@ impl Viz {
             let next = self
                 .runs
                 .iter()
-                .filter_map(|r| {
-                    let ev = &r.run.events;
-                    ev.get(ev.partition_point(|e| e.t <= self.cursor))
-                        .map(|e| e.t)
-                })
+                .filter_map(|r| r.shown.instants.after(self.cursor))
                 .min();
             if let Some(t) = next {
                 self.history.push(self.cursor);
@@ -1029,11 +1001,7 @@ impl Viz {
             let prev = self
                 .runs
                 .iter()
-                .filter_map(|r| {
-                    let ev = &r.run.events;
-                    let before = ev.partition_point(|e| e.t < self.cursor);
-                    before.checked_sub(1).and_then(|i| ev.get(i)).map(|e| e.t)
-                })
+                .filter_map(|r| r.shown.instants.before(self.cursor))
                 .max();
             self.cursor = prev.unwrap_or(0);
         }
@@ -1045,7 +1013,7 @@ impl Viz {
         self.playing = false;
         self.history.clear();
         self.cursor = self
-            .controls
+            .transport
             .scrub
             .value()
             .parse::<u64>()
@@ -1088,7 +1056,7 @@ impl Viz {
             .position(|&s| s == self.cfg.speed)
             .unwrap_or(2) as i32;
         self.cfg.speed = SPEEDS[(i + dir).clamp(0, SPEEDS.len() as i32 - 1) as usize];
-        self.controls.speed.set_value(&self.cfg.speed.to_string());
+        self.write_controls();
         self.sync_url();
     }
 
@@ -1112,16 +1080,32 @@ impl Viz {
         }
     }
 
+    /// Download the shown runs' logs: each run again from its (clamped) inputs,
+    /// the same log the page's numbers came from, since the page keeps none.
     fn export(&self, json: bool) {
+        let events: usize = self.runs.iter().map(|r| r.shown.events).sum();
+        if events > EXPORT_MAX_EVENTS {
+            self.show_notes(&[format!(
+                "Export holds at most {EXPORT_MAX_EVENTS} events and this run has {events}: \
+                 lower the requests to export it."
+            )]);
+            return;
+        }
+        let logs: Vec<_> = self
+            .runs
+            .iter()
+            .map(|r| simulate(r.shown.model, r.shown.workload, &Config::limits()))
+            .collect();
         let (body, mime, name) = if json {
             let models: Vec<_> = self
                 .runs
                 .iter()
-                .map(|r| {
-                    let kind = r.run.model.kind;
-                    let lanes = r.timeline.lanes.len();
+                .zip(&logs)
+                .map(|(r, run)| {
+                    let kind = r.kind();
+                    let lanes = r.timeline().lanes.len();
                     let names = (0..lanes).map(|i| lane_name(kind, lanes, i)).collect();
-                    (kind.label(), names, &r.run, &r.timeline)
+                    (kind.label(), names, run, r.timeline())
                 })
                 .collect();
             (
@@ -1130,11 +1114,7 @@ impl Viz {
                 "waiting-well-trace.json",
             )
         } else {
-            let models: Vec<_> = self
-                .runs
-                .iter()
-                .map(|r| (r.run.model.kind.id(), &r.run))
-                .collect();
+            let models: Vec<_> = logs.iter().map(|run| (run.model.kind.id(), run)).collect();
             (export::csv(&models), "text/csv", "waiting-well-events.csv")
         };
         let parts = js_sys::Array::of1(&JsValue::from_str(&body));
@@ -1146,15 +1126,16 @@ impl Viz {
         let Ok(href) = web_sys::Url::create_object_url_with_blob(&blob) else {
             return;
         };
-        let old = self.download.href();
+        let old = self.transport.download.href();
         if old.starts_with("blob:") {
             web_sys::Url::revoke_object_url(&old).ok();
         }
-        self.download.set_href(&href);
-        self.download.set_download(name);
-        self.download
+        self.transport.download.set_href(&href);
+        self.transport.download.set_download(name);
+        self.transport
+            .download
             .set_attribute("data-kind", if json { "json" } else { "csv" })
             .ok();
-        self.download.click();
+        self.transport.download.click();
     }
 }

@@ -48,6 +48,13 @@ fn float_in(lo: f64, hi: f64) -> BoxedStrategy<String> {
     (lo..=hi).prop_map(|v| v.to_string()).boxed()
 }
 
+/// Milliseconds at the microsecond the simulation keeps (think time), in `0..=hi_ms`.
+fn ms_at_us(hi_ms: u64) -> BoxedStrategy<String> {
+    (0..=hi_ms * 1_000)
+        .prop_map(|us| (us as f64 / 1e3).to_string())
+        .boxed()
+}
+
 fn good() -> impl Strategy<Value = Part> {
     let int = |lo: u64, hi: u64| (lo..=hi).prop_map(|v| v.to_string()).boxed();
     let pairs: Vec<(&str, BoxedStrategy<String>)> = vec![
@@ -56,11 +63,11 @@ fn good() -> impl Strategy<Value = Part> {
             "compare",
             prop_oneof![Just("none".to_string()), model_id()].boxed(),
         ),
-        ("workers", int(1, 64)),
-        ("clients", int(1, 1_000)),
-        ("requests", int(1, 100_000)),
+        ("workers", int(1, 1_024)),
+        ("clients", int(1, 10_000)),
+        ("requests", int(1, 1_000_000)),
         ("seed", int(0, 1 << 53)),
-        ("think", float_in(0.0, 10_000.0)),
+        ("think", ms_at_us(10_000)),
         ("rate", float_in(0.1, 100_000.0)),
         ("cpu", float_in(0.0, 1_000.0)),
         ("wait", float_in(0.0, 10_000.0)),
@@ -96,15 +103,15 @@ fn out_of_range() -> impl Strategy<Value = Part> {
     let pairs: Vec<(&str, BoxedStrategy<String>)> = vec![
         (
             "workers",
-            prop_oneof![Just("0".to_string()), above(64)].boxed(),
+            prop_oneof![Just("0".to_string()), above(1_024)].boxed(),
         ),
         (
             "clients",
-            prop_oneof![Just("0".to_string()), above(1_000)].boxed(),
+            prop_oneof![Just("0".to_string()), above(10_000)].boxed(),
         ),
         (
             "requests",
-            prop_oneof![Just("0".to_string()), above(100_000)].boxed(),
+            prop_oneof![Just("0".to_string()), above(1_000_000)].boxed(),
         ),
         ("seed", above(1 << 53)),
         (

@@ -1,0 +1,75 @@
+//! Chapter 7 — the questions FastAPI and Django users ask, each settled by a
+//! measurement: the Python stacks of chapter 6 where the question is about
+//! Python, a Rust twin always. One `## ` section per question; the
+//! measurements live in `lab/questions/`, one module each.
+//!
+//! Run it:   cargo run --release --example ch07_questions            (every question)
+//!           cargo run --release --example ch07_questions -- --quick (under 60 s once
+//!           the Python venv exists)
+//!           cargo run --release --example ch07_questions -- --only 3 (one question)
+//!           cargo run --release --example ch07_questions -- --no-python (Rust rows only)
+//!
+//! The Python stacks need a python3 ≥ 3.10 (the venv goes under target/,
+//! made by the first run); without one each question says what it skipped.
+
+use std::time::Instant;
+
+use clap::Parser;
+use lab::python::{Venv, find_python};
+use lab::questions::{Ctx, QUESTIONS};
+use lab::report::{human, print_banner};
+
+#[derive(Parser)]
+#[command(about = "Chapter 7: readers' questions, each settled by a measurement")]
+struct Cli {
+    /// Short runs (the whole chapter in under 60 s once the venv exists).
+    #[arg(long)]
+    quick: bool,
+    /// Skip the Python rows on purpose (the Rust twins still run).
+    #[arg(long)]
+    no_python: bool,
+    /// Run only these questions (1–15), e.g. `--only 3` or `--only 1,2`.
+    #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(u8).range(1..=15))]
+    only: Vec<u8>,
+}
+
+fn main() -> anyhow::Result<()> {
+    // `cargo run --example` builds no `ww-watchdog`: this program is its own
+    // (it stops the servers if the runner is killed).
+    lab::process::be_own_watchdog();
+    let cli = Cli::parse();
+    print_banner("Chapter 7: readers' questions, each settled by a measurement");
+    let ctx = Ctx {
+        quick: cli.quick,
+        python: python(cli.no_python),
+    };
+    if let Err(why) = ctx.venv() {
+        println!("Python rows skipped: {why}\n");
+    }
+    for question in QUESTIONS
+        .iter()
+        .filter(|q| cli.only.is_empty() || cli.only.contains(&q.number))
+    {
+        println!("## {}. {}\n", question.number, question.title);
+        let started = Instant::now();
+        eprintln!("question {}: {} …", question.number, question.title);
+        (question.run)(&ctx)?;
+        eprintln!(
+            "question {}: done in {}",
+            question.number,
+            human(started.elapsed())
+        );
+        println!();
+    }
+    Ok(())
+}
+
+/// The venv of chapter 6's Python stacks, made on first use, or why not.
+fn python(skip: bool) -> Result<Venv, String> {
+    if skip {
+        return Err("--no-python".to_string());
+    }
+    let python = find_python().map_err(|why| why.to_string())?;
+    Venv::ensure(&python, |step| eprintln!("python: {step}"))
+        .map_err(|why| format!("the venv could not be made: {why:#}"))
+}

@@ -1,0 +1,164 @@
+//! Chapter 7 — readers' questions, each settled by a measurement.
+//!
+//! One module per question (`questions/qNN_*.rs`), each with a `run` that
+//! prints its figure: the Python stacks of chapter 6 where the question is
+//! about Python (started through [`crate::stacks`] and [`crate::python`]),
+//! and a Rust twin always. `examples/ch07_questions.rs` runs them in order
+//! (`--only N` runs one, which is how `cargo xtask figures` records each
+//! question as its own figure, `src/figures/ch07_qNN.txt`).
+//!
+//! Leaves out: anything not asked by readers; the chapters' own experiments
+//! are reused, not repeated.
+
+pub mod q01_blocking_call;
+pub mod q02_def_or_async;
+pub mod q03_threadpool_cap;
+pub mod q04_sync_session;
+pub mod q05_uvicorn_workers;
+pub mod q06_gunicorn_workers;
+pub mod q07_yield_cleanup;
+pub mod q08_lifespan_tests;
+pub mod q09_shutdown;
+pub mod q10_switch_interval;
+pub mod q11_free_threading;
+pub mod q12_django_async;
+pub mod q13_django_lifespan;
+pub mod q14_disconnect;
+pub mod q15_gunicorn_flags;
+
+use crate::python::Venv;
+
+/// What every question's run may use.
+pub struct Ctx {
+    /// Short runs (the whole chapter in under 60 s once the venv exists).
+    pub quick: bool,
+    /// The Python venv, or why the Python rows are skipped.
+    pub python: Result<Venv, String>,
+}
+
+impl Ctx {
+    /// The venv, or a line saying why the Python rows are skipped.
+    pub fn venv(&self) -> Result<&Venv, &str> {
+        self.python.as_ref().map_err(String::as_str)
+    }
+}
+
+/// One reader's question: its number and page (`src/ch07/SLUG.md`), and the
+/// measurement that settles it.
+pub struct Question {
+    pub number: u8,
+    pub slug: &'static str,
+    pub title: &'static str,
+    /// Whether the figure has Python rows (when `python3` is present).
+    pub about_python: bool,
+    pub run: fn(&Ctx) -> anyhow::Result<()>,
+}
+
+/// The chapter's questions, in the book's order.
+pub const QUESTIONS: [Question; 15] = [
+    Question {
+        number: 1,
+        slug: "q01-blocking-call",
+        title: "One blocking call and the whole server freezes",
+        about_python: true,
+        run: q01_blocking_call::run,
+    },
+    Question {
+        number: 2,
+        slug: "q02-def-or-async",
+        title: "`def` or `async def` for an endpoint without I/O?",
+        about_python: true,
+        run: q02_def_or_async::run,
+    },
+    Question {
+        number: 3,
+        slug: "q03-threadpool-cap",
+        title: "Do sync endpoints scale with threads?",
+        about_python: true,
+        run: q03_threadpool_cap::run,
+    },
+    Question {
+        number: 4,
+        slug: "q04-sync-session",
+        title: "A sync database session inside `async def`, and an exhausted pool",
+        about_python: true,
+        run: q04_sync_session::run,
+    },
+    Question {
+        number: 5,
+        slug: "q05-uvicorn-workers",
+        title: "How many uvicorn workers?",
+        about_python: true,
+        run: q05_uvicorn_workers::run,
+    },
+    Question {
+        number: 6,
+        slug: "q06-gunicorn-workers",
+        title: "gunicorn `sync`, `gthread` or uvicorn workers?",
+        about_python: true,
+        run: q06_gunicorn_workers::run,
+    },
+    Question {
+        number: 7,
+        slug: "q07-yield-cleanup",
+        title: "When does my `yield` dependency's cleanup run?",
+        about_python: true,
+        run: q07_yield_cleanup::run,
+    },
+    Question {
+        number: 8,
+        slug: "q08-lifespan-tests",
+        title: "Why doesn't lifespan run in my tests?",
+        about_python: false,
+        run: q08_lifespan_tests::run,
+    },
+    Question {
+        number: 9,
+        slug: "q09-shutdown",
+        title: "Shutdown hangs or loses requests",
+        about_python: true,
+        run: q09_shutdown::run,
+    },
+    Question {
+        number: 10,
+        slug: "q10-switch-interval",
+        title: "Should I tune `sys.setswitchinterval`?",
+        about_python: true,
+        run: q10_switch_interval::run,
+    },
+    Question {
+        number: 11,
+        slug: "q11-free-threading",
+        title: "Does free-threaded Python make async pointless?",
+        about_python: false,
+        run: q11_free_threading::run,
+    },
+    Question {
+        number: 12,
+        slug: "q12-django-async",
+        title: "Are Django async views as fast as FastAPI?",
+        about_python: true,
+        run: q12_django_async::run,
+    },
+    Question {
+        number: 13,
+        slug: "q13-django-lifespan",
+        title: "Where is Django's lifespan?",
+        about_python: true,
+        run: q13_django_lifespan::run,
+    },
+    Question {
+        number: 14,
+        slug: "q14-disconnect",
+        title: "What happens to my handler when the client disconnects?",
+        about_python: true,
+        run: q14_disconnect::run,
+    },
+    Question {
+        number: 15,
+        slug: "q15-gunicorn-flags",
+        title: "gunicorn `--timeout`, `--preload`, `--max-requests`",
+        about_python: true,
+        run: q15_gunicorn_flags::run,
+    },
+];
