@@ -23,7 +23,8 @@
 //! connections held against each stack.
 //! Check four stacks with wrk against their bounds (skipped without wrk):
 //!           cargo run --release --example ch06_table -- wrk-check
-//! Leaves out: the model-vs-reality comparison (a later section).
+//! The last section runs the visualizer's simulation on every measured
+//! row (`lab::predict`).
 
 use std::time::Duration;
 
@@ -144,12 +145,13 @@ fn main() -> anyhow::Result<()> {
     println!("(RSS and CPU: summed over every process of the server's process group.)");
 
     println!("\n## Waiting 50 ms: the Python stacks of chapters 3 and 4\n");
+    let mut observed = results.observed(&setup);
     if let Some(why) = &setup.python_skipped {
         println!("not measured ({why})");
     } else if cli.quick {
         println!("left out with --quick (five more servers to start)");
     } else {
-        print!("{}", wait_table(&setup)?);
+        print!("{}", wait_table(&setup, &mut observed)?);
         println!("(bound: Little's law, requests that can wait at once / 50 ms.)");
     }
 
@@ -192,6 +194,14 @@ fn main() -> anyhow::Result<()> {
         println!(" in flight: req/s × mean latency, the connections being served (Little's L);");
         println!(" errors: connections refused, reset or timed out (10 s).)");
     }
+
+    println!("\n## Model against reality\n");
+    let cores = lab::predict::machine_cores();
+    print!("{}", lab::predict::table(&observed, cores));
+    println!("(predicted: the visualizer's simulation on {cores} cores, fed each row's clients,");
+    println!("wait, CPU per request of the server and of the load generator, and connections per");
+    println!("server process counted mid-run. others' cores: CPU other programs used meanwhile,");
+    println!("PostgreSQL's included; not given to the model. error: predicted / measured - 1.)");
     Ok(())
 }
 
@@ -855,6 +865,30 @@ impl Results {
         format!("clients / λ: {}", shown.join(", "))
     }
 
+    /// Every throughput row, for the model-vs-reality table.
+    fn observed(&self, setup: &Setup) -> Vec<lab::predict::Observed> {
+        let mut rows = Vec::new();
+        for (stack, r) in &self.all {
+            let launch = setup.launch_for(*stack);
+            // The DB row's wait: the injected round trip (none on PostgreSQL).
+            for (load, m, wait) in [
+                ("simple JSON", &r.simple, Duration::ZERO),
+                ("DB query", &r.db, launch.db_latency),
+            ] {
+                rows.push(lab::predict::Observed {
+                    stack: *stack,
+                    load: load.into(),
+                    clients: self.plan.clients,
+                    wait,
+                    workers: launch.workers,
+                    threads: launch.threads,
+                    measured: m.clone(),
+                });
+            }
+        }
+        rows
+    }
+
     /// FastAPI and DRF when they ran, else the two Rust twins.
     fn compared(&self) -> impl Iterator<Item = (StackName, &StackResult)> {
         let python = self.python_skipped.is_none();
@@ -924,8 +958,9 @@ impl Results {
 }
 
 /// Chapters 3 and 4's experiment on the real Python stacks: 100 clients on
-/// `GET /wait?ms=50`, each stack against its Little's-law bound.
-fn wait_table(setup: &Setup) -> anyhow::Result<Table> {
+/// `GET /wait?ms=50`, each stack against its Little's-law bound; each row
+/// is also added to `observed`.
+fn wait_table(setup: &Setup, observed: &mut Vec<lab::predict::Observed>) -> anyhow::Result<Table> {
     let (clients, wait) = (100, Duration::from_millis(50));
     let stacks = [
         (StackName::FastapiAsync, 1, "uvicorn, 1 worker"),
@@ -972,6 +1007,15 @@ fn wait_table(setup: &Setup) -> anyhow::Result<Table> {
             quantile(0.99),
             Cell::from(m.report.errors),
         ]);
+        observed.push(lab::predict::Observed {
+            stack,
+            load: "wait 50 ms".into(),
+            clients,
+            wait,
+            workers,
+            threads: launch.threads,
+            measured: m,
+        });
     }
     Ok(table)
 }

@@ -23,6 +23,7 @@
 //! | `fuzz`      | 3, 4, 5 | generated bad requests against every server model         |
 //! | `published` | 6       | the FastAPI-vs-DRF blog table (quoted) and its Little's law |
 //! | `stacks`    | 6       | every stack of the table as a child process group, measured |
+//! | `predict`   | 6       | the visualizer's simulation predicting the measured rows  |
 //! | `questions` | 7       | readers' questions, one module each, settled by measurement |
 //! | `wrk`       | 6       | reading wrk's summary, for cross-checks with wrk            |
 
@@ -35,6 +36,7 @@ pub mod lifespan;
 pub mod loadgen;
 pub mod net;
 pub mod postgres;
+pub mod predict;
 pub mod process;
 pub mod published;
 pub mod python;

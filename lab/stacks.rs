@@ -5,7 +5,9 @@
 //! way an operator would: answers per second, latency quantiles, errors,
 //! resident memory summed over every process of the group (a gunicorn
 //! master and its workers, uvicorn's supervisor and its workers) and CPU
-//! time per answered request, read from /proc with `procfs`.
+//! time per answered request, read from /proc with `procfs` — with what
+//! chapter 6's model against reality needs beside it: the load generator's
+//! CPU, the rest of the machine's, and the connections per server process.
 //!
 //! Starting and stopping is [`crate::process`]'s job (process group,
 //! SIGTERM then SIGKILL, a watchdog if this process dies); the venv and the
@@ -311,6 +313,18 @@ pub struct Measured {
     /// The group's CPU time per answered request (warm-up included on both
     /// sides, so an estimate).
     pub cpu_per_request: Option<Duration>,
+    /// This process's CPU time per answered request: the load generator's
+    /// share of the same cores (chapter 6's model against reality).
+    pub client_cpu_per_request: Duration,
+    /// The CPU every other program on the machine used over the run (all
+    /// cores busy, from /proc/stat, minus the server's group and this
+    /// process), per answered request: a database on the same cores, other
+    /// users' work. None where /proc/stat cannot be read.
+    pub other_cpu_per_request: Option<Duration>,
+    /// Established connections to the server per process of its group, in
+    /// the middle of the measured window, largest first (processes holding
+    /// none left out): how the kernel's accept spread the clients.
+    pub connections: Vec<usize>,
 }
 
 impl Measured {
@@ -329,23 +343,91 @@ impl Measured {
 pub fn measure(server: &ChildServer, spec: &LoadSpec) -> anyhow::Result<Measured> {
     let group = server.pid();
     let (before, started) = (GroupUsage::read(group), Instant::now());
+    let machine = machine_busy();
+    let client_cpu = cpu_time::ProcessTime::now();
+    // Counted once, halfway through the measured window (a bounded sleep).
+    let (midway, port) = (spec.warmup + spec.duration / 2, spec.addr.port());
+    let counter = std::thread::spawn(move || {
+        std::thread::sleep(midway);
+        connections_by_process(group, port)
+    });
     let report = loadgen::run_blocking(spec, crate::api::experiment::load_threads())?;
+    let client_cpu = client_cpu.elapsed();
+    let machine = machine
+        .zip(machine_busy())
+        .map(|(b, a)| a.saturating_sub(b));
     let over = started.elapsed();
     let after = GroupUsage::read(group);
     let per_second = report.requests_per_sec();
-    let cpu_per_request = before.zip(after).map(|(before, after)| {
-        let answered = (per_second * over.as_secs_f64()).max(1.0);
-        after.cpu.saturating_sub(before.cpu).div_f64(answered)
+    let answered = (per_second * over.as_secs_f64()).max(1.0);
+    let server_cpu = before
+        .zip(after)
+        .map(|(before, after)| after.cpu.saturating_sub(before.cpu));
+    let cpu_per_request = server_cpu.map(|cpu| cpu.div_f64(answered));
+    let other_cpu_per_request = machine.zip(server_cpu).map(|(busy, server)| {
+        busy.saturating_sub(server)
+            .saturating_sub(client_cpu)
+            .div_f64(answered)
     });
     Ok(Measured {
         per_second,
         rss_bytes: after.map(|a| a.rss_bytes),
         processes: after.map_or(0, |a| a.processes),
         cpu_per_request,
+        client_cpu_per_request: client_cpu.div_f64(answered),
+        other_cpu_per_request,
+        connections: counter.join().unwrap_or_default(),
         report,
     })
 }
 // ANCHOR_END: measure
+
+/// How many established TCP connections to local `port` each process of
+/// process group `group` holds (its socket fds matched against
+/// /proc/net/tcp), largest first; empty where /proc cannot be read.
+pub fn connections_by_process(group: u32, port: u16) -> Vec<usize> {
+    let Ok(table) = procfs::net::tcp() else {
+        return Vec::new();
+    };
+    let ours: std::collections::HashSet<u64> = table
+        .iter()
+        .filter(|e| e.local_address.port() == port && e.state == procfs::net::TcpState::Established)
+        .map(|e| e.inode)
+        .collect();
+    let Ok(processes) = procfs::process::all_processes() else {
+        return Vec::new();
+    };
+    let mut counts: Vec<usize> = processes
+        .flatten()
+        .filter(|p| p.stat().is_ok_and(|s| u32::try_from(s.pgrp).ok() == Some(group)))
+        .filter_map(|p| {
+            let fds = p.fd().ok()?;
+            let n = fds
+                .flatten()
+                .filter(|fd| matches!(fd.target, procfs::process::FDTarget::Socket(i) if ours.contains(&i)))
+                .count();
+            (n > 0).then_some(n)
+        })
+        .collect();
+    counts.sort_unstable_by(|a, b| b.cmp(a));
+    counts
+}
+
+/// CPU time all cores spent busy since boot (/proc/stat: everything but
+/// idle and I/O wait).
+fn machine_busy() -> Option<Duration> {
+    use procfs::CurrentSI as _;
+    let t = procfs::KernelStats::current().ok()?.total;
+    let ticks = t.user
+        + t.nice
+        + t.system
+        + t.irq.unwrap_or(0)
+        + t.softirq.unwrap_or(0)
+        + t.steal.unwrap_or(0);
+    Some(Duration::from_secs_f64(
+        ticks as f64 / procfs::ticks_per_second() as f64,
+    ))
+}
 
 /// Waits until `server` answers one `GET path`: after a closed loop of
 /// many clients stops, a server whose workers take one request at a time

@@ -300,6 +300,7 @@ pub fn charts_for(figure: &str, run: &Run) -> anyhow::Result<Vec<Chart>> {
             if run.table("Holding", &["connections", "in flight"]).is_ok() {
                 charts.push(connections_served(run)?);
             }
+            charts.push(ch06_model_against_reality(run)?);
             Ok(charts)
         }
         question if question.starts_with("ch07_q") => question_bars(question, run),
@@ -636,6 +637,70 @@ fn spread_lanes(
              The exact numbers are in {figure}.",
             labels[0], labels[1]
         ),
+        x: axis("requests per second (log scale)", true, xs(&series), false),
+        y: lane_axis(lanes.len()),
+        lanes,
+        series,
+    })
+}
+
+/// Chapter 6's model against reality: one lane per measured row the
+/// simulation predicted; a filled dot for the measured req/s, an open
+/// circle for the simulation's prediction (a dot inside its circle: the
+/// model got it right).
+fn ch06_model_against_reality(run: &Run) -> anyhow::Result<Chart> {
+    let t = run.table(
+        "Model against reality",
+        &["stack", "load", "measured req/s", "predicted req/s"],
+    )?;
+    let (stack, load, measured_at, predicted_at) = (
+        run.column(t, "stack")?,
+        run.column(t, "load")?,
+        run.column(t, "measured req/s")?,
+        run.column(t, "predicted req/s")?,
+    );
+    let table = &run.tables[t];
+    let (mut lanes, mut measured, mut predicted) = (Vec::new(), Vec::new(), Vec::new());
+    // Rows the simulation has no model for have no prediction: not drawn.
+    let rows = (0..table.rows.len()).filter(|&row| {
+        table.rows[row][predicted_at].value.is_some()
+            && table.rows[row][measured_at].value > Some(0.0)
+    });
+    for row in rows {
+        let cells = &table.rows[row];
+        let at = lanes.len();
+        lanes.push(format!("{}, {}", cells[stack].text, cells[load].text));
+        for (list, column) in [(&mut measured, measured_at), (&mut predicted, predicted_at)] {
+            list.push(Point {
+                x: coord(run, t, row, column, 1.0)?,
+                y: lane(at),
+                x2: None,
+            });
+        }
+    }
+    ensure!(!lanes.is_empty(), "{}: no predicted row to draw", run.title);
+    let series = vec![
+        Series {
+            name: "predicted by the simulation".into(),
+            mark: Mark::Bound,
+            slot: 0,
+            points: predicted,
+        },
+        Series {
+            name: "measured req/s".into(),
+            mark: Mark::Dots,
+            slot: 1,
+            points: measured,
+        },
+    ];
+    Ok(Chart {
+        file: "ch06_table-9.svg".into(),
+        title: "Chapter 6: the simulation's predicted requests per second against the measured ones"
+            .into(),
+        desc: "Dot chart, one row per measured server and load, requests per second on a log scale: a filled dot for what was measured, \
+               an open circle for what the visualizer's simulation predicted from the row's clients, wait and measured CPU per request. \
+               A dot inside its circle is a row the model got right. The exact numbers and errors are in the model-against-reality table above."
+            .into(),
         x: axis("requests per second (log scale)", true, xs(&series), false),
         y: lane_axis(lanes.len()),
         lanes,

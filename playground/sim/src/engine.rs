@@ -14,10 +14,19 @@
 //! A run stops (truncated) at the event cap, or at `EventLog::MAX_T` (about 2,283
 //! simulated years).
 //!
-//! Leaves out: preemption of anything but the GIL, the size of the blocking pool
-//! (offloaded calls simply overlap, as with tokio's 512 threads), CPU cores.
+//! Machine: with [`ModelSpec::cores`] set, a CPU phase also needs a free core
+//! (first come, first served; a blocking call sleeps and needs none), and each
+//! closed-loop client spends [`ModelSpec::shared_cpu_us`] on a core before its
+//! next request (the load generator on the same machine). With
+//! [`ModelSpec::blocking_pool`] set, at most that many offloaded calls run at
+//! once. Both 0 (the defaults): every lane has its own core, the pool has no
+//! limit, and a run is exactly what it was before they existed.
+//!
+//! Leaves out: preemption of anything but the GIL (a core is held until its
+//! phase or GIL slice ends, where an OS would time-slice), CPU cost of switching.
 
 use std::collections::VecDeque;
+use std::ops::Range;
 
 use crate::event::{EventKind, EventLog, Run};
 use crate::instants::Instants;
@@ -220,6 +229,8 @@ struct Req {
     next: u8,
     /// The wait is a blocking call on the loop thread.
     blocks: bool,
+    /// The wait is a blocking call offloaded to a pool of bounded size.
+    pooled: bool,
 }
 
 impl Req {
@@ -255,17 +266,46 @@ struct Engine<const K: usize, O> {
     arrival_rng: Stream,
     blocking_rng: Stream,
     pin_rng: Stream,
+    shared_rng: Stream,
     /// The idle lanes / workers.
     free: IdleLanes,
-    worker_queue: VecDeque<u32>,
+    /// Requests waiting for a worker, per process (one process but for gil-threads).
+    worker_queue: Vec<VecDeque<u32>>,
+    /// The workers (threads) of each process: a contiguous run of lanes each
+    /// (see [`ModelSpec::process_of`]).
+    process_lanes: Vec<Range<u32>>,
     /// Ready CPU phases per loop group (one group except for pinned loops).
     ready: Vec<VecDeque<u32>>,
     client_pin: Vec<Option<u32>>,
-    gil_holder: Option<u32>,
-    gil_epoch: u32,
-    gil_since: u64,
-    gil_queue: VecDeque<u32>,
+    /// One GIL per process (gil-threads).
+    gils: Vec<Gil>,
+    /// Free cores (`u32::MAX`: a core per lane) and who waits for one.
+    cores_free: u32,
+    core_queue: VecDeque<CoreUse>,
+    /// Offloaded calls running in the bounded blocking pool, and those queued.
+    pool_busy: u32,
+    pool_queue: VecDeque<u32>,
     truncated: bool,
+}
+
+/// One GIL: who holds it, since when it runs, who waits for it.
+#[derive(Default)]
+struct Gil {
+    holder: Option<u32>,
+    /// The holder has its core and runs (false while it waits for a core).
+    running: bool,
+    epoch: u32,
+    since: u64,
+    queue: VecDeque<u32>,
+}
+
+/// Something waiting for a free core.
+#[derive(Clone, Copy)]
+enum CoreUse {
+    /// A request's CPU phase on a lane.
+    Run { req: u32, lane: u32, epoch: u32 },
+    /// A closed-loop client's own CPU before its next request.
+    Client { client: u32 },
 }
 
 impl<const K: usize, O: Observer> Engine<K, O> {
@@ -282,6 +322,19 @@ impl<const K: usize, O: Observer> Engine<K, O> {
             Arrivals::Closed { clients, .. } => clients as usize,
             Arrivals::Open { .. } => 0,
         };
+        let processes = model.process_count();
+        // `process_of` splits the threads into runs in order, so each process's
+        // lanes are one range (an idle lane is found in it as fast as in all).
+        let mut process_lanes: Vec<Range<u32>> = vec![lanes..lanes; processes as usize];
+        for t in 0..lanes {
+            if let Some(r) = process_lanes.get_mut(model.process_of(t) as usize) {
+                if r.start == r.end {
+                    *r = t..t; // the process's first thread
+                }
+                debug_assert_eq!(r.end, t, "a process's threads are one run");
+                r.end = t + 1;
+            }
+        }
         Engine {
             model,
             workload,
@@ -296,14 +349,21 @@ impl<const K: usize, O: Observer> Engine<K, O> {
             arrival_rng: Stream::new(workload.seed, Draw::Arrivals),
             blocking_rng: Stream::new(workload.seed, Draw::Blocking),
             pin_rng: Stream::new(workload.seed, Draw::Pinning),
+            shared_rng: Stream::new(workload.seed, Draw::Shared),
             free: IdleLanes::all_idle(lanes),
-            worker_queue: VecDeque::new(),
+            worker_queue: (0..processes).map(|_| VecDeque::new()).collect(),
+            process_lanes,
             ready: (0..groups).map(|_| VecDeque::new()).collect(),
             client_pin: vec![None; clients],
-            gil_holder: None,
-            gil_epoch: 0,
-            gil_since: 0,
-            gil_queue: VecDeque::new(),
+            gils: (0..processes).map(|_| Gil::default()).collect(),
+            cores_free: if model.cores == 0 {
+                u32::MAX
+            } else {
+                model.cores
+            },
+            core_queue: VecDeque::new(),
+            pool_busy: 0,
+            pool_queue: VecDeque::new(),
             truncated: false,
         }
     }
@@ -333,9 +393,19 @@ impl<const K: usize, O: Observer> Engine<K, O> {
                 Timer::RunDone { req, lane, epoch } => self.run_done(req, lane, epoch),
                 Timer::WaitDone { req } => {
                     self.emit(EventKind::WaitEnd { req });
+                    if self.reqs[req as usize].pooled {
+                        self.pool_busy -= 1;
+                        if let Some(next) = self.pool_queue.pop_front() {
+                            self.start_wait(next);
+                        }
+                    }
                     self.advance(req);
                 }
-                Timer::GilTimeout { epoch } => self.gil_timeout(epoch),
+                Timer::GilTimeout { process, epoch } => self.gil_timeout(process, epoch),
+                Timer::ClientCpuDone { client } => {
+                    self.release_core();
+                    self.think(client);
+                }
             }
         }
     }
@@ -380,17 +450,20 @@ impl<const K: usize, O: Observer> Engine<K, O> {
         let wait = Self::sample(rng, w.dist, w.wait_us);
         let cpu2 = Self::sample(rng, w.dist, w.cpu_after_us);
         let kind = Self::KIND;
-        let blocks = kind == ModelKind::BlockedLoop
-            && !self.model.offload
+        // With a bounded pool, which offloaded waits are blocking calls matters too.
+        let pool = self.model.offload && self.model.blocking_pool > 0;
+        let blocking_call = kind == ModelKind::BlockedLoop
+            && (!self.model.offload || pool)
             && self.blocking_rng.uniform() < self.model.blocking_share;
+        let blocks = blocking_call && !self.model.offload;
+        let pinned_groups = kind == ModelKind::LoopPerWorker || self.gils.len() > 1;
         // Only a connection's first request picks its loop (see below).
-        let pin_draw = if kind == ModelKind::LoopPerWorker
-            && !matches!(self.client_pin.get(client as usize), Some(Some(_)))
-        {
-            self.pin_rng.uniform()
-        } else {
-            0.0
-        };
+        let pin_draw =
+            if pinned_groups && !matches!(self.client_pin.get(client as usize), Some(Some(_))) {
+                self.pin_rng.uniform()
+            } else {
+                0.0
+            };
         let client = match w.arrivals {
             Arrivals::Closed { .. } => client,
             Arrivals::Open { rate_per_s } => {
@@ -409,33 +482,58 @@ impl<const K: usize, O: Observer> Engine<K, O> {
             home: 0,
             next: 0,
             blocks,
+            pooled: blocking_call && pool,
         });
         self.emit(EventKind::Arrive { req, client });
         match Self::KIND {
             ModelKind::SyncPool | ModelKind::GilThreads => {
-                if let Some(worker) = self.free.lowest() {
+                // Several processes (gil-threads): the connection's process, as for loops.
+                let (process, idle) = if self.gils.len() > 1 {
+                    let process = self.pin(client, pin_draw, self.gils.len() as u32) as usize;
+                    let lanes = self.process_lanes[process].clone();
+                    (process, self.free.lowest_in(lanes))
+                } else {
+                    (0, self.free.lowest())
+                };
+                if let Some(worker) = idle {
                     self.free.take(worker);
                     self.bind(req, worker);
                 } else {
-                    self.worker_queue.push_back(req);
-                    let depth = self.worker_queue.len() as u32;
+                    let queue = &mut self.worker_queue[process];
+                    queue.push_back(req);
+                    let depth = queue.len() as u32;
                     self.emit(EventKind::Queued { req, depth });
                 }
             }
             ModelKind::LoopPerWorker => {
-                // The kernel gives a new connection to whichever worker's accept() wins:
-                // modelled as a uniform random pick, kept for the connection's life.
-                let lanes = self.ready.len() as u32;
-                let pick = ((pin_draw * lanes as f64) as u32).min(lanes - 1);
-                let group = match self.client_pin.get_mut(client as usize) {
-                    Some(slot) => *slot.get_or_insert(pick),
-                    None => pick,
-                };
+                let group = self.pin(client, pin_draw, self.ready.len() as u32);
                 self.bind(req, group);
             }
             ModelKind::EventLoop | ModelKind::BlockedLoop | ModelKind::WorkStealing => {
                 self.bind(req, 0)
             }
+        }
+    }
+
+    /// The kernel gives a new connection to whichever worker's accept() wins:
+    /// modelled as a random pick among `groups` (uniform, or the first taking
+    /// [`ModelSpec::pin_share`]), kept for the connection's life.
+    fn pin(&mut self, client: u32, draw: f64, groups: u32) -> u32 {
+        let share = self.model.pin_share;
+        let pick = if share > 0.0 && groups > 1 {
+            if draw < share {
+                0
+            } else {
+                let rest = (draw - share) / (1.0 - share);
+                1 + (rest * f64::from(groups - 1)) as u32
+            }
+        } else {
+            (draw * groups as f64) as u32
+        }
+        .min(groups - 1);
+        match self.client_pin.get_mut(client as usize) {
+            Some(slot) => *slot.get_or_insert(pick),
+            None => pick,
         }
     }
 
@@ -464,8 +562,16 @@ impl<const K: usize, O: Observer> Engine<K, O> {
         match next {
             None => self.finish(req),
             Some((Phase::Wait, d)) => {
-                self.emit(EventKind::WaitStart { req });
-                self.schedule(self.now + d, Timer::WaitDone { req });
+                if self.reqs[req as usize].pooled {
+                    if self.pool_busy < self.model.blocking_pool {
+                        self.start_wait(req);
+                    } else {
+                        self.pool_queue.push_back(req); // every pool thread is busy
+                    }
+                } else {
+                    self.emit(EventKind::WaitStart { req });
+                    self.schedule(self.now + d, Timer::WaitDone { req });
+                }
             }
             Some((_, d)) => {
                 self.reqs[req as usize].remaining = d;
@@ -486,6 +592,14 @@ impl<const K: usize, O: Observer> Engine<K, O> {
         }
     }
 
+    /// An offloaded blocking call gets a pool thread and starts.
+    fn start_wait(&mut self, req: u32) {
+        self.pool_busy += 1;
+        self.emit(EventKind::WaitStart { req });
+        let d = self.reqs[req as usize].phases[1];
+        self.schedule(self.now + d, Timer::WaitDone { req });
+    }
+
     fn finish(&mut self, req: u32) {
         self.emit(EventKind::Done { req });
         let (home, client) = {
@@ -493,14 +607,66 @@ impl<const K: usize, O: Observer> Engine<K, O> {
             (r.home, r.client)
         };
         if Self::KIND.holds_worker() {
-            match self.worker_queue.pop_front() {
+            let process = self.model.process_of(home) as usize;
+            match self.worker_queue[process].pop_front() {
                 Some(next) => self.bind(next, home),
                 None => self.free.release(home),
             }
         }
+        if let Arrivals::Closed { .. } = self.workload.arrivals {
+            if self.model.cores > 0 && self.model.shared_cpu_us > 0 {
+                self.want_core(CoreUse::Client { client });
+            } else {
+                self.think(client);
+            }
+        }
+    }
+
+    /// A closed-loop client thinks, then sends its next request.
+    fn think(&mut self, client: u32) {
         if let Arrivals::Closed { think_us, .. } = self.workload.arrivals {
             let think = Self::sample(&mut self.arrival_rng, self.workload.dist, think_us);
             self.schedule(self.now + think, Timer::Arrival { client });
+        }
+    }
+
+    // ---- cores -------------------------------------------------------------------------
+
+    /// Take a free core for `user`, or wait in line for one.
+    fn want_core(&mut self, user: CoreUse) {
+        if self.cores_free == 0 {
+            self.core_queue.push_back(user);
+            return;
+        }
+        if self.cores_free != u32::MAX {
+            self.cores_free -= 1;
+        }
+        self.on_core(user);
+    }
+
+    /// A CPU phase or a client's CPU ended: its core goes to the first in line.
+    fn release_core(&mut self) {
+        if self.cores_free == u32::MAX {
+            return;
+        }
+        match self.core_queue.pop_front() {
+            Some(user) => self.on_core(user),
+            None => self.cores_free += 1,
+        }
+    }
+
+    /// `user` has a core: it runs.
+    fn on_core(&mut self, user: CoreUse) {
+        match user {
+            CoreUse::Run { req, lane, epoch } => self.run_on_core(req, lane, epoch),
+            CoreUse::Client { client } => {
+                let d = Self::sample(
+                    &mut self.shared_rng,
+                    self.workload.dist,
+                    self.model.shared_cpu_us,
+                );
+                self.schedule(self.now + d, Timer::ClientCpuDone { client });
+            }
         }
     }
 
@@ -541,8 +707,19 @@ impl<const K: usize, O: Observer> Engine<K, O> {
         }
     }
 
+    /// Run the request's phase on `lane`: a CPU phase once it has a core, a
+    /// blocking call (which sleeps) at once.
     #[inline(always)]
     fn start_run(&mut self, req: u32, lane: u32, epoch: u32) {
+        if self.cores_free == u32::MAX || self.reqs[req as usize].in_block() {
+            self.run_on_core(req, lane, epoch);
+        } else {
+            self.want_core(CoreUse::Run { req, lane, epoch });
+        }
+    }
+
+    #[inline(always)]
+    fn run_on_core(&mut self, req: u32, lane: u32, epoch: u32) {
         let r = &self.reqs[req as usize];
         let blocking = r.in_block();
         let remaining = r.remaining;
@@ -552,15 +729,31 @@ impl<const K: usize, O: Observer> Engine<K, O> {
             EventKind::CpuStart { req, lane }
         });
         self.schedule(self.now + remaining, Timer::RunDone { req, lane, epoch });
+        if Self::KIND == ModelKind::GilThreads {
+            // The GIL holder runs from now: its slice and the waiters' timeout start here.
+            let process = self.model.process_of(lane);
+            let gil = &mut self.gils[process as usize];
+            gil.running = true;
+            gil.since = self.now;
+            if !gil.queue.is_empty() {
+                let epoch = gil.epoch;
+                self.schedule(
+                    self.now + self.model.switch_interval_us,
+                    Timer::GilTimeout { process, epoch },
+                );
+            }
+        }
     }
 
     fn run_done(&mut self, req: u32, lane: u32, epoch: u32) {
         let kind = Self::KIND;
         if kind == ModelKind::GilThreads {
-            if epoch != self.gil_epoch || self.gil_holder != Some(req) {
+            let gil = &self.gils[self.model.process_of(lane) as usize];
+            if epoch != gil.epoch || gil.holder != Some(req) {
                 return; // preempted: a later RunDone will finish this phase
             }
             self.emit(EventKind::CpuEnd { req, lane });
+            self.release_core();
             self.release_gil(req, lane, false);
             self.advance(req);
             return;
@@ -571,6 +764,9 @@ impl<const K: usize, O: Observer> Engine<K, O> {
         } else {
             EventKind::CpuEnd { req, lane }
         });
+        if !blocking {
+            self.release_core();
+        }
         if kind == ModelKind::SyncPool {
             self.advance(req);
             return;
@@ -581,42 +777,37 @@ impl<const K: usize, O: Observer> Engine<K, O> {
         self.dispatch(group);
     }
 
-    // ---- the GIL -----------------------------------------------------------------------
+    // ---- the GIL (one per process) -------------------------------------------------
 
     fn want_gil(&mut self, req: u32) {
         let thread = self.reqs[req as usize].home;
-        if self.gil_holder.is_none() {
+        let process = self.model.process_of(thread);
+        let gil = &mut self.gils[process as usize];
+        if gil.holder.is_none() {
             self.acquire_gil(req);
             return;
         }
+        gil.queue.push_back(req);
+        let (first, epoch) = (gil.queue.len() == 1, gil.epoch);
         self.emit(EventKind::GilWait { req, thread });
-        self.gil_queue.push_back(req);
-        if self.gil_queue.len() == 1 {
+        if first {
             // CPython: a waiter waits one switch interval, then asks the holder to drop.
             self.schedule(
                 self.now + self.model.switch_interval_us,
-                Timer::GilTimeout {
-                    epoch: self.gil_epoch,
-                },
+                Timer::GilTimeout { process, epoch },
             );
         }
     }
 
     fn acquire_gil(&mut self, req: u32) {
         let thread = self.reqs[req as usize].home;
-        self.gil_holder = Some(req);
-        self.gil_epoch = self.gil_epoch.wrapping_add(1);
-        self.gil_since = self.now;
+        let gil = &mut self.gils[self.model.process_of(thread) as usize];
+        gil.holder = Some(req);
+        gil.running = false;
+        gil.epoch = gil.epoch.wrapping_add(1);
+        let epoch = gil.epoch;
         self.emit(EventKind::GilAcquire { req, thread });
-        self.start_run(req, thread, self.gil_epoch);
-        if !self.gil_queue.is_empty() {
-            self.schedule(
-                self.now + self.model.switch_interval_us,
-                Timer::GilTimeout {
-                    epoch: self.gil_epoch,
-                },
-            );
-        }
+        self.start_run(req, thread, epoch);
     }
 
     fn release_gil(&mut self, req: u32, thread: u32, forced: bool) {
@@ -625,20 +816,25 @@ impl<const K: usize, O: Observer> Engine<K, O> {
             thread,
             forced,
         });
-        self.gil_holder = None;
-        if let Some(next) = self.gil_queue.pop_front() {
+        let gil = &mut self.gils[self.model.process_of(thread) as usize];
+        gil.holder = None;
+        gil.running = false;
+        if let Some(next) = gil.queue.pop_front() {
             self.acquire_gil(next);
         }
     }
 
-    fn gil_timeout(&mut self, epoch: u32) {
-        let Some(holder) = self.gil_holder else {
+    fn gil_timeout(&mut self, process: u32, epoch: u32) {
+        let gil = &self.gils[process as usize];
+        let Some(holder) = gil.holder else {
             return;
         };
-        if epoch != self.gil_epoch || self.gil_queue.is_empty() {
+        // A holder still waiting for a core is not asked to drop: its own
+        // timeout starts when it runs.
+        if epoch != gil.epoch || gil.queue.is_empty() || !gil.running {
             return;
         }
-        let ran = self.now - self.gil_since;
+        let ran = self.now - gil.since;
         let r = &mut self.reqs[holder as usize];
         if ran >= r.remaining {
             return; // finishing at this very instant anyway
@@ -649,19 +845,22 @@ impl<const K: usize, O: Observer> Engine<K, O> {
             req: holder,
             lane: thread,
         });
+        self.release_core();
         // Forced drop: the holder goes to the back of the line, the first waiter runs.
-        let next = self.gil_queue.pop_front().expect("checked non-empty");
+        let gil = &mut self.gils[process as usize];
+        let next = gil.queue.pop_front().expect("checked non-empty");
+        gil.holder = None;
+        gil.running = false;
+        gil.queue.push_back(holder);
         self.emit(EventKind::GilRelease {
             req: holder,
             thread,
             forced: true,
         });
-        self.gil_holder = None;
         self.emit(EventKind::GilWait {
             req: holder,
             thread,
         });
-        self.gil_queue.push_back(holder);
         self.acquire_gil(next);
     }
 }

@@ -17,8 +17,9 @@
 //! writes it, without keeping the log: [`simulate_shown`] ([`simulate_observed`]
 //! keeps the log too, [`simulate_with_metrics`] computes the metrics alone).
 //!
-//! What it leaves out: CPU cores (each worker/thread is assumed to have its own core),
-//! network and parsing costs, OS scheduling noise, memory. It is a teaching model,
+//! What it leaves out: CPU cores unless [`ModelSpec::cores`] is set (by default each
+//! worker/thread has its own core), network and parsing costs, OS scheduling
+//! noise, memory. It is a teaching model,
 //! not a capacity planner.
 
 mod engine;

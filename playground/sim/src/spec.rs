@@ -152,6 +152,35 @@ pub struct ModelSpec {
     /// blocked-loop: run blocking calls in a blocking pool instead of on the loop
     /// (the lab's `spawn-blocking`).
     pub offload: bool,
+    /// blocked-loop with `offload`: how many blocking calls the pool runs at
+    /// once; the rest queue for a thread (FastAPI's `def` endpoints: 40 per
+    /// worker; tokio's `spawn_blocking`: 512). 0: no limit.
+    #[serde(default)]
+    pub blocking_pool: u32,
+    /// gil-threads: processes the `workers` threads are split into, each with
+    /// its own GIL; a connection stays with the process that accepted it
+    /// (gunicorn `gthread`: `--workers` processes × `--threads`).
+    #[serde(default = "one")]
+    pub processes: u32,
+    /// CPU cores the lanes share: at most this many CPU phases run at once,
+    /// the others wait for a core in line. 0: a core for every lane.
+    #[serde(default)]
+    pub cores: u32,
+    /// With `cores`: CPU each closed-loop client spends per request on the
+    /// same cores before it sends the next one (the load generator, or a
+    /// database on the same machine), mean µs.
+    #[serde(default)]
+    pub shared_cpu_us: u64,
+    /// loop-per-worker, and gil-threads with several processes: the share
+    /// (0..=1) of connections the first loop / process accepts, the rest
+    /// spread evenly (a kernel's accept is rarely even between processes
+    /// racing for it). 0: every connection picks one at random.
+    #[serde(default)]
+    pub pin_share: f64,
+}
+
+fn one() -> u32 {
+    1
 }
 
 impl ModelSpec {
@@ -164,6 +193,29 @@ impl ModelSpec {
             switch_interval_us: 5_000,
             blocking_share: 0.5,
             offload: false,
+            blocking_pool: 0,
+            processes: 1,
+            cores: 0,
+            shared_cpu_us: 0,
+            pin_share: 0.0,
+        }
+    }
+
+    /// The process (gil-threads: which GIL) thread `thread` belongs to: the
+    /// threads are split into `processes` runs of about equal length.
+    pub fn process_of(&self, thread: u32) -> u32 {
+        if self.kind != ModelKind::GilThreads || self.processes <= 1 {
+            return 0;
+        }
+        (u64::from(thread) * u64::from(self.processes) / u64::from(self.workers.max(1))) as u32
+    }
+
+    /// How many processes (GILs) the model has: `processes` for gil-threads, else 1.
+    pub fn process_count(&self) -> u32 {
+        if self.kind == ModelKind::GilThreads {
+            self.processes.clamp(1, self.workers.max(1))
+        } else {
+            1
         }
     }
 
@@ -184,6 +236,33 @@ impl ModelSpec {
             "switch interval (µs)",
             &mut notes,
         );
+        clamp_u32(
+            &mut self.blocking_pool,
+            0,
+            limits.max_clients,
+            "blocking pool",
+            &mut notes,
+        );
+        clamp_u32(
+            &mut self.processes,
+            1,
+            self.workers,
+            "processes",
+            &mut notes,
+        );
+        clamp_u32(&mut self.cores, 0, limits.max_workers, "cores", &mut notes);
+        clamp_u64(
+            &mut self.shared_cpu_us,
+            0,
+            limits.max_phase_us,
+            "shared CPU (µs)",
+            &mut notes,
+        );
+        if !(0.0..=1.0).contains(&self.pin_share) || self.pin_share.is_nan() {
+            let v = if self.pin_share > 1.0 { 1.0 } else { 0.0 };
+            notes.push(format!("pinned share clamped to {v}"));
+            self.pin_share = v;
+        }
         if !(0.0..=1.0).contains(&self.blocking_share) || self.blocking_share.is_nan() {
             let v = if self.blocking_share > 1.0 { 1.0 } else { 0.0 };
             notes.push(format!("blocking share clamped to {v}"));

@@ -21,8 +21,11 @@ pub enum Draw {
     Arrivals = 1,
     /// Blocking-loop model: whether each request's wait blocks the loop.
     Blocking = 2,
-    /// Pinned-loops model: the loop each new connection is pinned to.
+    /// Pinned-loops model (and gil-threads with several processes): the loop
+    /// or process each new connection is pinned to.
     Pinning = 3,
+    /// The clients' own CPU per request on shared cores (exponential only).
+    Shared = 4,
 }
 
 /// One stream of uniform draws from the run's seed.

@@ -17,10 +17,26 @@ use std::collections::{BinaryHeap, VecDeque};
 /// What a timer does when it fires.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Timer {
-    Arrival { client: u32 },
-    RunDone { req: u32, lane: u32, epoch: u32 },
-    WaitDone { req: u32 },
-    GilTimeout { epoch: u32 },
+    Arrival {
+        client: u32,
+    },
+    RunDone {
+        req: u32,
+        lane: u32,
+        epoch: u32,
+    },
+    WaitDone {
+        req: u32,
+    },
+    /// `process`: whose GIL (gil-threads with several processes).
+    GilTimeout {
+        process: u32,
+        epoch: u32,
+    },
+    /// A closed-loop client's own CPU (the load generator's) on a shared core is done.
+    ClientCpuDone {
+        client: u32,
+    },
 }
 
 impl Timer {
@@ -31,11 +47,12 @@ impl Timer {
             Timer::RunDone { .. } => 1,
             Timer::WaitDone { .. } => 2,
             Timer::GilTimeout { .. } => 3,
+            Timer::ClientCpuDone { .. } => 4,
         }
     }
 }
 
-const CLASSES: usize = 4;
+const CLASSES: usize = 5;
 
 /// A pending timer; ordered by (time, scheduling order), earliest first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -137,7 +154,10 @@ mod tests {
                     epoch: 0,
                 },
                 2 => Timer::WaitDone { req: i },
-                _ => Timer::GilTimeout { epoch: i },
+                _ => Timer::GilTimeout {
+                    process: 0,
+                    epoch: i,
+                },
             };
             q.push(now + delay, timer);
             expected.push((now + delay, i, timer));

@@ -52,24 +52,41 @@ fn open_cpu_only(rate_per_s: f64, service_us: u64, requests: u32) -> Workload {
 fn check_invariants(run: &Run) {
     let mut last = 0;
     let mut running: Vec<Option<u32>> = vec![None; run.lanes as usize];
-    let mut gil: Option<u32> = None;
+    // One GIL per process; with a number of cores, no more CPU phases at once.
+    let mut gil: Vec<Option<u32>> = vec![None; run.model.process_count() as usize];
+    let mut on_cores = 0u32;
     for e in &run.events {
         assert!(e.t >= last, "time went backwards at {e:?}");
         last = e.t;
         match e.kind {
             EventKind::CpuStart { req, lane } | EventKind::BlockStart { req, lane } => {
+                if matches!(e.kind, EventKind::CpuStart { .. }) {
+                    on_cores += 1;
+                    assert!(
+                        run.model.cores == 0 || on_cores <= run.model.cores,
+                        "{on_cores} CPU phases on {} cores at {e:?}",
+                        run.model.cores
+                    );
+                }
                 let slot = &mut running[lane as usize];
                 assert_eq!(*slot, None, "lane {lane} runs two requests at {e:?}");
                 *slot = Some(req);
             }
             EventKind::CpuEnd { req, lane } | EventKind::BlockEnd { req, lane } => {
+                if matches!(e.kind, EventKind::CpuEnd { .. }) {
+                    on_cores -= 1;
+                }
                 assert_eq!(running[lane as usize].take(), Some(req), "bad end {e:?}");
             }
-            EventKind::GilAcquire { req, .. } => {
-                assert_eq!(gil, None, "two GIL holders at {e:?}");
-                gil = Some(req);
+            EventKind::GilAcquire { req, thread } => {
+                let gil = &mut gil[run.model.process_of(thread) as usize];
+                assert_eq!(*gil, None, "two GIL holders in one process at {e:?}");
+                *gil = Some(req);
             }
-            EventKind::GilRelease { req, .. } => assert_eq!(gil.take(), Some(req)),
+            EventKind::GilRelease { req, thread, .. } => {
+                let gil = &mut gil[run.model.process_of(thread) as usize];
+                assert_eq!(gil.take(), Some(req));
+            }
             _ => {}
         }
     }
@@ -307,19 +324,31 @@ fn snapshot_of_a_tiny_pool_and_loop() {
 
 fn any_model() -> impl Strategy<Value = ModelSpec> {
     (
-        0..6usize,
-        1..8u32,
-        100..20_000u64,
-        0.0..1.0f64,
-        any::<bool>(),
+        (
+            0..6usize,
+            1..8u32,
+            100..20_000u64,
+            0.0..1.0f64,
+            any::<bool>(),
+        ),
+        // The machine: blocking pool, processes, cores (0: no limit), clients' CPU.
+        (0..4u32, 1..4u32, 0..4u32, 0..500u64),
     )
         .prop_map(
-            |(k, workers, switch_interval_us, blocking_share, offload)| ModelSpec {
+            |(
+                (k, workers, switch_interval_us, blocking_share, offload),
+                (blocking_pool, processes, cores, shared_cpu_us),
+            )| ModelSpec {
                 kind: ModelKind::ALL[k],
                 workers,
                 switch_interval_us,
                 blocking_share,
                 offload,
+                blocking_pool,
+                processes,
+                cores,
+                shared_cpu_us,
+                pin_share: 0.0,
             },
         )
 }
@@ -414,4 +443,119 @@ fn a_blocking_call_delays_exactly_the_requests_that_wait_behind_it() {
     let m = Metrics::from_run(&simulate(spec, w, &Limits::default()));
     assert_eq!(m.delayed_by_block, [1, 2, 3, 4, 5]);
     assert_eq!(m.loop_blocked_ms, 60.0);
+}
+
+/// Throughput of a closed-loop run of `requests` requests.
+fn throughput(spec: ModelSpec, w: Workload) -> f64 {
+    let m = Metrics::from_run(&simulate(spec, w, &Limits::default()));
+    m.throughput_per_s
+}
+
+#[test]
+fn a_blocking_pool_of_40_serves_40_waits_at_once() {
+    // FastAPI's `def` endpoints: 100 clients, every handler waits 50 ms on one
+    // of 40 pool threads: 40 / 50 ms = 800 req/s; no limit: all 100 overlap.
+    let w = closed(100, 0, 50_000, 4_000, Dist::Fixed, 1);
+    let unbounded = ModelSpec {
+        blocking_share: 1.0,
+        offload: true,
+        ..ModelSpec::new(ModelKind::BlockedLoop, 1)
+    };
+    let pool = ModelSpec {
+        blocking_pool: 40,
+        ..unbounded
+    };
+    let (x, y) = (throughput(pool, w), throughput(unbounded, w));
+    assert!((x - 800.0).abs() < 8.0, "{x}");
+    assert!((y - 2_000.0).abs() < 20.0, "{y}");
+}
+
+#[test]
+fn lanes_share_the_cores_and_the_clients_cpu_takes_its_part() {
+    // CPU only, 1 ms a request (0.5 before + 0.5 after): 4 workers on their
+    // own cores do 4,000 req/s; on 2 cores, 2,000.
+    let w = closed(50, 500, 0, 4_000, Dist::Fixed, 1);
+    let pool = ModelSpec::new(ModelKind::SyncPool, 4);
+    assert!((throughput(pool, w) - 4_000.0).abs() < 40.0);
+    let two = ModelSpec { cores: 2, ..pool };
+    let x = throughput(two, w);
+    assert!((x - 2_000.0).abs() < 20.0, "{x}");
+    // The clients spend 1 ms of CPU per request on the same 2 cores too:
+    // 2 cores / 2 ms = 1,000 req/s.
+    let shared = ModelSpec {
+        shared_cpu_us: 1_000,
+        ..two
+    };
+    let x = throughput(shared, w);
+    assert!((x - 1_000.0).abs() < 15.0, "{x}");
+    // A blocking call sleeps: it needs no core (1 loop, 0 CPU, 10 ms sleeps).
+    let blocked = ModelSpec {
+        blocking_share: 1.0,
+        cores: 1,
+        ..ModelSpec::new(ModelKind::BlockedLoop, 1)
+    };
+    let x = throughput(blocked, closed(4, 0, 10_000, 200, Dist::Fixed, 1));
+    assert!((x - 100.0).abs() < 1.0, "{x}");
+}
+
+#[test]
+fn each_process_has_its_own_gil() {
+    // CPU only, 1 ms a request, 4 threads: one GIL runs 1,000 req/s; two
+    // processes of 2 threads, each with its GIL, 2,000 (on cores enough).
+    let w = closed(40, 500, 0, 4_000, Dist::Fixed, 1);
+    let one = ModelSpec::new(ModelKind::GilThreads, 4);
+    let two = ModelSpec {
+        processes: 2,
+        ..one
+    };
+    let (x, y) = (throughput(one, w), throughput(two, w));
+    assert!((x - 1_000.0).abs() < 10.0, "{x}");
+    assert!((y - 2_000.0).abs() < 60.0, "{y}");
+    // One GIL holder per process, never two in one (check_invariants).
+    let run = simulate(
+        two,
+        closed(2, 500, 1_000, 200, Dist::Fixed, 3),
+        &Limits::default(),
+    );
+    check_invariants(&run);
+}
+
+#[test]
+fn a_process_of_many_threads_uses_only_its_own() {
+    // 1,000 threads in 3 processes (0..334, 334..667, 667..1,000: runs across the
+    // idle-lane set's 64-lane words), 1,000 connections waiting 50 ms: each
+    // connection's requests run on threads of its one process, lowest idle
+    // thread first, and threads past the first 64 of every process take requests.
+    let spec = ModelSpec {
+        processes: 3,
+        ..ModelSpec::new(ModelKind::GilThreads, 1_000)
+    };
+    let run = simulate(
+        spec,
+        closed(1_000, 10, 50_000, 5_000, Dist::Fixed, 1),
+        &Limits::default(),
+    );
+    check_invariants(&run);
+    let starts = [0, 334, 667];
+    let mut client_of = std::collections::HashMap::new();
+    let mut process_of_client = std::collections::HashMap::new();
+    let mut top = [0; 3];
+    for e in run.events.iter() {
+        match e.kind {
+            EventKind::Arrive { req, client } => {
+                client_of.insert(req, client);
+            }
+            EventKind::Start { req, worker } => {
+                let p = spec.process_of(worker) as usize;
+                assert!(worker >= starts[p], "{worker} in process {p}");
+                let first = *process_of_client.entry(client_of[&req]).or_insert(p);
+                assert_eq!(first, p, "request {req} left its connection's process");
+                top[p] = top[p].max(worker);
+            }
+            _ => {}
+        }
+    }
+    for (p, (&top, &start)) in top.iter().zip(&starts).enumerate() {
+        assert!(top >= start + 64, "process {p}: threads up to {top} only");
+    }
 }
