@@ -7,6 +7,7 @@
 //! | `proc_counters` | read a process's CPU, run-queue wait and memory from /proc       |
 //! | `fd_limit`      | raise the open-file limit (`rlimit`)                             |
 //! | `memory`        | probe what idle connections and parked threads cost             |
+//! | `overload`      | open-loop overload against a limit: shed, bounded, recovered     |
 //! | `child`         | start an example again in `serve` mode, as a child process       |
 //! | `cli`           | the examples' flags and their `serve` subcommand                 |
 //!
@@ -20,15 +21,17 @@ pub mod child;
 pub mod cli;
 pub mod fd_limit;
 pub mod memory;
+pub mod overload;
 pub mod proc_counters;
 pub mod table;
 pub mod trial;
 
-pub use child::serve_in_child;
-pub use cli::{ChapterArgs, ChapterCommand, ServeArgs, serve_main};
+pub use child::{serve_in_child, serve_in_child_limited};
+pub use cli::{ChapterArgs, ChapterCommand, ServeArgs, serve_main, serve_with};
 pub use fd_limit::raise_fd_limit;
 pub use memory::{MemoryCost, idle_connection_cost, parked_thread_cost};
-pub use proc_counters::{CpuUse, kernel_stack_bytes, rss_bytes, virtual_bytes};
+pub use overload::{OverloadPlan, overload_table, recovered_after, run_overload};
+pub use proc_counters::{CpuUse, kernel_stack_bytes, peak_rss_bytes, rss_bytes, virtual_bytes};
 pub use table::{CUT_SHORT, cut_short_note, latency_cell, outcome_table};
 pub use trial::{
     Outcome, REQUEST_TIMEOUT, Schedule, Trial, load_threads, run_trial, run_trial_in_child,

@@ -15,6 +15,15 @@ use crate::process::{ChildServer, Ready};
 /// Starts `exe serve --model M --workers K --port 0` (an example running
 /// itself again, in `serve` mode) and waits for its address.
 pub fn serve_in_child(exe: &Path, model: Model) -> anyhow::Result<ChildServer> {
+    serve_in_child_limited(exe, model, None)
+}
+
+/// [`serve_in_child`], adding `--limit-concurrency N` when `limit` is set.
+pub fn serve_in_child_limited(
+    exe: &Path,
+    model: Model,
+    limit: Option<usize>,
+) -> anyhow::Result<ChildServer> {
     let mut command = Command::new(exe);
     command.args([
         "serve",
@@ -25,6 +34,9 @@ pub fn serve_in_child(exe: &Path, model: Model) -> anyhow::Result<ChildServer> {
         "--workers",
     ]);
     command.arg(model.workers().to_string());
+    if let Some(limit) = limit {
+        command.arg("--limit-concurrency").arg(limit.to_string());
+    }
     ChildServer::start(command, Ready::Announces("listening on"), SERVE_READY)
 }
 

@@ -12,18 +12,23 @@ use crate::api::{Model, ModelKind, Options, serve_until_signal};
 /// The examples' `serve` subcommand: one model alone on `port` (for curl or
 /// wrk) until Ctrl-C or SIGTERM.
 pub fn serve_main(model: Model, port: u16, db_latency: Duration) -> anyhow::Result<()> {
+    let options = Options {
+        db_latency,
+        ..Options::default()
+    };
+    serve_with(model, port, &options)
+}
+
+/// [`serve_main`] with every setting of [`Options`].
+pub fn serve_with(model: Model, port: u16, options: &Options) -> anyhow::Result<()> {
     if let Err(why) = raise_fd_limit() {
         eprintln!("could not raise the open-file limit: {why}");
     }
     let addr: SocketAddr = ([127, 0, 0, 1], port).into();
-    let options = Options {
-        db_latency,
-        db_path: None,
-    };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(serve_until_signal(model, addr, &options, |_| async {
+    runtime.block_on(serve_until_signal(model, addr, options, |_| async {
         if let Err(why) = crate::lifespan::server::wait_for_signal().await {
             eprintln!("cannot wait for SIGTERM or Ctrl-C ({why}): stopping");
         }
@@ -67,12 +72,23 @@ pub struct ServeArgs {
     /// Simulated database round trip added to every /users query, in ms.
     #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=10_000))]
     pub db_latency_ms: u64,
+    /// Answer 503 (with Retry-After) when this many requests are already
+    /// inside the server, like uvicorn's `--limit-concurrency`. The axum
+    /// models only (event-loop, work-stealing, blocked-loop, spawn-blocking);
+    /// without it, requests queue without limit.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub limit_concurrency: Option<u32>,
 }
 
 impl ServeArgs {
     /// Runs [`serve_main`] with these flags.
     pub fn run(&self) -> anyhow::Result<()> {
         let model = Model::new(self.model, usize::from(self.workers));
-        serve_main(model, self.port, Duration::from_millis(self.db_latency_ms))
+        let options = Options {
+            db_latency: Duration::from_millis(self.db_latency_ms),
+            limit_concurrency: self.limit_concurrency.map(|n| n as usize),
+            ..Options::default()
+        };
+        serve_with(model, self.port, &options)
     }
 }

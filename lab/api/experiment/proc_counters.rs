@@ -101,6 +101,12 @@ pub fn rss_bytes(pid: u32) -> Option<u64> {
     Some(proc_of(pid)?.status().ok()?.vmrss? * 1024)
 }
 
+/// Peak resident memory (VmHWM, the high-water mark since the process
+/// started) of process `pid` in bytes.
+pub fn peak_rss_bytes(pid: u32) -> Option<u64> {
+    Some(proc_of(pid)?.status().ok()?.vmhwm? * 1024)
+}
+
 /// Virtual memory (VmSize) of process `pid` in bytes, from /proc (Linux).
 pub fn virtual_bytes(pid: u32) -> Option<u64> {
     Some(proc_of(pid)?.status().ok()?.vmsize? * 1024)
@@ -123,6 +129,7 @@ mod tests {
         let cpu = CpuUse::read(me).expect("/proc/self is readable");
         assert!(cpu.cpu() > Duration::ZERO, "{cpu:?}");
         assert!(rss_bytes(me).unwrap() > 1024 * 1024);
+        assert!(peak_rss_bytes(me).unwrap() >= rss_bytes(me).unwrap());
         assert!(virtual_bytes(me).unwrap() >= rss_bytes(me).unwrap());
         assert!(kernel_stack_bytes().unwrap() > 0);
     }
