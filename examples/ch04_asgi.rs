@@ -8,8 +8,8 @@
 //! `--overload`, the load-shedding figure instead: open-loop arrivals at
 //! twice spawn-blocking's capacity against `--limit-concurrency`.
 //!
-//! Run it:   cargo run --release --example ch04_asgi            (about 65 s)
-//!           cargo run --release --example ch04_asgi -- --quick (about 17 s)
+//! Run it:   cargo run --release --example ch04_asgi            (about 50 s)
+//!           cargo run --release --example ch04_asgi -- --quick (about 12 s)
 //!           cargo run --release --example ch04_asgi -- --overload  (about 36 s; --quick: 6 s)
 //! One server alone, for curl or wrk (Ctrl-C or SIGTERM stops it):
 //!           cargo run --release --example ch04_asgi -- serve --model event-loop --port 8000
@@ -52,14 +52,22 @@ fn main() -> anyhow::Result<()> {
     }
     print_banner("Chapter 4: event loops (ASGI) against Little's law");
     let fd_limit = raise_fd_limit();
-    let (warmup, duration, idle) = if cli.quick {
+    // Quick: enough for every queue to fill (W = 50 ms; 1,000 connections
+    // open in well under the warm-up) and a few hundred answers per row.
+    let (warmup, duration, idle, held) = if cli.quick {
         (
-            Duration::from_millis(250),
-            Duration::from_millis(700),
+            Duration::from_millis(200),
+            Duration::from_millis(500),
             1_000,
+            200,
         )
     } else {
-        (Duration::from_secs(1), Duration::from_secs(4), 10_000)
+        (
+            Duration::from_millis(750),
+            Duration::from_secs(3),
+            10_000,
+            1_000,
+        )
     };
     let wait = Duration::from_millis(cli.wait_ms);
     // ANCHOR: models
@@ -106,14 +114,20 @@ fn main() -> anyhow::Result<()> {
     }
     let exe = std::env::current_exe()?;
     let mut table = Table::new(MemoryCost::HEADER);
+    eprintln!("idle connections: {idle} on each event loop, {held} holding a thread each");
     let event_loop = idle_connection_cost(&exe, Model::EventLoop, idle)?;
     table.row(event_loop.row("idle connection, event-loop (axum)"));
     let per_worker = idle_connection_cost(&exe, Model::LoopPerWorker { workers: 2 }, idle)?;
     table.row(per_worker.row("idle connection, loop-per-worker (actix)"));
-    let threads = parked_thread_cost(1_000)?;
+    // tiny_http gives each connection a thread for its whole life.
+    let holding = idle_connection_cost(&exe, Model::Rouille { threads: 32 }, held)?;
+    table.row(holding.row("idle connection holding a thread (rouille)"));
+    let threads = parked_thread_cost(held)?;
     table.row(threads.row("parked OS thread (2 MiB stack reserved)"));
     print!("{table}");
-    println!("(connections: the server's RSS, measured in a child process; threads: this process)");
+    println!(
+        "(connections: the server's RSS and threads, measured in a child process; parked threads:\n this process; kernel stack: machine-wide, from /proc/meminfo)"
+    );
     println!(
         "(server stopped {} after SIGTERM)",
         lab::report::human(event_loop.stop_took.unwrap_or_default())

@@ -281,11 +281,12 @@ pub fn start(model: Model, addr: SocketAddr, options: &Options) -> anyhow::Resul
     let axum_only = |what: &str| {
         anyhow::anyhow!("--limit-concurrency is for the axum models; {what} queues in its own way")
     };
-    match (model, limit) {
-        (Model::SyncPool { .. } | Model::Rouille { .. } | Model::LoopPerWorker { .. }, Some(_)) => {
-            return Err(axum_only(model.kind().name()));
-        }
-        _ => {}
+    let queues_elsewhere = matches!(
+        model,
+        Model::SyncPool { .. } | Model::Rouille { .. } | Model::LoopPerWorker { .. }
+    );
+    if queues_elsewhere && limit.is_some() {
+        return Err(axum_only(model.kind().name()));
     }
     let mut server = match model {
         Model::SyncPool { threads } => sync_workers::start(addr, threads, sync_app)?,

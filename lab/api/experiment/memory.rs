@@ -9,7 +9,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::child::serve_in_child;
-use super::proc_counters::{kernel_stack_bytes, rss_bytes, virtual_bytes};
+use super::proc_counters::{kernel_stack_bytes, rss_bytes, thread_count, virtual_bytes};
 use crate::api::Model;
 use crate::report::Cell;
 
@@ -22,6 +22,9 @@ pub struct MemoryCost {
     /// Growth of the kernel's thread stacks (`KernelStack` in /proc/meminfo,
     /// machine-wide): memory a thread costs that no process's RSS shows.
     pub kernel_stack_delta: Option<u64>,
+    /// Threads the process gained: none on an event loop, one per
+    /// connection where each connection holds a thread.
+    pub threads_delta: u64,
     /// For a child server: how long it took to exit after SIGTERM.
     pub stop_took: Option<Duration>,
 }
@@ -32,19 +35,20 @@ impl MemoryCost {
     }
 
     /// The header matching [`MemoryCost::row`].
-    pub const HEADER: [&'static str; 6] = [
+    pub const HEADER: [&'static str; 7] = [
         "what",
         "count",
+        "threads added",
         "RSS delta",
         "RSS per item",
         "virtual per item",
         "kernel stack per item",
     ];
 
-    /// A table row: what, count, RSS delta, RSS per item, virtual per item,
+    /// A table row: what, count, threads added, RSS delta, RSS per item, virtual per item,
     /// kernel stack per item.
     /// Byte columns hold KiB or MiB as their value, as their text reads.
-    pub fn row(&self, what: &str) -> [Cell; 6] {
+    pub fn row(&self, what: &str) -> [Cell; 7] {
         let per = |b: u64| {
             let kib = b as f64 / 1024.0 / self.count.max(1) as f64;
             Cell::measured(format!("{kib:.1} KiB"), kib)
@@ -53,6 +57,7 @@ impl MemoryCost {
         [
             Cell::from(what),
             Cell::from(self.count),
+            Cell::from(self.threads_delta),
             Cell::measured(format!("{mib:.1} MiB"), mib),
             per(self.rss_delta),
             per(self.virtual_delta),
@@ -64,8 +69,9 @@ impl MemoryCost {
 // ANCHOR: idle_connections
 /// Starts `exe serve --model MODEL` as a child process, opens
 /// `count` keep-alive connections that each send one `GET /hello` and then
-/// stay idle, and reports how much the server's RSS grew. The clients live in
-/// this process, so only the server's memory is counted.
+/// stay idle, and reports how much the server's RSS and threads grew (and
+/// the machine's kernel stacks: a thread per connection shows there). The
+/// clients live in this process, so only the server's memory is counted.
 pub fn idle_connection_cost(exe: &Path, model: Model, count: usize) -> anyhow::Result<MemoryCost> {
     let mut child = serve_in_child(exe, model)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -75,18 +81,20 @@ pub fn idle_connection_cost(exe: &Path, model: Model, count: usize) -> anyhow::R
     let pid = child.pid();
     let result = runtime.block_on(async move {
         let _warm = open_idle(addr, 100).await?; // first allocations are not per connection
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        let (rss0, virt0) = (rss_bytes(pid), virtual_bytes(pid));
+        tokio::time::sleep(SETTLE).await;
+        let reading = || (rss_bytes(pid), virtual_bytes(pid), kernel_stack_bytes());
+        let ((rss0, virt0, kstack0), threads0) = (reading(), thread_count(pid));
         let connections = open_idle(addr, count).await?;
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        let (rss1, virt1) = (rss_bytes(pid), virtual_bytes(pid));
+        tokio::time::sleep(SETTLE).await;
+        let ((rss1, virt1, kstack1), threads1) = (reading(), thread_count(pid));
         drop(connections);
         let delta = |a: Option<u64>, b: Option<u64>| b.unwrap_or(0).saturating_sub(a.unwrap_or(0));
         anyhow::Ok(MemoryCost {
             count,
             rss_delta: delta(rss0, rss1),
             virtual_delta: delta(virt0, virt1),
-            kernel_stack_delta: None,
+            kernel_stack_delta: Some(delta(kstack0, kstack1)),
+            threads_delta: delta(threads0, threads1),
             stop_took: None,
         })
     });
@@ -95,6 +103,10 @@ pub fn idle_connection_cost(exe: &Path, model: Model, count: usize) -> anyhow::R
     cost.stop_took = (!stopped.killed).then_some(stopped.took);
     Ok(cost)
 }
+
+/// How long the server gets to finish its work on new connections before
+/// its memory is read.
+const SETTLE: Duration = Duration::from_millis(300);
 
 /// Opens `count` connections, sends one request on each and reads the
 /// answer, then returns them still open (idle keep-alive).
@@ -146,6 +158,7 @@ pub fn parked_thread_cost(count: usize) -> anyhow::Result<MemoryCost> {
         rss_delta: delta(rss0, rss1),
         virtual_delta: delta(virt0, virt1),
         kernel_stack_delta: Some(delta(kstack0, kstack1)),
+        threads_delta: count as u64,
         stop_took: None,
     })
 }

@@ -107,6 +107,11 @@ pub fn peak_rss_bytes(pid: u32) -> Option<u64> {
     Some(proc_of(pid)?.status().ok()?.vmhwm? * 1024)
 }
 
+/// How many threads process `pid` has now.
+pub fn thread_count(pid: u32) -> Option<u64> {
+    u64::try_from(proc_of(pid)?.stat().ok()?.num_threads).ok()
+}
+
 /// Virtual memory (VmSize) of process `pid` in bytes, from /proc (Linux).
 pub fn virtual_bytes(pid: u32) -> Option<u64> {
     Some(proc_of(pid)?.status().ok()?.vmsize? * 1024)
@@ -132,5 +137,6 @@ mod tests {
         assert!(peak_rss_bytes(me).unwrap() >= rss_bytes(me).unwrap());
         assert!(virtual_bytes(me).unwrap() >= rss_bytes(me).unwrap());
         assert!(kernel_stack_bytes().unwrap() > 0);
+        assert!(thread_count(me).unwrap() >= 1);
     }
 }

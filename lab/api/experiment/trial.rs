@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use super::child::serve_in_child;
 use super::proc_counters::CpuUse;
-use crate::api::{Model, Options, start};
+use crate::api::{Model, Options, RunningServer, start};
 use crate::loadgen::{self, LoadReport, LoadSpec};
 
 /// One run: a model, a number of closed-loop clients, the wait per request.
@@ -91,23 +91,34 @@ impl Schedule {
         {
             bar.set_style(style.progress_chars("=> "));
         }
-        let outcomes = trials
-            .into_iter()
-            .map(|(model, clients)| {
-                bar.set_message(format!("{}, {clients} clients", model.label()));
-                let outcome = run_trial(Trial {
-                    model,
-                    clients,
-                    wait: self.wait,
-                    warmup: self.warmup,
-                    duration: self.duration,
-                });
-                bar.inc(1);
-                outcome
-            })
-            .collect();
+        // Each server drains the queue its clients left (up to 2 s) on a
+        // thread of its own while the next trial runs: its threads sleep in
+        // the simulated waits, so they take no measurable CPU from it.
+        if bar.is_hidden() {
+            // No terminal for the bar: one line, so a log shows progress.
+            let each = (self.warmup + self.duration).as_secs_f64();
+            eprintln!("{} trials of {each:.2} s each", trials.len());
+        }
+        let mut stopping = Vec::new();
+        let mut outcomes = Vec::new();
+        for (model, clients) in trials {
+            bar.set_message(format!("{}, {clients} clients", model.label()));
+            let (outcome, server) = measure(Trial {
+                model,
+                clients,
+                wait: self.wait,
+                warmup: self.warmup,
+                duration: self.duration,
+            })?;
+            stopping.push(std::thread::spawn(move || server.stop()));
+            outcomes.push(outcome);
+            bar.inc(1);
+        }
+        for stop in stopping {
+            let _ = stop.join();
+        }
         bar.finish_and_clear();
-        outcomes
+        Ok(outcomes)
     }
 
     /// The line above a table of outcomes: what was sent, and for how long.
@@ -127,6 +138,14 @@ impl Schedule {
 /// is counted on the server over the measured window, like `wrk` counts
 /// completions; latency comes from the load generator.
 pub fn run_trial(trial: Trial) -> anyhow::Result<Outcome> {
+    let (outcome, server) = measure(trial)?;
+    server.stop();
+    Ok(outcome)
+}
+
+/// [`run_trial`] without the stop: the server is returned still draining
+/// the requests the clients left behind.
+fn measure(trial: Trial) -> anyhow::Result<(Outcome, RunningServer)> {
     let any_port: SocketAddr = "127.0.0.1:0".parse()?;
     let server = start(trial.model, any_port, &Options::default())?;
     let spec = load_spec(&trial, server.addr())?;
@@ -138,15 +157,15 @@ pub fn run_trial(trial: Trial) -> anyhow::Result<Outcome> {
     let report = load
         .join()
         .map_err(|_| anyhow::anyhow!("the load generator panicked"))??;
-    server.stop();
     let bound = trial.model.bound(trial.clients, trial.wait);
-    Ok(Outcome {
+    let outcome = Outcome {
         trial,
         report,
         throughput,
         bound,
         cpu: None,
-    })
+    };
+    Ok((outcome, server))
 }
 
 /// The load of one trial: `clients` closed-loop clients on `GET /wait?ms=W`.
