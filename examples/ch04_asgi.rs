@@ -21,9 +21,9 @@ use std::time::Duration;
 use clap::Parser;
 use lab::api::Model;
 use lab::api::experiment::{
-    ChapterArgs, ChapterCommand, MemoryCost, OverloadPlan, Schedule, idle_connection_cost,
-    outcome_table, overload_table, parked_thread_cost, raise_fd_limit, recovered_after,
-    run_overload,
+    ChapterArgs, ChapterCommand, Idle, MemoryCost, OverloadPlan, Schedule, connection_cost,
+    idle_connection_cost, outcome_table, overload_table, parked_thread_cost, raise_fd_limit,
+    recovered_after, run_overload,
 };
 use lab::report::{Table, print_banner};
 use lab::wait::{Timer, timer_overshoot};
@@ -115,9 +115,16 @@ fn main() -> anyhow::Result<()> {
     let exe = std::env::current_exe()?;
     let mut table = Table::new(MemoryCost::HEADER);
     eprintln!("idle connections: {idle} on each event loop, {held} holding a thread each");
-    let event_loop = idle_connection_cost(&exe, Model::EventLoop, idle)?;
+    // Where the bytes go: connected only (socket, task), then after one
+    // request (plus the buffers it touched).
+    let (axum, actix) = (Model::EventLoop, Model::LoopPerWorker { workers: 2 });
+    let never_asked = connection_cost(&exe, axum, idle, Idle::NeverAsked)?;
+    table.row(never_asked.row("connected, no request yet, event-loop (axum)"));
+    let event_loop = idle_connection_cost(&exe, axum, idle)?;
     table.row(event_loop.row("idle connection, event-loop (axum)"));
-    let per_worker = idle_connection_cost(&exe, Model::LoopPerWorker { workers: 2 }, idle)?;
+    let never_asked = connection_cost(&exe, actix, idle, Idle::NeverAsked)?;
+    table.row(never_asked.row("connected, no request yet, loop-per-worker (actix)"));
+    let per_worker = idle_connection_cost(&exe, actix, idle)?;
     table.row(per_worker.row("idle connection, loop-per-worker (actix)"));
     // tiny_http gives each connection a thread for its whole life.
     let holding = idle_connection_cost(&exe, Model::Rouille { threads: 32 }, held)?;

@@ -73,6 +73,28 @@ impl MemoryCost {
 /// the machine's kernel stacks: a thread per connection shows there). The
 /// clients live in this process, so only the server's memory is counted.
 pub fn idle_connection_cost(exe: &Path, model: Model, count: usize) -> anyhow::Result<MemoryCost> {
+    connection_cost(exe, model, count, Idle::AfterOneRequest)
+}
+
+/// What an idle connection has been through before it is measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Idle {
+    /// Connected, and nothing sent: the server holds the socket and its
+    /// task, but has not read a request into its buffers yet.
+    NeverAsked,
+    /// One `GET /hello` answered, then idle: what keep-alive holds.
+    AfterOneRequest,
+}
+
+/// Where an idle connection's bytes go, in two steps: the same count of
+/// connections that never sent a request (socket and task), against
+/// [`idle_connection_cost`] (plus the buffers a request touched).
+pub fn connection_cost(
+    exe: &Path,
+    model: Model,
+    count: usize,
+    idle: Idle,
+) -> anyhow::Result<MemoryCost> {
     let mut child = serve_in_child(exe, model)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -80,11 +102,11 @@ pub fn idle_connection_cost(exe: &Path, model: Model, count: usize) -> anyhow::R
     let addr = child.addr();
     let pid = child.pid();
     let result = runtime.block_on(async move {
-        let _warm = open_idle(addr, 100).await?; // first allocations are not per connection
+        let _warm = open_idle(addr, 100, Idle::AfterOneRequest).await?; // first allocations are not per connection
         tokio::time::sleep(SETTLE).await;
         let reading = || (rss_bytes(pid), virtual_bytes(pid), kernel_stack_bytes());
         let ((rss0, virt0, kstack0), threads0) = (reading(), thread_count(pid));
-        let connections = open_idle(addr, count).await?;
+        let connections = open_idle(addr, count, idle).await?;
         tokio::time::sleep(SETTLE).await;
         let ((rss1, virt1, kstack1), threads1) = (reading(), thread_count(pid));
         drop(connections);
@@ -109,12 +131,20 @@ pub fn idle_connection_cost(exe: &Path, model: Model, count: usize) -> anyhow::R
 const SETTLE: Duration = Duration::from_millis(300);
 
 /// Opens `count` connections, sends one request on each and reads the
-/// answer, then returns them still open (idle keep-alive).
-async fn open_idle(addr: SocketAddr, count: usize) -> anyhow::Result<Vec<tokio::net::TcpStream>> {
+/// answer (unless `idle` is [`Idle::NeverAsked`]), then returns them still
+/// open (idle keep-alive).
+async fn open_idle(
+    addr: SocketAddr,
+    count: usize,
+    idle: Idle,
+) -> anyhow::Result<Vec<tokio::net::TcpStream>> {
     use futures::StreamExt as _;
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
     let one = |_| async move {
         let mut stream = tokio::net::TcpStream::connect(addr).await?;
+        if idle == Idle::NeverAsked {
+            return anyhow::Ok(stream);
+        }
         stream
             .write_all(b"GET /hello HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n")
             .await?;
