@@ -126,4 +126,27 @@ mod tests {
             .await
             .unwrap();
     }
+
+    #[test]
+    fn no_limit_unless_asked_and_only_where_it_works() {
+        // The chapters' closed-loop runs measure queues: they must not shed.
+        assert_eq!(Options::default().limit_concurrency, None);
+        let options = Options {
+            limit_concurrency: Some(4),
+            ..Options::default()
+        };
+        let any_port = "127.0.0.1:0".parse().unwrap();
+        for model in [
+            Model::SyncPool { threads: 2 },
+            Model::LoopPerWorker { workers: 1 },
+        ] {
+            let Err(why) = start(model, any_port, &options) else {
+                panic!("{model:?} took a limit it does not apply");
+            };
+            assert!(
+                why.to_string()
+                    .starts_with("--limit-concurrency is for the axum models")
+            );
+        }
+    }
 }
