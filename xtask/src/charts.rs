@@ -603,6 +603,34 @@ fn lane_axis(n: usize) -> Axis {
     }
 }
 
+/// One column of a lane chart's table as a series: row i on lane i, x its
+/// value (rows without one are left out).
+fn lane_series(
+    run: &Run,
+    t: usize,
+    column: &str,
+    (name, mark, slot): (&str, Mark, usize),
+) -> anyhow::Result<Series> {
+    let c = run.column(t, column)?;
+    let rows = &run.tables[t].rows;
+    let points = (0..rows.len())
+        .filter(|&row| rows[row][c].value.is_some())
+        .map(|row| {
+            Ok(Point {
+                x: coord(run, t, row, c, 1.0)?,
+                y: lane(row),
+                x2: None,
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(Series {
+        name: name.into(),
+        mark,
+        slot,
+        points,
+    })
+}
+
 fn ch04_memory(run: &Run) -> anyhow::Result<Chart> {
     let t = run.table("", &["what", "RSS per item"])?;
     let what = run.column(t, "what")?;
@@ -612,26 +640,9 @@ fn ch04_memory(run: &Run) -> anyhow::Result<Chart> {
     ];
     let table = &run.tables[t];
     let lanes: Vec<String> = table.rows.iter().map(|r| r[what].text.clone()).collect();
-    let mut series = Vec::new();
-    for (slot, (column, name)) in columns.into_iter().enumerate() {
-        let c = run.column(t, column)?;
-        let points = (0..table.rows.len())
-            .filter(|&row| table.rows[row][c].value.is_some())
-            .map(|row| {
-                Ok(Point {
-                    x: coord(run, t, row, c, 1.0)?,
-                    y: lane(row),
-                    x2: None,
-                })
-            })
-            .collect::<anyhow::Result<Vec<_>>>()?;
-        series.push(Series {
-            name: name.into(),
-            mark: Mark::Dots,
-            slot: slot + 1,
-            points,
-        });
-    }
+    let series = (columns.into_iter().enumerate())
+        .map(|(slot, (column, name))| lane_series(run, t, column, (name, Mark::Dots, slot + 1)))
+        .collect::<anyhow::Result<Vec<_>>>()?;
     Ok(Chart {
         file: "ch04_asgi-memory.svg".into(),
         title: "Memory per idle keep-alive connection, on an event loop and holding a thread, against a parked thread".into(),
@@ -662,25 +673,9 @@ fn ch04_overload(run: &Run) -> anyhow::Result<Chart> {
         ("served 2xx/s", "served (2xx)", Mark::Dots, 1),
         ("shed 503/s", "shed (503)", Mark::Dots, 2),
     ];
-    let mut series = Vec::new();
-    for (column, name, mark, slot) in columns {
-        let c = run.column(t, column)?;
-        let points = (0..table.rows.len())
-            .map(|row| {
-                Ok(Point {
-                    x: coord(run, t, row, c, 1.0)?,
-                    y: lane(row),
-                    x2: None,
-                })
-            })
-            .collect::<anyhow::Result<Vec<_>>>()?;
-        series.push(Series {
-            name: name.into(),
-            mark,
-            slot,
-            points,
-        });
-    }
+    let series = (columns.into_iter())
+        .map(|(column, name, mark, slot)| lane_series(run, t, column, (name, mark, slot)))
+        .collect::<anyhow::Result<Vec<_>>>()?;
     Ok(Chart {
         file: "ch04_overload.svg".into(),
         title: "Overload: requests offered, served and shed per second, phase by phase".into(),
