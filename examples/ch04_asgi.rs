@@ -126,8 +126,11 @@ fn main() -> anyhow::Result<()> {
     table.row(never_asked.row("connected, no request yet, loop-per-worker (actix)"));
     let per_worker = idle_connection_cost(&exe, actix, idle)?;
     table.row(per_worker.row("idle connection, loop-per-worker (actix)"));
-    // tiny_http gives each connection a thread for its whole life.
-    let holding = idle_connection_cost(&exe, Model::Rouille { threads: 32 }, held)?;
+    // rouille holds a pool thread for each keep-alive connection's whole
+    // life: a pool smaller than the connections would leave the rest
+    // unanswered, so it gets one thread per connection (and some spare).
+    let rouille = Model::Rouille { threads: held + 64 };
+    let holding = idle_connection_cost(&exe, rouille, held)?;
     table.row(holding.row("idle connection holding a thread (rouille)"));
     let threads = parked_thread_cost(held)?;
     table.row(threads.row("parked OS thread (2 MiB stack reserved)"));

@@ -130,6 +130,9 @@ pub fn connection_cost(
 /// its memory is read.
 const SETTLE: Duration = Duration::from_millis(300);
 
+/// How long opening the idle connections may take in all.
+const OPEN_DEADLINE: Duration = Duration::from_secs(60);
+
 /// Opens `count` connections, sends one request on each and reads the
 /// answer (unless `idle` is [`Idle::NeverAsked`]), then returns them still
 /// open (idle keep-alive).
@@ -153,12 +156,16 @@ async fn open_idle(
         anyhow::ensure!(buf[..n].starts_with(b"HTTP/1.1 200"), "unexpected answer");
         anyhow::Ok(stream)
     };
-    let opened: Vec<_> = futures::stream::iter(0..count)
+    let opened = futures::stream::iter(0..count)
         .map(one)
         .buffer_unordered(64)
-        .collect()
-        .await;
-    opened.into_iter().collect()
+        .collect::<Vec<_>>();
+    // A server that cannot hold them all (a thread pool smaller than the
+    // connections) leaves the rest unanswered: an error, never a hang.
+    match tokio::time::timeout(OPEN_DEADLINE, opened).await {
+        Ok(opened) => opened.into_iter().collect(),
+        Err(_) => anyhow::bail!("{count} idle connections not all answered in {OPEN_DEADLINE:?}"),
+    }
 }
 // ANCHOR_END: idle_connections
 
