@@ -21,8 +21,8 @@ use std::time::Duration;
 use clap::Parser;
 use lab::api::Model;
 use lab::api::experiment::{
-    ChapterArgs, ChapterCommand, MemoryCost, OverloadPlan, Schedule, idle_connection_cost,
-    idle_connection_steps, outcome_table, overload_table, parked_thread_cost, raise_fd_limit,
+    ChapterArgs, ChapterCommand, Idle, MemoryCost, OverloadPlan, Schedule, connection_cost,
+    idle_connection_cost, outcome_table, overload_table, parked_thread_cost, raise_fd_limit,
     recovered_after, run_overload,
 };
 use lab::report::{Table, print_banner};
@@ -114,30 +114,18 @@ fn main() -> anyhow::Result<()> {
     }
     let exe = std::env::current_exe()?;
     let mut table = Table::new(MemoryCost::HEADER);
-    let mut stop_took = None;
     eprintln!("idle connections: {idle} on each event loop, {held} holding a thread each");
-    // Where the bytes go: the same connections connected only (socket,
-    // task), then after one request each (plus the buffers it touched).
-    for (model, name) in [
-        (Model::EventLoop, "event-loop (axum)"),
-        (
-            Model::LoopPerWorker { workers: 2 },
-            "loop-per-worker (actix)",
-        ),
-    ] {
-        let steps = idle_connection_steps(&exe, model, idle)?;
-        table.row(
-            steps
-                .never_asked
-                .row(&format!("connected, no request yet, {name}")),
-        );
-        table.row(
-            steps
-                .after_one_request
-                .row(&format!("idle connection, {name}")),
-        );
-        stop_took.get_or_insert(steps.after_one_request.stop_took);
-    }
+    // Where the bytes go: connected only (socket, task), then after one
+    // request (plus the buffers it touched).
+    let (axum, actix) = (Model::EventLoop, Model::LoopPerWorker { workers: 2 });
+    let never_asked = connection_cost(&exe, axum, idle, Idle::NeverAsked)?;
+    table.row(never_asked.row("connected, no request yet, event-loop (axum)"));
+    let event_loop = idle_connection_cost(&exe, axum, idle)?;
+    table.row(event_loop.row("idle connection, event-loop (axum)"));
+    let never_asked = connection_cost(&exe, actix, idle, Idle::NeverAsked)?;
+    table.row(never_asked.row("connected, no request yet, loop-per-worker (actix)"));
+    let per_worker = idle_connection_cost(&exe, actix, idle)?;
+    table.row(per_worker.row("idle connection, loop-per-worker (actix)"));
     // rouille holds a pool thread for each keep-alive connection's whole
     // life: a pool smaller than the connections would leave the rest
     // unanswered, so it gets one thread per connection (and some spare).
@@ -152,7 +140,7 @@ fn main() -> anyhow::Result<()> {
     );
     println!(
         "(server stopped {} after SIGTERM)",
-        lab::report::human(stop_took.flatten().unwrap_or_default())
+        lab::report::human(event_loop.stop_took.unwrap_or_default())
     );
     Ok(())
 }

@@ -29,9 +29,7 @@ pub mod trial;
 pub use child::{serve_in_child, serve_in_child_limited};
 pub use cli::{ChapterArgs, ChapterCommand, ServeArgs, serve_main, serve_with};
 pub use fd_limit::raise_fd_limit;
-pub use memory::{
-    IdleSteps, MemoryCost, idle_connection_cost, idle_connection_steps, parked_thread_cost,
-};
+pub use memory::{Idle, MemoryCost, connection_cost, idle_connection_cost, parked_thread_cost};
 pub use overload::{OverloadPlan, overload_table, recovered_after, run_overload};
 pub use proc_counters::{CpuUse, kernel_stack_bytes, peak_rss_bytes, rss_bytes, virtual_bytes};
 pub use table::{CUT_SHORT, cut_short_note, latency_cell, outcome_table};

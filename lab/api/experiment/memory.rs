@@ -4,7 +4,6 @@
 //!
 //! Left out: where inside the server the bytes go (the chapter explains it).
 
-use std::future::Future;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
@@ -13,9 +12,6 @@ use super::child::serve_in_child;
 use super::proc_counters::{kernel_stack_bytes, rss_bytes, thread_count, virtual_bytes};
 use crate::api::Model;
 use crate::report::Cell;
-use futures::StreamExt as _;
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-use tokio::net::TcpStream;
 
 /// The memory cost of `count` idle things: RSS and virtual size growth.
 #[derive(Debug, Clone)]
@@ -77,131 +73,103 @@ impl MemoryCost {
 /// the machine's kernel stacks: a thread per connection shows there). The
 /// clients live in this process, so only the server's memory is counted.
 pub fn idle_connection_cost(exe: &Path, model: Model, count: usize) -> anyhow::Result<MemoryCost> {
-    Ok(idle_connection_steps(exe, model, count)?.after_one_request)
+    connection_cost(exe, model, count, Idle::AfterOneRequest)
 }
 
-/// Where an idle connection's bytes go, in two steps on the same
-/// connections: connected with nothing sent yet (the socket's task and the
-/// buffers allocated for it), then after one request each (plus the pages
-/// the request and its answer touched).
-#[derive(Debug, Clone)]
-pub struct IdleSteps {
-    pub never_asked: MemoryCost,
-    pub after_one_request: MemoryCost,
+/// What an idle connection has been through before it is measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Idle {
+    /// Connected, and nothing sent: the server holds the socket and its
+    /// task, but has not read a request into its buffers yet.
+    NeverAsked,
+    /// One `GET /hello` answered, then idle: what keep-alive holds.
+    AfterOneRequest,
 }
 
-/// [`idle_connection_cost`], read at both steps of [`IdleSteps`].
-pub fn idle_connection_steps(exe: &Path, model: Model, count: usize) -> anyhow::Result<IdleSteps> {
+/// Where an idle connection's bytes go, in two steps: the same count of
+/// connections that never sent a request (socket and task), against
+/// [`idle_connection_cost`] (plus the buffers a request touched).
+pub fn connection_cost(
+    exe: &Path,
+    model: Model,
+    count: usize,
+    idle: Idle,
+) -> anyhow::Result<MemoryCost> {
     let mut child = serve_in_child(exe, model)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let (addr, pid) = (child.addr(), child.pid());
-    let reading = move || Reading {
-        rss: rss_bytes(pid),
-        virtual_size: virtual_bytes(pid),
-        kernel_stack: kernel_stack_bytes(),
-        threads: thread_count(pid),
-    };
+    let addr = child.addr();
+    let pid = child.pid();
     let result = runtime.block_on(async move {
-        let mut warm = connect_all(addr, 100).await?; // first allocations are not per connection
-        ask_all(&mut warm).await?;
+        let _warm = open_idle(addr, 100, Idle::AfterOneRequest).await?; // first allocations are not per connection
         tokio::time::sleep(SETTLE).await;
-        let before = reading();
-        let mut connections = connect_all(addr, count).await?;
+        let reading = || (rss_bytes(pid), virtual_bytes(pid), kernel_stack_bytes());
+        let ((rss0, virt0, kstack0), threads0) = (reading(), thread_count(pid));
+        let connections = open_idle(addr, count, idle).await?;
         tokio::time::sleep(SETTLE).await;
-        let connected = reading();
-        ask_all(&mut connections).await?;
-        tokio::time::sleep(SETTLE).await;
-        let asked = reading();
-        anyhow::Ok(IdleSteps {
-            never_asked: before.cost_until(&connected, count),
-            after_one_request: before.cost_until(&asked, count),
+        let ((rss1, virt1, kstack1), threads1) = (reading(), thread_count(pid));
+        drop(connections);
+        let delta = |a: Option<u64>, b: Option<u64>| b.unwrap_or(0).saturating_sub(a.unwrap_or(0));
+        anyhow::Ok(MemoryCost {
+            count,
+            rss_delta: delta(rss0, rss1),
+            virtual_delta: delta(virt0, virt1),
+            kernel_stack_delta: Some(delta(kstack0, kstack1)),
+            threads_delta: delta(threads0, threads1),
+            stop_took: None,
         })
     });
     let stopped = child.stop()?;
-    let mut steps = result?;
-    steps.after_one_request.stop_took = (!stopped.killed).then_some(stopped.took);
-    Ok(steps)
-}
-
-/// One reading of a server's memory and threads.
-struct Reading {
-    rss: Option<u64>,
-    virtual_size: Option<u64>,
-    kernel_stack: Option<u64>,
-    threads: Option<u64>,
-}
-
-impl Reading {
-    /// What `count` connections cost between this reading and `after`.
-    fn cost_until(&self, after: &Reading, count: usize) -> MemoryCost {
-        let delta = |a: Option<u64>, b: Option<u64>| b.unwrap_or(0).saturating_sub(a.unwrap_or(0));
-        MemoryCost {
-            count,
-            rss_delta: delta(self.rss, after.rss),
-            virtual_delta: delta(self.virtual_size, after.virtual_size),
-            kernel_stack_delta: Some(delta(self.kernel_stack, after.kernel_stack)),
-            threads_delta: delta(self.threads, after.threads),
-            stop_took: None,
-        }
-    }
+    let mut cost = result?;
+    cost.stop_took = (!stopped.killed).then_some(stopped.took);
+    Ok(cost)
 }
 
 /// How long the server gets to finish its work on new connections before
 /// its memory is read.
 const SETTLE: Duration = Duration::from_millis(300);
 
-/// How long opening (or asking on) the idle connections may take in all.
+/// How long opening the idle connections may take in all.
 const OPEN_DEADLINE: Duration = Duration::from_secs(60);
 
-/// Opens `count` connections and sends nothing on them yet. Each closes
-/// with a reset (`SO_LINGER` 0) rather than leaving its port in TIME_WAIT
-/// for a minute: 10,000 at a time, on a machine that runs other load
-/// tests, would otherwise use up loopback's ephemeral ports.
-async fn connect_all(addr: SocketAddr, count: usize) -> anyhow::Result<Vec<TcpStream>> {
-    let connect = |_| async move {
-        let stream = TcpStream::connect(addr).await?;
+/// Opens `count` connections, sends one request on each and reads the
+/// answer (unless `idle` is [`Idle::NeverAsked`]), then returns them still
+/// open (idle keep-alive).
+async fn open_idle(
+    addr: SocketAddr,
+    count: usize,
+    idle: Idle,
+) -> anyhow::Result<Vec<tokio::net::TcpStream>> {
+    use futures::StreamExt as _;
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let one = |_| async move {
+        let mut stream = tokio::net::TcpStream::connect(addr).await?;
+        // Close with a reset (SO_LINGER 0), not a minute in TIME_WAIT:
+        // 10,000 at a time, on a machine that runs other load tests, would
+        // use up loopback's ephemeral ports.
         socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO))?;
+        if idle == Idle::NeverAsked {
+            return anyhow::Ok(stream);
+        }
+        stream
+            .write_all(b"GET /hello HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n")
+            .await?;
+        let mut buf = [0u8; 1024];
+        let n = stream.read(&mut buf).await?;
+        anyhow::ensure!(buf[..n].starts_with(b"HTTP/1.1 200"), "unexpected answer");
         anyhow::Ok(stream)
     };
     let opened = futures::stream::iter(0..count)
-        .map(connect)
+        .map(one)
         .buffer_unordered(64)
         .collect::<Vec<_>>();
-    within_deadline(count, opened).await?.into_iter().collect()
-}
-
-/// Sends one `GET /hello` on each connection and reads its answer, leaving
-/// the connections open (idle keep-alive).
-async fn ask_all(connections: &mut [TcpStream]) -> anyhow::Result<()> {
-    let count = connections.len();
-    let asked = futures::stream::iter(connections.iter_mut())
-        .map(ask)
-        .buffer_unordered(64)
-        .collect::<Vec<_>>();
-    within_deadline(count, asked).await?.into_iter().collect()
-}
-
-/// One `GET /hello` on `stream`, answered 200.
-async fn ask(stream: &mut TcpStream) -> anyhow::Result<()> {
-    stream
-        .write_all(b"GET /hello HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n")
-        .await?;
-    let mut buf = [0u8; 1024];
-    let n = stream.read(&mut buf).await?;
-    anyhow::ensure!(buf[..n].starts_with(b"HTTP/1.1 200"), "unexpected answer");
-    Ok(())
-}
-
-/// A server that cannot hold every connection (a thread pool smaller than
-/// the connections) leaves the rest unanswered: an error, never a hang.
-async fn within_deadline<T>(count: usize, work: impl Future<Output = T>) -> anyhow::Result<T> {
-    tokio::time::timeout(OPEN_DEADLINE, work)
-        .await
-        .map_err(|_| {
-            anyhow::anyhow!("{count} idle connections not all answered in {OPEN_DEADLINE:?}")
-        })
+    // A server that cannot hold them all (a thread pool smaller than the
+    // connections) leaves the rest unanswered: an error, never a hang.
+    match tokio::time::timeout(OPEN_DEADLINE, opened).await {
+        Ok(opened) => opened.into_iter().collect(),
+        Err(_) => anyhow::bail!("{count} idle connections not all answered in {OPEN_DEADLINE:?}"),
+    }
 }
 // ANCHOR_END: idle_connections
 
