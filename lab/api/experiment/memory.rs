@@ -145,10 +145,6 @@ async fn open_idle(
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
     let one = |_| async move {
         let mut stream = tokio::net::TcpStream::connect(addr).await?;
-        // Close with a reset (SO_LINGER 0), not a minute in TIME_WAIT:
-        // 10,000 at a time, on a machine that runs other load tests, would
-        // use up loopback's ephemeral ports.
-        socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO))?;
         if idle == Idle::NeverAsked {
             return anyhow::Ok(stream);
         }
