@@ -21,9 +21,9 @@ use std::time::Duration;
 use clap::Parser;
 use lab::api::Model;
 use lab::api::experiment::{
-    ChapterArgs, ChapterCommand, Idle, MemoryCost, OverloadPlan, Schedule, connection_cost,
-    idle_connection_cost, outcome_table, overload_table, parked_thread_cost, raise_fd_limit,
-    recovered_after, run_overload,
+    ChapterArgs, ChapterCommand, MemoryCost, OverloadPlan, Schedule, idle_connection_cost,
+    outcome_table, overload_table, parked_thread_cost, raise_fd_limit, recovered_after,
+    run_overload,
 };
 use lab::report::{Table, print_banner};
 use lab::wait::{Timer, timer_overshoot};
@@ -115,16 +115,9 @@ fn main() -> anyhow::Result<()> {
     let exe = std::env::current_exe()?;
     let mut table = Table::new(MemoryCost::HEADER);
     eprintln!("idle connections: {idle} on each event loop, {held} holding a thread each");
-    // Where the bytes go: connected only (socket, task), then after one
-    // request (plus the buffers it touched).
-    let (axum, actix) = (Model::EventLoop, Model::LoopPerWorker { workers: 2 });
-    let never_asked = connection_cost(&exe, axum, idle, Idle::NeverAsked)?;
-    table.row(never_asked.row("connected, no request yet, event-loop (axum)"));
-    let event_loop = idle_connection_cost(&exe, axum, idle)?;
+    let event_loop = idle_connection_cost(&exe, Model::EventLoop, idle)?;
     table.row(event_loop.row("idle connection, event-loop (axum)"));
-    let never_asked = connection_cost(&exe, actix, idle, Idle::NeverAsked)?;
-    table.row(never_asked.row("connected, no request yet, loop-per-worker (actix)"));
-    let per_worker = idle_connection_cost(&exe, actix, idle)?;
+    let per_worker = idle_connection_cost(&exe, Model::LoopPerWorker { workers: 2 }, idle)?;
     table.row(per_worker.row("idle connection, loop-per-worker (actix)"));
     // rouille holds a pool thread for each keep-alive connection's whole
     // life: a pool smaller than the connections would leave the rest
