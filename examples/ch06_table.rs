@@ -30,12 +30,13 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::Parser;
+use lab::api::ModelKind;
 use lab::loadgen::LoadSpec;
 use lab::postgres::Postgres;
 use lab::process::ChildServer;
-use lab::python::{Venv, find_python};
+use lab::python::{Stack, Venv, find_python};
 use lab::report::{Cell, Table, duration, human, num, print_banner, ratio};
-use lab::stacks::{Kind, Launch, Measured, StackName, create_user, drain, measure, warm_up};
+use lab::stacks::{Launch, Measured, StackName, create_user, drain, measure, warm_up};
 
 #[derive(Parser)]
 #[command(about = "Chapter 6: the FastAPI vs DRF table, measured beside its Rust twins")]
@@ -296,22 +297,22 @@ impl Sweep {
         let default = lab::python::Knobs::default();
         // (stack, threads, knobs, what the knob row says; None: the default, swept)
         let runs = [
-            (StackName::FastapiAsync, 1, default, None),
-            (StackName::DjangoSync, 1, default, None),
+            (StackName::Python(Stack::FastapiAsync), 1, default, None),
+            (StackName::Python(Stack::DjangoSync), 1, default, None),
             (
-                StackName::FastapiAsync,
+                StackName::Python(Stack::FastapiAsync),
                 1,
                 plain,
                 Some("asyncio + h11 (not uvloop + httptools)"),
             ),
             (
-                StackName::FastapiAsync,
+                StackName::Python(Stack::FastapiAsync),
                 1,
                 orjson,
                 Some("orjson (not json)"),
             ),
             (
-                StackName::DjangoGthread,
+                StackName::Python(Stack::DjangoGthread),
                 1,
                 default,
                 Some("gthread, 1 thread: keep-alive (not sync: close)"),
@@ -377,7 +378,8 @@ impl Sweep {
                     .iter()
                     .find(|(s, _)| {
                         *s == stack
-                            || (stack == StackName::DjangoGthread && *s == StackName::DjangoSync)
+                            || (stack == StackName::Python(Stack::DjangoGthread)
+                                && *s == StackName::Python(Stack::DjangoSync))
                     })
                     .map_or(f64::NAN, |(_, r)| *r),
             };
@@ -437,11 +439,27 @@ fn p99(m: &Measured) -> Cell {
 /// Each stack holding 1,000 and then 10,000 connections on its simple path.
 fn connections_table(setup: &Setup) -> anyhow::Result<Table> {
     let stacks = [
-        (StackName::FastapiAsync, setup.launch.workers, 1),
-        (StackName::DjangoSync, setup.launch.workers, 1),
-        (StackName::DjangoGthread, setup.launch.workers, 16),
-        (StackName::SyncPool, setup.launch.workers, 1),
-        (StackName::EventLoop, 1, 1),
+        (
+            StackName::Python(Stack::FastapiAsync),
+            setup.launch.workers,
+            1,
+        ),
+        (
+            StackName::Python(Stack::DjangoSync),
+            setup.launch.workers,
+            1,
+        ),
+        (
+            StackName::Python(Stack::DjangoGthread),
+            setup.launch.workers,
+            16,
+        ),
+        (
+            StackName::Rust(ModelKind::SyncPool),
+            setup.launch.workers,
+            1,
+        ),
+        (StackName::Rust(ModelKind::EventLoop), 1, 1),
     ];
     let mut table = Table::new([
         "stack",
@@ -477,7 +495,9 @@ fn connections_table(setup: &Setup) -> anyhow::Result<Table> {
             table.row([
                 Cell::from(stack.name()),
                 Cell::from(match stack {
-                    StackName::DjangoGthread => format!("{workers} × {threads} threads"),
+                    StackName::Python(Stack::DjangoGthread) => {
+                        format!("{workers} × {threads} threads")
+                    }
                     _ => workers.to_string(),
                 }),
                 Cell::from(held),
@@ -595,9 +615,15 @@ impl Setup {
     fn stacks(&self) -> Vec<StackName> {
         let mut stacks = Vec::new();
         if self.python_skipped.is_none() {
-            stacks.extend([StackName::FastapiAsync, StackName::DjangoSync]);
+            stacks.extend([
+                StackName::Python(Stack::FastapiAsync),
+                StackName::Python(Stack::DjangoSync),
+            ]);
         }
-        stacks.extend([StackName::SyncPool, StackName::EventLoop]);
+        stacks.extend([
+            StackName::Rust(ModelKind::SyncPool),
+            StackName::Rust(ModelKind::EventLoop),
+        ]);
         stacks
     }
     // ANCHOR_END: stacks
@@ -605,7 +631,7 @@ impl Setup {
     /// How a stack is launched: the Rust twins always on SQLite.
     fn launch_for(&self, stack: StackName) -> Launch {
         let mut launch = self.launch.clone();
-        if matches!(stack.kind(), Kind::Rust(_)) {
+        if matches!(stack, StackName::Rust(_)) {
             launch.database = String::new(); // the lab makes a temp SQLite file
             launch.db_latency = SQLITE_ROUND_TRIP;
         } else if self.postgres.is_some() {
@@ -683,9 +709,9 @@ fn run_stack(stack: StackName, setup: &Setup, plan: &Plan) -> anyhow::Result<Sta
     };
     let simple = run(simple_path, plan.clients)?;
     let db = run(&format!("/users/{id}"), plan.clients)?;
-    let serialization = match stack.kind() {
-        Kind::Python(_) => Some(run("/api/serialize", 1)?),
-        Kind::Rust(_) => None, // the Rust contract has no such endpoint
+    let serialization = match stack {
+        StackName::Python(_) => Some(run("/api/serialize", 1)?),
+        StackName::Rust(_) => None, // the Rust contract has no such endpoint
     };
     let connections = match plan.connections {
         Some(n) => Some(run(simple_path, n)?),
@@ -749,10 +775,10 @@ impl Results {
             Some(_) => "not measured (no python3 ≥ 3.10, see above)".to_string(),
             None => "not measured".to_string(),
         };
-        let fast = self.of(StackName::FastapiAsync);
-        let drf = self.of(StackName::DjangoSync);
-        let pool = self.of(StackName::SyncPool);
-        let event = self.of(StackName::EventLoop);
+        let fast = self.of(StackName::Python(Stack::FastapiAsync));
+        let drf = self.of(StackName::Python(Stack::DjangoSync));
+        let pool = self.of(StackName::Rust(ModelKind::SyncPool));
+        let event = self.of(StackName::Rust(ModelKind::EventLoop));
         for p in &PUBLISHED {
             // (cell text, value for the ratio) for one stack.
             let cell = |r: Option<&StackResult>| -> (String, Option<f64>) {
@@ -894,7 +920,7 @@ impl Results {
         let python = self.python_skipped.is_none();
         self.all
             .iter()
-            .filter(move |(s, _)| matches!(s.kind(), Kind::Python(_)) == python)
+            .filter(move |(s, _)| matches!(s, StackName::Python(_)) == python)
             .map(|(s, r)| (*s, r))
     }
 
@@ -963,11 +989,27 @@ impl Results {
 fn wait_table(setup: &Setup, observed: &mut Vec<lab::predict::Observed>) -> anyhow::Result<Table> {
     let (clients, wait) = (100, Duration::from_millis(50));
     let stacks = [
-        (StackName::FastapiAsync, 1, "uvicorn, 1 worker"),
-        (StackName::FastapiDef, 1, "uvicorn, 1 worker, 40 threads"),
-        (StackName::FastapiBlocked, 1, "uvicorn, 1 worker"),
-        (StackName::DjangoSync, 2, "gunicorn -w 2"),
-        (StackName::DjangoGthread, 2, "gunicorn -w 2 --threads 16"),
+        (
+            StackName::Python(Stack::FastapiAsync),
+            1,
+            "uvicorn, 1 worker",
+        ),
+        (
+            StackName::Python(Stack::FastapiDef),
+            1,
+            "uvicorn, 1 worker, 40 threads",
+        ),
+        (
+            StackName::Python(Stack::FastapiBlocked),
+            1,
+            "uvicorn, 1 worker",
+        ),
+        (StackName::Python(Stack::DjangoSync), 2, "gunicorn -w 2"),
+        (
+            StackName::Python(Stack::DjangoGthread),
+            2,
+            "gunicorn -w 2 --threads 16",
+        ),
     ];
     let mut table = Table::new([
         "stack", "run as", "clients", "req/s", "bound", "of bound", "p50", "p99", "errors",
@@ -1027,13 +1069,12 @@ fn per_second(m: &Measured) -> (String, Option<f64>) {
 }
 
 /// A stack's name in a narrow cell.
-fn short(stack: StackName) -> &'static str {
+fn short(stack: StackName) -> String {
     match stack {
-        StackName::FastapiAsync => "FastAPI",
-        StackName::DjangoSync => "DRF",
-        StackName::SyncPool => "sync-pool",
-        StackName::EventLoop => "event-loop",
-        _ => "other",
+        StackName::Python(Stack::FastapiAsync) => "FastAPI".into(),
+        StackName::Python(Stack::DjangoSync) => "DRF".into(),
+        StackName::Python(_) => "other".into(),
+        StackName::Rust(kind) => kind.name(),
     }
 }
 
@@ -1041,16 +1082,17 @@ fn short(stack: StackName) -> &'static str {
 /// twin serves in this process; a Python stack runs as a child process
 /// group (stopped with it, also if this process is killed).
 fn serve(args: &ServeArgs) -> anyhow::Result<()> {
-    let workers = usize::from(args.workers.unwrap_or(match args.stack.kind() {
-        Kind::Python(_) => 1,
-        Kind::Rust(_) => 2,
+    let workers = usize::from(args.workers.unwrap_or(match args.stack {
+        StackName::Python(_) => 1,
+        StackName::Rust(_) => 2,
     }));
     let db_latency = Duration::from_millis(args.db_latency_ms);
-    if let Some(model) = lab::stacks::rust_model(args.stack, workers) {
-        return lab::api::experiment::serve_main(model, args.port, db_latency);
-    }
-    let Kind::Python(python_stack) = args.stack.kind() else {
-        unreachable!("every stack is Python or Rust");
+    let python_stack = match args.stack {
+        StackName::Rust(kind) => {
+            let model = lab::api::Model::new(kind, workers);
+            return lab::api::experiment::serve_main(model, args.port, db_latency);
+        }
+        StackName::Python(stack) => stack,
     };
     let python = find_python()?;
     let venv = Venv::ensure(&python, |step| eprintln!("python: {step}"))?;
@@ -1097,10 +1139,10 @@ fn serve(args: &ServeArgs) -> anyhow::Result<()> {
 /// checked by an independent load generator (wrk, two threads, 100
 /// connections) against its Little's-law bound.
 const WRK_CHECKS: [(StackName, usize); 4] = [
-    (StackName::FastapiAsync, 1), // one loop: all 100 waits overlap → 2,000
-    (StackName::DjangoSync, 2),   // two sync workers → 2 / 50 ms = 40
-    (StackName::FastapiBlocked, 1), // time.sleep on the loop → 1 / 50 ms = 20
-    (StackName::FastapiDef, 1),   // AnyIO's 40 threads → 40 / 50 ms = 800
+    (StackName::Python(Stack::FastapiAsync), 1), // one loop: all 100 waits overlap → 2,000
+    (StackName::Python(Stack::DjangoSync), 2),   // two sync workers → 2 / 50 ms = 40
+    (StackName::Python(Stack::FastapiBlocked), 1), // time.sleep on the loop → 1 / 50 ms = 20
+    (StackName::Python(Stack::FastapiDef), 1),   // AnyIO's 40 threads → 40 / 50 ms = 800
 ];
 // ANCHOR_END: wrk_check
 

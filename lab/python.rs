@@ -174,12 +174,13 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     })
 }
 
-/// The Python stacks of chapter 6.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The Python stacks of chapter 6. clap derives their command-line names
+/// (`fastapi-async`, …) from the variants, and their help from these comments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Stack {
     /// uvicorn + FastAPI, `async def` endpoints.
     FastapiAsync,
-    /// uvicorn + FastAPI, `def` endpoints in the threadpool (40 threads).
+    /// uvicorn + FastAPI, `def` endpoints (its 40-thread pool).
     FastapiDef,
     /// uvicorn + FastAPI, `async def` calling `time.sleep` (the bug).
     FastapiBlocked,
@@ -188,15 +189,6 @@ pub enum Stack {
     /// gunicorn `gthread` workers + Django REST framework.
     DjangoGthread,
 }
-
-/// The names `--stack` accepts.
-pub const STACK_NAMES: [&str; 5] = [
-    "fastapi-async",
-    "fastapi-def",
-    "fastapi-blocked",
-    "django-sync",
-    "django-gthread",
-];
 
 /// How to run a stack: processes, threads and the database.
 #[derive(Debug, Clone)]
@@ -254,28 +246,12 @@ impl Knobs {
 }
 
 impl Stack {
-    pub fn from_name(name: &str) -> anyhow::Result<Self> {
-        Ok(match name {
-            "fastapi-async" => Stack::FastapiAsync,
-            "fastapi-def" => Stack::FastapiDef,
-            "fastapi-blocked" => Stack::FastapiBlocked,
-            "django-sync" => Stack::DjangoSync,
-            "django-gthread" => Stack::DjangoGthread,
-            other => bail!(
-                "unknown stack {other:?}; expected one of {}",
-                STACK_NAMES.join(", ")
-            ),
-        })
-    }
-
-    pub fn name(&self) -> &'static str {
-        match self {
-            Stack::FastapiAsync => "fastapi-async",
-            Stack::FastapiDef => "fastapi-def",
-            Stack::FastapiBlocked => "fastapi-blocked",
-            Stack::DjangoSync => "django-sync",
-            Stack::DjangoGthread => "django-gthread",
-        }
+    /// The name on the command line (`fastapi-async`, …), as clap derives it.
+    pub fn name(&self) -> String {
+        clap::ValueEnum::to_possible_value(self)
+            .expect("no variant is skipped")
+            .get_name()
+            .to_string()
     }
 
     /// FastAPI (answers like the Rust servers) or DRF (its own answers).
@@ -363,10 +339,11 @@ mod tests {
 
     #[test]
     fn stack_names_round_trip() {
-        for name in STACK_NAMES {
-            assert_eq!(Stack::from_name(name).unwrap().name(), name);
+        use clap::ValueEnum as _;
+        for stack in Stack::value_variants() {
+            assert_eq!(Stack::from_str(&stack.name(), false), Ok(*stack));
         }
-        assert!(Stack::from_name("flask").is_err());
+        assert!(Stack::from_str("flask", false).is_err());
     }
 
     #[test]
