@@ -34,8 +34,8 @@ use lab::api::ModelKind;
 use lab::loadgen::LoadSpec;
 use lab::postgres::Postgres;
 use lab::process::ChildServer;
-use lab::python::{Stack, Venv, find_python};
-use lab::report::{Cell, Table, duration, human, num, print_banner, ratio};
+use lab::python::{RunnerArgs, Stack, venv_or_skip};
+use lab::report::{Cell, Table, duration, human, num, print_banner, quantile, ratio};
 use lab::stacks::{Launch, Measured, StackName, create_user, drain, measure, warm_up};
 
 #[derive(Parser)]
@@ -43,12 +43,8 @@ use lab::stacks::{Launch, Measured, StackName, create_user, drain, measure, warm
 struct Cli {
     #[command(subcommand)]
     command: Option<Serve>,
-    /// Short runs (under 60 s once the venv exists) instead of the full ones.
-    #[arg(long)]
-    quick: bool,
-    /// Skip the Python stacks on purpose (the Rust twins still run).
-    #[arg(long)]
-    no_python: bool,
+    #[command(flatten)]
+    run: RunnerArgs,
     /// Worker processes for uvicorn and gunicorn; the sync-pool twin gets as
     /// many threads.
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=16))]
@@ -149,7 +145,7 @@ fn main() -> anyhow::Result<()> {
     let mut observed = results.observed(&setup);
     if let Some(why) = &setup.python_skipped {
         println!("not measured ({why})");
-    } else if cli.quick {
+    } else if cli.run.quick {
         println!("left out with --quick (five more servers to start)");
     } else {
         print!("{}", wait_table(&setup, &mut observed)?);
@@ -185,7 +181,7 @@ fn main() -> anyhow::Result<()> {
     }
 
     println!("\n## Holding 1,000 and 10,000 connections\n");
-    if cli.quick {
+    if cli.run.quick {
         println!("left out with --quick (each stack holds 1,000 and 10,000 connections)");
     } else {
         print!("{}", connections_table(&setup)?);
@@ -223,7 +219,7 @@ struct Sweep {
 
 impl Sweep {
     fn new(cli: &Cli) -> Self {
-        let (rounds, warmup, duration) = if cli.quick {
+        let (rounds, warmup, duration) = if cli.run.quick {
             (1, Duration::from_millis(200), Duration::from_millis(500))
         } else {
             (3, Duration::from_secs(1), Duration::from_secs(3))
@@ -357,7 +353,7 @@ impl Sweep {
                         num(spread.max, 0),
                         bound,
                         of_bound,
-                        p99(spread.median),
+                        quantile(&spread.median.report, 0.99),
                         Cell::from(spread.errors),
                         ratio_cell,
                     ]);
@@ -390,7 +386,7 @@ impl Sweep {
                 num(spread.median.per_second, 0),
                 num(spread.min, 0),
                 num(spread.max, 0),
-                p99(spread.median),
+                quantile(&spread.median.report, 0.99),
                 Cell::from(spread.errors),
                 spread
                     .median
@@ -424,15 +420,6 @@ impl<'a> Spread<'a> {
             max: sorted[sorted.len() - 1].per_second,
             errors: rounds.iter().map(|m| m.report.errors).sum(),
         }
-    }
-}
-
-/// A p99 cell, or "-" when nothing was answered.
-fn p99(m: &Measured) -> Cell {
-    if m.report.requests > 0 {
-        duration(m.report.latency(0.99))
-    } else {
-        Cell::from("-")
     }
 }
 
@@ -491,7 +478,6 @@ fn connections_table(setup: &Setup) -> anyhow::Result<Table> {
             .with_request_timeout(Duration::from_secs(10));
             let m = measure(&server, &spec)?;
             drain(&server, stack.simple_path(), Duration::from_secs(120))?;
-            let answered = m.report.requests > 0;
             table.row([
                 Cell::from(stack.name()),
                 Cell::from(match stack {
@@ -503,12 +489,8 @@ fn connections_table(setup: &Setup) -> anyhow::Result<Table> {
                 Cell::from(held),
                 num(m.per_second, 0),
                 num(m.in_flight(), 0),
-                if answered {
-                    duration(m.report.latency(0.5))
-                } else {
-                    Cell::from("-")
-                },
-                p99(&m),
+                quantile(&m.report, 0.5),
+                quantile(&m.report, 0.99),
                 Cell::from(m.report.errors),
                 m.rss_bytes.map_or(Cell::from("-"), |b| {
                     Cell::measured(format!("{:.0} MB", b as f64 / 1e6), b as f64 / 1e6)
@@ -543,20 +525,13 @@ impl Setup {
         };
         let _ = std::fs::remove_file(&launch.database);
         let started = std::time::Instant::now();
-        let python_skipped = if cli.no_python {
-            Some("--no-python".to_string())
-        } else {
-            match find_python() {
-                Err(why) => Some(why.to_string()),
-                Ok(python) => match Venv::ensure(&python, |step| eprintln!("python: {step}")) {
-                    Ok(venv) => {
-                        eprintln!("python: venv ready after {}", human(started.elapsed()));
-                        launch.venv = Some(venv);
-                        None
-                    }
-                    Err(why) => Some(format!("the venv could not be made: {why:#}")),
-                },
+        let python_skipped = match venv_or_skip(cli.run.no_python) {
+            Ok(venv) => {
+                eprintln!("python: venv ready after {}", human(started.elapsed()));
+                launch.venv = Some(venv);
+                None
             }
+            Err(why) => Some(why),
         };
         let (mut postgres, mut database_note) = (None, String::new());
         if python_skipped.is_none() {
@@ -654,7 +629,7 @@ impl Plan {
     fn new(cli: &Cli) -> Self {
         // The warm-up lets 1,000 connections open and settle into the
         // queue (Little's law reads the steady state, not the start).
-        let (warmup, duration, connections) = if cli.quick {
+        let (warmup, duration, connections) = if cli.run.quick {
             (Duration::from_millis(500), Duration::from_secs(1), None)
         } else {
             (Duration::from_secs(3), Duration::from_secs(8), Some(10_000))
@@ -1030,14 +1005,6 @@ fn wait_table(setup: &Setup, observed: &mut Vec<lab::predict::Observed>) -> anyh
         let m = measure(&server, &spec)?;
         server.stop()?;
         let bound = stack.bound(clients, wait, &launch);
-        let answered = m.report.requests > 0;
-        let quantile = |q| {
-            if answered {
-                duration(m.report.latency(q))
-            } else {
-                "-".into()
-            }
-        };
         table.row([
             Cell::from(stack.name()),
             Cell::from(run_as.to_string()),
@@ -1045,8 +1012,8 @@ fn wait_table(setup: &Setup, observed: &mut Vec<lab::predict::Observed>) -> anyh
             num(m.per_second, 0),
             num(bound, 0),
             ratio(m.per_second, bound),
-            quantile(0.5),
-            quantile(0.99),
+            quantile(&m.report, 0.5),
+            quantile(&m.report, 0.99),
             Cell::from(m.report.errors),
         ]);
         observed.push(lab::predict::Observed {
@@ -1094,8 +1061,7 @@ fn serve(args: &ServeArgs) -> anyhow::Result<()> {
         }
         StackName::Python(stack) => stack,
     };
-    let python = find_python()?;
-    let venv = Venv::ensure(&python, |step| eprintln!("python: {step}"))?;
+    let venv = venv_or_skip(false).map_err(anyhow::Error::msg)?;
     let port = if args.port == 0 {
         lab::stacks::free_port()?
     } else {
@@ -1156,8 +1122,7 @@ fn wrk_check(args: &WrkCheckArgs) -> anyhow::Result<()> {
         println!("skipped: no wrk on PATH (apt-get install wrk, or set WRK=/path/to/wrk)");
         return Ok(());
     }
-    let python = find_python()?;
-    let venv = Venv::ensure(&python, |step| eprintln!("python: {step}"))?;
+    let venv = venv_or_skip(false).map_err(anyhow::Error::msg)?;
     let (clients, wait) = (100, Duration::from_millis(50));
     let load = |when: &str| match std::fs::read_to_string("/proc/loadavg") {
         Ok(text) => println!("load average {when}: {}", text.trim()),

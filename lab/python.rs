@@ -1,7 +1,10 @@
 //! The Python side of the lab, seen from Rust: find a `python3` ≥ 3.10, make
 //! the virtual environment under `target/` from the pinned, hashed
 //! `python/requirements.txt`, and build the command line of each Python
-//! stack — uvicorn or gunicorn on `127.0.0.1:PORT`, started in `python/`.
+//! stack — uvicorn or gunicorn on `127.0.0.1:PORT`, started in `python/`;
+//! and what the runners with Python rows (chapters 6 and 7) share: their
+//! `--quick`/`--no-python` flags ([`RunnerArgs`]) and the venv or the reason
+//! their Python rows are skipped ([`venv_or_skip`]).
 //!
 //! This module only says *what* to run. Starting, watching and stopping the
 //! processes (uvicorn's and gunicorn's workers are grandchildren) is the
@@ -149,6 +152,30 @@ impl Venv {
     pub fn bin(&self, name: &str) -> PathBuf {
         self.dir.join("bin").join(name)
     }
+}
+
+/// The flags of a runner with Python rows, flattened into its command line
+/// (`#[command(flatten)]`).
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub struct RunnerArgs {
+    /// Short runs (under 60 s once the venv exists) instead of the full ones.
+    #[arg(long)]
+    pub quick: bool,
+    /// Skip the Python stacks on purpose (the Rust twins still run).
+    #[arg(long)]
+    pub no_python: bool,
+}
+
+/// The venv for a runner's Python rows, made on first use (its steps on
+/// stderr), or why the rows are skipped — `--no-python`, no python3 ≥ 3.10,
+/// or a venv that could not be made — for the runner to print.
+pub fn venv_or_skip(no_python: bool) -> Result<Venv, String> {
+    if no_python {
+        return Err("--no-python".to_string());
+    }
+    let python = find_python().map_err(|why| why.to_string())?;
+    Venv::ensure(&python, |step| eprintln!("python: {step}"))
+        .map_err(|why| format!("the venv could not be made: {why:#}"))
 }
 
 /// Runs `command` to completion; a failure carries its output.
