@@ -201,7 +201,7 @@ fn rouille_answers_http2_request_lines() {
 /// answer one good request, or fewer inputs sent than planned.
 #[test]
 fn python_stacks_get_the_same_smoke_reported_not_judged() {
-    use lab::fuzz::stacks::{PYTHON_STACKS, python_launch, python_table, run_stack};
+    use lab::fuzz::stacks::{python_launch, python_stacks, python_table, run_stack};
     let scratch = lab::db::TempDbs::new().unwrap();
     let launch = match python_launch(scratch.dir(), |step| println!("{step}")).unwrap() {
         Ok(launch) => launch,
@@ -213,7 +213,7 @@ fn python_stacks_get_the_same_smoke_reported_not_judged() {
     let started = Instant::now();
     let plan = Plan::new(PER_SERVER.div_ceil(fuzz::API_FAMILIES.len() as u64));
     let mut runs = Vec::new();
-    for stack in PYTHON_STACKS {
+    for stack in python_stacks() {
         let run = run_stack(stack, &launch, &plan).expect("the harness runs");
         assert!(
             run.report.inputs() >= PER_SERVER,
