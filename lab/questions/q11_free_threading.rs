@@ -3,10 +3,10 @@
 //! does not (a thread per waiting request still costs a thread, and a pool
 //! of 40 threads still serves at most 40 waits at a time).
 //!
-//! No free-threaded CPython is installed on the book's machine, so the rows
-//! use chapter 2's [`Gil`] switched off ([`Mode::Off`]) and say so; if a
-//! `python3.13t` / `python3.14t` is on `PATH`, its CPU-bound rows are added
-//! (`python/questions/q11_free_threading.py`).
+//! The rows use chapter 2's [`Gil`] switched on and off ([`Mode::Off`]);
+//! when a free-threaded `python3.13t` / `python3.14t` is on `PATH`, the same
+//! CPU-bound loop on it is added, with the GIL switched back on (`-X gil=1`)
+//! and off (`python/questions/q11_free_threading.py`).
 //!
 //! Leaves out: C extensions that re-enable the GIL on import, and the
 //! single-thread slowdown of free-threaded builds.
@@ -77,23 +77,33 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
     }
     // ANCHOR_END: changes
     if let Some(program) = free {
-        let out = run_program(
-            std::path::Path::new(program),
-            "q11_free_threading.py",
-            &["--loops", &(total / 20).to_string()],
-            Duration::from_secs(120),
-        )?;
-        let (one, two) = (f64_at(&out, "one_s")?, f64_at(&out, "two_s")?);
-        for (threads, took) in [(1usize, one), (2, two)] {
-            let took = Duration::from_secs_f64(took);
-            changes.row([
-                Cell::from(format!("CPython {program}")),
-                Cell::from("none"),
-                Cell::from(threads),
-                duration(took),
-                speedup(Duration::from_secs_f64(one), took),
-                Cell::from("—"),
-            ]);
+        // The same build twice, with the GIL switched back on (`-X gil=1`)
+        // and off: the rows differ only in the lock, which the interpreter
+        // itself reports.
+        for gil in ["1", "0"] {
+            let out = run_program(
+                std::path::Path::new(program),
+                "q11_free_threading.py",
+                &["--loops", &(total / 20).to_string(), "--gil", gil],
+                Duration::from_secs(120),
+            )?;
+            let one = f64_at(&out, "one_s")?;
+            let lock = if out["gil"].as_bool() == Some(true) {
+                "GIL"
+            } else {
+                "none"
+            };
+            for (threads, key) in [(1usize, "one"), (2, "two")] {
+                let took = Duration::from_secs_f64(f64_at(&out, &format!("{key}_s"))?);
+                changes.row([
+                    Cell::from(format!("CPython {program}")),
+                    Cell::from(lock),
+                    Cell::from(threads),
+                    duration(took),
+                    speedup(Duration::from_secs_f64(one), took),
+                    num(f64_at(&out, &format!("{key}_cores"))?, 2),
+                ]);
+            }
         }
     }
     println!("What removing the lock changes: {total} bytecodes split over the threads\n");
