@@ -119,10 +119,10 @@ fn main() -> anyhow::Result<()> {
     table.row(event_loop.row("idle connection, event-loop (axum)"));
     let per_worker = idle_connection_cost(&exe, Model::LoopPerWorker { workers: 2 }, idle)?;
     table.row(per_worker.row("idle connection, loop-per-worker (actix)"));
-    // rouille holds a pool thread for each keep-alive connection's whole
-    // life: a pool smaller than the connections would leave the rest
-    // unanswered, so it gets one thread per connection (and some spare).
-    let rouille = Model::Rouille { threads: held + 64 };
+    // The thread each connection holds is tiny_http's, not one of rouille's
+    // k handler threads (those run a request, then come free): chapter 3's
+    // k = 32 serves them all. The connections are opened one at a time.
+    let rouille = Model::Rouille { threads: 32 };
     let holding = idle_connection_cost(&exe, rouille, held)?;
     table.row(holding.row("idle connection holding a thread (rouille)"));
     let threads = parked_thread_cost(held)?;
