@@ -6,11 +6,12 @@
 //! keep-alive connection costs an event loop (server in a child process,
 //! its RSS read from /proc) beside what a parked thread costs. With
 //! `--overload`, the load-shedding figure instead: open-loop arrivals at
-//! twice spawn-blocking's capacity against `--limit-concurrency`.
+//! twice spawn-blocking's capacity against `--limit-concurrency`, then at
+//! twice the sync pool's and the blocked loop's, which cannot shed.
 //!
 //! Run it:   cargo run --release --example ch04_asgi            (about 50 s)
 //!           cargo run --release --example ch04_asgi -- --quick (about 12 s)
-//!           cargo run --release --example ch04_asgi -- --overload  (about 36 s; --quick: 6 s)
+//!           cargo run --release --example ch04_asgi -- --overload  (about 70 s; --quick: 20 s)
 //! One server alone, for curl or wrk (Ctrl-C or SIGTERM stops it):
 //!           cargo run --release --example ch04_asgi -- serve --model event-loop --port 8000
 //!
@@ -139,7 +140,8 @@ fn main() -> anyhow::Result<()> {
 }
 
 /// The load-shedding figure: spawn-blocking (FastAPI's `def` endpoints) with
-/// a limit of twice its pool, before, during and after twice its capacity.
+/// a limit of twice its pool, before, during and after twice its capacity;
+/// then the two models that cannot shed, driven the same way.
 fn overload_figure(cli: &ChapterArgs) -> anyhow::Result<()> {
     print_banner("Chapter 4: overload, shed with a concurrency limit");
     let _ = raise_fd_limit();
@@ -147,7 +149,7 @@ fn overload_figure(cli: &ChapterArgs) -> anyhow::Result<()> {
     // ANCHOR: overload_plan
     let plan = OverloadPlan {
         model: Model::SpawnBlocking { pool: 40 }, // FastAPI def, 40 threads
-        limit: 80, // uvicorn --limit-concurrency 80: 40 running, 40 waiting
+        limit: Some(80), // uvicorn --limit-concurrency 80: 40 running, 40 waiting
         wait: Duration::from_millis(cli.wait_ms),
         before: Duration::from_secs(if quick { 1 } else { 2 }),
         overload: Duration::from_secs(if quick { 3 } else { 30 }),
@@ -162,23 +164,47 @@ fn overload_figure(cli: &ChapterArgs) -> anyhow::Result<()> {
         "twice the capacity ({capacity:.0} req/s) is beyond the load generator's reach \
          on a small machine: use --wait-ms 16 or more"
     );
-    let phases = run_overload(&std::env::current_exe()?, &plan)?;
     println!(
-        "{} with --limit-concurrency {}: capacity {capacity:.0} req/s (k / wait, {} ms waits).",
-        plan.model.label(),
-        plan.limit,
-        plan.wait.as_millis()
-    );
-    println!(
-        "Open loop on {} connections: half of capacity, then twice it for {} s, then half again,\nmeasured in {} s windows (each phase on fresh connections).\n",
+        "Open loop on up to {} connections: half of capacity, then twice it, then half again,\nmeasured in {} s windows (each phase on fresh connections).",
         plan.connections,
-        plan.overload.as_secs(),
         plan.window.as_secs_f64()
     );
-    print!("{}", overload_table(&phases));
+    overload_run(&plan)?;
+    // No limit to shed with: the sync pool's queue is the listen backlog
+    // (sync-pool takes no --limit-concurrency), and a blocked loop has one
+    // request inside at a time, so a limit would never be reached. A
+    // shorter overload: the queue grows at the same pace whatever its length.
+    let cannot_shed = [Model::SyncPool { threads: 32 }, Model::BlockedLoop];
+    for model in cannot_shed {
+        let overload = Duration::from_secs(if quick { 3 } else { 10 });
+        overload_run(&OverloadPlan {
+            model,
+            limit: None,
+            overload,
+            ..plan
+        })?;
+    }
     println!(
-        "(failed: neither 2xx nor 503, or timed out, or broken off; unfinished: still in flight\n when the phase ended; RSS: the server's, from /proc; peak RSS: its high-water mark, VmHWM)"
+        "\n(failed: neither 2xx nor 503, or timed out, or broken off; unfinished: still in flight\n when the phase ended; RSS: the server's, from /proc; peak RSS: its high-water mark, VmHWM)"
     );
+    Ok(())
+}
+
+/// One model's overload run: what it is, its table, and when it recovered.
+fn overload_run(plan: &OverloadPlan) -> anyhow::Result<()> {
+    let phases = run_overload(&std::env::current_exe()?, plan)?;
+    let limit = match plan.limit {
+        Some(limit) => format!("with --limit-concurrency {limit}"),
+        None => "without a limit".into(),
+    };
+    println!(
+        "\n{} {limit}: capacity {:.0} req/s (k / wait, {} ms waits); overload at twice it for {} s.\n",
+        plan.model.label(),
+        plan.capacity(),
+        plan.wait.as_millis(),
+        plan.overload.as_secs()
+    );
+    print!("{}", overload_table(&phases));
     let factor = lab::api::experiment::overload::RECOVERED;
     match recovered_after(&phases, plan.window) {
         Some(after) => println!(

@@ -5,8 +5,10 @@
 //! serving about its capacity; the requests let in wait at most what the
 //! limit allows (limit / k waits, with a wide margin for a busy machine);
 //! the server's peak memory stays bounded; and the run says when latency
-//! was back to normal. A figure regenerated from a server that queues
-//! without a limit, or from a broken count, fails here.
+//! was back to normal. The models run without a limit (the sync pool, the
+//! blocked loop) also serve no more than their capacity, and shed nothing.
+//! A figure regenerated from a shedding server that queues without its
+//! limit, or from a broken count, fails here.
 
 use serde_json::Value;
 
@@ -30,22 +32,70 @@ fn number_after(text: &str, prefix: &str) -> f64 {
 #[test]
 fn the_recorded_overload_sheds_within_littles_law_and_recovers() {
     let (json, text) = figure();
-    let capacity = number_after(&text, "capacity ");
-    let limit = number_after(&text, "--limit-concurrency ");
-    let k = number_after(&text, "k=");
-    let wait_ms = number_after(&text, "req/s (k / wait, ");
-    assert_eq!(capacity, k / (wait_ms / 1e3), "capacity is k / wait");
+    // One header line per model run, in the order of the tables.
+    let headers: Vec<&str> = text.lines().filter(|l| l.contains(": capacity ")).collect();
+    let tables = json["tables"].as_array().unwrap();
+    assert_eq!(headers.len(), tables.len(), "one header per table:\n{text}");
+    assert!(
+        headers[0].contains("--limit-concurrency"),
+        "the first run is the one that sheds: {}",
+        headers[0]
+    );
+    for (table, header) in tables.iter().zip(&headers) {
+        let capacity = number_after(header, "capacity ");
+        let wait_ms = number_after(header, "req/s (k / wait, ");
+        let k = if header.contains("k=") {
+            number_after(header, "k=")
+        } else {
+            1.0 // blocked-loop: one request at a time
+        };
+        assert_eq!(
+            capacity,
+            k / (wait_ms / 1e3),
+            "capacity is k / wait: {header}"
+        );
+        match header.contains("--limit-concurrency") {
+            true => {
+                let limit = number_after(header, "--limit-concurrency ");
+                sheds_within_its_limit(table, capacity, limit / k * wait_ms)
+            }
+            false => cannot_shed(table, capacity, header),
+        }
+    }
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("p99 "))
+        .unwrap_or_else(|| panic!("the run says when latency recovered:\n{text}"));
+    assert!(line.starts_with("p99 back within"), "{line}");
+    let after = line.split("starting ").nth(1).unwrap();
+    let seconds = if after.contains(" ms ") {
+        number_after(after, "") / 1e3
+    } else {
+        number_after(after, "")
+    };
+    assert!(seconds <= 3.0, "recovered only {seconds} s after: {line}");
+}
 
-    let table = &json["tables"].as_array().unwrap()[0];
+/// A table's rows, and a reader of one row's column.
+fn rows(table: &Value) -> (&Vec<Value>, impl Fn(&Value, &str) -> f64 + '_) {
     let columns = table["columns"].as_array().unwrap();
-    let column = |name: &str| columns.iter().position(|c| c == name).unwrap();
-    let rows = table["rows"].as_array().unwrap();
-    let value = |row: &Value, name: &str| {
-        row[column(name)]["value"]
+    let value = move |row: &Value, name: &str| {
+        let column = columns.iter().position(|c| c == name).unwrap();
+        row[column]["value"]
             .as_f64()
             .unwrap_or_else(|| panic!("no {name} in {row}"))
     };
-    let phase = |row: &Value| row[column("phase")]["text"].as_str().unwrap().to_string();
+    (table["rows"].as_array().unwrap(), value)
+}
+
+fn phase(row: &Value) -> String {
+    row[0]["text"].as_str().unwrap().to_string()
+}
+
+/// Every row: no more served than capacity (Little's law) and a bounded
+/// peak memory.
+fn within_littles_law(table: &Value, capacity: f64) {
+    let (rows, value) = rows(table);
     assert!(rows.len() >= 4, "before, overload and after windows");
     for row in rows {
         let (name, served) = (phase(row), value(row, "served 2xx/s"));
@@ -53,6 +103,19 @@ fn the_recorded_overload_sheds_within_littles_law_and_recovers() {
             served <= capacity * 1.1,
             "{name}: {served} req/s served, over the bound {capacity}"
         );
+        let peak_mib = value(row, "peak RSS");
+        assert!(peak_mib <= 256.0, "{name}: peak RSS {peak_mib} MiB");
+    }
+}
+
+/// The limited run: only the overload sheds, it still serves about its
+/// capacity, and the requests let in wait at most what the limit allows
+/// (`allowed_ms`, plus a margin for a busy machine).
+fn sheds_within_its_limit(table: &Value, capacity: f64, allowed_ms: f64) {
+    within_littles_law(table, capacity);
+    let (rows, value) = rows(table);
+    for row in rows {
+        let (name, served) = (phase(row), value(row, "served 2xx/s"));
         let shed = value(row, "shed 503/s");
         let offered = value(row, "offered req/s");
         if name == "overload" {
@@ -66,7 +129,7 @@ fn the_recorded_overload_sheds_within_littles_law_and_recovers() {
             );
             assert!(served >= 0.5 * capacity, "{name}: only {served} served");
             let p99_ms = value(row, "p99 (2xx)") * 1e3;
-            let allowed = (limit / k) * wait_ms + 100.0;
+            let allowed = allowed_ms + 100.0;
             assert!(
                 p99_ms <= allowed,
                 "{name}: p99 {p99_ms} ms, limit allows {allowed}"
@@ -77,18 +140,23 @@ fn the_recorded_overload_sheds_within_littles_law_and_recovers() {
                 "{name}: {shed} shed at half capacity"
             );
         }
-        let peak_mib = value(row, "peak RSS");
-        assert!(peak_mib <= 256.0, "{name}: peak RSS {peak_mib} MiB");
     }
-    let line = text
-        .lines()
-        .find(|l| l.starts_with("p99 back within"))
-        .unwrap_or_else(|| panic!("the run says when latency recovered:\n{text}"));
-    let after = line.split("starting ").nth(1).unwrap();
-    let seconds = if after.contains(" ms ") {
-        number_after(after, "") / 1e3
-    } else {
-        number_after(after, "")
-    };
-    assert!(seconds <= 3.0, "recovered only {seconds} s after: {line}");
+}
+
+/// A run without a limit: twice capacity offered, no more than capacity
+/// served, and nothing shed — there is nothing to shed with.
+fn cannot_shed(table: &Value, capacity: f64, header: &str) {
+    within_littles_law(table, capacity);
+    let (rows, value) = rows(table);
+    for row in rows {
+        let name = phase(row);
+        assert_eq!(value(row, "shed 503/s"), 0.0, "{header} {name}: shed");
+        if name == "overload" {
+            let offered = value(row, "offered req/s");
+            assert!(
+                offered >= 1.9 * capacity,
+                "{header}: overload offered {offered}"
+            );
+        }
+    }
 }

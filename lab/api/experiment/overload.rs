@@ -1,16 +1,16 @@
 //! Overload: open-loop arrivals at twice a wait-bound model's capacity
 //! (Little's law: k / wait), between a calm phase before and a calm phase
-//! after, against a server in a child process with a concurrency limit. It
-//! measures what chapter 4's load-shedding section claims: the server stays
-//! up, its memory stays bounded (peak RSS, `VmHWM`), the excess is answered
-//! 503 at once, and latency is back to normal soon after the load drops.
+//! after, against a server in a child process, with a concurrency limit or
+//! without one. It measures what chapter 4's load-shedding section claims:
+//! with a limit the server stays up, its memory stays bounded (peak RSS,
+//! `VmHWM`), the excess is answered 503 at once, and latency is back to
+//! normal soon after the load drops; without one (the sync pool, the
+//! blocked loop) nothing is shed and the excess waits in a queue.
 //!
 //! The phases are separate open-loop runs on fresh connections, so the load
 //! generator's own backlog does not carry from one phase into the next: what
 //! the phase after measures is the server's state, not the client's.
-//! Left out: retries (a real client honouring `Retry-After`), and models
-//! without a limit (their queue is the clients' connections and the
-//! kernel's backlog; the chapter explains why that cannot recover).
+//! Left out: retries (a real client honouring `Retry-After`).
 
 use std::path::Path;
 use std::time::Duration;
@@ -25,8 +25,9 @@ use crate::report::{Cell, Table, duration, num};
 #[derive(Debug, Clone, Copy)]
 pub struct OverloadPlan {
     pub model: Model,
-    /// `--limit-concurrency`: requests inside the server at most.
-    pub limit: usize,
+    /// `--limit-concurrency`: requests inside the server at most. `None`:
+    /// no limit, every request is let in and waits its turn.
+    pub limit: Option<usize>,
     pub wait: Duration,
     /// The calm phase before, at [`CALM`] × capacity (after a short warm-up).
     pub before: Duration,
@@ -110,14 +111,18 @@ impl Phase {
 /// Runs the plan against `exe serve` in a child process, printing one
 /// progress line per phase on stderr.
 pub fn run_overload(exe: &Path, plan: &OverloadPlan) -> anyhow::Result<Vec<Phase>> {
-    let mut child = serve_in_child_limited(exe, plan.model, Some(plan.limit))?;
+    let mut child = serve_in_child_limited(exe, plan.model, plan.limit)?;
     let (pid, addr) = (child.pid(), child.addr());
     let url = format!("http://{addr}/wait?ms={}", plan.wait.as_millis());
     let capacity = plan.capacity();
     let phase = |name: String, share: f64, length: Duration, warmup: Duration| {
         let rate = share * capacity;
         let busy = crate::api::in_flight_needed(rate, plan.wait);
-        let connections = plan.connections.min(4 * busy.max(4));
+        let connections = if share > 1.0 {
+            plan.connections
+        } else {
+            plan.connections.min(4 * busy.max(4))
+        };
         let spec = LoadSpec::open(&url, connections, rate, length)?.with_warmup(warmup);
         let report = loadgen::run_blocking(&spec, super::load_threads())?;
         anyhow::Ok(Phase {
