@@ -24,6 +24,7 @@ pub mod contract;
 pub mod experiment;
 pub mod head_timeout;
 pub mod rouille_app;
+pub mod shed;
 pub mod slow_clients;
 pub mod sync_app;
 pub mod sync_workers;
@@ -188,6 +189,10 @@ pub struct Options {
     pub db_latency: Duration,
     /// The SQLite file; `None` makes a fresh one in the temp dir, deleted on stop.
     pub db_path: Option<PathBuf>,
+    /// At most this many requests inside the server, the rest answered 503
+    /// ([`shed`]; uvicorn's `--limit-concurrency`). The axum models only;
+    /// `None`, the default, queues without limit as the chapters measure.
+    pub limit_concurrency: Option<usize>,
 }
 
 /// A server running in its own thread(s). Dropping it stops it.
@@ -271,19 +276,32 @@ pub fn start(model: Model, addr: SocketAddr, options: &Options) -> anyhow::Resul
     let sync_app = SyncApp::new(&db, options.db_latency)?.counting(served.clone());
     let async_app = || Arc::new(AsyncApp::new(&db, options.db_latency).counting(served.clone()));
     let bind = || crate::net::bind_and_listen(addr);
+    let limit = options.limit_concurrency;
+    let axum_only = |what: &str| {
+        anyhow::anyhow!("--limit-concurrency is for the axum models; {what} queues in its own way")
+    };
+    let queues_elsewhere = matches!(
+        model,
+        Model::SyncPool { .. } | Model::Rouille { .. } | Model::LoopPerWorker { .. }
+    );
+    if queues_elsewhere && limit.is_some() {
+        return Err(axum_only(&model.kind().name()));
+    }
     let mut server = match model {
         Model::SyncPool { threads } => sync_workers::start(addr, threads, sync_app)?,
         Model::Rouille { threads } => rouille_app::start(addr, threads, sync_app)?,
-        Model::EventLoop => {
-            axum_app::start(bind()?, Runtime::CurrentThread { max_blocking: 1 }, || {
-                Flavor::Async(async_app())
-            })?
-        }
-        Model::WorkStealing { threads } => {
-            axum_app::start(bind()?, Runtime::MultiThread { workers: threads }, || {
-                Flavor::Async(async_app())
-            })?
-        }
+        Model::EventLoop => axum_app::start(
+            bind()?,
+            Runtime::CurrentThread { max_blocking: 1 },
+            limit,
+            || Flavor::Async(async_app()),
+        )?,
+        Model::WorkStealing { threads } => axum_app::start(
+            bind()?,
+            Runtime::MultiThread { workers: threads },
+            limit,
+            || Flavor::Async(async_app()),
+        )?,
         Model::LoopPerWorker { workers } => actix_app::start(
             bind()?,
             workers,
@@ -291,14 +309,16 @@ pub fn start(model: Model, addr: SocketAddr, options: &Options) -> anyhow::Resul
             options.db_latency,
             served.clone(),
         )?,
-        Model::BlockedLoop => {
-            axum_app::start(bind()?, Runtime::CurrentThread { max_blocking: 1 }, || {
-                Flavor::BlockedLoop(sync_app.into())
-            })?
-        }
+        Model::BlockedLoop => axum_app::start(
+            bind()?,
+            Runtime::CurrentThread { max_blocking: 1 },
+            limit,
+            || Flavor::BlockedLoop(sync_app.into()),
+        )?,
         Model::SpawnBlocking { pool } => axum_app::start(
             bind()?,
             Runtime::CurrentThread { max_blocking: pool },
+            limit,
             || Flavor::SpawnBlocking(sync_app.into()),
         )?,
     };

@@ -155,6 +155,7 @@ fn python_apps_answer_the_contract() {
     let rust_options = Options {
         db_latency: Duration::ZERO,
         db_path: Some(scratch.join("rust.sqlite")),
+        ..Options::default()
     };
     let rust = lab::api::start(
         Model::EventLoop,

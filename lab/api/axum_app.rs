@@ -166,6 +166,7 @@ const GRACE: Duration = Duration::from_millis(1_200);
 pub fn start(
     listener: std::net::TcpListener,
     runtime: Runtime,
+    limit_concurrency: Option<usize>,
     flavor: impl FnOnce() -> Flavor,
 ) -> anyhow::Result<RunningServer> {
     let addr: SocketAddr = listener.local_addr()?;
@@ -195,7 +196,8 @@ pub fn start(
                     Ok(l) => l,
                     Err(e) => return eprintln!("axum: {e}"),
                 };
-                let serve = serve_http1(listener, router(flavor), stop_rx.clone());
+                let app = super::shed::limited(router(flavor), limit_concurrency);
+                let serve = serve_http1(listener, app, stop_rx.clone());
                 // Graceful, but bounded: after GRACE, in-flight requests are dropped.
                 tokio::select! {
                     _ = serve => {}

@@ -269,6 +269,7 @@ pub fn charts_for(figure: &str, run: &Run) -> anyhow::Result<Vec<Chart>> {
             models_against_bounds(run, "ch04_asgi.svg", "Chapter 4")?,
             ch04_memory(run)?,
         ]),
+        "ch04_overload" => Ok(vec![ch04_overload(run)?]),
         "ch05_lifespan" => Ok(vec![
             ch05_app_timeline(run)?,
             ch05_request_timeline(run)?,
@@ -851,6 +852,34 @@ fn lane_axis(n: usize) -> Axis {
     }
 }
 
+/// One column of a lane chart's table as a series: row i on lane i, x its
+/// value (rows without one are left out).
+fn lane_series(
+    run: &Run,
+    t: usize,
+    column: &str,
+    (name, mark, slot): (&str, Mark, usize),
+) -> anyhow::Result<Series> {
+    let c = run.column(t, column)?;
+    let rows = &run.tables[t].rows;
+    let points = (0..rows.len())
+        .filter(|&row| rows[row][c].value.is_some())
+        .map(|row| {
+            Ok(Point {
+                x: coord(run, t, row, c, 1.0)?,
+                y: lane(row),
+                x2: None,
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(Series {
+        name: name.into(),
+        mark,
+        slot,
+        points,
+    })
+}
+
 fn ch04_memory(run: &Run) -> anyhow::Result<Chart> {
     let t = run.table("", &["what", "RSS per item"])?;
     let what = run.column(t, "what")?;
@@ -860,34 +889,50 @@ fn ch04_memory(run: &Run) -> anyhow::Result<Chart> {
     ];
     let table = &run.tables[t];
     let lanes: Vec<String> = table.rows.iter().map(|r| r[what].text.clone()).collect();
-    let mut series = Vec::new();
-    for (slot, (column, name)) in columns.into_iter().enumerate() {
-        let c = run.column(t, column)?;
-        let points = (0..table.rows.len())
-            .filter(|&row| table.rows[row][c].value.is_some())
-            .map(|row| {
-                Ok(Point {
-                    x: coord(run, t, row, c, 1.0)?,
-                    y: lane(row),
-                    x2: None,
-                })
-            })
-            .collect::<anyhow::Result<Vec<_>>>()?;
-        series.push(Series {
-            name: name.into(),
-            mark: Mark::Dots,
-            slot: slot + 1,
-            points,
-        });
-    }
+    let series = (columns.into_iter().enumerate())
+        .map(|(slot, (column, name))| lane_series(run, t, column, (name, Mark::Dots, slot + 1)))
+        .collect::<anyhow::Result<Vec<_>>>()?;
     Ok(Chart {
         file: "ch04_asgi-memory.svg".into(),
-        title: "Memory per idle keep-alive connection against memory per parked thread".into(),
-        desc: "Dot chart in KiB per item: the resident memory each idle connection adds to an event-loop server (axum, actix-web) \
-               and each parked OS thread adds to a process, plus the kernel stack each thread costs outside any process. \
+        title: "Memory per idle keep-alive connection, on an event loop and holding a thread, against a parked thread".into(),
+        desc: "Dot chart in KiB per item: the resident memory each idle keep-alive connection adds to an event-loop server (axum, actix-web) \
+               and to a server that holds a thread per connection (rouille), and each parked OS thread adds to a process, \
+               plus the kernel stack each costs outside any process (machine-wide). \
                The exact numbers are in the last table of Figure 4.1."
             .into(),
         x: axis("KiB per item", false, xs(&series), true),
+        y: lane_axis(lanes.len()),
+        lanes,
+        series,
+    })
+}
+
+/// The overload figure: per phase, the rate offered (open circle) against
+/// what was served (2xx) and what was shed (503), in requests per second.
+fn ch04_overload(run: &Run) -> anyhow::Result<Chart> {
+    let t = run.table(
+        "",
+        &["phase", "offered req/s", "served 2xx/s", "shed 503/s"],
+    )?;
+    let phase = run.column(t, "phase")?;
+    let table = &run.tables[t];
+    let lanes: Vec<String> = table.rows.iter().map(|r| r[phase].text.clone()).collect();
+    let columns = [
+        ("offered req/s", "offered (open loop)", Mark::Bound, 0),
+        ("served 2xx/s", "served (2xx)", Mark::Dots, 1),
+        ("shed 503/s", "shed (503)", Mark::Dots, 2),
+    ];
+    let series = (columns.into_iter())
+        .map(|(column, name, mark, slot)| lane_series(run, t, column, (name, mark, slot)))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(Chart {
+        file: "ch04_overload.svg".into(),
+        title: "Overload: requests offered, served and shed per second, phase by phase".into(),
+        desc: "Dot chart, one row per phase of the overload run (before, the overload at twice the capacity, then half-second windows after it), \
+               in requests per second: an open circle for the rate offered, a filled dot for the requests served (2xx) and another for those shed (503). \
+               The exact numbers, with latency and memory, are in Figure 4.2."
+            .into(),
+        x: axis("requests per second", false, xs(&series), true),
         y: lane_axis(lanes.len()),
         lanes,
         series,

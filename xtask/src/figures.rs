@@ -26,7 +26,7 @@ pub const CHAPTER_EXAMPLES: &[(&str, u64)] = &[
     ("ch01_waiting", 15),
     ("ch02_gil", 15),
     ("ch03_wsgi", 15),
-    ("ch04_asgi", 20),
+    ("ch04_asgi", 15),
     ("ch05_lifespan", 15),
     ("ch06_table", 60),
     ("ch07_questions", 60),
@@ -39,6 +39,7 @@ pub const FIGURES: &[(&str, &str, &[&str])] = &[
     ("ch03_wsgi.txt", "ch03_wsgi", &[]),
     ("ch03_slow_clients.txt", "ch03_wsgi", &["--slow-clients"]),
     ("ch04_asgi.txt", "ch04_asgi", &[]),
+    ("ch04_overload.txt", "ch04_asgi", &["--overload"]),
     ("ch05_lifespan.txt", "ch05_lifespan", &[]),
     (
         "ch05_crash.txt",
