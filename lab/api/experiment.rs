@@ -167,20 +167,15 @@ pub struct Schedule {
 }
 
 impl Schedule {
-    /// Runs one trial per (model, clients) pair, in order, with a progress
-    /// bar on stderr (hidden when stderr is not a terminal; stdout is the
+    /// Runs one trial per (model, clients) pair, in order, with its progress
+    /// on stderr (a bar, or a line per trial off a terminal; stdout is the
     /// figure).
     pub fn run_all(
         self,
         trials: impl IntoIterator<Item = (Model, usize)>,
     ) -> anyhow::Result<Vec<Outcome>> {
         let trials: Vec<_> = trials.into_iter().collect();
-        let bar = indicatif::ProgressBar::new(trials.len() as u64);
-        if let Ok(style) =
-            indicatif::ProgressStyle::with_template("{msg:>28} [{bar:30}] {pos}/{len} {elapsed}")
-        {
-            bar.set_style(style.progress_chars("=> "));
-        }
+        let bar = crate::progress::Progress::new("trials", trials.len());
         let outcomes = trials
             .into_iter()
             .map(|(model, clients)| {
@@ -192,11 +187,11 @@ impl Schedule {
                     warmup: self.warmup,
                     duration: self.duration,
                 });
-                bar.inc(1);
+                bar.inc();
                 outcome
             })
             .collect();
-        bar.finish_and_clear();
+        bar.finish();
         outcomes
     }
 
