@@ -14,12 +14,12 @@
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use indicatif::{ProgressBar, ProgressStyle};
 use lab::client::{
     fetch_concurrent, fetch_sequential_blocking, fetch_with_threads, repeat_url, waits_worth,
 };
 use lab::db::SimulatedDb;
 use lab::loadgen::{self, LoadSpec};
+use lab::progress::Progress;
 use lab::report::{Cell, Table, duration, human, num, percent, print_banner, ratio};
 use lab::upstream::SlowUpstream;
 use lab::wait::{CpuWork, measure};
@@ -161,9 +161,7 @@ fn littles_law(upstream: &SlowUpstream, delay: Duration, quick: bool) -> anyhow:
     } else {
         (Duration::from_secs(4), Duration::from_millis(500))
     };
-    let progress = ProgressBar::new(counts.len() as u64).with_style(
-        ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} steps")?.progress_chars("=> "),
-    );
+    let progress = Progress::new("ch01", counts.len());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -198,9 +196,9 @@ fn littles_law(upstream: &SlowUpstream, delay: Duration, quick: bool) -> anyhow:
             duration(report.latency(0.99)),
             Cell::from(report.errors),
         ]);
-        progress.inc(1);
+        progress.inc();
     }
-    progress.finish_and_clear();
+    progress.finish();
     Ok(table)
 }
 

@@ -23,9 +23,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand, ValueEnum};
-use indicatif::{ProgressBar, ProgressStyle};
 use lab::gil::experiments::{CpuRun, Waiting, convoy, cpu_bound, io_bound, one_thread_rate};
 use lab::gil::{DEFAULT_SWITCH_INTERVAL, Mode};
+use lab::progress::Progress;
 use lab::report::{Cell, Table, duration, human, num, print_banner, ratio, speedup};
 
 #[derive(Parser, Debug)]
@@ -147,14 +147,11 @@ fn main() -> Result<()> {
     Ok(())
 }
 
-/// A progress bar on stderr (hidden when stderr is not a terminal), so
+/// A step's progress on stderr (a bar, or a line per step off a terminal), so
 /// stdout stays the unedited figure.
-fn progress(cells: usize, what: &str) -> ProgressBar {
-    let bar = ProgressBar::new(cells as u64);
-    if let Ok(style) = ProgressStyle::with_template("{msg:>12} [{bar:30}] {pos}/{len} {elapsed}") {
-        bar.set_style(style.progress_chars("=> "));
-    }
-    bar.set_message(what.to_string());
+fn progress(cells: usize, what: &str) -> Progress {
+    let bar = Progress::new("ch02", cells);
+    bar.set_message(what);
     bar
 }
 
@@ -171,7 +168,7 @@ fn cpu_table(sizes: &Sizes) {
         // GIL on and off runs alternate, so a burst of load from other
         // programs hits both columns alike.
         let run = |mode| {
-            bar.inc(1);
+            bar.inc();
             cpu_bound(mode, threads, sizes.cpu_bytecodes, DEFAULT_SWITCH_INTERVAL)
         };
         let (mut on, mut off) = (run(Mode::On), run(Mode::Off));
@@ -181,7 +178,7 @@ fn cpu_table(sizes: &Sizes) {
         }
         runs.push((threads, on, off));
     }
-    bar.finish_and_clear();
+    bar.finish();
     println!(
         "## 1. CPU-bound work on N threads, GIL on and off\n\n{} bytecodes split evenly over N threads; switch interval {}; fastest of {} runs.\n",
         sizes.cpu_bytecodes,
@@ -220,10 +217,10 @@ fn io_table(sizes: &Sizes) {
     let mut rows = Vec::new();
     for (threads, waiting, label) in cases {
         let elapsed = io_bound(threads, IO_REQUESTS, IO_CALLS, sizes.io_wait, waiting);
-        bar.inc(1);
+        bar.inc();
         rows.push((threads, label, elapsed));
     }
-    bar.finish_and_clear();
+    bar.finish();
     println!(
         "## 2. I/O-bound work on 1 and 8 threads, releasing or holding the GIL\n\n{IO_REQUESTS} requests, each making {IO_CALLS} blocking calls of {}; GIL on.\n",
         human(sizes.io_wait)
@@ -255,11 +252,11 @@ fn convoy_tables(sizes: &Sizes) -> Result<()> {
             // Alone, the interval never comes into play: a short look will do.
             let window = if cpu_threads == 0 { window / 4 } else { window };
             row.push(convoy(interval, cpu_threads, CONVOY_WAIT, window));
-            bar.inc(1);
+            bar.inc();
         }
         grid.push((interval, row));
     }
-    bar.finish_and_clear();
+    bar.finish();
 
     println!(
         "## 3. The convoy effect: an I/O thread beside CPU-bound threads\n\nOperations per second of a thread making {} blocking calls (GIL released),\nalone and beside 1, 2, 4 CPU-bound threads, for each switch interval.\n",
@@ -347,13 +344,13 @@ fn processes_table(sizes: &Sizes) -> Result<()> {
         for _ in 0..sizes.cpu_runs {
             let run = cpu_bound(Mode::On, n, sizes.cpu_bytecodes, DEFAULT_SWITCH_INTERVAL);
             threads = threads.min(run.elapsed);
-            bar.inc(1);
+            bar.inc();
             processes = processes.min(in_processes(n, sizes.cpu_bytecodes)?);
-            bar.inc(1);
+            bar.inc();
         }
         rows.push((n, threads, processes));
     }
-    bar.finish_and_clear();
+    bar.finish();
     println!(
         "## 4. The way out: N processes, one GIL each\n\n{} bytecodes split over N threads sharing one GIL, or over N processes\nwith a GIL each (this program re-run as workers); fastest of {} runs.\n",
         sizes.cpu_bytecodes, sizes.cpu_runs

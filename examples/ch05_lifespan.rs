@@ -39,6 +39,7 @@ use lab::lifespan::drill::{self, DrillSpec};
 use lab::lifespan::experiments::{self, IN_FLIGHT, SCENARIOS, Scenario};
 use lab::lifespan::serve::{ServeArgs, serve};
 use lab::lifespan::{Config, Event, Framework};
+use lab::progress::Progress;
 use lab::report::{Cell, Table, human, print_banner};
 
 #[derive(Parser)]
@@ -112,9 +113,12 @@ async fn chapter(cli: Cli) -> anyhow::Result<()> {
     };
     let dbs = lab::db::TempDbs::new()?; // removed, with every file in it, on return
     let dir = dbs.dir();
-    let started = Instant::now();
-    let progress =
-        |what: &str| eprintln!("ch05: {what} ({:.1} s)", started.elapsed().as_secs_f64());
+    let bar = Progress::new("ch05", 5);
+    // Counted as each step begins, so a log shows which one is running.
+    let progress = |what: &str| {
+        bar.set_message(what);
+        bar.inc();
+    };
     progress("app and request scope");
     timelines(&sizes, dir).await?;
     progress("shutdown with requests in flight");
@@ -125,7 +129,7 @@ async fn chapter(cli: Cli) -> anyhow::Result<()> {
     drills(&sizes, dir).await?;
     progress("a request longer than the deadline");
     overrun(dir).await?;
-    progress("done");
+    bar.finish();
     Ok(())
 }
 

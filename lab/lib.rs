@@ -7,6 +7,7 @@
 //! | module      | chapter | what it holds                                             |
 //! |-------------|---------|-----------------------------------------------------------|
 //! | `report`    | all     | aligned tables, the machine a figure came from            |
+//! | `progress`  | 1–5     | a step's progress on stderr: a bar, or a line in a log    |
 //! | `wait`      | 1       | simulated waits (blocking and async) and CPU-bound work   |
 //! | `db`        | 1, 3    | a small real SQLite database with injectable latency      |
 //! | `upstream`  | 1       | a local "slow upstream" HTTP server                       |
@@ -38,6 +39,7 @@ pub mod net;
 pub mod postgres;
 pub mod predict;
 pub mod process;
+pub mod progress;
 pub mod published;
 pub mod python;
 pub mod questions;

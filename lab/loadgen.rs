@@ -41,6 +41,7 @@ mod spec;
 mod target;
 
 pub use self::engine::{run, run_blocking};
+pub use self::plan::Cycles;
 pub use self::report::{Failures, LoadReport};
 pub use self::spec::{LoadSpec, MAX_CONNECTIONS, MAX_DURATION, Pace, parse_duration};
 pub use self::target::{check_resolved, is_loopback, loopback_target, parse_loopback_url};

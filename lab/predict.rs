@@ -333,6 +333,7 @@ mod tests {
                     status: Default::default(),
                     connects: 0,
                     unfinished: 0,
+                    cycle_rate: 0.0,
                 },
                 per_second: 0.0,
                 rss_bytes: None,

@@ -21,7 +21,7 @@ use futures::stream::FuturesUnordered;
 use tokio::time::Instant;
 
 use super::http::{Client, Exchange, Failure};
-use super::plan::Plan;
+use super::plan::{Cycles, Plan};
 use super::report::LoadReport;
 use super::spec::{LoadSpec, Pace};
 
@@ -131,6 +131,8 @@ async fn connection(plan: &Plan, tally: &RefCell<LoadReport>) {
         client: Client::new(plan.addr),
         in_flight: false,
         tally,
+        cycles: Cycles::default(),
+        closed: plan.pace == Pace::Closed,
     };
     match plan.pace {
         Pace::Closed => closed_loop(plan, &mut line).await,
@@ -195,6 +197,9 @@ struct Line<'a> {
     client: Client,
     in_flight: bool,
     tally: &'a RefCell<LoadReport>,
+    /// Its answers in the measured phase (their rate counts for a closed loop).
+    cycles: Cycles,
+    closed: bool,
 }
 
 impl Line<'_> {
@@ -210,8 +215,13 @@ impl Line<'_> {
 
     /// See [`Plan::count`]. (The tally is borrowed only here and in `drop`,
     /// never across an `.await`.)
-    fn count(&self, plan: &Plan, exchange: Exchange, since: Instant) -> bool {
-        plan.count(exchange, since, &mut self.tally.borrow_mut())
+    fn count(&mut self, plan: &Plan, exchange: Exchange, since: Instant) -> bool {
+        plan.count(
+            exchange,
+            since,
+            &mut self.tally.borrow_mut(),
+            &mut self.cycles,
+        )
     }
 }
 
@@ -219,6 +229,9 @@ impl Drop for Line<'_> {
     fn drop(&mut self) {
         let mut tally = self.tally.borrow_mut();
         tally.connects += self.client.connects();
+        if self.closed {
+            tally.cycle_rate += self.cycles.rate();
+        }
         if self.in_flight {
             tally.unfinished += 1;
         }

@@ -13,6 +13,15 @@
 //! time instead would undercount throughput badly when latencies are long
 //! (100 connections on a 2-worker pool with 50 ms handlers wait 2.5 s each).
 //!
+//! **A rate that cannot pass Little's law.** Counting by finish time has one
+//! flaw: a closed-loop connection whose answers are one wait apart can finish
+//! `D / wait + 1` of them inside a window `D` long (one at each end), so when
+//! `D` is a whole number of waits the count can pass the bound `clients /
+//! wait`. [`Cycles`] measures each connection's rate between its first and
+//! last answer in the window instead: every interval there holds one whole
+//! request (the next is sent only after the last answer), so no run can pass
+//! the bound, and in a steady state it is the same rate.
+//!
 //! Left out: the connections themselves and the threads that drive them
 //! (`engine.rs`); adding an exchange up (`report.rs`).
 
@@ -153,9 +162,16 @@ impl Plan {
     /// *finished*. Answers that come in during the warmup are not counted,
     /// whenever they were sent; those that come in during the measured phase
     /// are, even if they were sent during the warmup. Latency runs from
-    /// `since` (the send, or the open loop's intended send). Returns false
-    /// when the connection must stop (the run ended or the budget is spent).
-    pub(super) fn count(&self, exchange: Exchange, since: Instant, tally: &mut LoadReport) -> bool {
+    /// `since` (the send, or the open loop's intended send); a counted answer
+    /// also goes to the connection's `cycles`. Returns false when the
+    /// connection must stop (the run ended or the budget is spent).
+    pub(super) fn count(
+        &self,
+        exchange: Exchange,
+        since: Instant,
+        tally: &mut LoadReport,
+        cycles: &mut Cycles,
+    ) -> bool {
         if exchange == Exchange::Cut {
             // Still in flight when the run ended.
             tally.unfinished += 1;
@@ -171,7 +187,7 @@ impl Plan {
             });
             match taken {
                 Ok(1) => {
-                    tally.record(exchange, since, done);
+                    record(exchange, since, done, tally, cycles);
                     self.stop_now();
                     return false;
                 }
@@ -180,7 +196,98 @@ impl Plan {
                 Err(_) => return false,
             }
         }
-        tally.record(exchange, since, done);
+        record(exchange, since, done, tally, cycles);
         true
+    }
+}
+
+/// One counted exchange, into the tally (and, an answer, into the cycles).
+fn record(
+    exchange: Exchange,
+    since: Instant,
+    done: Instant,
+    tally: &mut LoadReport,
+    cycles: &mut Cycles,
+) {
+    if matches!(exchange, Exchange::Answered(code) if code < 500) {
+        cycles.answered(done);
+    }
+    tally.record(exchange, since, done);
+}
+
+/// One closed-loop connection's answers inside the measured phase: how many,
+/// the first and the last. Its rate is `(answers - 1) / (last - first)`: each
+/// of those intervals holds at least one whole request (sent after the
+/// answer before it, then a full wait on the server), so the rate is at most
+/// `1 / wait` however the window falls, and the connections' rates add up to
+/// at most Little's bound `clients / wait`.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Cycles {
+    answers: u64,
+    first: Option<Instant>,
+    last: Option<Instant>,
+}
+
+impl Cycles {
+    /// An answer came in at `at` (inside the measured phase).
+    pub fn answered(&mut self, at: Instant) {
+        self.answers += 1;
+        self.first.get_or_insert(at);
+        self.last = Some(at);
+    }
+
+    /// Answers per second between the first and the last (0 with fewer than two).
+    pub fn rate(&self) -> f64 {
+        match (self.first, self.last) {
+            (Some(first), Some(last)) if self.answers >= 2 && last > first => {
+                (self.answers - 1) as f64 / last.duration_since(first).as_secs_f64()
+            }
+            _ => 0.0,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A closed-loop connection whose answers come exactly one wait apart,
+    /// over a window that is a whole number of waits: counted by when they
+    /// finished, a window with an answer at each end holds 6 in 5 s, 120 % of
+    /// the bound; the cycles give the bound exactly wherever the window falls.
+    #[test]
+    fn cycles_never_pass_the_bound_whatever_the_window() {
+        let wait = Duration::from_secs(1);
+        let bound = 1.0 / wait.as_secs_f64();
+        let t0 = Instant::now();
+        let window = Duration::from_secs(5);
+        for offset_ms in [0, 1, 250, 500, 999] {
+            let from = t0 + Duration::from_millis(offset_ms);
+            let answers: Vec<Instant> = (0..20)
+                .map(|k| t0 + wait * k)
+                .filter(|&at| at >= from && at <= from + window)
+                .collect();
+            let mut cycles = Cycles::default();
+            for &at in &answers {
+                cycles.answered(at);
+            }
+            let by_finish = answers.len() as f64 / window.as_secs_f64();
+            if offset_ms == 0 {
+                assert!(by_finish > 1.15 * bound, "the old rule's flaw: {by_finish}");
+            }
+            let rate = cycles.rate();
+            assert!(rate <= bound * (1.0 + 1e-9), "{offset_ms} ms: {rate}");
+            assert!((rate - bound).abs() < 1e-9, "{offset_ms} ms: {rate}");
+        }
+        // Slower answers (a wait plus the round trip) give a lower rate; one
+        // answer alone gives none.
+        let mut slow = Cycles::default();
+        for k in 0..5u32 {
+            slow.answered(t0 + Duration::from_millis(1_010) * k);
+        }
+        assert!((slow.rate() - 1.0 / 1.010).abs() < 1e-9);
+        let mut one = Cycles::default();
+        one.answered(t0);
+        assert_eq!(one.rate(), 0.0);
     }
 }

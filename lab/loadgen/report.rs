@@ -59,6 +59,12 @@ pub struct LoadReport {
     /// (open loop) due in it but never sent because every connection was
     /// busy. An open loop far above capacity shows most of its load here.
     pub unfinished: u64,
+    /// Closed loop: each connection's answer rate between its first and last
+    /// answer inside the measured phase, summed over the connections, per
+    /// second (0 for an open loop). Unlike [`LoadReport::requests_per_sec`],
+    /// it cannot pass the Little's-law bound whatever the window's length:
+    /// see [`Cycles`](super::Cycles).
+    pub cycle_rate: f64,
 }
 
 impl LoadReport {
@@ -84,6 +90,7 @@ impl LoadReport {
             status: BTreeMap::new(),
             connects: 0,
             unfinished: 0,
+            cycle_rate: 0.0,
         }
     }
 
@@ -102,6 +109,7 @@ impl LoadReport {
         }
         self.connects += other.connects;
         self.unfinished += other.unfinished;
+        self.cycle_rate += other.cycle_rate;
     }
 
     /// Adds one exchange that finished at `done`, with latency from `since`.

@@ -111,6 +111,7 @@ mod tests {
                 status: Default::default(),
                 connects: clients as u64,
                 unfinished: 0,
+                cycle_rate: 0.0,
             },
             throughput,
             bound: 40.0,

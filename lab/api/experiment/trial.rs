@@ -77,28 +77,18 @@ pub struct Schedule {
 }
 
 impl Schedule {
-    /// Runs one trial per (model, clients) pair, in order, with a progress
-    /// bar on stderr (hidden when stderr is not a terminal; stdout is the
+    /// Runs one trial per (model, clients) pair, in order, with its progress
+    /// on stderr (a bar, or a line per trial off a terminal; stdout is the
     /// figure).
     pub fn run_all(
         self,
         trials: impl IntoIterator<Item = (Model, usize)>,
     ) -> anyhow::Result<Vec<Outcome>> {
         let trials: Vec<_> = trials.into_iter().collect();
-        let bar = indicatif::ProgressBar::new(trials.len() as u64);
-        if let Ok(style) =
-            indicatif::ProgressStyle::with_template("{msg:>28} [{bar:30}] {pos}/{len} {elapsed}")
-        {
-            bar.set_style(style.progress_chars("=> "));
-        }
+        let bar = crate::progress::Progress::new("trials", trials.len());
         // Each server drains the queue its clients left (up to 2 s) on a
         // thread of its own while the next trial runs: its threads sleep in
         // the simulated waits, so they take no measurable CPU from it.
-        if bar.is_hidden() {
-            // No terminal for the bar: one line, so a log shows progress.
-            let each = (self.warmup + self.duration).as_secs_f64();
-            eprintln!("{} trials of {each:.2} s each", trials.len());
-        }
         let mut stopping = Vec::new();
         let mut outcomes = Vec::new();
         for (model, clients) in trials {
@@ -112,12 +102,12 @@ impl Schedule {
             })?;
             stopping.push(std::thread::spawn(move || server.stop()));
             outcomes.push(outcome);
-            bar.inc(1);
+            bar.inc();
         }
         for stop in stopping {
             let _ = stop.join();
         }
-        bar.finish_and_clear();
+        bar.finish();
         Ok(outcomes)
     }
 
