@@ -13,6 +13,7 @@
 mod book;
 mod charts;
 mod figures;
+mod i18n;
 mod links;
 mod quiz;
 mod serve;
@@ -33,6 +34,12 @@ use clap::{Parser, Subcommand};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Subcommand)]
+enum I18nAction {
+    /// Write po/messages.pot from the book's sources.
+    Extract,
 }
 
 #[derive(Subcommand)]
@@ -68,6 +75,11 @@ enum Command {
         /// The book source folder to check.
         #[arg(long, default_value = "src")]
         src: PathBuf,
+    },
+    /// The Korean edition's gettext workflow.
+    I18n {
+        #[command(subcommand)]
+        action: I18nAction,
     },
     /// Rerun the examples whose output the book shows, rewriting src/figures/.
     Figures {
@@ -105,6 +117,9 @@ fn main() -> anyhow::Result<()> {
             serve::serve_forever(&dir, port, None)
         }
         Command::Test { skip_examples } => test::run_all(skip_examples),
+        Command::I18n {
+            action: I18nAction::Extract,
+        } => i18n::extract(),
         Command::Links => links::check_site(std::path::Path::new("book")),
         Command::E2e => test::browser_tests(&book::build_all()?),
         Command::Check { src } => sources::check(&src),
