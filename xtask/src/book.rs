@@ -78,6 +78,7 @@ pub fn build_book() -> anyhow::Result<PathBuf> {
     let root = Path::new(".");
     let mut book = mdbook_driver::MDBook::load(root).context("loading book.toml")?;
     book.with_preprocessor(crate::quiz::QuizPreprocessor);
+    book.with_preprocessor(crate::captions::CaptionsPreprocessor);
     book.build().context("building the book")?;
     let dir = book.build_dir_for("html");
     println!("book built in {}", dir.display());

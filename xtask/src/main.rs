@@ -9,8 +9,11 @@
 //! - `cargo xtask figures` rerun the examples that produce the book's figures (text, JSON record, SVG charts)
 //! - `cargo xtask e2e`     only the browser tests; `cargo xtask links` only the link check
 //! - `cargo xtask check`   only the checks of the Markdown sources (seconds)
+//! - `cargo xtask i18n extract | update | check`  the translations' gettext
+//!   workflow (po/messages.pot, po/ko.po; xtask/src/i18n.rs)
 
 mod book;
+mod captions;
 mod charts;
 mod figures;
 mod i18n;
@@ -40,6 +43,12 @@ struct Cli {
 enum I18nAction {
     /// Write po/messages.pot from the book's sources.
     Extract,
+    /// Extract, then merge the messages into po/ko.po (translations kept,
+    /// new messages untranslated, changed ones fuzzy).
+    Update,
+    /// Check po/ko.po: complete, no fuzzy, in step with the sources, quizzes
+    /// shaped as in English, glossary terms used.
+    Check,
 }
 
 #[derive(Subcommand)]
@@ -117,9 +126,11 @@ fn main() -> anyhow::Result<()> {
             serve::serve_forever(&dir, port, None)
         }
         Command::Test { skip_examples } => test::run_all(skip_examples),
-        Command::I18n {
-            action: I18nAction::Extract,
-        } => i18n::extract(),
+        Command::I18n { action } => match action {
+            I18nAction::Extract => i18n::extract(),
+            I18nAction::Update => i18n::update(),
+            I18nAction::Check => i18n::check(),
+        },
         Command::Links => links::check_site(std::path::Path::new("book")),
         Command::E2e => test::browser_tests(&book::build_all()?),
         Command::Check { src } => sources::check(&src),

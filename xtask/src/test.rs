@@ -5,13 +5,14 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::{book, cargo, figures, links, run, serve, sources, step, tools};
+use crate::{book, cargo, figures, i18n, links, run, serve, sources, step, tools};
 
 pub fn run_all(skip_examples: bool) -> anyhow::Result<()> {
     let started = Instant::now();
     step("cargo fmt --check");
     run(cargo().args(["fmt", "--all", "--check"]))?;
     sources::check(Path::new("src"))?;
+    i18n::check()?;
 
     step("cargo clippy (native, all targets) -D warnings");
     run(cargo().args([
