@@ -816,7 +816,9 @@ mod tests {
             key: glossary::key("The thread pool."),
             term: "thread pool".into(),
         };
-        assert!(glossary::violations(&po, &terms, &[exception.clone()], "ko").is_empty());
+        assert!(
+            glossary::violations(&po, &terms, std::slice::from_ref(&exception), "ko").is_empty()
+        );
         let unneeded = glossary::Exception {
             key: "0000000000".into(),
             term: "thread".into(),

@@ -53,7 +53,7 @@ enum I18nAction {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Build the wasm visualizer and the book into book/ (what a hosted copy publishes).
+    /// Build the wasm visualizer and the book into book/ (English) and book/ko/ (Korean).
     Book {
         /// Reuse the last visualizer build in src/pkg/ (fast, for editing prose).
         #[arg(long)]
@@ -63,7 +63,7 @@ enum Command {
     Serve {
         #[arg(long, default_value_t = 3000)]
         port: u16,
-        /// Rebuild on a change to src/, theme/, book.toml or playground/ and
+        /// Rebuild on a change to src/, theme/, po/, book.toml or playground/ and
         /// reload the open page (the visualizer with the fast wasm-dev profile).
         #[arg(long)]
         watch: bool,
