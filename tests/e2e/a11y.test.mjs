@@ -8,7 +8,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createRequire } from "node:module";
-import { BOOK_URL, chapterPages, openPage, useBrowser } from "./browser.mjs";
+import { BOOK_URL, LANG, chapterPages, openPage, t, useBrowser } from "./browser.mjs";
 
 useBrowser();
 const require = createRequire(import.meta.url);
@@ -144,16 +144,22 @@ test("a missing page answers 404 with a page that links home", async () => {
   const { page, close } = await openPage("about:blank");
   const response = await page.goto(new URL("no/such/chapter.html", BOOK_URL).href);
   assert.equal(response.status(), 404);
-  assert.match(await page.locator("main h1").innerText(), /not found/i);
-  await page.locator("main").getByRole("link", { name: /start of the book/i }).click();
+  assert.match(await page.locator("main h1").innerText(), t({ en: /not found/i, ko: /찾을 수 없/ }));
+  await page.locator("main").getByRole("link", { name: t({ en: /start of the book/i, ko: /처음/ }) }).click();
   await page.waitForLoadState("load");
   assert.equal(new URL(page.url()).pathname, new URL("index.html", BOOK_URL).pathname);
   await close();
 });
 
-test("search finds the Python terms readers type", async () => {
+/** Words only the edition's own text has: the Korean index must hold Korean words. */
+const OWN_WORDS = { en: [], ko: ["처리량", "이벤트", "스레드"] };
+
+test("search finds the Python terms readers type, and words in the edition's language", async () => {
   const { page, consoleErrors, close } = await openPage("index.html");
-  for (const term of ["gunicorn", "Depends", "lifespan", "GIL", "uvicorn"]) {
+  if (LANG === "ko") {
+    assert.equal(await page.locator("#mdbook-searchbar").getAttribute("placeholder"), "이 책에서 검색 …");
+  }
+  for (const term of ["gunicorn", "Depends", "lifespan", "GIL", "uvicorn", ...OWN_WORDS[LANG]]) {
     await page.keyboard.press("Escape");
     await page.keyboard.press("s");
     const box = page.locator("#mdbook-searchbar");

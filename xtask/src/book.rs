@@ -136,6 +136,7 @@ fn build_translation(lang: &str, site: &Path) -> anyhow::Result<()> {
     let rendered_404 = translated_404.with_extension("html");
     std::fs::rename(&rendered_404, site.join(lang).join("404.html"))
         .with_context(|| format!("moving {} into the site", rendered_404.display()))?;
+    crate::search::reindex(&site.join(lang))?;
     Ok(())
 }
 

@@ -19,6 +19,7 @@ mod figures;
 mod i18n;
 mod links;
 mod quiz;
+mod search;
 mod serve;
 mod sources;
 mod test;
