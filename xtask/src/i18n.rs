@@ -402,6 +402,8 @@ pub fn quizzes_match(po: &Catalog, path: &str) -> Vec<String> {
         if !m.msgid().starts_with("```quiz") || msgstr.trim().is_empty() {
             continue;
         }
+        // Name the block by where it is: its msgid starts the same for every quiz.
+        let quiz = format!("at {}", m.source().split_whitespace().next().unwrap_or("?"));
         let english = match crate::quiz::answer_keys(m.msgid()) {
             Ok(k) => k,
             Err(e) => {
@@ -427,13 +429,11 @@ pub fn quizzes_match(po: &Catalog, path: &str) -> Vec<String> {
         };
         match translated {
             Err(e) => failures.push(format!(
-                "{path}: the translation of quiz {} does not parse: {e:#}",
-                short(m.msgid())
+                "{path}: the translation of the quiz {quiz} does not parse: {e:#}"
             )),
             Ok(keys) if keys != english => failures.push(format!(
-                "{path}: the translation of quiz {} differs from the English in its questions, \
-                 choices or right answers: English {}, translation {}",
-                short(m.msgid()),
+                "{path}: the translation of the quiz {quiz} differs from the English in its \
+                 questions, choices or right answers: English {}, translation {}",
                 shape(&english),
                 shape(&keys)
             )),
