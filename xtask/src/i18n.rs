@@ -407,10 +407,7 @@ pub fn quizzes_match(po: &Catalog, path: &str) -> Vec<String> {
         let english = match crate::quiz::answer_keys(m.msgid()) {
             Ok(k) => k,
             Err(e) => {
-                failures.push(format!(
-                    "{path}: English quiz {} does not parse: {e:#}",
-                    short(m.msgid())
-                ));
+                failures.push(format!("{path}: English quiz {quiz} does not parse: {e:#}"));
                 continue;
             }
         };
