@@ -467,9 +467,10 @@ fn shape(keys: &[Vec<Vec<bool>>]) -> String {
 ///   from a code block).
 /// - In the English, inline code, link targets, HTML tags, `{{#…}}`
 ///   directives and URLs are ignored: a term there is a name, not prose.
-/// - A term matches case-insensitively at word boundaries (a letter or digit
-///   may not touch it on either side), also in the plural (`+s`, `+es`,
-///   `y` → `ies`) and possessive.
+/// - A term matches case-insensitively at word boundaries (a letter, digit
+///   or hyphen may not touch it on either side: a hyphenated compound is
+///   another word, `actix-server`, `wait-bound`, `40-thread pool`), also in
+///   the plural (`+s`, `+es`, `y` → `ies`) and possessive.
 /// - Longer terms win: where "thread pool" matches, "thread" and "pool"
 ///   inside it are not checked again ("CPU-bound" hides "bound").
 /// - The translation must contain the term's decided translation,
@@ -519,7 +520,7 @@ pub mod glossary {
             None => format!(r"{escaped}(?:e?s)?"),
         };
         Regex::new(&format!(
-            r"(?i)(?:^|[^\p{{L}}\p{{N}}]){plural}(?:[^\p{{L}}\p{{N}}]|$)"
+            r"(?i)(?:^|[^\p{{L}}\p{{N}}-]){plural}(?:[^\p{{L}}\p{{N}}-]|$)"
         ))
         .expect("a glossary term makes a valid pattern")
     }
@@ -796,6 +797,7 @@ mod tests {
         };
         assert_eq!(used("A thread pool of threads"), ["thread pool", "thread"]);
         assert_eq!(used("CPU-bound work"), ["CPU-bound"]);
+        assert!(used("actix-server, wait-bound, a 40-thread pool").is_empty());
         assert_eq!(used("the bound; unbounded; boundary"), ["bound"]);
         assert_eq!(used("FastAPI dependencies"), ["dependency"]);
         assert!(used("`thread::spawn` and [x](thread.md) <thread>").is_empty());
