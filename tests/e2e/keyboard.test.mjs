@@ -132,7 +132,7 @@ test("every code block that scrolls sideways is a named Tab stop", async () => {
     assert.ok(wide.length > 0, `${path} at ${width}px: expected a wide block to test`);
     for (const b of wide) {
       assert.equal(b.tabindex, "0", `${path}: a wide block is not a Tab stop`);
-      assert.match(b.name, /scrolls sideways/, `${path}: a wide block has no name`);
+      assert.match(b.name, t({ en: /scrolls sideways/, ko: /가로로 스크롤/ }), `${path}: a wide block has no name`);
     }
     assert.ok(
       blocks.filter((b) => !b.overflows).every((b) => b.tabindex === null),
