@@ -24,10 +24,16 @@ pub fn extract() -> anyhow::Result<()> {
         md.root.join("book/xgettext"),
     );
     let catalogs = mdbook_i18n_helpers::xgettext::create_catalogs(&ctx, std::fs::read_to_string)?;
-    let (_, catalog) = catalogs
+    let (_, mut catalog) = catalogs
         .into_iter()
         .next()
         .context("no catalog extracted")?;
+    // The charts' labels (msgctxt "chart"): see crate::charts_ko.
+    let charts = crate::charts_ko::add_chart_messages(&mut catalog)?;
+    println!(
+        "{charts} chart labels (msgctxt \"{}\")",
+        crate::charts_ko::CONTEXT
+    );
     std::fs::create_dir_all("po")?;
     polib::po_file::write(&catalog, Path::new(POT)).context("writing po/messages.pot")?;
     println!("{} messages in {POT}", catalog.count());

@@ -12,6 +12,7 @@
 
 mod book;
 mod charts;
+mod charts_ko;
 mod figures;
 mod i18n;
 mod links;
