@@ -11,6 +11,8 @@
 // print-only behaviour (theme/print.js).
 (function () {
   "use strict";
+  // Texts in the page's language (theme/i18n.js); English if that script is absent.
+  const t = (texts) => (window.WaitingWell && window.WaitingWell.t ? window.WaitingWell.t(texts) : texts.en);
 
   const toggle = document.getElementById("mdbook-sidebar-toggle");
   if (toggle) {
@@ -42,9 +44,11 @@
   function nameOf(el) {
     if (el.matches(".table-wrapper")) {
       const head = el.querySelector("th");
-      return `Table${head ? " “" + firstLine(head, 40) + "”" : ""}, scrolls sideways`;
+      const name = head ? " “" + firstLine(head, 40) + "”" : "";
+      return t({ en: `Table${name}, scrolls sideways`, ko: `표${name}, 가로로 스크롤됩니다` });
     }
-    return `Code block “${firstLine(el, 60)}”, scrolls sideways`;
+    const first = firstLine(el, 60);
+    return t({ en: `Code block “${first}”, scrolls sideways`, ko: `코드 블록 “${first}”, 가로로 스크롤됩니다` });
   }
 
   function markScrollable() {

@@ -10,6 +10,8 @@
 // Leaves out: answering quizzes (theme/quiz.js), drawing (playground/web).
 (function () {
   "use strict";
+  // Texts in the page's language (theme/i18n.js); English if that script is absent.
+  const t = (texts) => (window.WaitingWell && window.WaitingWell.t ? window.WaitingWell.t(texts) : texts.en);
 
   // mdBook marks only print.html with <meta name="robots" content="noindex">.
   const isPrintPage = !!document.querySelector('meta[name="robots"][content="noindex"]');
@@ -25,7 +27,7 @@
     const details = document.createElement("details");
     details.className = "ww-quiz-answers";
     const summary = document.createElement("summary");
-    summary.textContent = "Answers";
+    summary.textContent = t({ en: "Answers", ko: "정답" });
     details.appendChild(summary);
     const list = document.createElement("ol");
     for (const question of quiz.querySelectorAll(".ww-quiz-question")) {
@@ -77,8 +79,10 @@
     const caption = document.createElement("figcaption");
     const summary = viz.querySelector(".ww-viz-summary");
     caption.textContent =
-      "The visualizer's first frame (on the web page it plays, steps and takes your settings). " +
-      (summary ? summary.textContent : "");
+      t({
+        en: "The visualizer's first frame (on the web page it plays, steps and takes your settings). ",
+        ko: "시각화 도구의 첫 화면입니다(웹 페이지에서는 재생하고, 한 단계씩 넘기고, 설정을 바꿀 수 있습니다). ",
+      }) + (summary ? summary.textContent : "");
     figure.appendChild(caption);
     viz.appendChild(figure);
   });

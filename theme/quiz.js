@@ -4,6 +4,10 @@
 // print.html (every quiz has its own id and radio-group names).
 (function () {
   "use strict";
+  // Texts in the page's language (theme/i18n.js); English if that script is absent.
+  var t = function (texts) {
+    return window.WaitingWell && window.WaitingWell.t ? window.WaitingWell.t(texts) : texts.en;
+  };
   function onChange(event) {
     var input = event.target;
     if (!input.matches || !input.matches(".ww-quiz input[type=radio]")) return;
@@ -20,7 +24,9 @@
     if (why) why.hidden = false;
     var verdict = form.querySelector(".ww-quiz-verdict");
     if (verdict) {
-      verdict.textContent = right ? "Correct." : "Not quite: read why, then try another answer.";
+      verdict.textContent = right
+        ? t({ en: "Correct.", ko: "정답입니다." })
+        : t({ en: "Not quite: read why, then try another answer.", ko: "아쉽습니다. 이유를 읽고 다른 답을 골라 보세요." });
       verdict.dataset.verdict = right ? "right" : "wrong";
     }
   }

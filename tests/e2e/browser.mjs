@@ -4,11 +4,19 @@
 // are also blocked, so a test never touches the network).
 //
 // Run by `cargo xtask test`, which builds the book, serves it on loopback and
-// sets BOOK_URL. By hand: BOOK_URL=http://127.0.0.1:3000/ node --test
+// runs every test file once per edition: BOOK_URL is the edition's root
+// (http://…/ for English, http://…/ko/ for Korean) and WW_LANG its language.
+// By hand: BOOK_URL=http://127.0.0.1:3000/ko/ WW_LANG=ko node --test
 import { chromium } from "playwright-core";
 import { after, before } from "node:test";
 
 export const BOOK_URL = process.env.BOOK_URL ?? "http://127.0.0.1:3000/";
+/** The language of the edition under test ("en" or "ko"). */
+export const LANG = process.env.WW_LANG ?? "en";
+/** `{en: …, ko: …}` → the value for the edition under test. */
+export function t(texts) {
+  return texts[LANG] ?? texts.en;
+}
 const origin = new URL(BOOK_URL).origin;
 
 const FLAGS = [

@@ -7,7 +7,7 @@
 // graphics), and every series colour the chart uses must reach 3:1 too.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { openPage, useBrowser } from "./browser.mjs";
+import { openPage, t, useBrowser } from "./browser.mjs";
 
 useBrowser();
 
@@ -59,7 +59,8 @@ test("every charted chapter inlines its charts with a title and a description", 
       assert.equal(c.role, "img", `${where}: role`);
       assert.ok(c.title.length > 10 && c.desc.length > 40, `${where}: title/desc missing or short`);
       assert.ok(c.labelled, `${where}: aria-labelledby does not point at its title and desc`);
-      assert.match(c.caption, /exact/, `${where}: the caption must point at the table with the exact numbers`);
+      // (In Korean: names the table, 표, or the figure, 그림, that has them.)
+      assert.match(c.caption, t({ en: /exact/, ko: /표|그림/ }), `${where}: the caption must point at the table with the exact numbers`);
       assert.ok(c.marks > 0, `${where}: no plotted marks`);
     }
     await close();

@@ -7,7 +7,7 @@
 // (visualizer.test.mjs).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { openPage, useBrowser } from "./browser.mjs";
+import { openPage, t, useBrowser } from "./browser.mjs";
 
 useBrowser();
 
@@ -49,7 +49,7 @@ test("a chapter walked with the keyboard alone", async () => {
   //    moves focus to the chapter's text.
   await page.keyboard.press("Tab");
   let f = await focused(page);
-  assert.equal(f.text, "Skip to content", "the first Tab stop is the skip link");
+  assert.equal(f.text, t({ en: "Skip to content", ko: "본문으로 건너뛰기" }), "the first Tab stop is the skip link");
   const box = await page.locator("a.ww-skip-link").boundingBox();
   assert.ok(box && box.x >= 0 && box.y >= 0 && box.width > 0, `skip link off screen when focused: ${JSON.stringify(box)}`);
   await page.keyboard.press("Enter");

@@ -189,6 +189,37 @@ pub fn korean_svgs(catalog: &polib::catalog::Catalog) -> anyhow::Result<Localize
     localized_svgs(&figures_dir(), &|label| lookup(catalog, label))
 }
 
+/// Puts the translated charts into a translated book (`lang`'s catalog):
+/// every chapter's chart includes become the charts drawn with the
+/// catalog's labels, inline. Called by the translation's build after
+/// `translate_book`, before mdBook's preprocessors. A label without a
+/// translation is drawn in English and named here (the check fails on it).
+pub fn inline_translated_charts(
+    book: &mut mdbook_preprocessor::book::Book,
+    catalog: &polib::catalog::Catalog,
+    lang: &str,
+) -> anyhow::Result<()> {
+    // The `<desc>` is written by code, one writer per language.
+    anyhow::ensure!(
+        lang == "ko",
+        "no chart descriptions are written for {lang:?} (charts_ko::korean_desc)"
+    );
+    let localized = korean_svgs(catalog)?;
+    if !localized.missing.is_empty() {
+        println!(
+            "{} chart labels not translated (drawn in English): {:?}",
+            localized.missing.len(),
+            localized.missing
+        );
+    }
+    book.for_each_mut(|item| {
+        if let mdbook_preprocessor::book::BookItem::Chapter(chapter) = item {
+            chapter.content = inline_charts(&chapter.content, &localized.svgs);
+        }
+    });
+    Ok(())
+}
+
 /// `markdown` with every `{{#include figures/NAME.svg}}` (from any folder depth)
 /// whose chart is in `svgs` replaced by that SVG, inline; other includes stay.
 pub fn inline_charts(markdown: &str, svgs: &BTreeMap<String, String>) -> String {
@@ -428,25 +459,19 @@ mod tests {
 mod korean {
     use super::*;
 
-    /// po/charts-ko.po, the charts' Korean (merged into po/ko.po).
-    pub const FRAGMENT: &str = "po/charts-ko.po";
-
-    /// Every label of every chart has its Korean in the fragment, and the
-    /// Korean charts drawn with it carry no label left in English.
+    /// Every label of every chart has its Korean in po/ko.po (msgctxt
+    /// "chart"), and the Korean charts drawn with it have no title left in English.
     #[test]
-    fn the_korean_fragment_translates_every_chart_label() {
-        let path = crate::workspace_root().join(FRAGMENT);
-        let catalog = polib::po_file::parse(&path).unwrap();
+    fn the_korean_catalog_translates_every_chart_label() {
+        let path = crate::workspace_root().join("po/ko.po");
+        let catalog = crate::i18n::read_po(&path).unwrap();
         let missing: Vec<String> = chart_messages()
             .unwrap()
             .into_iter()
             .map(|m| m.label)
             .filter(|label| lookup(&catalog, label).is_none())
             .collect();
-        assert!(
-            missing.is_empty(),
-            "no Korean in {FRAGMENT} for {missing:?}"
-        );
+        assert!(missing.is_empty(), "no Korean in po/ko.po for {missing:?}");
         let localized = korean_svgs(&catalog).unwrap();
         assert!(localized.missing.is_empty(), "{:?}", localized.missing);
         let english = chart_messages().unwrap();

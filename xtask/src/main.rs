@@ -9,14 +9,18 @@
 //! - `cargo xtask figures` rerun the examples that produce the book's figures (text, JSON record, SVG charts)
 //! - `cargo xtask e2e`     only the browser tests; `cargo xtask links` only the link check
 //! - `cargo xtask check`   only the checks of the Markdown sources (seconds)
+//! - `cargo xtask i18n extract | update | check`  the translations' gettext
+//!   workflow (po/messages.pot, po/ko.po; xtask/src/i18n.rs)
 
 mod book;
+mod captions;
 mod charts;
 mod charts_ko;
 mod figures;
 mod i18n;
 mod links;
 mod quiz;
+mod search;
 mod serve;
 mod sources;
 mod test;
@@ -41,11 +45,17 @@ struct Cli {
 enum I18nAction {
     /// Write po/messages.pot from the book's sources.
     Extract,
+    /// Extract, then merge the messages into po/ko.po (translations kept,
+    /// new messages untranslated, changed ones fuzzy).
+    Update,
+    /// Check po/ko.po: complete, no fuzzy, in step with the sources, quizzes
+    /// shaped as in English, glossary terms used.
+    Check,
 }
 
 #[derive(Subcommand)]
 enum Command {
-    /// Build the wasm visualizer and the book into book/ (what a hosted copy publishes).
+    /// Build the wasm visualizer and the book into book/ (English) and book/ko/ (Korean).
     Book {
         /// Reuse the last visualizer build in src/pkg/ (fast, for editing prose).
         #[arg(long)]
@@ -55,7 +65,7 @@ enum Command {
     Serve {
         #[arg(long, default_value_t = 3000)]
         port: u16,
-        /// Rebuild on a change to src/, theme/, book.toml or playground/ and
+        /// Rebuild on a change to src/, theme/, po/, book.toml or playground/ and
         /// reload the open page (the visualizer with the fast wasm-dev profile).
         #[arg(long)]
         watch: bool,
@@ -118,9 +128,11 @@ fn main() -> anyhow::Result<()> {
             serve::serve_forever(&dir, port, None)
         }
         Command::Test { skip_examples } => test::run_all(skip_examples),
-        Command::I18n {
-            action: I18nAction::Extract,
-        } => i18n::extract(),
+        Command::I18n { action } => match action {
+            I18nAction::Extract => i18n::extract(),
+            I18nAction::Update => i18n::update(),
+            I18nAction::Check => i18n::check(),
+        },
         Command::Links => links::check_site(std::path::Path::new("book")),
         Command::E2e => test::browser_tests(&book::build_all()?),
         Command::Check { src } => sources::check(&src),

@@ -30,6 +30,7 @@ impl Preprocessor for QuizPreprocessor {
         mut book: Book,
     ) -> mdbook_preprocessor::errors::Result<Book> {
         let src = ctx.root.join(&ctx.config.book.src);
+        let language = ctx.config.book.language.as_deref();
         let mut failure = None;
         book.for_each_mut(|item| {
             let BookItem::Chapter(chapter) = item else {
@@ -44,7 +45,7 @@ impl Preprocessor for QuizPreprocessor {
                         .replace(['/', '\\', '.'], "-")
                 })
                 .unwrap_or_else(|| "chapter".into());
-            match render_quizzes(&chapter.content, &slug) {
+            match render_quizzes_in(&chapter.content, &slug, language) {
                 Ok(content) => chapter.content = content,
                 Err(e) if failure.is_none() => {
                     // Name the source file, with lines counted in it rather
@@ -96,9 +97,47 @@ struct Choice {
     why: String,
 }
 
+/// The right answers of every ```quiz block in `markdown`, by position: one
+/// entry per block, one list per question, one flag per choice (in the order
+/// written, before rendering shuffles them). Fails as [`problems`] would.
+pub fn answer_keys(markdown: &str) -> anyhow::Result<Vec<Vec<Vec<bool>>>> {
+    let mut keys = Vec::new();
+    for segment in segments(markdown) {
+        if let Segment::Quiz { toml, closed, .. } = segment {
+            anyhow::ensure!(closed, "a ```quiz block is never closed");
+            let quiz = parse_quiz(&toml)?;
+            keys.push(
+                quiz.question
+                    .iter()
+                    .map(|q| q.choice.iter().map(|c| c.correct).collect())
+                    .collect(),
+            );
+        }
+    }
+    Ok(keys)
+}
+
+/// The word before a question's number, in the book's language (`book.language`).
+fn question_word(language: Option<&str>) -> &'static str {
+    match language {
+        Some("ko") => "문제",
+        _ => "Question",
+    }
+}
+
 /// Replaces every ```quiz block in `markdown` with its HTML form. Fails,
 /// naming the line, on anything [`problems`] finds.
+#[cfg(test)]
 pub fn render_quizzes(markdown: &str, slug: &str) -> anyhow::Result<String> {
+    render_quizzes_in(markdown, slug, None)
+}
+
+/// [`render_quizzes`] for an edition in `language` (its labels).
+pub fn render_quizzes_in(
+    markdown: &str,
+    slug: &str,
+    language: Option<&str>,
+) -> anyhow::Result<String> {
     let found = problems(markdown);
     if !found.is_empty() {
         let listed: Vec<String> = found
@@ -115,7 +154,11 @@ pub fn render_quizzes(markdown: &str, slug: &str) -> anyhow::Result<String> {
             Segment::Quiz { toml, .. } => {
                 quiz_number += 1;
                 let quiz = parse_quiz(&toml)?;
-                out.push_str(&render_quiz(&quiz, &format!("quiz-{slug}-{quiz_number}")));
+                out.push_str(&render_quiz(
+                    &quiz,
+                    &format!("quiz-{slug}-{quiz_number}"),
+                    question_word(language),
+                ));
             }
         }
     }
@@ -252,12 +295,12 @@ fn parse_quiz(toml_text: &str) -> anyhow::Result<Quiz> {
     Ok(quiz)
 }
 
-fn render_quiz(quiz: &Quiz, id: &str) -> String {
+fn render_quiz(quiz: &Quiz, id: &str, question_word: &str) -> String {
     let mut html = format!("\n<div class=\"ww-quiz\" id=\"{id}\">\n");
     for (q, question) in quiz.question.iter().enumerate() {
         let name = format!("{id}-q{}", q + 1);
         html.push_str(&format!(
-            "<form class=\"ww-quiz-question\" data-question=\"{}\">\n<fieldset>\n<legend><span class=\"ww-quiz-number\">Question {}.</span> {}</legend>\n",
+            "<form class=\"ww-quiz-question\" data-question=\"{}\">\n<fieldset>\n<legend><span class=\"ww-quiz-number\">{question_word} {}.</span> {}</legend>\n",
             q + 1,
             q + 1,
             inline_markdown(&question.prompt)

@@ -2,7 +2,8 @@
 //! serve` uses it on port 3000, the browser tests on an ephemeral port.
 //! (tower-http's ServeDir sends `application/wasm`, which streaming
 //! WebAssembly compilation needs.) A missing page gets the book's 404.html
-//! with status 404, as a static host would serve it.
+//! with status 404, as a static host would serve it: under `/ko/`, the
+//! Korean edition's.
 //!
 //! With `--watch` (xtask/src/watch.rs) it also tells open pages to reload:
 //! every HTML page it sends gets a one-line script that listens on
@@ -93,9 +94,16 @@ impl Drop for BackgroundServer {
     }
 }
 
+/// The site: each translation under `/LANG/` with its own 404 page, English
+/// at the root.
 fn app(dir: &Path) -> axum::Router {
-    let files = ServeDir::new(dir).not_found_service(ServeFile::new(dir.join("404.html")));
-    axum::Router::new().fallback_service(files)
+    let edition =
+        |dir: &Path| ServeDir::new(dir).not_found_service(ServeFile::new(dir.join("404.html")));
+    let mut router = axum::Router::new();
+    for lang in crate::i18n::LANGUAGES {
+        router = router.nest_service(&format!("/{lang}"), edition(&dir.join(lang)));
+    }
+    router.fallback_service(edition(dir))
 }
 
 /// Adds the reload endpoint and the reload script to `app`; each stream ends
@@ -187,6 +195,9 @@ mod tests {
         )
         .unwrap();
         std::fs::write(dir.join("404.html"), "<html><body>missing</body></html>").unwrap();
+        std::fs::create_dir_all(dir.join("ko")).unwrap();
+        std::fs::write(dir.join("ko/index.html"), "<html><body>안녕</body></html>").unwrap();
+        std::fs::write(dir.join("ko/404.html"), "<html><body>없음</body></html>").unwrap();
         let (rebuilt, rx) = watch::channel(0u64);
         let (_stop_tx, stop) = watch::channel(false);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -202,6 +213,14 @@ mod tests {
         assert!(page.contains(RELOAD_PATH));
         let missing = get(addr, "/nope.html", "</html>").await;
         assert!(missing.starts_with("HTTP/1.1 404"), "{missing}");
+        assert!(missing.contains("missing"), "{missing}");
+        let korean = get(addr, "/ko/index.html", "</html>").await;
+        assert!(korean.contains("안녕"), "{korean}");
+        let missing = get(addr, "/ko/nope/deep.html", "</html>").await;
+        assert!(
+            missing.starts_with("HTTP/1.1 404") && missing.contains("없음"),
+            "{missing}"
+        );
 
         // A listener that connects after build 1 is not told about build 1.
         rebuilt.send(1).unwrap();

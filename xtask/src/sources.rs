@@ -17,6 +17,10 @@
 //!   so it follows the theme; captioned, so the table is one glance away.
 //!   (`cargo xtask test` then checks the SVG itself against its run.)
 //!
+//! - Every `<figcaption>` and `<summary>` holds its text as a Markdown
+//!   paragraph, not on the tag's line, so it is extracted for translation
+//!   ([`crate::captions`]).
+//!
 //! Left out: prose style, and listings in other languages (Python and shell
 //! examples are written for the page, not compiled here).
 
@@ -42,6 +46,7 @@ pub fn check(src: &Path) -> anyhow::Result<()> {
         problems.extend(private_paths(&text));
         problems.extend(crate::quiz::problems(&text));
         problems.extend(charts_not_in_figures(&text));
+        problems.extend(crate::captions::inline_caption_lines(&text));
         problems.sort();
         found.extend(
             problems

@@ -5,13 +5,14 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::{book, cargo, figures, links, run, serve, sources, step, tools};
+use crate::{book, cargo, figures, i18n, links, run, serve, sources, step, tools};
 
 pub fn run_all(skip_examples: bool) -> anyhow::Result<()> {
     let started = Instant::now();
     step("cargo fmt --check");
     run(cargo().args(["fmt", "--all", "--check"]))?;
     sources::check(Path::new("src"))?;
+    i18n::check()?;
 
     step("cargo clippy (native, all targets) -D warnings");
     run(cargo().args([
@@ -73,7 +74,8 @@ pub fn run_all(skip_examples: bool) -> anyhow::Result<()> {
 }
 
 /// Serves the built site on an ephemeral loopback port and runs the Node
-/// browser tests (tests/e2e) against it in headless Debian Chromium.
+/// browser tests (tests/e2e) against it in headless Debian Chromium, once
+/// per edition (English, then each translation).
 pub fn browser_tests(site: &Path) -> anyhow::Result<()> {
     step("end-to-end browser tests of the built book");
     tools::ensure_chromium()?;
@@ -81,11 +83,23 @@ pub fn browser_tests(site: &Path) -> anyhow::Result<()> {
     tools::ensure_e2e_packages(e2e)?;
     let server = serve::BackgroundServer::start(site)?;
     println!("book served at {}", server.url);
-    run(Command::new("node")
-        .args(["--test", "--test-concurrency=1"])
-        .current_dir(e2e)
-        .env("BOOK_URL", &server.url)
-        .env("CHROMIUM_PATH", tools::chromium()))
+    // Every test file once per edition: English at the root, each translation
+    // under its folder (tests/e2e/browser.mjs reads BOOK_URL and WW_LANG).
+    let editions = std::iter::once(("en".to_string(), server.url.clone())).chain(
+        i18n::LANGUAGES
+            .iter()
+            .map(|lang| (lang.to_string(), format!("{}{lang}/", server.url))),
+    );
+    for (lang, url) in editions {
+        step(&format!("browser tests, edition {lang} ({url})"));
+        run(Command::new("node")
+            .args(["--test", "--test-concurrency=1"])
+            .current_dir(e2e)
+            .env("BOOK_URL", &url)
+            .env("WW_LANG", &lang)
+            .env("CHROMIUM_PATH", tools::chromium()))?;
+    }
+    Ok(())
 }
 
 /// Every chapter example with `--quick`, in release mode as the README tells

@@ -1,6 +1,6 @@
 //! `cargo xtask serve --watch`: a writer's live preview. Serves the book as
-//! `cargo xtask serve` does, watches `src/`, `theme/`, `book.toml` and
-//! `playground/`, rebuilds on a change and tells open pages to reload
+//! `cargo xtask serve` does (every edition), watches `src/`, `theme/`, `po/`
+//! (the translations), `book.toml` and `playground/`, rebuilds on a change and tells open pages to reload
 //! (xtask/src/serve.rs adds the reload script, in watch mode only).
 //!
 //! - A change to the book's text or theme rebuilds the book only (mdBook as a
@@ -53,7 +53,11 @@ fn what_to_rebuild(root: &Path, paths: &[PathBuf]) -> Rebuild {
             }
             return Rebuild::VisualizerAndBook;
         }
-        if rel.starts_with("src") || rel.starts_with("theme") || rel == Path::new("book.toml") {
+        if rel.starts_with("src")
+            || rel.starts_with("theme")
+            || rel.starts_with("po")
+            || rel == Path::new("book.toml")
+        {
             need = Rebuild::Book;
         }
     }
@@ -80,13 +84,13 @@ pub fn serve_and_watch(port: u16) -> anyhow::Result<()> {
             }),
             Err(e) => eprintln!("watch error: {e}"),
         })?;
-    for dir in ["src", "theme", "playground"] {
+    for dir in ["src", "theme", "po", "playground"] {
         watcher.watch(&root.join(dir), RecursiveMode::Recursive)?;
     }
     // The root itself, not book.toml: editors often save by replacing the
     // file, and a watch on the old file would go quiet.
     watcher.watch(&root, RecursiveMode::NonRecursive)?;
-    println!("watching src/, theme/, book.toml and playground/ for changes");
+    println!("watching src/, theme/, po/, book.toml and playground/ for changes");
 
     // The rebuild loop runs beside the server; it ends when the server does.
     std::thread::spawn(move || {
@@ -143,6 +147,7 @@ mod tests {
         assert_eq!(need(&["src/ch01-waiting.md"]), Rebuild::Book);
         assert_eq!(need(&["theme/quiz.js"]), Rebuild::Book);
         assert_eq!(need(&["book.toml"]), Rebuild::Book);
+        assert_eq!(need(&["po/ko.po"]), Rebuild::Book);
     }
 
     #[test]
