@@ -62,6 +62,10 @@ test("every charted chapter inlines its charts with a title and a description", 
       // (In Korean: names the table, 표, or the figure, 그림, that has them.)
       assert.match(c.caption, t({ en: /exact/, ko: /표|그림/ }), `${where}: the caption must point at the table with the exact numbers`);
       assert.ok(c.marks > 0, `${where}: no plotted marks`);
+      // The Korean edition's charts are drawn again with Korean words (xtask/src/charts_ko.rs).
+      const words = t({ en: /^[^\uac00-\ud7a3]*$/, ko: /[\uac00-\ud7a3]/ });
+      assert.match(c.title, words, `${where}: title in the edition's language`);
+      assert.match(c.desc, words, `${where}: description in the edition's language`);
     }
     await close();
   }
