@@ -148,8 +148,9 @@ async function legibility(path, theme, index) {
   return { share, weak, background, text: contrast(rgb(ink), background) };
 }
 
-// The SVGs are the same files in every edition (xtask/src/charts.rs draws
-// them once); their legibility is checked once, on the English pages.
+// The charts are drawn alike in every edition (the same colours and marks;
+// only their words differ, xtask/src/charts_ko.rs): their legibility is
+// checked once, on the English pages.
 for (const [path, index] of LANG === "en" ? SHOTS : []) {
   test(`${path} chart ${index + 1} is legible in every mdBook theme`, async (t) => {
     const shares = {};
