@@ -73,7 +73,9 @@
       } catch (err) {
         continue; // a tainted canvas cannot be read; the caption still prints
       }
-      img.alt = `First frame. ${canvas.getAttribute("aria-label") || "Visualizer timeline."}`;
+      img.alt = `${t({ en: "First frame.", ko: "첫 프레임." })} ${
+        canvas.getAttribute("aria-label") || t({ en: "Visualizer timeline.", ko: "시각화 도구 타임라인." })
+      }`;
       figure.appendChild(img);
     }
     const caption = document.createElement("figcaption");

@@ -2,7 +2,8 @@
 // Finds every `.ww-viz` element, loads the wasm visualizer once from ../pkg/
 // (relative to this script, so it works on chapter pages and on print.html, at
 // any depth and under any site prefix) and mounts each element with its
-// data-preset. Leaves out: everything the visualizer does (playground/web).
+// data-preset; says so in the page's language if it cannot. Leaves out:
+// everything the visualizer does (playground/web).
 (function () {
   "use strict";
   // Captured synchronously: document.currentScript is null once this returns.
@@ -14,6 +15,18 @@
       el.textContent = message;
       el.classList.add("ww-viz-failed");
     }
+  }
+
+  // The one message shown before the wasm runs, in the page's language (the
+  // visualizer picks its own words from <html lang> the same way).
+  const FAILED = {
+    en: "The visualizer could not load (build it with `cargo xtask book`).",
+    ko: "시각화 도구를 불러오지 못했습니다 (`cargo xtask book`으로 빌드하면 됩니다).",
+  };
+
+  function failedMessage() {
+    const lang = (document.documentElement.lang || "en").split(/[-_]/)[0].toLowerCase();
+    return FAILED[lang] || FAILED.en;
   }
 
   function start() {
@@ -38,7 +51,7 @@
         }
       })
       .catch((err) => {
-        fail(elements, "The visualizer could not load (build it with `cargo xtask book`).");
+        fail(elements, failedMessage());
         console.error("Waiting Well visualizer failed to load:", err);
       });
   }

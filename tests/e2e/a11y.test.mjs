@@ -117,7 +117,8 @@ test("print.html: every chapter, quizzes with folded answers, visualizers as fir
   await page.emulateMedia({ media: "print" });
   const keys = await page.$$eval("details.ww-quiz-answers", (ds) => ds.map((d) => d.open));
   assert.ok(keys.every(Boolean), "on paper every answer key is open");
-  const vizzes = await page.$$eval(".ww-viz", (els) =>
+  const firstFrame = t({ en: "First frame", ko: "첫 프레임" });
+  const vizzes = await page.$$eval(".ww-viz", (els, firstFrame) =>
     els.map((el) => {
       const shown = (e) => !!e && e.getClientRects().length > 0; // laid out, not display: none
       const imgs = [...el.querySelectorAll(".ww-viz-print img")];
@@ -126,9 +127,10 @@ test("print.html: every chapter, quizzes with folded answers, visualizers as fir
         controls: shown(el.querySelector(".ww-viz-controls")),
         canvas: [...el.querySelectorAll("canvas")].some(shown),
         picture: shown(el.querySelector(".ww-viz-print")),
-        images: imgs.filter((i) => i.naturalWidth > 0 && i.alt.startsWith("First frame")).length,
+        images: imgs.filter((i) => i.naturalWidth > 0 && i.alt.startsWith(firstFrame)).length,
       };
     }),
+    firstFrame,
   );
   assert.ok(vizzes.length >= 2);
   for (const v of vizzes) {

@@ -62,6 +62,10 @@ test("every charted chapter inlines its charts with a title and a description", 
       // (In Korean: names the table, 표, or the figure, 그림, that has them.)
       assert.match(c.caption, t({ en: /exact/, ko: /표|그림/ }), `${where}: the caption must point at the table with the exact numbers`);
       assert.ok(c.marks > 0, `${where}: no plotted marks`);
+      // The Korean edition's charts are drawn again with Korean words (xtask/src/charts_ko.rs).
+      const words = t({ en: /^[^\uac00-\ud7a3]*$/, ko: /[\uac00-\ud7a3]/ });
+      assert.match(c.title, words, `${where}: title in the edition's language`);
+      assert.match(c.desc, words, `${where}: description in the edition's language`);
     }
     await close();
   }
@@ -144,8 +148,9 @@ async function legibility(path, theme, index) {
   return { share, weak, background, text: contrast(rgb(ink), background) };
 }
 
-// The SVGs are the same files in every edition (xtask/src/charts.rs draws
-// them once); their legibility is checked once, on the English pages.
+// The charts are drawn alike in every edition (the same colours and marks;
+// only their words differ, xtask/src/charts_ko.rs): their legibility is
+// checked once, on the English pages.
 for (const [path, index] of LANG === "en" ? SHOTS : []) {
   test(`${path} chart ${index + 1} is legible in every mdBook theme`, async (t) => {
     const shares = {};

@@ -80,10 +80,10 @@ test("a chapter walked with the keyboard alone", async () => {
   const time = viz.locator(".ww-viz-time");
   const t0 = await time.innerText();
   await page.keyboard.press("Space");
-  assert.match(await viz.locator(".ww-viz-play").innerText(), /Pause/);
+  assert.match(await viz.locator(".ww-viz-play").innerText(), t({ en: /Pause/, ko: /일시 정지/ }));
   await page.waitForFunction((t0) => document.querySelector("#viz-ch01 .ww-viz-time").textContent !== t0, t0);
   await page.keyboard.press("Space");
-  assert.match(await viz.locator(".ww-viz-play").innerText(), /Play/);
+  assert.match(await viz.locator(".ww-viz-play").innerText(), t({ en: /Play/, ko: /재생/ }));
   const t1 = await time.innerText();
   await page.keyboard.press("ArrowRight");
   const t2 = await time.innerText();

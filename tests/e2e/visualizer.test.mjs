@@ -7,9 +7,49 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { createRequire } from "node:module";
-import { BOOK_URL, openPage, useBrowser } from "./browser.mjs";
+import { BOOK_URL, openPage, t, useBrowser } from "./browser.mjs";
 
 useBrowser();
+
+/** The visualizer's words in the edition's language (playground/web/src/text.rs). */
+const L = t({
+  en: {
+    workers: "Workers / threads / loops",
+    perSecond: /requests per second/,
+    clamped: /workers clamped to 1024/,
+    forward: "Step forward",
+    back: "Step back",
+    pause: /Pause/,
+    play: /Play/,
+    speed: "Speed",
+    trace: /Chrome trace/,
+    compare: "Compare with",
+    model: "Model",
+    clients: "Clients",
+    requests: "Requests",
+    eventCap: /event cap/,
+    exportCap: /Export holds at most 2500000 events and this run has \d+/,
+    cpuSlice: "cpu",
+  },
+  ko: {
+    workers: "워커 / 스레드 / 루프 수",
+    perSecond: /초당 요청/,
+    clamped: /범위를 벗어난 워커 수 값을 1024로 조정했습니다/,
+    forward: "한 단계 앞으로",
+    back: "한 단계 뒤로",
+    pause: /일시 정지/,
+    play: /재생/,
+    speed: "속도",
+    trace: /Chrome 트레이스/,
+    compare: "비교 대상",
+    model: "모델",
+    clients: "클라이언트 수",
+    requests: "요청 수",
+    eventCap: /이벤트 상한/,
+    exportCap: /이벤트를 최대 2500000개까지 담는데 이 실행에는 \d+개/,
+    cpuSlice: "CPU",
+  },
+});
 const require = createRequire(import.meta.url);
 
 /** Waits until the visualizer in `root` is mounted and every visible canvas has pixels. */
@@ -59,12 +99,12 @@ describe("chapter 1's embed", () => {
     assert.equal(pixels.length, 2, "ch01 shows the pool and the loop side by side");
     assert.ok(pixels.every((n) => n > 100), `blank canvas: ${pixels}`);
     const before = await throughput(page, root);
-    await setField(page, root, "Workers / threads / loops", 8);
+    await setField(page, root, L.workers, 8);
     await page.waitForFunction(
       ([root, before]) => document.querySelector(`${root} .ww-viz-throughput`).textContent !== before,
       [root, before],
     );
-    assert.match(await page.locator(`${root} .ww-viz-summary`).innerText(), /requests per second/);
+    assert.match(await page.locator(`${root} .ww-viz-summary`).innerText(), L.perSecond);
     await page.waitForLoadState("networkidle");
     assert.deepEqual(consoleErrors, []);
     assert.deepEqual(offOrigin, []);
@@ -72,11 +112,11 @@ describe("chapter 1's embed", () => {
 
   test("clamps out-of-range input with a visible message", async () => {
     const { page, consoleErrors } = p;
-    await setField(page, root, "Workers / threads / loops", 5000);
+    await setField(page, root, L.workers, 5000);
     const clamp = page.locator(`${root} .ww-viz-clamp`);
     await clamp.waitFor({ state: "visible" });
-    assert.match(await clamp.innerText(), /workers clamped to 1024/);
-    const input = page.locator(root).getByLabel("Workers / threads / loops", { exact: true });
+    assert.match(await clamp.innerText(), L.clamped);
+    const input = page.locator(root).getByLabel(L.workers, { exact: true });
     assert.equal(await input.inputValue(), "1024");
     assert.deepEqual(consoleErrors, []);
   });
@@ -98,14 +138,24 @@ test("print.html mounts every embed once, with unique ids and no errors", async 
 });
 
 const ROOT = "#viz-standalone";
-const MODELS = {
-  "sync-pool": /^sync-pool: k sync workers/,
-  "event-loop": /^event-loop: one event loop/,
-  "blocked-loop": /^blocked-loop: an event loop with blocking handlers/,
-  "gil-threads": /^gil-threads: threads sharing a GIL/,
-  "loop-per-worker": /^loop-per-worker: k event loops/,
-  "work-stealing": /^work-stealing: k runtime workers/,
-};
+const MODELS = t({
+  en: {
+    "sync-pool": /^sync-pool: k sync workers/,
+    "event-loop": /^event-loop: one event loop/,
+    "blocked-loop": /^blocked-loop: an event loop with blocking handlers/,
+    "gil-threads": /^gil-threads: threads sharing a GIL/,
+    "loop-per-worker": /^loop-per-worker: k event loops/,
+    "work-stealing": /^work-stealing: k runtime workers/,
+  },
+  ko: {
+    "sync-pool": /^sync-pool: 동기 워커 k개/,
+    "event-loop": /^event-loop: 이벤트 루프 하나/,
+    "blocked-loop": /^blocked-loop: 블로킹 핸들러가 있는 이벤트 루프/,
+    "gil-threads": /^gil-threads: GIL 하나를 나눠 쓰는 스레드/,
+    "loop-per-worker": /^loop-per-worker: 이벤트 루프 k개/,
+    "work-stealing": /^work-stealing: 모든 태스크를 나눠 맡는 런타임 워커 k개/,
+  },
+});
 
 describe("the standalone page", () => {
   let p;
@@ -124,10 +174,10 @@ describe("the standalone page", () => {
     const time = page.locator(`${ROOT} .ww-viz-time`);
     const start = await time.innerText();
     const frame0 = await drawnPixels(page, ROOT);
-    const forward = page.locator(ROOT).getByRole("button", { name: "Step forward" });
+    const forward = page.locator(ROOT).getByRole("button", { name: L.forward });
     for (let i = 0; i < 5; i += 1) await forward.click();
     assert.notEqual(await time.innerText(), start);
-    const back = page.locator(ROOT).getByRole("button", { name: "Step back" });
+    const back = page.locator(ROOT).getByRole("button", { name: L.back });
     for (let i = 0; i < 5; i += 1) await back.click();
     assert.equal(await time.innerText(), start);
     assert.deepEqual(await drawnPixels(page, ROOT), frame0, "same frame, same pixels");
@@ -140,20 +190,20 @@ describe("the standalone page", () => {
     const time = page.locator(`${ROOT} .ww-viz-time`);
     const t0 = await time.innerText();
     await page.keyboard.press("Space");
-    assert.match(await play.innerText(), /Pause/);
+    assert.match(await play.innerText(), L.pause);
     await page.waitForFunction(
       ([root, t0]) => document.querySelector(`${root} .ww-viz-time`).textContent !== t0,
       [ROOT, t0],
     );
     await page.keyboard.press("Space");
-    assert.match(await play.innerText(), /Play/);
+    assert.match(await play.innerText(), L.play);
     const t1 = await time.innerText();
     await page.keyboard.press("ArrowRight");
     assert.notEqual(await time.innerText(), t1);
     await page.keyboard.press("ArrowLeft");
     assert.equal(await time.innerText(), t1);
     assert.match(page.url(), /visualizer\.html/, "arrows must not turn the page");
-    const speed = page.locator(ROOT).getByLabel("Speed", { exact: true });
+    const speed = page.locator(ROOT).getByLabel(L.speed, { exact: true });
     await page.keyboard.press("+");
     assert.equal(await speed.inputValue(), "2");
     await page.keyboard.press("-");
@@ -165,11 +215,11 @@ describe("the standalone page", () => {
     const { page } = p;
     const read = (kind) =>
       page.$eval(`${ROOT} a.ww-viz-download[data-kind="${kind}"]`, async (a) => (await fetch(a.href)).text());
-    await page.locator(ROOT).getByRole("button", { name: /Chrome trace/ }).click();
+    await page.locator(ROOT).getByRole("button", { name: L.trace }).click();
     const trace = JSON.parse(await read("json"));
     assert.ok(Array.isArray(trace.traceEvents) && trace.traceEvents.length > 100);
     assert.equal(new Set(trace.traceEvents.map((e) => e.pid)).size, 2, "one process per model");
-    assert.ok(trace.traceEvents.some((e) => e.ph === "X" && e.name === "cpu" && e.dur > 0));
+    assert.ok(trace.traceEvents.some((e) => e.ph === "X" && e.name === L.cpuSlice && e.dur > 0));
     await page.locator(ROOT).getByRole("button", { name: /CSV/ }).click();
     const csv = (await read("csv")).trim().split("\n");
     assert.equal(csv[0], "model,t_us,event,req,lane,detail");
@@ -178,7 +228,7 @@ describe("the standalone page", () => {
 
   test("two models side by side share one cursor and both draw", async () => {
     const { page } = p;
-    const compare = page.locator(ROOT).getByLabel("Compare with", { exact: true });
+    const compare = page.locator(ROOT).getByLabel(L.compare, { exact: true });
     await compare.selectOption("loop-per-worker");
     await page.waitForFunction(
       (root) => document.querySelectorAll(`${root} .ww-viz-title`)[1].textContent.includes("loop-per-worker"),
@@ -210,7 +260,7 @@ describe("the standalone page", () => {
 
   test("each model is chosen by its labelled control and drawn", async () => {
     const { page } = p;
-    const select = page.locator(ROOT).getByLabel("Model", { exact: true });
+    const select = page.locator(ROOT).getByLabel(L.model, { exact: true });
     for (const [id, name] of Object.entries(MODELS)) {
       await select.selectOption(id);
       await page.waitForFunction(
@@ -226,15 +276,15 @@ describe("the standalone page", () => {
 test("the URL holds the state and a reload restores it", async () => {
   const { page, consoleErrors, close } = await openPage("visualizer.html");
   await waitDrawn(page, ROOT);
-  await page.locator(ROOT).getByLabel("Model", { exact: true }).selectOption("gil-threads");
-  await setField(page, ROOT, "Clients", 24);
+  await page.locator(ROOT).getByLabel(L.model, { exact: true }).selectOption("gil-threads");
+  await setField(page, ROOT, L.clients, 24);
   await page.waitForFunction(() => new URL(location.href).searchParams.get("ww")?.includes("clients:24"));
   assert.match(new URL(page.url()).searchParams.get("ww"), /model:gil-threads(,|$)/);
   const shown = await throughput(page, ROOT);
   await page.reload({ waitUntil: "load" });
   await waitDrawn(page, ROOT);
-  assert.equal(await page.locator(ROOT).getByLabel("Clients", { exact: true }).inputValue(), "24");
-  assert.equal(await page.locator(ROOT).getByLabel("Model", { exact: true }).inputValue(), "gil-threads");
+  assert.equal(await page.locator(ROOT).getByLabel(L.clients, { exact: true }).inputValue(), "24");
+  assert.equal(await page.locator(ROOT).getByLabel(L.model, { exact: true }).inputValue(), "gil-threads");
   assert.equal(await throughput(page, ROOT), shown);
   assert.deepEqual(consoleErrors, []);
   await close();
@@ -247,17 +297,17 @@ test("a link to a million requests and a thousand workers opens as asked, withou
   await waitDrawn(page, ROOT);
   const clamp = page.locator(`${ROOT} .ww-viz-clamp`);
   assert.equal(await clamp.isHidden(), true, `clamp message: ${await clamp.innerText()}`);
-  assert.equal(await page.locator(ROOT).getByLabel("Requests", { exact: true }).inputValue(), "1000000");
-  assert.equal(await page.locator(ROOT).getByLabel("Workers / threads / loops", { exact: true }).inputValue(), "1000");
-  assert.doesNotMatch(await page.locator(ROOT).innerText(), /event cap/, "every request finished");
+  assert.equal(await page.locator(ROOT).getByLabel(L.requests, { exact: true }).inputValue(), "1000000");
+  assert.equal(await page.locator(ROOT).getByLabel(L.workers, { exact: true }).inputValue(), "1000");
+  assert.doesNotMatch(await page.locator(ROOT).innerText(), L.eventCap, "every request finished");
   assert.ok((await drawnPixels(page, ROOT)).every((n) => n > 100));
   // Too big to export: said so, and the page still works.
   await page.locator(ROOT).getByRole("button", { name: /CSV/ }).click();
   await clamp.waitFor({ state: "visible" });
-  assert.match(await clamp.innerText(), /Export holds at most 2500000 events and this run has \d+/);
+  assert.match(await clamp.innerText(), L.exportCap);
   assert.equal(await page.locator(`${ROOT} a.ww-viz-download[data-kind]`).count(), 0, "no download");
   const t0 = await page.locator(`${ROOT} .ww-viz-time`).innerText();
-  await page.locator(ROOT).getByRole("button", { name: "Step forward" }).click();
+  await page.locator(ROOT).getByRole("button", { name: L.forward }).click();
   assert.notEqual(await page.locator(`${ROOT} .ww-viz-time`).innerText(), t0);
   assert.deepEqual(consoleErrors, []);
   await close();
@@ -266,8 +316,8 @@ test("a link to a million requests and a thousand workers opens as asked, withou
 test("links shared with the old model ids still open the same models", async () => {
   const { page, consoleErrors, close } = await openPage("visualizer.html?ww=model:pinned,compare:blocked");
   await waitDrawn(page, ROOT);
-  assert.equal(await page.locator(ROOT).getByLabel("Model", { exact: true }).inputValue(), "loop-per-worker");
-  assert.equal(await page.locator(ROOT).getByLabel("Compare with", { exact: true }).inputValue(), "blocked-loop");
+  assert.equal(await page.locator(ROOT).getByLabel(L.model, { exact: true }).inputValue(), "loop-per-worker");
+  assert.equal(await page.locator(ROOT).getByLabel(L.compare, { exact: true }).inputValue(), "blocked-loop");
   assert.deepEqual(consoleErrors, []);
   await close();
 });

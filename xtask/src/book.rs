@@ -127,6 +127,7 @@ fn build_translation(lang: &str, site: &Path) -> anyhow::Result<()> {
         .with_context(|| format!("loading the book for {lang}"))?;
     mdbook_i18n_helpers::gettext::translate_book(&catalog, &mut book.book)
         .with_context(|| format!("translating the book into {lang} (po/{lang}.po)"))?;
+    crate::charts_ko::inline_translated_charts(&mut book.book, &catalog, lang)?;
     keep_english_anchors(&mut book.book, site)?;
     with_our_preprocessors(&mut book);
     book.build()

@@ -110,7 +110,7 @@ impl Run {
         })
     }
 
-    fn cell(&self, at: CellRef) -> anyhow::Result<&RunCell> {
+    pub(crate) fn cell(&self, at: CellRef) -> anyhow::Result<&RunCell> {
         self.tables
             .get(at.table)
             .and_then(|t| t.rows.get(at.row))

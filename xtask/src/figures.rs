@@ -156,26 +156,42 @@ fn draw_charts(out: &Path, file: &str) -> anyhow::Result<()> {
     let run: Run = serde_json::from_str(&std::fs::read_to_string(out.join(&record_name))?)
         .with_context(|| format!("reading {record_name}"))?;
     for mut chart in charts::charts_for(stem, &run)? {
-        let section = chart.file.replace(".svg", ".txt");
-        let source = if out.join(&section).exists() {
-            section
-        } else {
-            file.to_string()
-        };
-        let text = std::fs::read_to_string(out.join(&source))?;
-        let svg = charts::render(&mut chart, |chart| charts::Provenance {
-            source: source.clone(),
-            source_sha256: charts::sha256_hex(&text),
-            record: record_name.clone(),
-            banner: run.banner(),
-            chart: chart.clone(),
-        })?;
-        let checked = charts::check_svg(&svg, &run)
-            .with_context(|| format!("{} does not read back as its run", chart.file))?;
+        let (svg, checked) = render_chart(out, stem, &run, &mut chart)?;
         std::fs::write(out.join(&chart.file), svg)?;
-        println!("{}: {checked} points, from {source}", chart.file);
+        println!("{}: {checked} points", chart.file);
     }
     Ok(())
+}
+
+/// Draws one chart of figure `stem` (its run recorded in `out/STEM.json`),
+/// stamped with the text figure it shows: its own section's (`NAME.txt` for
+/// `NAME.svg`) if there is one, else the figure's whole text; checked against
+/// the run (the SVG and the points read back). Also draws the translated
+/// charts (crate::charts_ko).
+pub fn render_chart(
+    out: &Path,
+    stem: &str,
+    run: &Run,
+    chart: &mut charts::Chart,
+) -> anyhow::Result<(String, usize)> {
+    let section = chart.file.replace(".svg", ".txt");
+    let source = if out.join(&section).exists() {
+        section
+    } else {
+        format!("{stem}.txt")
+    };
+    let text =
+        std::fs::read_to_string(out.join(&source)).with_context(|| format!("reading {source}"))?;
+    let svg = charts::render(chart, |chart| charts::Provenance {
+        source: source.clone(),
+        source_sha256: charts::sha256_hex(&text),
+        record: format!("{stem}.json"),
+        banner: run.banner(),
+        chart: chart.clone(),
+    })?;
+    let checked = charts::check_svg(&svg, run)
+        .with_context(|| format!("{} does not read back as its run", chart.file))?;
+    Ok((svg, checked))
 }
 
 /// The environment variable `lab::report` records a run into.

@@ -26,7 +26,7 @@ use std::path::Path;
 
 use anyhow::Context;
 use polib::catalog::Catalog;
-use polib::message::{Message, MessageMutView};
+use polib::message::{Message, MessageMutView, MessageView};
 use polib::metadata::CatalogMetadata;
 
 use crate::step;
@@ -122,7 +122,20 @@ pub fn extracted() -> anyhow::Result<Catalog> {
                 .done(),
         );
     }
+    // The charts' labels, msgctxt "chart" (xtask/src/charts_ko.rs).
+    crate::charts_ko::add_chart_messages(&mut catalog)?;
     Ok(catalog)
+}
+
+/// A message's msgctxt as `find_message` takes it (`None` when it has none:
+/// the book's Markdown; the charts' labels have "chart").
+fn context(m: &dyn MessageView) -> Option<&str> {
+    Some(m.msgctxt()).filter(|c| !c.is_empty())
+}
+
+/// What identifies a message in a catalog: its msgctxt and msgid.
+fn key(m: &dyn MessageView) -> (Option<&str>, &str) {
+    (context(m), m.msgid())
 }
 
 /// `src/404.md`, or the page book.toml names in `output.html.input-404`.
@@ -184,11 +197,11 @@ pub struct MergeStats {
 /// marked fuzzy; failing that, untranslated.
 pub fn merge(pot: &Catalog, old: &Catalog, lang: &str) -> (Catalog, MergeStats) {
     let mut stats = MergeStats::default();
-    let current: HashSet<&str> = pot.messages().map(|m| m.msgid()).collect();
+    let current: HashSet<(Option<&str>, &str)> = pot.messages().map(key).collect();
     // Former translations whose English is gone: candidates for fuzzy reuse.
     let mut former: Vec<(&str, &str)> = old
         .messages()
-        .filter(|m| !current.contains(m.msgid()) && m.is_translated())
+        .filter(|m| !current.contains(&key(*m)) && m.is_translated())
         .map(|m| (m.msgid(), m.msgstr().unwrap_or("")))
         .filter(|(_, s)| !s.is_empty())
         .collect();
@@ -207,11 +220,12 @@ pub fn merge(pot: &Catalog, old: &Catalog, lang: &str) -> (Catalog, MergeStats) 
     let mut merged = Catalog::new(metadata);
     for m in pot.messages() {
         let mut message = Message::build_singular()
+            .with_msgctxt(m.msgctxt().to_string())
             .with_msgid(m.msgid().to_string())
             .with_source(m.source().to_string())
             .with_comments(m.comments().to_string())
             .done();
-        if let Some(prev) = old.find_message(None, m.msgid(), None) {
+        if let Some(prev) = old.find_message(context(m), m.msgid(), None) {
             message
                 .set_msgstr(prev.msgstr().unwrap_or("").to_string())
                 .ok();
@@ -332,24 +346,24 @@ pub fn in_step(english: &Catalog, po: &Catalog, path: &str) -> Vec<String> {
     let mut failures = Vec::new();
     let missing: Vec<&str> = english
         .messages()
+        .filter(|m| po.find_message(context(*m), m.msgid(), None).is_none())
         .map(|m| m.msgid())
-        .filter(|id| po.find_message(None, id, None).is_none())
         .collect();
-    let current: HashSet<&str> = english.messages().map(|m| m.msgid()).collect();
+    let current: HashSet<(Option<&str>, &str)> = english.messages().map(key).collect();
     let gone: Vec<&str> = po
         .messages()
+        .filter(|m| !current.contains(&key(*m)))
         .map(|m| m.msgid())
-        .filter(|id| !current.contains(id))
         .collect();
     let untranslated: Vec<&str> = po
         .messages()
-        .filter(|m| current.contains(m.msgid()))
+        .filter(|m| current.contains(&key(*m)))
         .filter(|m| !m.is_translated() || m.msgstr().is_ok_and(|s| s.trim().is_empty()))
         .map(|m| m.msgid())
         .collect();
     let fuzzy: Vec<&str> = po
         .messages()
-        .filter(|m| current.contains(m.msgid()) && m.is_fuzzy())
+        .filter(|m| current.contains(&key(*m)) && m.is_fuzzy())
         .map(|m| m.msgid())
         .collect();
     let total = english.count();

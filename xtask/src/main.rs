@@ -15,6 +15,7 @@
 mod book;
 mod captions;
 mod charts;
+mod charts_ko;
 mod figures;
 mod i18n;
 mod links;

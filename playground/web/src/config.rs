@@ -9,6 +9,8 @@
 
 use waiting_well_sim::{Arrivals, Dist, Limits, ModelKind, ModelSpec, Workload};
 
+use crate::text::{Msg, Text};
+
 /// Everything a reader can set. Times are milliseconds (what the UI shows), except
 /// the simulation's own [`Arrivals`] (think time in µs).
 #[derive(Clone, Debug, PartialEq)]
@@ -174,7 +176,7 @@ impl Config {
     }
 
     /// Clamp every field into range; one message per clamped value.
-    pub fn clamp(&mut self) -> Vec<String> {
+    pub fn clamp(&mut self) -> Vec<Msg> {
         FIELDS.iter().filter_map(|f| f.clamp(self)).collect()
     }
 
@@ -195,9 +197,9 @@ impl Config {
     /// each value. Unknown keys and bad values are ignored, so a hand-edited URL
     /// never breaks the page, and named in one note; each clamped field gets its
     /// own note (for the last value the URL gave it).
-    pub fn apply_query(&mut self, query: &str) -> Vec<String> {
+    pub fn apply_query(&mut self, query: &str) -> Vec<Msg> {
         let mut ignored = Vec::new();
-        let mut clamped: Vec<(&str, String)> = Vec::new();
+        let mut clamped: Vec<(&str, Msg)> = Vec::new();
         for part in query.split(',').filter(|part| !part.is_empty()) {
             let applied = match part.split_once(':') {
                 Some(("t", value)) => value.parse().ok().map(|t| {
@@ -299,7 +301,7 @@ pub enum Kind {
     },
     /// One of `options` (value, label): a select.
     Choice {
-        options: fn() -> Vec<(&'static str, &'static str)>,
+        options: fn() -> Vec<(&'static str, Text)>,
         get: fn(&Config) -> &'static str,
         /// False if the text is not one of the options.
         put: fn(&mut Config, &str) -> bool,
@@ -326,9 +328,9 @@ pub struct Field {
     /// The URL key, and the end of the control's element id.
     pub key: &'static str,
     /// The control's visible label.
-    pub label: &'static str,
+    pub label: Text,
     /// The field's name in clamp messages.
-    pub name: &'static str,
+    pub name: Text,
     pub kind: Kind,
     pub place: Place,
     /// Whether the control matters for this state (it is hidden when not).
@@ -348,7 +350,7 @@ pub enum Parse {
 pub enum Applied {
     AsGiven,
     /// Out of range: stored clamped, and the message says to what.
-    Clamped(String),
+    Clamped(Msg),
 }
 
 impl Field {
@@ -407,14 +409,14 @@ impl Field {
                     Some(Applied::AsGiven)
                 } else {
                     cfg.speed = 1.0;
-                    Some(Applied::Clamped(format!("speed {v} reset to 1×")))
+                    Some(Applied::Clamped(Msg::SpeedReset { given: v }))
                 }
             }
         }
     }
 
     /// Clamp the field's current value; the message if it changed.
-    pub fn clamp(&self, cfg: &mut Config) -> Option<String> {
+    pub fn clamp(&self, cfg: &mut Config) -> Option<Msg> {
         match &self.kind {
             Kind::Int { min, max, get, put } => {
                 let (c, applied) = self.clamped(get(cfg), *min, *max);
@@ -427,7 +429,7 @@ impl Field {
                 note(applied)
             }
             Kind::Speed if !SPEEDS.contains(&cfg.speed) => {
-                let note = format!("speed {} reset to 1×", cfg.speed);
+                let note = Msg::SpeedReset { given: cfg.speed };
                 cfg.speed = 1.0;
                 Some(note)
             }
@@ -450,24 +452,33 @@ impl Field {
         if c == v {
             (c, Applied::AsGiven)
         } else {
-            (c, Applied::Clamped(format!("{} clamped to {c}", self.name)))
+            (
+                c,
+                Applied::Clamped(Msg::Clamped {
+                    field: self.name,
+                    to: c.to_string(),
+                }),
+            )
         }
     }
 }
 
-fn note(applied: Applied) -> Option<String> {
+fn note(applied: Applied) -> Option<Msg> {
     match applied {
         Applied::AsGiven => None,
         Applied::Clamped(note) => Some(note),
     }
 }
 
-fn model_options() -> Vec<(&'static str, &'static str)> {
-    ModelKind::ALL.iter().map(|m| (m.id(), m.label())).collect()
+fn model_options() -> Vec<(&'static str, Text)> {
+    ModelKind::ALL
+        .iter()
+        .map(|&m| (m.id(), Text::Model(m)))
+        .collect()
 }
 
-fn compare_options() -> Vec<(&'static str, &'static str)> {
-    std::iter::once(("none", "(none)"))
+fn compare_options() -> Vec<(&'static str, Text)> {
+    std::iter::once(("none", Text::NoModel))
         .chain(model_options())
         .collect()
 }
@@ -480,8 +491,8 @@ const fn always(_: &Config) -> bool {
 pub static FIELDS: [Field; 16] = [
     Field {
         key: "model",
-        label: "Model",
-        name: "model",
+        label: Text::ModelLabel,
+        name: Text::ModelName,
         kind: Kind::Choice {
             options: model_options,
             get: |c| c.model.id(),
@@ -492,8 +503,8 @@ pub static FIELDS: [Field; 16] = [
     },
     Field {
         key: "compare",
-        label: "Compare with",
-        name: "compare",
+        label: Text::CompareLabel,
+        name: Text::CompareName,
         kind: Kind::Choice {
             options: compare_options,
             get: |c| c.compare.map_or("none", ModelKind::id),
@@ -512,8 +523,8 @@ pub static FIELDS: [Field; 16] = [
     },
     Field {
         key: "workers",
-        label: "Workers / threads / loops",
-        name: "workers",
+        label: Text::WorkersLabel,
+        name: Text::WorkersName,
         kind: Kind::Int {
             min: 1,
             max: MAX_WORKERS,
@@ -525,15 +536,10 @@ pub static FIELDS: [Field; 16] = [
     },
     Field {
         key: "arrivals",
-        label: "Arrivals",
-        name: "arrivals",
+        label: Text::ArrivalsLabel,
+        name: Text::ArrivalsName,
         kind: Kind::Choice {
-            options: || {
-                vec![
-                    ("closed", "Closed loop (N clients)"),
-                    ("open", "Open loop (Poisson)"),
-                ]
-            },
+            options: || vec![("closed", Text::ClosedLoop), ("open", Text::OpenLoop)],
             get: |c| if c.is_open() { "open" } else { "closed" },
             put: |c, v| match v {
                 "open" | "closed" => {
@@ -548,8 +554,8 @@ pub static FIELDS: [Field; 16] = [
     },
     Field {
         key: "clients",
-        label: "Clients",
-        name: "clients",
+        label: Text::ClientsLabel,
+        name: Text::ClientsName,
         kind: Kind::Int {
             min: 1,
             max: MAX_CLIENTS,
@@ -561,8 +567,8 @@ pub static FIELDS: [Field; 16] = [
     },
     Field {
         key: "think",
-        label: "Think time (ms)",
-        name: "think time (ms)",
+        label: Text::ThinkLabel,
+        name: Text::ThinkName,
         kind: Kind::Float {
             min: 0.0,
             max: 10_000.0,
@@ -574,8 +580,8 @@ pub static FIELDS: [Field; 16] = [
     },
     Field {
         key: "rate",
-        label: "Arrival rate (requests/s)",
-        name: "arrival rate (/s)",
+        label: Text::RateLabel,
+        name: Text::RateName,
         kind: Kind::Float {
             min: 0.1,
             max: 100_000.0,
@@ -587,8 +593,8 @@ pub static FIELDS: [Field; 16] = [
     },
     Field {
         key: "cpu",
-        label: "CPU per request (ms)",
-        name: "CPU (ms)",
+        label: Text::CpuLabel,
+        name: Text::CpuName,
         kind: Kind::Float {
             min: 0.0,
             max: 1_000.0,
@@ -600,8 +606,8 @@ pub static FIELDS: [Field; 16] = [
     },
     Field {
         key: "wait",
-        label: "I/O wait (ms)",
-        name: "wait (ms)",
+        label: Text::WaitLabel,
+        name: Text::WaitName,
         kind: Kind::Float {
             min: 0.0,
             max: 10_000.0,
@@ -613,10 +619,10 @@ pub static FIELDS: [Field; 16] = [
     },
     Field {
         key: "dist",
-        label: "Phase lengths",
-        name: "phase lengths",
+        label: Text::DistLabel,
+        name: Text::DistName,
         kind: Kind::Choice {
-            options: || vec![("fixed", "Fixed"), ("exp", "Exponential")],
+            options: || vec![("fixed", Text::Fixed), ("exp", Text::Exponential)],
             get: |c| match c.dist {
                 Dist::Fixed => "fixed",
                 Dist::Exponential => "exp",
@@ -636,8 +642,8 @@ pub static FIELDS: [Field; 16] = [
     },
     Field {
         key: "requests",
-        label: "Requests",
-        name: "requests",
+        label: Text::RequestsLabel,
+        name: Text::RequestsName,
         kind: Kind::Int {
             min: 1,
             max: MAX_REQUESTS,
@@ -649,8 +655,8 @@ pub static FIELDS: [Field; 16] = [
     },
     Field {
         key: "seed",
-        label: "Seed",
-        name: "seed",
+        label: Text::SeedLabel,
+        name: Text::SeedName,
         kind: Kind::Int {
             min: 0,
             // Exactly representable in a JavaScript number (the input's value).
@@ -663,8 +669,8 @@ pub static FIELDS: [Field; 16] = [
     },
     Field {
         key: "switch",
-        label: "GIL switch interval (ms)",
-        name: "switch interval (ms)",
+        label: Text::SwitchLabel,
+        name: Text::SwitchName,
         kind: Kind::Float {
             min: 0.1,
             max: 1_000.0,
@@ -676,8 +682,8 @@ pub static FIELDS: [Field; 16] = [
     },
     Field {
         key: "blocking",
-        label: "Handlers that block the loop (%)",
-        name: "blocking share (%)",
+        label: Text::BlockingLabel,
+        name: Text::BlockingName,
         kind: Kind::Float {
             min: 0.0,
             max: 100.0,
@@ -689,8 +695,8 @@ pub static FIELDS: [Field; 16] = [
     },
     Field {
         key: "offload",
-        label: "Move blocking calls to a thread pool (def endpoint · spawn_blocking)",
-        name: "offload",
+        label: Text::OffloadLabel,
+        name: Text::OffloadName,
         kind: Kind::Toggle {
             get: |c| c.offload,
             put: |c, v| c.offload = v,
@@ -700,8 +706,8 @@ pub static FIELDS: [Field; 16] = [
     },
     Field {
         key: "speed",
-        label: "Speed",
-        name: "speed",
+        label: Text::SpeedLabel,
+        name: Text::SpeedName,
         kind: Kind::Speed,
         place: Place::Transport,
         shown: always,
@@ -716,13 +722,13 @@ pub const QUERY_KEYS: [&str; 17] = [
 
 /// One message naming what the URL had that was not used (each part cut to
 /// 40 characters, at most 5 shown), or `None` if everything was used.
-fn ignored_note(ignored: &[&str]) -> Option<String> {
+fn ignored_note(ignored: &[&str]) -> Option<Msg> {
     const SHOWN: usize = 5;
     const CHARS: usize = 40;
     if ignored.is_empty() {
         return None;
     }
-    let mut shown: Vec<String> = ignored
+    let shown: Vec<String> = ignored
         .iter()
         .take(SHOWN)
         .map(|part| {
@@ -733,10 +739,10 @@ fn ignored_note(ignored: &[&str]) -> Option<String> {
             format!("“{cut}”")
         })
         .collect();
-    if ignored.len() > SHOWN {
-        shown.push(format!("and {} more", ignored.len() - SHOWN));
-    }
-    Some(format!("ignored in the URL: {}", shown.join(", ")))
+    Some(Msg::IgnoredInUrl {
+        shown,
+        more: ignored.len().saturating_sub(SHOWN),
+    })
 }
 
 fn ms_to_us(ms: f64) -> u64 {
@@ -764,7 +770,8 @@ mod tests {
             workers: 5_000,
             ..Config::default()
         };
-        assert_eq!(cfg.clamp(), ["workers clamped to 1024"]);
+        let notes: Vec<String> = cfg.clamp().iter().map(Msg::en).collect();
+        assert_eq!(notes, ["workers clamped to 1024"]);
         assert_eq!(cfg.workers, 1_024);
     }
 
@@ -773,6 +780,7 @@ mod tests {
         let mut cfg = Config::default();
         let notes = cfg.apply_query("workers:abc,model:nope,,:,wait:NaN,zzz");
         assert_eq!(cfg, Config::default());
+        let notes: Vec<String> = notes.iter().map(Msg::en).collect();
         assert_eq!(
             notes,
             ["ignored in the URL: “workers:abc”, “model:nope”, “:”, “wait:NaN”, “zzz”"]
@@ -787,7 +795,7 @@ mod tests {
                    rate:300,cpu:1.5,wait:40,dist:exp,requests:900,seed:7,switch:4,\
                    blocking:25,offload:1,speed:2,t:5000";
         let mut cfg = Config::default();
-        assert_eq!(cfg.apply_query(old), Vec::<String>::new());
+        assert_eq!(cfg.apply_query(old), Vec::<Msg>::new());
         let want = Config {
             model: ModelKind::SyncPool,
             compare: Some(ModelKind::EventLoop),
@@ -815,7 +823,7 @@ mod tests {
     fn a_million_requests_and_a_thousand_workers_open_without_a_clamp() {
         let mut cfg = Config::default();
         let notes = cfg.apply_query("requests:1000000,workers:1000,clients:10000");
-        assert_eq!(notes, Vec::<String>::new());
+        assert_eq!(notes, Vec::<Msg>::new());
         assert_eq!((cfg.requests, cfg.workers), (1_000_000, 1_000));
         let limits = Config::limits();
         assert_eq!(cfg.workload().clamp(&limits), Vec::<String>::new());

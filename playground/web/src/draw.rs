@@ -9,6 +9,8 @@
 use waiting_well_sim::{SpanKind, Timeline};
 use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement};
 
+use crate::text::{Lang, Msg, Text};
+
 pub const CPU: &str = "#E69F00"; // orange
 pub const WAIT: &str = "#56B4E9"; // sky blue
 pub const QUEUED: &str = "#CC79A7"; // reddish purple
@@ -47,6 +49,8 @@ fn row_height(rows: usize) -> f64 {
 }
 
 pub struct Frame<'a> {
+    /// The language of the canvas's words (lane names come already in it).
+    pub lang: Lang,
     pub timeline: &'a Timeline,
     pub lane_names: &'a dyn Fn(usize) -> String,
     pub cursor: u64,
@@ -141,7 +145,7 @@ pub fn paint(
         &f.timeline.queued,
         f.max_queued,
         QUEUED,
-        "queued",
+        Text::QueuedChart.get(f.lang),
         y,
         plot_w,
         &x_of,
@@ -153,7 +157,7 @@ pub fn paint(
         &f.timeline.waiting_io,
         f.max_waiting,
         WAIT,
-        "in I/O",
+        Text::InIoChart.get(f.lang),
         y,
         plot_w,
         &x_of,
@@ -214,7 +218,8 @@ fn step_chart(
     ctx.fill_text(label, GUTTER - 4.0, top + CHART_H / 2.0).ok();
     ctx.set_text_baseline("top");
     ctx.set_text_align("left");
-    ctx.fill_text(&format!("max {max}"), GUTTER + 2.0, top).ok();
+    ctx.fill_text(&Msg::ChartMax { max }.get(f.lang), GUTTER + 2.0, top)
+        .ok();
     ctx.set_text_baseline("middle");
 }
 

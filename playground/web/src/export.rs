@@ -7,6 +7,8 @@
 use serde::Serialize;
 use waiting_well_sim::{EventKind, Run, SpanKind, Timeline};
 
+use crate::text::{Lang, Text};
+
 #[derive(Serialize)]
 struct Trace {
     #[serde(rename = "traceEvents")]
@@ -46,8 +48,8 @@ fn ev(name: impl Into<String>, ph: &'static str, pid: u32, tid: u32) -> TraceEve
     }
 }
 
-/// One model per entry: (label, lane names, run, timeline).
-pub fn chrome_trace(models: &[(&str, Vec<String>, &Run, &Timeline)]) -> String {
+/// One model per entry: (label, lane names, run, timeline); slice names in `lang`.
+pub fn chrome_trace(models: &[(&str, Vec<String>, &Run, &Timeline)], lang: Lang) -> String {
     let mut out = Vec::new();
     for (p, (label, lane_names, run, timeline)) in models.iter().enumerate() {
         let pid = p as u32 + 1;
@@ -64,11 +66,12 @@ pub fn chrome_trace(models: &[(&str, Vec<String>, &Run, &Timeline)]) -> String {
         for (lane, spans) in timeline.lanes.iter().enumerate() {
             for s in spans {
                 let name = match s.kind {
-                    SpanKind::Cpu => "cpu",
-                    SpanKind::Wait => "I/O wait (holding the worker)",
-                    SpanKind::Block => "blocking call on the loop",
-                    SpanKind::GilWait => "waiting for the GIL",
-                };
+                    SpanKind::Cpu => Text::TraceCpu,
+                    SpanKind::Wait => Text::TraceWaitHolding,
+                    SpanKind::Block => Text::TraceBlock,
+                    SpanKind::GilWait => Text::TraceGilWait,
+                }
+                .get(lang);
                 out.push(TraceEvent {
                     ts: Some(s.start),
                     dur: Some(s.end - s.start),
@@ -88,7 +91,7 @@ pub fn chrome_trace(models: &[(&str, Vec<String>, &Run, &Timeline)]) -> String {
                     ts: Some(e.t),
                     cat: Some("io"),
                     id: Some(req),
-                    ..ev("I/O wait", ph, pid, 0)
+                    ..ev(Text::TraceIoWait.get(lang), ph, pid, 0)
                 });
             }
         }
@@ -96,7 +99,7 @@ pub fn chrome_trace(models: &[(&str, Vec<String>, &Run, &Timeline)]) -> String {
             out.push(TraceEvent {
                 ts: Some(t),
                 args: serde_json::json!({ "queued": q }),
-                ..ev("queued", "C", pid, 0)
+                ..ev(Text::TraceQueued.get(lang), "C", pid, 0)
             });
         }
     }

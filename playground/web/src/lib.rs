@@ -7,6 +7,7 @@
 mod config;
 mod draw;
 mod export;
+mod text;
 mod ui;
 
 use waiting_well_sim::{
@@ -15,6 +16,7 @@ use waiting_well_sim::{
 use wasm_bindgen::prelude::*;
 
 pub use config::{Config, PRESETS, QUERY_KEYS, SPEEDS};
+pub use text::{Lang, Msg, Text};
 
 /// Build the visualizer inside `element` from a preset name (`data-preset`).
 #[wasm_bindgen]

@@ -18,6 +18,7 @@ use web_sys::{
 use crate::config::{Applied, Config, FIELDS, Field, Kind, Parse, Place, SPEEDS};
 use crate::draw::{self, Frame};
 use crate::export;
+use crate::text::{LaneKind, Lang, Msg, Text};
 
 type Shared = Rc<RefCell<Viz>>;
 
@@ -116,6 +117,8 @@ struct Transport {
 
 pub struct Viz {
     doc: Document,
+    /// The page's language: every word shown is in it.
+    lang: Lang,
     root: HtmlElement,
     cfg: Config,
     url_sync: bool,
@@ -186,7 +189,7 @@ fn select(
     parent: &HtmlElement,
     id: &str,
     label: &str,
-    options: &[(&str, &str)],
+    options: &[(&str, String)],
 ) -> Result<HtmlSelectElement, JsValue> {
     let s: HtmlSelectElement = doc.create_element("select")?.dyn_into()?;
     for (value, name) in options {
@@ -205,8 +208,10 @@ fn widget(
     parent: &HtmlElement,
     id: &str,
     field: &Field,
+    lang: Lang,
 ) -> Result<Widget, JsValue> {
     let id = format!("{id}-{}", field.key);
+    let label = field.label.get(lang);
     let number = |min: String, max: String, step: &str| -> Result<Widget, JsValue> {
         let input: HtmlInputElement = doc.create_element("input")?.dyn_into()?;
         input.set_type("number");
@@ -214,41 +219,32 @@ fn widget(
         input.set_attribute("max", &max)?;
         input.set_attribute("step", step)?;
         input.set_attribute("inputmode", "decimal")?;
-        labelled(doc, parent, &id, field.label, &input)?;
+        labelled(doc, parent, &id, label, &input)?;
         Ok(Widget::Input(input))
     };
     match &field.kind {
         Kind::Int { min, max, .. } => number(min.to_string(), max.to_string(), "1"),
         Kind::Float { min, max, .. } => number(min.to_string(), max.to_string(), "any"),
-        Kind::Choice { options, .. } => Ok(Widget::Select(select(
-            doc,
-            parent,
-            &id,
-            field.label,
-            &options(),
-        )?)),
+        Kind::Choice { options, .. } => {
+            let options: Vec<(&str, String)> = options()
+                .into_iter()
+                .map(|(value, name)| (value, name.get(lang).to_string()))
+                .collect();
+            Ok(Widget::Select(select(doc, parent, &id, label, &options)?))
+        }
         Kind::Toggle { .. } => {
             let input: HtmlInputElement = doc.create_element("input")?.dyn_into()?;
             input.set_type("checkbox");
-            labelled(doc, parent, &id, field.label, &input)?;
+            labelled(doc, parent, &id, label, &input)?;
             Ok(Widget::Checkbox(input))
         }
         Kind::Speed => {
-            let options: Vec<(String, String)> = SPEEDS
+            let values: Vec<String> = SPEEDS.iter().map(|s| s.to_string()).collect();
+            let options: Vec<(&str, String)> = values
                 .iter()
-                .map(|s| (s.to_string(), format!("×{s}")))
+                .map(|v| (v.as_str(), format!("×{v}")))
                 .collect();
-            let options: Vec<(&str, &str)> = options
-                .iter()
-                .map(|(a, b)| (a.as_str(), b.as_str()))
-                .collect();
-            Ok(Widget::Select(select(
-                doc,
-                parent,
-                &id,
-                field.label,
-                &options,
-            )?))
+            Ok(Widget::Select(select(doc, parent, &id, label, &options)?))
         }
     }
 }
@@ -298,49 +294,52 @@ fn fmt_precise(us: u64) -> String {
     }
 }
 
-fn lane_name(kind: ModelKind, lanes: usize, i: usize) -> String {
-    match kind {
-        ModelKind::EventLoop | ModelKind::BlockedLoop => "loop".into(),
-        ModelKind::LoopPerWorker => format!("loop {i}"),
-        ModelKind::GilThreads => format!("thread {i}"),
-        ModelKind::SyncPool | ModelKind::WorkStealing if lanes > 9 => format!("w{i}"),
-        ModelKind::SyncPool | ModelKind::WorkStealing => format!("worker {i}"),
-    }
+fn lane_name(kind: ModelKind, lanes: usize, i: usize) -> Msg {
+    let (kind, index) = match kind {
+        ModelKind::EventLoop | ModelKind::BlockedLoop => (LaneKind::Loop, None),
+        ModelKind::LoopPerWorker => (LaneKind::Loop, Some(i)),
+        ModelKind::GilThreads => (LaneKind::Thread, Some(i)),
+        ModelKind::SyncPool | ModelKind::WorkStealing if lanes > 9 => {
+            return Msg::LaneShort { index: i };
+        }
+        ModelKind::SyncPool | ModelKind::WorkStealing => (LaneKind::Worker, Some(i)),
+    };
+    Msg::Lane { kind, index }
 }
 
 /// Utilisation per lane, e.g. "worker 0 52 %, worker 1 48 %" (mean, min and max past 8 lanes).
-fn lane_list(kind: ModelKind, shares: &[f64], mean: f64) -> String {
+fn lane_list(kind: ModelKind, shares: &[f64], mean: f64, lang: Lang) -> String {
     if shares.len() > 8 {
         let min = shares.iter().copied().fold(f64::INFINITY, f64::min);
         let max = shares.iter().copied().fold(0.0, f64::max);
-        return format!(
-            "mean {:.0} % (min {:.0} %, max {:.0} %)",
-            mean * 100.0,
-            min * 100.0,
-            max * 100.0
-        );
+        return Msg::LaneSpread {
+            mean: mean * 100.0,
+            min: min * 100.0,
+            max: max * 100.0,
+        }
+        .get(lang);
     }
     let lanes = shares.len();
     let parts: Vec<String> = shares
         .iter()
         .enumerate()
-        .map(|(i, v)| format!("{} {:.0} %", lane_name(kind, lanes, i), v * 100.0))
+        .map(|(i, v)| format!("{} {:.0} %", lane_name(kind, lanes, i).get(lang), v * 100.0))
         .collect();
     parts.join(", ")
 }
 
 /// The panel's detail rows (term, description) for one run.
-fn detail_rows(r: &ModelRun) -> Vec<(&'static str, String)> {
+fn detail_rows(r: &ModelRun, lang: Lang) -> Vec<(Text, String)> {
     let kind = r.kind();
     let m = r.metrics();
     let busy: f64 = m.lane_busy.iter().sum::<f64>() / m.lane_busy.len().max(1) as f64;
     let mut rows = vec![
         (
-            "Latency p50 / p95 / p99",
+            Text::Latency,
             format!("{:.1} / {:.1} / {:.1} ms", m.p50_ms, m.p95_ms, m.p99_ms),
         ),
         (
-            "Little's law",
+            Text::LittlesLaw,
             format!(
                 "L = {:.2} ≈ λW = {:.1}/s × {:.1} ms = {:.2}",
                 m.mean_in_system,
@@ -349,49 +348,40 @@ fn detail_rows(r: &ModelRun) -> Vec<(&'static str, String)> {
                 m.arrival_rate_per_s * m.mean_time_in_system_s
             ),
         ),
-        ("CPU busy per lane", lane_list(kind, &m.lane_busy, busy)),
-        ("Most requests queued", m.max_queue.to_string()),
+        (Text::CpuBusy, lane_list(kind, &m.lane_busy, busy, lang)),
+        (Text::MostQueued, m.max_queue.to_string()),
     ];
     if kind.holds_worker() {
         let held: f64 = m.lane_held.iter().sum::<f64>() / m.lane_held.len().max(1) as f64;
-        rows.push(("Held by a request", lane_list(kind, &m.lane_held, held)));
+        rows.push((
+            Text::HeldByRequest,
+            lane_list(kind, &m.lane_held, held, lang),
+        ));
     }
     if kind == ModelKind::GilThreads {
         rows.push((
-            "Waiting for the GIL",
-            format!(
-                "{:.0} ms total, {} forced switches",
-                m.gil_wait_ms, m.forced_switches
-            ),
+            Text::GilWaitTerm,
+            Msg::GilWaitValue {
+                ms: m.gil_wait_ms,
+                forced: m.forced_switches.into(),
+            }
+            .get(lang),
         ));
     }
     if kind == ModelKind::BlockedLoop {
-        let ids: Vec<String> = m
-            .delayed_by_block
-            .iter()
-            .take(8)
-            .map(|r| format!("#{r}"))
-            .collect();
         rows.push((
-            "Loop blocked",
-            format!(
-                "{:.0} ms; delayed {} requests ({}{})",
-                m.loop_blocked_ms,
-                m.delayed_by_block.len(),
-                ids.join(" "),
-                if m.delayed_by_block.len() > 8 {
-                    " …"
-                } else {
-                    ""
-                }
-            ),
+            Text::LoopBlockedTerm,
+            Msg::LoopBlockedValue {
+                ms: m.loop_blocked_ms,
+                delayed: m.delayed_by_block.len(),
+                ids: m.delayed_by_block.iter().take(8).copied().collect(),
+                more: m.delayed_by_block.len() > 8,
+            }
+            .get(lang),
         ));
     }
     if r.shown.truncated {
-        rows.push((
-            "Note",
-            "stopped at the event cap: some requests did not finish".into(),
-        ));
+        rows.push((Text::Note, Text::Truncated.get(lang).into()));
     }
     rows
 }
@@ -417,9 +407,13 @@ fn listen(
 pub fn mount(root: HtmlElement, preset: &str) -> Result<(), JsValue> {
     let window = web_sys::window().ok_or("no window")?;
     let doc = window.document().ok_or("no document")?;
+    let lang = Lang::of_page(&doc);
     let Some(mut cfg) = Config::preset(preset) else {
-        let known = crate::config::PRESETS.join(", ");
-        let msg = format!("Unknown visualizer preset “{preset}” (known: {known}).");
+        let msg = Msg::UnknownPreset {
+            preset: preset.into(),
+            known: crate::config::PRESETS.join(", "),
+        }
+        .get(lang);
         root.set_text_content(Some(&msg));
         return Err(JsValue::from_str(&msg));
     };
@@ -433,23 +427,24 @@ pub fn mount(root: HtmlElement, preset: &str) -> Result<(), JsValue> {
         id if id.is_empty() => format!("ww-viz-{preset}"),
         id => id,
     };
-    prepare_root(&root)?;
+    prepare_root(&root, lang)?;
 
     let form = append(&doc, &root, "div", "ww-viz-controls")?;
-    let mut controls = build_controls(&doc, &form, &id, Place::Form)?;
+    let mut controls = build_controls(&doc, &form, &id, Place::Form, lang)?;
     let clamp_msg = append(&doc, &root, "p", "ww-viz-clamp")?;
     clamp_msg.set_attribute("role", "status")?;
     let bar = append(&doc, &root, "div", "ww-viz-transport")?;
-    let (transport, speed) = build_transport(&doc, &bar, &id)?;
+    let (transport, speed) = build_transport(&doc, &bar, &id, lang)?;
     controls.extend(speed);
-    let legend = legend(&doc)?;
+    let legend = legend(&doc, lang)?;
     root.append_child(&legend)?;
-    let panels = build_panels(&doc, &root, &id)?;
+    let panels = build_panels(&doc, &root, &id, lang)?;
     let summary = append(&doc, &root, "p", "ww-viz-summary")?;
     summary.set_attribute("aria-live", "polite")?;
 
     let viz = Rc::new(RefCell::new(Viz {
         doc,
+        lang,
         root: root.clone(),
         cfg,
         url_sync,
@@ -498,11 +493,11 @@ fn prefers_reduced_motion(window: &web_sys::Window) -> bool {
 }
 
 /// Empty the embed and make it one focusable, labelled group (keys act on it).
-fn prepare_root(root: &HtmlElement) -> Result<(), JsValue> {
+fn prepare_root(root: &HtmlElement, lang: Lang) -> Result<(), JsValue> {
     root.set_text_content(None);
     root.class_list().add_1("ww-viz-mounted")?;
     root.set_attribute("role", "group")?;
-    root.set_attribute("aria-label", "Server model visualizer")?;
+    root.set_attribute("aria-label", Text::Visualizer.get(lang))?;
     root.set_tab_index(0);
     Ok(())
 }
@@ -513,6 +508,7 @@ fn build_controls(
     parent: &HtmlElement,
     id: &str,
     place: Place,
+    lang: Lang,
 ) -> Result<Vec<Control>, JsValue> {
     FIELDS
         .iter()
@@ -520,7 +516,7 @@ fn build_controls(
         .map(|field| {
             Ok(Control {
                 field,
-                widget: widget(doc, parent, id, field)?,
+                widget: widget(doc, parent, id, field, lang)?,
             })
         })
         .collect()
@@ -532,27 +528,23 @@ fn build_transport(
     doc: &Document,
     bar: &HtmlElement,
     id: &str,
+    lang: Lang,
 ) -> Result<(Transport, Vec<Control>), JsValue> {
-    let back = button(doc, bar, "◀", "Step back", "ww-viz-step-back")?;
-    let play = button(doc, bar, "▶", "Play", "ww-viz-play")?;
-    let forward = button(doc, bar, "▶", "Step forward", "ww-viz-step-forward")?;
+    let t = |text: Text| text.get(lang);
+    let back = button(doc, bar, "◀", t(Text::StepBack), "ww-viz-step-back")?;
+    let play = button(doc, bar, "▶", t(Text::Play), "ww-viz-play")?;
+    let forward = button(doc, bar, "▶", t(Text::StepForward), "ww-viz-step-forward")?;
     let scrub: HtmlInputElement = doc.create_element("input")?.dyn_into()?;
     scrub.set_type("range");
     scrub.set_attribute("min", "0")?;
     scrub.set_attribute("step", "1")?;
     scrub.set_class_name("ww-viz-scrub");
-    labelled(doc, bar, &format!("{id}-scrub"), "Time", &scrub)?;
-    let fields = build_controls(doc, bar, id, Place::Transport)?;
+    labelled(doc, bar, &format!("{id}-scrub"), t(Text::Time), &scrub)?;
+    let fields = build_controls(doc, bar, id, Place::Transport, lang)?;
     let time_label = text(doc, bar, "span", "ww-viz-time", "")?;
     time_label.set_attribute("aria-live", "off")?;
-    let export_json = button(
-        doc,
-        bar,
-        "",
-        "Export Chrome trace (JSON)",
-        "ww-viz-export-json",
-    )?;
-    let export_csv = button(doc, bar, "", "Export events (CSV)", "ww-viz-export-csv")?;
+    let export_json = button(doc, bar, "", t(Text::ExportTrace), "ww-viz-export-json")?;
+    let export_csv = button(doc, bar, "", t(Text::ExportCsv), "ww-viz-export-csv")?;
     let download: HtmlAnchorElement = doc.create_element("a")?.dyn_into()?;
     download.set_class_name("ww-viz-download");
     download.set_hidden(true);
@@ -571,28 +563,33 @@ fn build_transport(
 }
 
 /// The colour key: one swatch per span kind.
-fn legend(doc: &Document) -> Result<HtmlElement, JsValue> {
+fn legend(doc: &Document, lang: Lang) -> Result<HtmlElement, JsValue> {
     let legend = el(doc, "ul", "ww-viz-legend")?;
     for (colour, name) in [
-        (draw::CPU, "running (CPU)"),
-        (draw::WAIT, "waiting on I/O"),
-        (draw::QUEUED, "queued"),
-        (draw::BLOCKED, "loop blocked"),
-        (draw::GIL_WAIT, "waiting for the GIL"),
+        (draw::CPU, Text::Running),
+        (draw::WAIT, Text::WaitingIo),
+        (draw::QUEUED, Text::Queued),
+        (draw::BLOCKED, Text::LoopBlocked),
+        (draw::GIL_WAIT, Text::WaitingGil),
     ] {
         let li = el(doc, "li", "")?;
         let sw = el(doc, "span", "ww-viz-swatch")?;
         sw.style().set_property("background", colour)?;
         sw.set_attribute("aria-hidden", "true")?;
         li.append_child(&sw)?;
-        li.append_child(&doc.create_text_node(name))?;
+        li.append_child(&doc.create_text_node(name.get(lang)))?;
         legend.append_child(&li)?;
     }
     Ok(legend)
 }
 
 /// Two panels (the second is hidden when nothing is compared).
-fn build_panels(doc: &Document, root: &HtmlElement, id: &str) -> Result<Vec<PanelView>, JsValue> {
+fn build_panels(
+    doc: &Document,
+    root: &HtmlElement,
+    id: &str,
+    lang: Lang,
+) -> Result<Vec<PanelView>, JsValue> {
     let panels_el = append(doc, root, "div", "ww-viz-panels")?;
     (0..2)
         .map(|i| {
@@ -609,9 +606,9 @@ fn build_panels(doc: &Document, root: &HtmlElement, id: &str) -> Result<Vec<Pane
                 .dyn_into()?;
             let line = append(doc, &section, "p", "ww-viz-metric")?;
             let throughput = el(doc, "span", "ww-viz-throughput")?;
-            line.append_child(&doc.create_text_node("Throughput: "))?;
+            line.append_child(&doc.create_text_node(Text::Throughput.get(lang)))?;
             line.append_child(&throughput)?;
-            line.append_child(&doc.create_text_node(" requests/s"))?;
+            line.append_child(&doc.create_text_node(Text::RequestsPerSecond.get(lang)))?;
             let details = append(doc, &section, "dl", "ww-viz-details")?;
             Ok(PanelView {
                 section,
@@ -722,7 +719,7 @@ fn query_state(window: &web_sys::Window) -> Option<String> {
 impl Viz {
     /// Show the state the page opened with, its notes, and the first frame (at the
     /// URL's cursor, if it had one).
-    fn first_draw(&mut self, notes: &[String]) {
+    fn first_draw(&mut self, notes: &[Msg]) {
         self.read_text_colour();
         self.write_controls();
         self.show_notes(notes);
@@ -736,19 +733,18 @@ impl Viz {
 
     /// Read the controls at `place` into the state, clamped; a note per clamped
     /// or unreadable value (which keeps the value it had).
-    fn read_controls(&mut self, place: Place) -> Vec<String> {
+    fn read_controls(&mut self, place: Place) -> Vec<Msg> {
         let mut notes = Vec::new();
         for c in self.controls.iter().filter(|c| c.field.place == place) {
             let text = c.widget.text();
             match c.field.apply(&mut self.cfg, &text, Parse::Lenient) {
                 Some(Applied::AsGiven) => {}
                 Some(Applied::Clamped(note)) => notes.push(note),
-                None => notes.push(format!(
-                    "{} kept at {} (“{}” is not a value)",
-                    c.field.name,
-                    c.field.text(&self.cfg),
-                    text.chars().take(40).collect::<String>()
-                )),
+                None => notes.push(Msg::KeptAt {
+                    field: c.field.name,
+                    kept: c.field.text(&self.cfg),
+                    given: text.chars().take(40).collect(),
+                }),
             }
         }
         notes
@@ -762,7 +758,8 @@ impl Viz {
         }
     }
 
-    fn show_notes(&self, notes: &[String]) {
+    fn show_notes(&self, notes: &[Msg]) {
+        let notes: Vec<String> = notes.iter().map(|n| n.get(self.lang)).collect();
         self.clamp_msg.set_text_content(Some(&notes.join("; ")));
         self.clamp_msg.set_hidden(notes.is_empty());
     }
@@ -822,6 +819,7 @@ impl Viz {
     }
 
     fn write_metrics(&self) {
+        let lang = self.lang;
         let mut summary = Vec::new();
         for (i, panel) in self.panels.iter().enumerate() {
             let Some(r) = self.runs.get(i) else {
@@ -831,49 +829,44 @@ impl Viz {
             panel.section.set_hidden(false);
             let kind = r.kind();
             let m = r.metrics();
-            panel.title.set_text_content(Some(kind.label()));
+            panel
+                .title
+                .set_text_content(Some(Text::Model(kind).get(lang)));
             panel
                 .throughput
                 .set_text_content(Some(&format!("{:.1}", m.throughput_per_s)));
             panel.details.set_text_content(None);
-            for (k, v) in detail_rows(r) {
+            for (k, v) in detail_rows(r, lang) {
                 let dt = self.doc.create_element("dt").ok();
                 let dd = self.doc.create_element("dd").ok();
                 if let (Some(dt), Some(dd)) = (dt, dd) {
-                    dt.set_text_content(Some(k));
+                    dt.set_text_content(Some(k.get(lang)));
                     dd.set_text_content(Some(&v));
                     panel.details.append_child(&dt).ok();
                     panel.details.append_child(&dd).ok();
                 }
             }
-            summary.push(format!(
-                "{}: {:.1} requests per second, median latency {:.1} ms, 99th percentile {:.1} ms.",
-                kind.label(),
-                m.throughput_per_s,
-                m.p50_ms,
-                m.p99_ms
-            ));
+            summary.push(
+                Msg::Summary {
+                    model: kind,
+                    throughput: m.throughput_per_s,
+                    p50_ms: m.p50_ms,
+                    p99_ms: m.p99_ms,
+                }
+                .get(lang),
+            );
+            let aria = Msg::TimelineAria {
+                model: kind,
+                multi: kind.lanes(2) > 1,
+            };
             panel
                 .canvas
-                .set_attribute(
-                    "aria-label",
-                    &format!(
-                        "Timeline of {}: one lane per {}, coloured by what each is doing.",
-                        kind.label(),
-                        if kind.lanes(2) > 1 {
-                            "worker"
-                        } else {
-                            "loop thread"
-                        }
-                    ),
-                )
+                .set_attribute("aria-label", &aria.get(lang))
                 .ok();
         }
         if let [a, b] = &self.runs[..] {
             let ratio = b.metrics().throughput_per_s / a.metrics().throughput_per_s.max(1e-9);
-            summary.push(format!(
-                "The second model serves {ratio:.1}× the throughput of the first."
-            ));
+            summary.push(Msg::Ratio { ratio }.get(lang));
         }
         self.summary.set_text_content(Some(&summary.join(" ")));
     }
@@ -899,8 +892,10 @@ impl Viz {
             };
             let kind = r.kind();
             let lanes = r.timeline().lanes.len();
-            let names = move |i: usize| lane_name(kind, lanes, i);
+            let lang = self.lang;
+            let names = move |i: usize| lane_name(kind, lanes, i).get(lang);
             let frame = Frame {
+                lang,
                 timeline: r.timeline(),
                 lane_names: &names,
                 cursor: self.cursor,
@@ -917,18 +912,20 @@ impl Viz {
                 .ok();
         }
         self.transport.scrub.set_value(&self.cursor.to_string());
-        self.transport.time_label.set_text_content(Some(&format!(
-            "t = {} of {}",
-            fmt_precise(self.cursor),
-            draw::fmt_ms(self.end)
-        )));
+        let readout = Msg::TimeReadout {
+            at: fmt_precise(self.cursor),
+            of: draw::fmt_ms(self.end),
+        };
+        self.transport
+            .time_label
+            .set_text_content(Some(&readout.get(self.lang)));
         if self.button_shows_playing.replace(Some(self.playing)) != Some(self.playing) {
             let (glyph, name) = if self.playing {
-                ("❙❙", "Pause")
+                ("❙❙", Text::Pause)
             } else {
-                ("▶", "Play")
+                ("▶", Text::Play)
             };
-            set_button_text(&self.doc, &self.transport.play, glyph, name).ok();
+            set_button_text(&self.doc, &self.transport.play, glyph, name.get(self.lang)).ok();
         }
     }
 
@@ -1085,10 +1082,10 @@ impl Viz {
     fn export(&self, json: bool) {
         let events: usize = self.runs.iter().map(|r| r.shown.events).sum();
         if events > EXPORT_MAX_EVENTS {
-            self.show_notes(&[format!(
-                "Export holds at most {EXPORT_MAX_EVENTS} events and this run has {events}: \
-                 lower the requests to export it."
-            )]);
+            self.show_notes(&[Msg::ExportTooBig {
+                max: EXPORT_MAX_EVENTS,
+                events,
+            }]);
             return;
         }
         let logs: Vec<_> = self
@@ -1104,12 +1101,14 @@ impl Viz {
                 .map(|(r, run)| {
                     let kind = r.kind();
                     let lanes = r.timeline().lanes.len();
-                    let names = (0..lanes).map(|i| lane_name(kind, lanes, i)).collect();
-                    (kind.label(), names, run, r.timeline())
+                    let names = (0..lanes)
+                        .map(|i| lane_name(kind, lanes, i).get(self.lang))
+                        .collect();
+                    (Text::Model(kind).get(self.lang), names, run, r.timeline())
                 })
                 .collect();
             (
-                export::chrome_trace(&models),
+                export::chrome_trace(&models, self.lang),
                 "application/json",
                 "waiting-well-trace.json",
             )

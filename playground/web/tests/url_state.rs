@@ -14,7 +14,7 @@ use std::collections::HashMap;
 
 use proptest::prelude::*;
 use waiting_well_sim::ModelKind;
-use waiting_well_viz::{Config, PRESETS, QUERY_KEYS, SPEEDS};
+use waiting_well_viz::{Config, Msg, PRESETS, QUERY_KEYS, SPEEDS};
 
 /// One `key:value` part of a generated query, by input class.
 #[derive(Clone, Debug)]
@@ -193,7 +193,7 @@ fn part() -> impl Strategy<Value = Part> {
 /// engine's own clamping (the limits a run is held to) has nothing to say.
 fn assert_valid(cfg: &Config) {
     let mut again = cfg.clone();
-    assert_eq!(again.clamp(), Vec::<String>::new(), "{cfg:?}");
+    assert_eq!(again.clamp(), Vec::<Msg>::new(), "{cfg:?}");
     assert_eq!(&again, cfg);
     assert!(SPEEDS.contains(&cfg.speed));
     let limits = Config::limits();
@@ -212,12 +212,12 @@ fn assert_valid(cfg: &Config) {
 }
 
 /// What the page does on load: preset, then the URL, then clamping; the notes
-/// are what it shows.
+/// are what it shows (here as an English page shows them).
 fn load(preset: &str, query: &str) -> (Config, Vec<String>) {
     let mut cfg = Config::preset(preset).unwrap();
     let mut notes = cfg.apply_query(query);
     notes.extend(cfg.clamp());
-    (cfg, notes)
+    (cfg, notes.iter().map(Msg::en).collect())
 }
 
 proptest! {
