@@ -331,6 +331,7 @@ mod tests {
                     status: Default::default(),
                     connects: 0,
                     unfinished: 0,
+                    in_flight_time: Duration::ZERO,
                 },
                 per_second: 0.0,
                 rss_bytes: None,

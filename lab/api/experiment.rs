@@ -396,18 +396,24 @@ pub fn virtual_bytes(pid: u32) -> Option<u64> {
 /// The examples' `serve` subcommand: one model alone on `port` (for curl or
 /// wrk) until Ctrl-C or SIGTERM.
 pub fn serve_main(model: Model, port: u16, db_latency: Duration) -> anyhow::Result<()> {
+    let options = Options {
+        db_latency,
+        database: None,
+    };
+    serve_main_with(model, port, &options)
+}
+
+/// [`serve_main`] with every option, the database included (chapter 6's
+/// Rust twins on PostgreSQL).
+pub fn serve_main_with(model: Model, port: u16, options: &Options) -> anyhow::Result<()> {
     if let Err(why) = raise_fd_limit() {
         eprintln!("could not raise the open-file limit: {why}");
     }
     let addr: SocketAddr = ([127, 0, 0, 1], port).into();
-    let options = Options {
-        db_latency,
-        db_path: None,
-    };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(serve_until_signal(model, addr, &options, |_| async {
+    runtime.block_on(serve_until_signal(model, addr, options, |_| async {
         if let Err(why) = crate::lifespan::server::wait_for_signal().await {
             eprintln!("cannot wait for SIGTERM or Ctrl-C ({why}): stopping");
         }
@@ -643,6 +649,7 @@ mod tests {
                 status: Default::default(),
                 connects: clients as u64,
                 unfinished: 0,
+                in_flight_time: Duration::ZERO,
             },
             throughput,
             bound: 40.0,

@@ -130,6 +130,7 @@ async fn connection(plan: &Plan, tally: &RefCell<LoadReport>) {
     let mut line = Line {
         client: Client::new(plan.addr),
         in_flight: false,
+        sent: Instant::now(),
         tally,
     };
     match plan.pace {
@@ -194,12 +195,15 @@ async fn back_off_after_connect_failure(plan: &Plan, exchange: Exchange) {
 struct Line<'a> {
     client: Client,
     in_flight: bool,
+    /// When the current (or last) request was actually sent.
+    sent: Instant,
     tally: &'a RefCell<LoadReport>,
 }
 
 impl Line<'_> {
     async fn exchange(&mut self, plan: &Plan, timeout_at: Instant) -> Exchange {
         self.in_flight = true;
+        self.sent = Instant::now();
         let exchange = self
             .client
             .exchange(&plan.template, timeout_at, plan.end)
@@ -211,7 +215,7 @@ impl Line<'_> {
     /// See [`Plan::count`]. (The tally is borrowed only here and in `drop`,
     /// never across an `.await`.)
     fn count(&self, plan: &Plan, exchange: Exchange, since: Instant) -> bool {
-        plan.count(exchange, since, &mut self.tally.borrow_mut())
+        plan.count(exchange, since, self.sent, &mut self.tally.borrow_mut())
     }
 }
 
