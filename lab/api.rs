@@ -270,8 +270,12 @@ pub fn start(model: Model, addr: SocketAddr, options: &Options) -> anyhow::Resul
     let temp = TempDbs::new()?; // removed when the server stops
     let db = (options.database.clone()).unwrap_or_else(|| Database::Sqlite(temp.path("api")));
     let served = Arc::new(AtomicU64::new(0)); // answers, counted by the app
-    let sync_app = SyncApp::new(&db, options.db_latency)?.counting(served.clone());
-    let async_app = AsyncApp::new(&db, options.db_latency)?.counting(served.clone());
+    let sync_app = SyncApp::new(&db, options.db_latency)
+        .map_err(|e| database_error(&db, e))?
+        .counting(served.clone());
+    let async_app = AsyncApp::new(&db, options.db_latency)
+        .map_err(|e| database_error(&db, e))?
+        .counting(served.clone());
     let async_app = || Arc::new(async_app.clone());
     let bind = || crate::net::bind_and_listen(addr);
     let mut server = match model {
@@ -290,7 +294,7 @@ pub fn start(model: Model, addr: SocketAddr, options: &Options) -> anyhow::Resul
         Model::LoopPerWorker { workers } => actix_app::start(bind()?, workers, async_app())?,
         Model::BlockedLoop => {
             axum_app::start(bind()?, Runtime::CurrentThread { max_blocking: 1 }, || {
-                Flavor::BlockedLoop(sync_app.on_an_event_loop().into())
+                Flavor::BlockedLoop(sync_app.into())
             })?
         }
         Model::SpawnBlocking { pool } => axum_app::start(
@@ -302,6 +306,17 @@ pub fn start(model: Model, addr: SocketAddr, options: &Options) -> anyhow::Resul
     server.served = served;
     server.temp_db = Some(temp);
     Ok(server)
+}
+
+/// A start-up failure with its cause (an [`ApiError::Internal`] shows a
+/// client only "internal server error"; the operator needs the why).
+fn database_error(db: &Database, e: crate::users::ApiError) -> anyhow::Error {
+    match e {
+        crate::users::ApiError::Internal(detail) => {
+            anyhow::anyhow!("opening the database {db}: {detail}")
+        }
+        other => anyhow::anyhow!("opening the database {db}: {other}"),
+    }
 }
 
 /// The `serve` mode: starts `model`, prints `listening on http://ADDR`, runs

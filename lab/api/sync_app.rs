@@ -25,21 +25,27 @@ pub struct SyncApp {
     db: Database,
     db_latency: Duration,
     served: Arc<AtomicU64>,
-    /// Called on an event loop's own thread (the blocked loop): see
-    /// [`SyncApp::on_an_event_loop`].
-    on_a_loop: bool,
 }
 
 /// One thread's connection to the users table.
 enum Connection {
     Sqlite(rusqlite::Connection),
+    /// The `postgres` client, called from this thread.
     Postgres(::postgres::Client),
+    /// The `postgres` client on a helper thread: see [`PostgresAside`].
+    PostgresAside(PostgresAside),
 }
 
 impl Connection {
     fn open(db: &Database) -> Result<Self, ApiError> {
         Ok(match db {
             Database::Sqlite(path) => Connection::Sqlite(open_sqlite(path)?),
+            // A thread that drives a tokio runtime (the sync pool's hyper
+            // workers, the blocked loop, tokio's blocking pool) cannot block
+            // in the `postgres` crate: see [`PostgresAside`].
+            Database::Postgres(dsn) if tokio::runtime::Handle::try_current().is_ok() => {
+                Connection::PostgresAside(PostgresAside::connect(dsn)?)
+            }
             Database::Postgres(dsn) => {
                 Connection::Postgres(::postgres::Client::connect(dsn, ::postgres::NoTls)?)
             }
@@ -50,6 +56,7 @@ impl Connection {
         match self {
             Connection::Sqlite(c) => users::create_schema_sync(c),
             Connection::Postgres(c) => users::pg::create_schema_sync(c),
+            Connection::PostgresAside(aside) => aside.run(users::pg::create_schema_sync),
         }
     }
 
@@ -57,6 +64,7 @@ impl Connection {
         match self {
             Connection::Sqlite(c) => users::get_user_sync(c, id),
             Connection::Postgres(c) => users::pg::get_user_sync(c, id),
+            Connection::PostgresAside(aside) => aside.run(move |c| users::pg::get_user_sync(c, id)),
         }
     }
 
@@ -64,8 +72,72 @@ impl Connection {
         match self {
             Connection::Sqlite(c) => users::insert_user_sync(c, new),
             Connection::Postgres(c) => users::pg::insert_user_sync(c, new),
+            Connection::PostgresAside(aside) => {
+                let new = new.clone();
+                aside.run(move |c| users::pg::insert_user_sync(c, &new))
+            }
         }
     }
+}
+
+/// A query for the helper thread, with its client.
+type Job = Box<dyn FnOnce(&mut ::postgres::Client) + Send>;
+
+/// A `postgres` client that lives on a helper thread of its own, handed
+/// one query at a time by the thread that owns this value, which waits for
+/// the answer: still one connection per worker thread, and the worker still
+/// blocks while it waits. Needed because the `postgres` crate blocks by
+/// running a small tokio runtime of its own, which tokio refuses to start on
+/// a thread that is already driving one. The hand-over costs two thread
+/// switches per query. The helper ends (and closes its connection) when
+/// this value is dropped.
+struct PostgresAside {
+    jobs: std::sync::mpsc::Sender<Job>,
+}
+
+impl PostgresAside {
+    fn connect(dsn: &str) -> Result<Self, ApiError> {
+        let (jobs, queue) = std::sync::mpsc::channel::<Job>();
+        let (ready_tx, ready) = std::sync::mpsc::sync_channel(1);
+        let dsn = dsn.to_string();
+        std::thread::Builder::new()
+            .name("postgres-client".into())
+            .spawn(move || {
+                let mut client = match ::postgres::Client::connect(&dsn, ::postgres::NoTls) {
+                    Ok(client) => {
+                        let _ = ready_tx.send(Ok(()));
+                        client
+                    }
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(ApiError::from(e)));
+                        return;
+                    }
+                };
+                for job in queue {
+                    job(&mut client);
+                }
+            })
+            .map_err(|e| ApiError::Internal(format!("starting a PostgreSQL client thread: {e}")))?;
+        ready.recv().map_err(|_| helper_gone())??;
+        Ok(Self { jobs })
+    }
+
+    /// Runs `query` on the helper's client and waits for its answer.
+    fn run<T: Send + 'static>(
+        &self,
+        query: impl FnOnce(&mut ::postgres::Client) -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let (answer_tx, answer) = std::sync::mpsc::sync_channel(1);
+        let job: Job = Box::new(move |client| {
+            let _ = answer_tx.send(query(client));
+        });
+        self.jobs.send(job).map_err(|_| helper_gone())?;
+        answer.recv().map_err(|_| helper_gone())?
+    }
+}
+
+fn helper_gone() -> ApiError {
+    ApiError::Internal("the PostgreSQL client thread stopped".into())
 }
 
 thread_local! {
@@ -79,31 +151,12 @@ impl SyncApp {
     /// Opens the database (a SQLite file is created if needed) and creates
     /// its table if it is not there.
     pub fn new(db: &Database, db_latency: Duration) -> Result<Self, ApiError> {
-        let app = Self {
+        Connection::open(db)?.create_schema()?;
+        Ok(Self {
             db: db.clone(),
             db_latency,
             served: Arc::default(),
-            on_a_loop: false,
-        };
-        // On a thread of its own: the caller may be async code (the
-        // `postgres` crate would refuse to block inside its runtime).
-        std::thread::scope(|scope| {
-            match scope.spawn(|| Connection::open(db)?.create_schema()).join() {
-                Ok(created) => created,
-                Err(panic) => std::panic::resume_unwind(panic),
-            }
-        })?;
-        Ok(app)
-    }
-
-    /// The same app, to be called on an event loop's own thread (the
-    /// blocked loop). The `postgres` crate blocks by running a small tokio
-    /// runtime of its own, which tokio refuses to start on a thread that is
-    /// already driving one; there, each PostgreSQL call runs on a helper
-    /// thread that the loop waits for — the loop is just as blocked.
-    pub fn on_an_event_loop(mut self) -> Self {
-        self.on_a_loop = true;
-        self
+        })
     }
 
     /// Counts every answer in `served` (the server-side request counter).
@@ -145,9 +198,9 @@ impl SyncApp {
     // ANCHOR_END: wsgi_call
 
     /// Runs `query` on this thread's connection after the injected latency.
-    fn with_db<T: Send>(
+    fn with_db<T>(
         &self,
-        query: impl FnOnce(&mut Connection) -> Result<T, ApiError> + Send,
+        query: impl FnOnce(&mut Connection) -> Result<T, ApiError>,
     ) -> Result<T, ApiError> {
         if !self.db_latency.is_zero() {
             std::thread::sleep(self.db_latency); // the network round trip
@@ -155,26 +208,10 @@ impl SyncApp {
         CONNECTIONS.with(|cell| {
             let mut conns = cell.borrow_mut();
             if !conns.contains_key(&self.db) {
-                let conn = self.blocking(|| Connection::open(&self.db))?;
-                conns.insert(self.db.clone(), conn);
+                conns.insert(self.db.clone(), Connection::open(&self.db)?);
             }
-            let conn = conns.get_mut(&self.db).expect("inserted above");
-            self.blocking(|| query(conn))
+            query(conns.get_mut(&self.db).expect("inserted above"))
         })
-    }
-
-    /// Runs `work` here, or on a helper thread that this one waits for when
-    /// this thread drives an event loop and `work` may use the `postgres`
-    /// crate (see [`SyncApp::on_an_event_loop`]).
-    fn blocking<T: Send>(&self, work: impl FnOnce() -> T + Send) -> T {
-        if self.on_a_loop && self.db.is_postgres() {
-            std::thread::scope(|scope| match scope.spawn(work).join() {
-                Ok(done) => done,
-                Err(panic) => std::panic::resume_unwind(panic),
-            })
-        } else {
-            work()
-        }
     }
 }
 
