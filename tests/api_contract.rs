@@ -20,6 +20,10 @@ use serde_json::json;
 mod common;
 use common::{Answer, has_detail, run_script, script};
 
+/// The sleep-bound test and the PostgreSQL one take turns: a database
+/// starting beside a timed burst slows the burst on a small machine.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 fn every_model() -> Vec<Model> {
     vec![
         Model::SyncPool { threads: 4 },
@@ -104,6 +108,7 @@ async fn burst(server: &RunningServer, n: usize, wait: Duration, close: bool) ->
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn waits_overlap_as_littles_law_says() {
+    let _turn = ONE_AT_A_TIME.lock().await;
     let wait = Duration::from_millis(100);
     // (model, concurrent requests, fewest waits it must take, most it may take)
     let cases = [
@@ -138,6 +143,7 @@ async fn waits_overlap_as_littles_law_says() {
 /// binaries; without them it prints `skipped: no PostgreSQL` and passes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_model_answers_the_same_on_postgres() {
+    let _turn = ONE_AT_A_TIME.lock().await;
     let dir = lab::python::target_dir().join("api-contract-postgres");
     let pg = match tokio::task::spawn_blocking(move || Postgres::start(&dir))
         .await

@@ -30,49 +30,36 @@ pub struct SyncApp {
 /// One thread's connection to the users table.
 enum Connection {
     Sqlite(rusqlite::Connection),
-    /// The `postgres` client, called from this thread.
-    Postgres(::postgres::Client),
-    /// The `postgres` client on a helper thread: see [`PostgresAside`].
-    PostgresAside(PostgresAside),
+    /// The `postgres` client, on a helper thread: see [`PostgresAside`].
+    Postgres(PostgresAside),
 }
 
 impl Connection {
     fn open(db: &Database) -> Result<Self, ApiError> {
         Ok(match db {
             Database::Sqlite(path) => Connection::Sqlite(open_sqlite(path)?),
-            // A thread that drives a tokio runtime (the sync pool's hyper
-            // workers, the blocked loop, tokio's blocking pool) cannot block
-            // in the `postgres` crate: see [`PostgresAside`].
-            Database::Postgres(dsn) if tokio::runtime::Handle::try_current().is_ok() => {
-                Connection::PostgresAside(PostgresAside::connect(dsn)?)
-            }
-            Database::Postgres(dsn) => {
-                Connection::Postgres(::postgres::Client::connect(dsn, ::postgres::NoTls)?)
-            }
+            Database::Postgres(dsn) => Connection::Postgres(PostgresAside::connect(dsn)?),
         })
     }
 
     fn create_schema(&mut self) -> Result<(), ApiError> {
         match self {
             Connection::Sqlite(c) => users::create_schema_sync(c),
-            Connection::Postgres(c) => users::pg::create_schema_sync(c),
-            Connection::PostgresAside(aside) => aside.run(users::pg::create_schema_sync),
+            Connection::Postgres(aside) => aside.run(users::pg::create_schema_sync),
         }
     }
 
     fn get_user(&mut self, id: i64) -> Result<User, ApiError> {
         match self {
             Connection::Sqlite(c) => users::get_user_sync(c, id),
-            Connection::Postgres(c) => users::pg::get_user_sync(c, id),
-            Connection::PostgresAside(aside) => aside.run(move |c| users::pg::get_user_sync(c, id)),
+            Connection::Postgres(aside) => aside.run(move |c| users::pg::get_user_sync(c, id)),
         }
     }
 
     fn insert_user(&mut self, new: &NewUser) -> Result<User, ApiError> {
         match self {
             Connection::Sqlite(c) => users::insert_user_sync(c, new),
-            Connection::Postgres(c) => users::pg::insert_user_sync(c, new),
-            Connection::PostgresAside(aside) => {
+            Connection::Postgres(aside) => {
                 let new = new.clone();
                 aside.run(move |c| users::pg::insert_user_sync(c, &new))
             }
@@ -84,13 +71,15 @@ impl Connection {
 type Job = Box<dyn FnOnce(&mut ::postgres::Client) + Send>;
 
 /// A `postgres` client that lives on a helper thread of its own, handed
-/// one query at a time by the thread that owns this value, which waits for
-/// the answer: still one connection per worker thread, and the worker still
-/// blocks while it waits. Needed because the `postgres` crate blocks by
+/// one query at a time by the worker thread that owns this value, which
+/// waits for the answer: still one connection per worker thread, and the
+/// worker still blocks while it waits. The `postgres` crate blocks by
 /// running a small tokio runtime of its own, which tokio refuses to start on
-/// a thread that is already driving one. The hand-over costs two thread
-/// switches per query. The helper ends (and closes its connection) when
-/// this value is dropped.
+/// a thread that already drives one (the sync pool's hyper workers, the
+/// blocked loop) and which cannot run in a thread-local's destructor (where
+/// a worker's connection is closed when the worker ends); on a thread of its
+/// own neither happens. The hand-over costs two thread switches per query.
+/// The helper ends, closing its connection, when this value is dropped.
 struct PostgresAside {
     jobs: std::sync::mpsc::Sender<Job>,
 }
