@@ -24,6 +24,7 @@ use super::common::Load;
 use super::common::{
     PythonServer, beside, closed, measure, probe, python_app, quantile, rust_twin,
 };
+use crate::api::ModelKind;
 use crate::process::ChildServer;
 use crate::report::{Cell, Table, num, ratio};
 use crate::stacks::StackName;
@@ -95,7 +96,7 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
         }
     }
     for threads in [40, 100] {
-        let mut server = rust_twin(StackName::SpawnBlocking, threads)?;
+        let mut server = rust_twin(StackName::Rust(ModelKind::SpawnBlocking), threads)?;
         let label = format!("Rust spawn-blocking k={threads}");
         capped_row(&mut capped, ctx, &server, &label, threads, "/wait")?;
         if threads == 40 {

@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 
 use super::Ctx;
 use super::common::{PythonServer, beside, closed, probe, python_app, quantile, rust_twin_db};
+use crate::api::ModelKind;
 use crate::loadgen::LoadReport;
 use crate::postgres::Postgres;
 use crate::process::ChildServer;
@@ -119,13 +120,13 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
     drop(postgres); // stops the cluster
     for (stack, label, who, concurrency) in [
         (
-            StackName::BlockedLoop,
+            StackName::Rust(ModelKind::BlockedLoop),
             "Rust blocked-loop, sync query",
             "the loop",
             1,
         ),
         (
-            StackName::EventLoop,
+            StackName::Rust(ModelKind::EventLoop),
             "Rust event-loop, awaited query",
             "nobody (awaited)",
             CLIENTS,

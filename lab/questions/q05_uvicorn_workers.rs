@@ -17,6 +17,8 @@ use std::time::Duration;
 
 use super::Ctx;
 use super::common::{closed, cores, measure, rust_twin, wait_until_serving};
+use crate::api::ModelKind;
+use crate::python::Stack;
 use crate::report::{Cell, Table, num, ratio};
 use crate::stacks::{Launch, Measured, StackName};
 
@@ -67,7 +69,8 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
                     venv: Some(venv.clone()),
                     exe: std::env::current_exe()?,
                 };
-                let mut server = crate::stacks::start(StackName::FastapiAsync, &launch)?;
+                let mut server =
+                    crate::stacks::start(StackName::Python(Stack::FastapiAsync), &launch)?;
                 wait_until_serving(&server, "/hello", Some(k))?;
                 let label = format!("uvicorn --workers {k}");
                 let m = measure(&server, &closed(&server, &cpu_path, CLIENTS, ctx.load())?)?;
@@ -79,11 +82,20 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
         }
     }
     let twins: &[(StackName, &str)] = if ctx.quick {
-        &[(StackName::LoopPerWorker, "Rust loop-per-worker")]
+        &[(
+            StackName::Rust(ModelKind::LoopPerWorker),
+            "Rust loop-per-worker",
+        )]
     } else {
         &[
-            (StackName::LoopPerWorker, "Rust loop-per-worker"),
-            (StackName::WorkStealing, "Rust work-stealing"),
+            (
+                StackName::Rust(ModelKind::LoopPerWorker),
+                "Rust loop-per-worker",
+            ),
+            (
+                StackName::Rust(ModelKind::WorkStealing),
+                "Rust work-stealing",
+            ),
         ]
     };
     for &(stack, name) in twins {

@@ -15,6 +15,8 @@ use std::time::Duration;
 
 use super::Ctx;
 use super::common::{closed, measure, quantile, rust_twin, wait_until_serving};
+use crate::api::ModelKind;
+use crate::python::Stack;
 use crate::report::{Cell, Table, num, ratio};
 use crate::stacks::{Launch, StackName};
 
@@ -38,14 +40,44 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
     ]);
     table.chart("req/s");
     let python = [
-        (StackName::DjangoSync, 2, 1, "gunicorn sync, DRF"),
-        (StackName::DjangoGthread, 2, 8, "gunicorn gthread, DRF"),
-        (StackName::FastapiAsync, 2, 1, "uvicorn, FastAPI async def"),
+        (
+            StackName::Python(Stack::DjangoSync),
+            2,
+            1,
+            "gunicorn sync, DRF",
+        ),
+        (
+            StackName::Python(Stack::DjangoGthread),
+            2,
+            8,
+            "gunicorn gthread, DRF",
+        ),
+        (
+            StackName::Python(Stack::FastapiAsync),
+            2,
+            1,
+            "uvicorn, FastAPI async def",
+        ),
     ];
     let rust = [
-        (StackName::SyncPool, 2, 1, "Rust sync-pool k=2"),
-        (StackName::SyncPool, 16, 1, "Rust sync-pool k=16"),
-        (StackName::EventLoop, 1, 1, "Rust event-loop"),
+        (
+            StackName::Rust(ModelKind::SyncPool),
+            2,
+            1,
+            "Rust sync-pool k=2",
+        ),
+        (
+            StackName::Rust(ModelKind::SyncPool),
+            16,
+            1,
+            "Rust sync-pool k=16",
+        ),
+        (
+            StackName::Rust(ModelKind::EventLoop),
+            1,
+            1,
+            "Rust event-loop",
+        ),
     ];
     let path = format!("/wait?ms={}", WAIT.as_millis());
     let venv = ctx.venv();
@@ -65,22 +97,22 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
             venv: venv.ok().cloned(),
             exe: std::env::current_exe()?,
         };
-        let mut server = match stack.kind() {
-            crate::stacks::Kind::Python(_) => {
+        let mut server = match stack {
+            StackName::Python(_) => {
                 let server = crate::stacks::start(stack, &launch)?;
-                let uvicorn = (stack == StackName::FastapiAsync).then_some(workers);
+                let uvicorn = (stack == StackName::Python(Stack::FastapiAsync)).then_some(workers);
                 wait_until_serving(&server, &path, uvicorn)?;
                 server
             }
-            crate::stacks::Kind::Rust(_) => rust_twin(stack, workers)?,
+            StackName::Rust(_) => rust_twin(stack, workers)?,
         };
         let m = measure(&server, &closed(&server, &path, CLIENTS, ctx.load())?)?;
         server.stop()?;
         let capacity = stack.concurrency(CLIENTS, &launch);
         let bound = stack.bound(CLIENTS, WAIT, &launch);
         let shape = match stack {
-            StackName::FastapiAsync => format!("{workers} × (a loop)"),
-            StackName::EventLoop => "1 × (a loop)".to_string(),
+            StackName::Python(Stack::FastapiAsync) => format!("{workers} × (a loop)"),
+            StackName::Rust(ModelKind::EventLoop) => "1 × (a loop)".to_string(),
             _ => format!("{workers} × {threads}"),
         };
         table.row([

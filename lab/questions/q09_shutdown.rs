@@ -64,7 +64,7 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
                 let port = stacks::free_port()?;
                 let start = || python_server(venv, stack, port, flags);
                 let drill = drill(start, &wait)?;
-                table.row(drill.row(stack.name(), label));
+                table.row(drill.row(&stack.name(), label));
             }
         }
         Err(why) => println!("(Python rows skipped: {why})\n"),

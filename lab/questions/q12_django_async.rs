@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use super::Ctx;
 use crate::loadgen::LoadSpec;
 use crate::process::{ChildServer, Ready};
-use crate::python::{Venv, python_dir, target_dir};
+use crate::python::{Stack, Venv, python_dir, target_dir};
 use crate::report::{Cell, Table, num};
 use crate::stacks::{self, Launch, StackName};
 
@@ -82,7 +82,7 @@ fn python_rows(venv: &Venv, window: Duration, table: &mut Table) -> anyhow::Resu
         exe: std::env::current_exe()?,
     };
     eprintln!("question 12: starting FastAPI and Django (ASGI) …");
-    let fastapi = stacks::start(StackName::FastapiAsync, &launch)?;
+    let fastapi = stacks::start(StackName::Python(Stack::FastapiAsync), &launch)?;
     let django = start_django_asgi(venv, &database, DB_LATENCY)?;
     let fastapi_user = stacks::create_user(&fastapi, "q12-fastapi@example.com")?;
     let django_user = stacks::create_user(&django, "q12-django@example.com")?;

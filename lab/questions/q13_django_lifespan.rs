@@ -19,7 +19,7 @@ use super::q12_django_async::start_django_asgi;
 use crate::lifespan::{Config, Framework, Recorder, Step};
 use crate::postgres::Postgres;
 use crate::process::{ChildServer, Ready};
-use crate::python::{Venv, python_dir, target_dir};
+use crate::python::{Stack, Venv, python_dir, target_dir};
 use crate::report::{Cell, Table, duration};
 use crate::stacks::{self, Launch, StackName};
 
@@ -73,7 +73,7 @@ fn python_rows(venv: &Venv, requests: usize, quick: bool, table: &mut Table) -> 
         venv: Some(venv.clone()),
         exe: std::env::current_exe()?,
     };
-    let fastapi = stacks::start(StackName::FastapiAsync, &launch)?;
+    let fastapi = stacks::start(StackName::Python(Stack::FastapiAsync), &launch)?;
     stacks::drain(&fastapi, "/hello", Duration::from_secs(30))?;
     let fastapi_ran = fastapi.log().contains("Application startup complete")
         && !fastapi.log().contains(UNSUPPORTED);
