@@ -12,11 +12,14 @@
 //!           cargo run --release --example ch06_table -- serve --stack fastapi-async --port 8000
 //!           cargo run --release --example ch06_table -- serve --stack django-sync --workers 2 --port 8000
 //!           cargo run --release --example ch06_table -- serve --stack event-loop --port 8000
+//!           cargo run --release --example ch06_table -- serve --stack sync-pool --port 8000 \
+//!               --database postgresql://app@127.0.0.1:5432/postgres
 //!
 //! The Python stacks need a python3 ≥ 3.10 (the venv goes under target/);
 //! without one the table says so in every Python cell. The database row runs
-//! on a throwaway PostgreSQL when its binaries are installed, else on SQLite
-//! with an injected round trip, and says which. Then the wait swept (0, 5,
+//! on a throwaway PostgreSQL when its binaries are installed — the Python
+//! stacks and their Rust twins on the same server — else on SQLite with an
+//! injected round trip, and says which. Then the wait swept (0, 5,
 //! 50 ms) on FastAPI and DRF, the per-request-CPU knobs one at a time
 //! (uvloop + httptools, orjson, keep-alive), server and load generator
 //! pinned to separate cores, and (full run only) 1,000 and 10,000
@@ -88,10 +91,14 @@ struct ServeArgs {
     /// Simulated database round trip added to every /users query, in ms.
     #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=10_000))]
     db_latency_ms: u64,
+    /// The users table: a PostgreSQL DSN (postgresql://…) or a SQLite file.
+    /// Default: a fresh temporary SQLite file (Rust), target/ch06-serve.sqlite (Python).
+    #[arg(long)]
+    database: Option<String>,
 }
 
 /// The injected round trip of the database row when it runs on SQLite
-/// (always for the Rust twins; for Python without PostgreSQL).
+/// (every stack, when PostgreSQL is not installed).
 const SQLITE_ROUND_TRIP: Duration = Duration::from_millis(1);
 
 fn main() -> anyhow::Result<()> {
@@ -135,7 +142,8 @@ fn main() -> anyhow::Result<()> {
     println!("## The table, reproduced\n");
     print!("{}", results.reproduced());
     println!("(here: this machine, this run. ratio: FastAPI's advantage, as the post computes it.");
-    println!("in flight: req/s × mean latency, Little's law on our own runs.)\n");
+    println!("in flight: requests outstanding, averaged over the measured window — Little's L,");
+    println!("counted by the load generator itself; at most the clients.)\n");
 
     println!("## Every measurement\n");
     print!("{}", results.detail());
@@ -188,7 +196,7 @@ fn main() -> anyhow::Result<()> {
         println!(
             "(GET each stack's simple JSON path from N closed-loop connections held open at once."
         );
-        println!(" in flight: req/s × mean latency, the connections being served (Little's L);");
+        println!(" in flight: requests outstanding, averaged over the window (Little's L);");
         println!(" errors: connections refused, reset or timed out (10 s).)");
     }
 
@@ -533,27 +541,29 @@ impl Setup {
             }
             Err(why) => Some(why),
         };
-        let (mut postgres, mut database_note) = (None, String::new());
-        if python_skipped.is_none() {
-            match Postgres::start(&target.join("ch06-postgres")) {
-                Ok(pg) => {
-                    database_note = format!(
-                        "DB row: PostgreSQL on 127.0.0.1:{} for the Python stacks \
-                         (asyncpg pool of 20 / psycopg), a real loopback round trip",
-                        pg.port()
-                    );
-                    launch.database = pg.dsn();
-                    postgres = Some(pg);
-                }
-                Err(why) => {
-                    database_note = format!(
-                        "DB row: SQLite with an injected {} round trip for the Python \
-                         stacks too (no PostgreSQL: {why})",
-                        human(SQLITE_ROUND_TRIP)
-                    );
-                }
+        // One PostgreSQL for every stack's database row, Python and Rust.
+        let (postgres, database_note) = match Postgres::start(&target.join("ch06-postgres")) {
+            Ok(pg) => {
+                let note = format!(
+                    "DB row: PostgreSQL on 127.0.0.1:{} for every stack, a real loopback round \
+                     trip (FastAPI: asyncpg, pool of 20; DRF: psycopg, one connection per \
+                     worker; event-loop: sqlx, pool of {}; sync-pool: the postgres crate, one \
+                     connection per worker thread)",
+                    pg.port(),
+                    lab::api::async_app::POSTGRES_POOL
+                );
+                launch.database = pg.dsn();
+                (Some(pg), note)
             }
-        }
+            Err(why) => {
+                let note = format!(
+                    "DB row: SQLite with an injected {} round trip before each query, for \
+                     every stack (no PostgreSQL: {why})",
+                    human(SQLITE_ROUND_TRIP)
+                );
+                (None, note)
+            }
+        };
         Ok(Self {
             launch,
             python_skipped,
@@ -569,16 +579,7 @@ impl Setup {
             ),
             Some(why) => println!("Python stacks: skipped ({why})"),
         }
-        if !self.database_note.is_empty() {
-            println!("{}", self.database_note);
-        }
-        if self.postgres.is_none() && self.python_skipped.is_none() {
-            println!("(the Python DB cells are then SQLite, like the Rust twins')");
-        }
-        println!(
-            "Rust twins: SQLite with an injected {} round trip before each query",
-            human(SQLITE_ROUND_TRIP)
-        );
+        println!("{}", self.database_note);
         if let Err(why) = fd_limit {
             println!("(could not raise the open-file limit: {why})");
         }
@@ -603,14 +604,15 @@ impl Setup {
     }
     // ANCHOR_END: stacks
 
-    /// How a stack is launched: the Rust twins always on SQLite.
+    /// How a stack is launched: on PostgreSQL when it runs, with nothing
+    /// injected (the round trip is real); else on SQLite with
+    /// [`SQLITE_ROUND_TRIP`] (a Rust twin in a temporary file of its own).
     fn launch_for(&self, stack: StackName) -> Launch {
         let mut launch = self.launch.clone();
-        if matches!(stack, StackName::Rust(_)) {
+        if self.postgres.is_some() {
+            launch.db_latency = Duration::ZERO;
+        } else if matches!(stack, StackName::Rust(_)) {
             launch.database = String::new(); // the lab makes a temp SQLite file
-            launch.db_latency = SQLITE_ROUND_TRIP;
-        } else if self.postgres.is_some() {
-            launch.db_latency = Duration::ZERO; // the round trip is real
         }
         launch
     }
@@ -840,14 +842,19 @@ impl Results {
         table
     }
 
-    /// Little's law on our runs: in flight = req/s × mean latency, for
-    /// FastAPI and DRF (or the twins when Python did not run).
+    /// Little's L on our runs: requests outstanding, averaged over the
+    /// window by the load generator, for FastAPI and DRF (or the twins
+    /// when Python did not run). tests/ch06_in_flight.rs reads this cell.
     fn in_flight(&self, row: impl Fn(&StackResult) -> &Measured) -> String {
         let shown: Vec<String> = self
             .compared()
             .map(|(stack, r)| format!("{} {:.0}", short(stack), row(r).in_flight()))
             .collect();
-        format!("in flight: {} of {}", shown.join(", "), self.plan.clients)
+        format!(
+            "mean in flight: {} of {}",
+            shown.join(", "),
+            self.plan.clients
+        )
     }
 
     /// The latency a closed loop of `clients` must show at the simple row's
@@ -1057,7 +1064,12 @@ fn serve(args: &ServeArgs) -> anyhow::Result<()> {
     let python_stack = match args.stack {
         StackName::Rust(kind) => {
             let model = lab::api::Model::new(kind, workers);
-            return lab::api::experiment::serve_main(model, args.port, db_latency);
+            let options = lab::api::Options {
+                db_latency,
+                database: args.database.as_deref().map(lab::db::Database::parse),
+                ..Default::default()
+            };
+            return lab::api::experiment::serve_with(model, args.port, &options);
         }
         StackName::Python(stack) => stack,
     };
@@ -1069,10 +1081,12 @@ fn serve(args: &ServeArgs) -> anyhow::Result<()> {
     };
     let options = lab::python::StackOptions {
         workers,
-        database: lab::python::target_dir()
-            .join("ch06-serve.sqlite")
-            .display()
-            .to_string(),
+        database: args.database.clone().unwrap_or_else(|| {
+            lab::python::target_dir()
+                .join("ch06-serve.sqlite")
+                .display()
+                .to_string()
+        }),
         db_latency,
         ..Default::default()
     };

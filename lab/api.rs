@@ -11,8 +11,9 @@
 //! | `SpawnBlocking`    | axum, blocking app in a k-pool     | FastAPI `def` endpoint (threadpool)         |
 //!
 //! The routes and their answers live once in [`contract`]; the blocking app
-//! ([`SyncApp`], rusqlite) and the async app ([`AsyncApp`], sqlx) differ only
-//! in how they wait. [`start`] returns a [`RunningServer`] whose
+//! ([`SyncApp`], rusqlite or `postgres`) and the async app ([`AsyncApp`],
+//! sqlx) differ only in how they wait. The users table is in a SQLite file
+//! unless [`Options::database`] names a PostgreSQL server (chapter 6). [`start`] returns a [`RunningServer`] whose
 //! [`RunningServer::stop`] returns within about 2 s; [`serve_until_signal`]
 //! is the `serve` mode of the examples. Left out: TLS, HTTP/2, processes
 //! (workers are threads in one process).
@@ -31,7 +32,6 @@ pub mod sync_workers;
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -40,7 +40,7 @@ pub use async_app::AsyncApp;
 pub use contract::{ApiRequest, ApiResponse, Route};
 pub use sync_app::SyncApp;
 
-use crate::db::TempDbs;
+use crate::db::{Database, TempDbs};
 use axum_app::{Flavor, Runtime};
 
 /// A server model: how requests are scheduled onto threads.
@@ -187,8 +187,9 @@ impl Model {
 pub struct Options {
     /// Extra latency before each database query (a simulated network round trip).
     pub db_latency: Duration,
-    /// The SQLite file; `None` makes a fresh one in the temp dir, deleted on stop.
-    pub db_path: Option<PathBuf>,
+    /// Where the users table lives; `None` makes a fresh SQLite file in the
+    /// temp dir, deleted on stop.
+    pub database: Option<Database>,
     /// At most this many requests inside the server, the rest answered 503
     /// ([`shed`]; uvicorn's `--limit-concurrency`). The axum models only;
     /// `None`, the default, queues without limit as the chapters measure.
@@ -271,10 +272,15 @@ impl Drop for RunningServer {
 /// Starts `model` on `addr` (use port 0 for a free port).
 pub fn start(model: Model, addr: SocketAddr, options: &Options) -> anyhow::Result<RunningServer> {
     let temp = TempDbs::new()?; // removed when the server stops
-    let db = options.db_path.clone().unwrap_or_else(|| temp.path("api"));
+    let db = (options.database.clone()).unwrap_or_else(|| Database::Sqlite(temp.path("api")));
     let served = Arc::new(AtomicU64::new(0)); // answers, counted by the app
-    let sync_app = SyncApp::new(&db, options.db_latency)?.counting(served.clone());
-    let async_app = || Arc::new(AsyncApp::new(&db, options.db_latency).counting(served.clone()));
+    let sync_app = SyncApp::new(&db, options.db_latency)
+        .map_err(|e| database_error(&db, e))?
+        .counting(served.clone());
+    let async_app = AsyncApp::new(&db, options.db_latency)
+        .map_err(|e| database_error(&db, e))?
+        .counting(served.clone());
+    let async_app = || Arc::new(async_app.clone());
     let bind = || crate::net::bind_and_listen(addr);
     let limit = options.limit_concurrency;
     let axum_only = |what: &str| {
@@ -302,13 +308,7 @@ pub fn start(model: Model, addr: SocketAddr, options: &Options) -> anyhow::Resul
             limit,
             || Flavor::Async(async_app()),
         )?,
-        Model::LoopPerWorker { workers } => actix_app::start(
-            bind()?,
-            workers,
-            db.clone(),
-            options.db_latency,
-            served.clone(),
-        )?,
+        Model::LoopPerWorker { workers } => actix_app::start(bind()?, workers, async_app())?,
         Model::BlockedLoop => axum_app::start(
             bind()?,
             Runtime::CurrentThread { max_blocking: 1 },
@@ -325,6 +325,17 @@ pub fn start(model: Model, addr: SocketAddr, options: &Options) -> anyhow::Resul
     server.served = served;
     server.temp_db = Some(temp);
     Ok(server)
+}
+
+/// A start-up failure with its cause (an [`ApiError::Internal`] shows a
+/// client only "internal server error"; the operator needs the why).
+fn database_error(db: &Database, e: crate::users::ApiError) -> anyhow::Error {
+    match e {
+        crate::users::ApiError::Internal(detail) => {
+            anyhow::anyhow!("opening the database {db}: {detail}")
+        }
+        other => anyhow::anyhow!("opening the database {db}: {other}"),
+    }
 }
 
 /// The `serve` mode: starts `model`, prints `listening on http://ADDR`, runs

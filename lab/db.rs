@@ -3,7 +3,9 @@
 //! query itself takes microseconds, the round trip takes what you set.
 //!
 //! Also [`TempDbs`], the one place the lab makes SQLite files that must not
-//! outlive a run (the servers of chapters 3-5, their tests, the drill).
+//! outlive a run (the servers of chapters 3-5, their tests, the drill), and
+//! [`Database`], where the API's users table lives: a SQLite file or a
+//! PostgreSQL server, told apart as the Python apps tell `WW_DATABASE` apart.
 //!
 //! Left out: connection pools and async drivers (chapters 3-5 use sqlx).
 
@@ -34,6 +36,41 @@ impl TempDbs {
     /// The folder itself.
     pub fn dir(&self) -> &Path {
         self.0.path()
+    }
+}
+
+/// Where the users table lives. Chosen from one string the way
+/// `python/lab_common.py` chooses from `WW_DATABASE`: a PostgreSQL DSN
+/// (`postgresql://…` or `postgres://…`), else the path of a SQLite file.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Database {
+    /// A SQLite file (created if missing).
+    Sqlite(PathBuf),
+    /// A PostgreSQL server, by its DSN (its users table: [`crate::postgres::SCHEMA`]).
+    Postgres(String),
+}
+
+impl Database {
+    /// A DSN is PostgreSQL, anything else a SQLite path.
+    pub fn parse(text: &str) -> Self {
+        if text.starts_with("postgresql://") || text.starts_with("postgres://") {
+            Database::Postgres(text.to_string())
+        } else {
+            Database::Sqlite(PathBuf::from(text))
+        }
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        matches!(self, Database::Postgres(_))
+    }
+}
+
+impl std::fmt::Display for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Database::Sqlite(path) => write!(f, "{}", path.display()),
+            Database::Postgres(dsn) => f.write_str(dsn),
+        }
     }
 }
 
@@ -78,6 +115,17 @@ impl SimulatedDb {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_dsn_is_postgres_and_anything_else_a_sqlite_file() {
+        let dsn = "postgresql://app@127.0.0.1:5432/postgres";
+        assert_eq!(Database::parse(dsn), Database::Postgres(dsn.into()));
+        assert!(Database::parse("postgres://app@localhost/db").is_postgres());
+        let file = Database::parse("target/ch06.sqlite");
+        assert_eq!(file, Database::Sqlite("target/ch06.sqlite".into()));
+        assert_eq!(file.to_string(), "target/ch06.sqlite");
+        assert!(!Database::parse("postgresql.sqlite").is_postgres());
+    }
 
     #[test]
     fn finds_rows_and_misses_absent_ones() {

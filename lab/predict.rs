@@ -334,6 +334,7 @@ mod tests {
                     connects: 0,
                     unfinished: 0,
                     cycle_rate: 0.0,
+                    in_flight_time: Duration::ZERO,
                 },
                 per_second: 0.0,
                 rss_bytes: None,

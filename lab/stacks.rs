@@ -99,7 +99,8 @@ pub struct Launch {
     pub workers: usize,
     /// Threads per gunicorn `gthread` worker.
     pub threads: usize,
-    /// A SQLite file or a PostgreSQL DSN (Python; Rust twins use SQLite).
+    /// A SQLite file or a PostgreSQL DSN ([`crate::db::Database::parse`]);
+    /// empty: a Rust twin makes a temporary SQLite file.
     pub database: String,
     /// The injected round trip before each `/users` query.
     pub db_latency: Duration,
@@ -169,6 +170,9 @@ fn start_unpinned(stack: StackName, launch: &Launch, knobs: Knobs) -> anyhow::Re
                     "--db-latency-ms",
                     &launch.db_latency.as_millis().to_string(),
                 ]);
+            if !launch.database.is_empty() {
+                command.args(["--database", &launch.database]);
+            }
             (command, Ready::Announces("listening on"))
         }
     };
@@ -319,11 +323,12 @@ pub struct Measured {
 }
 
 impl Measured {
-    /// Little's law on the run: answers per second × mean latency = how
-    /// many requests were in flight on average (about the number of
-    /// clients when every connection is served).
+    /// Little's L of the run: how many requests were outstanding on
+    /// average over the measured window, counted by the load generator
+    /// (about the number of clients when every connection is served, and
+    /// never more).
     pub fn in_flight(&self) -> f64 {
-        self.per_second * self.report.latency_us.mean() / 1e6
+        self.report.mean_in_flight()
     }
 }
 

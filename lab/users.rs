@@ -1,6 +1,7 @@
 //! The users resource shared by chapters 3, 4 and 5: one table, one input
 //! type, one output type, one error type, and the SQL to read and write it —
-//! once with `sqlx` (async) and once with `rusqlite` (blocking).
+//! once with `sqlx` (async) and once with `rusqlite` (blocking), on SQLite;
+//! [`pg`] has the same on PostgreSQL (chapter 6's database row).
 //!
 //! This is the part a FastAPI app gets from Pydantic and its exception
 //! handlers, and it answers the way FastAPI does: every failure becomes an
@@ -18,6 +19,8 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+
+pub mod pg;
 
 /// The table. `IF NOT EXISTS` so every server can run it at start-up.
 pub const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS users (\

@@ -1,7 +1,7 @@
 //! One contract, seven servers: the same requests — good ones and every kind of
 //! bad one (the script in tests/common) — sent to every server model must get
 //! identical status codes and JSON bodies, with FastAPI's statuses and
-//! shapes. Then a few sleep-bound checks that each model overlaps waits the
+//! shapes, on SQLite and (when PostgreSQL is installed) on PostgreSQL. Then a few sleep-bound checks that each model overlaps waits the
 //! way Little's law says it should (wide margins: the box is shared).
 //! rouille's burst is sent with `Connection: close`: tiny_http may queue a
 //! burst of new keep-alive connections behind busy ones (chapter 3 measures
@@ -13,10 +13,16 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use lab::api::{Model, Options, RunningServer, start};
+use lab::db::Database;
+use lab::postgres::{Postgres, PostgresError};
 use serde_json::json;
 
 mod common;
 use common::{Answer, has_detail, run_script, script};
+
+/// The sleep-bound test and the PostgreSQL one take turns: a database
+/// starting beside a timed burst slows the burst on a small machine.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 fn every_model() -> Vec<Model> {
     vec![
@@ -102,6 +108,7 @@ async fn burst(server: &RunningServer, n: usize, wait: Duration, close: bool) ->
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn waits_overlap_as_littles_law_says() {
+    let _turn = ONE_AT_A_TIME.lock().await;
     let wait = Duration::from_millis(100);
     // (model, concurrent requests, fewest waits it must take, most it may take)
     let cases = [
@@ -127,4 +134,79 @@ async fn waits_overlap_as_littles_law_says() {
             .await
             .unwrap();
     }
+}
+
+/// The same script on PostgreSQL (chapter 6's database row): every model
+/// reads and writes the users table through sqlx's Postgres driver (the
+/// async models) or the `postgres` crate (the blocking ones), and must
+/// answer exactly as it does on SQLite — ids included. Needs PostgreSQL's
+/// binaries; without them it prints `skipped: no PostgreSQL` and passes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_model_answers_the_same_on_postgres() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let dir = lab::python::target_dir().join("api-contract-postgres");
+    let pg = match tokio::task::spawn_blocking(move || Postgres::start(&dir))
+        .await
+        .unwrap()
+    {
+        Ok(pg) => pg,
+        Err(PostgresError::NotInstalled) => {
+            println!("skipped: no PostgreSQL ({})", PostgresError::NotInstalled);
+            return;
+        }
+        Err(e) => panic!("PostgreSQL is installed but did not start: {e}"),
+    };
+    // The reference: the first model's answers on SQLite.
+    let sqlite = serve(Model::EventLoop);
+    let reference = run_script(&sqlite.url("")).await;
+    tokio::task::spawn_blocking(move || sqlite.stop())
+        .await
+        .unwrap();
+    let options = Options {
+        db_latency: Duration::ZERO,
+        database: Some(Database::parse(&pg.dsn())),
+        ..Options::default()
+    };
+    for model in every_model() {
+        // A fresh table, ids from 1, as each SQLite run gets.
+        pg.sql("TRUNCATE users RESTART IDENTITY").unwrap();
+        let server = start(model, "127.0.0.1:0".parse().unwrap(), &options)
+            .unwrap_or_else(|e| panic!("{} on PostgreSQL: {e:#}", model.label()));
+        let answers = run_script(&server.url("")).await;
+        assert_eq!(
+            answers,
+            reference,
+            "{} on PostgreSQL differs from SQLite",
+            model.label()
+        );
+        tokio::task::spawn_blocking(move || server.stop())
+            .await
+            .unwrap();
+    }
+    // A user the table already holds is read back as any other.
+    pg.sql("INSERT INTO users (email) VALUES ('seeded@example.com')")
+        .unwrap();
+    for model in [Model::SyncPool { threads: 2 }, Model::EventLoop] {
+        let server = start(model, "127.0.0.1:0".parse().unwrap(), &options).unwrap();
+        let body: serde_json::Value = reqwest::get(server.url("/users/3"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            body,
+            json!({ "id": 3, "email": "seeded@example.com" }),
+            "{}",
+            model.label()
+        );
+        tokio::task::spawn_blocking(move || server.stop())
+            .await
+            .unwrap();
+    }
+    println!(
+        "every model answered the script on PostgreSQL {} as on SQLite",
+        pg.port()
+    );
+    tokio::task::spawn_blocking(move || drop(pg)).await.unwrap();
 }

@@ -61,6 +61,14 @@ fn closed_loop_obeys_littles_law() {
         (in_flight / connections as f64 - 1.0).abs() < 0.15,
         "{measured:.1} req/s x {mean_latency:.4} s = {in_flight:.2} in flight, not {connections}"
     );
+    // The same L counted by the load generator itself: the time requests
+    // were outstanding inside the window. Never more than the connections
+    // (one request each at a time), and here every connection is busy.
+    let counted = report.mean_in_flight();
+    assert!(
+        counted <= connections as f64 && counted >= connections as f64 * 0.85,
+        "{counted:.3} in flight counted, with {connections} connections"
+    );
     // Against the server's fixed delay: within 15% on a quiet machine; the
     // lower bound is wider because a busy CI box only ever adds latency.
     let ideal = connections as f64 / DELAY.as_secs_f64();

@@ -22,6 +22,7 @@ use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use lab::api::{Model, Options};
+use lab::db::Database;
 use lab::postgres::{Postgres, PostgresError};
 use lab::python::{Stack, StackOptions, Venv, find_python, target_dir};
 use serde_json::{Value, json};
@@ -154,7 +155,7 @@ fn python_apps_answer_the_contract() {
     // The reference: a Rust server's answers to the same script.
     let rust_options = Options {
         db_latency: Duration::ZERO,
-        db_path: Some(scratch.join("rust.sqlite")),
+        database: Some(Database::Sqlite(scratch.join("rust.sqlite"))),
         ..Options::default()
     };
     let rust = lab::api::start(

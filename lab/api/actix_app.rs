@@ -7,9 +7,7 @@
 //! connection stays on the worker that accepted it. Left out: processes (the
 //! workers are threads here), TLS, HTTP/2.
 
-use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -41,13 +39,12 @@ async fn handle(
 /// so that a slow head, not idleness, is what gets a client cut off.
 const IDLE_KEEP_ALIVE: Duration = Duration::from_secs(75);
 
-/// Starts actix-web with `workers` event loops in its own thread.
+/// Starts actix-web with `workers` event loops in its own thread, each
+/// with its own copy of `app` and its own pool.
 pub fn start(
     listener: std::net::TcpListener,
     workers: usize,
-    db: PathBuf,
-    db_latency: Duration,
-    served: Arc<AtomicU64>,
+    app: Arc<AsyncApp>,
 ) -> anyhow::Result<RunningServer> {
     let addr = listener.local_addr()?;
     let (handle_tx, handle_rx) = std::sync::mpsc::channel();
@@ -60,9 +57,7 @@ pub fn start(
                 let server = actix_web::HttpServer::new(move || {
                     // Runs once per worker: each loop gets its own pool.
                     actix_web::App::new()
-                        .app_data(web::Data::new(
-                            AsyncApp::new(&db, db_latency).counting(served.clone()),
-                        ))
+                        .app_data(web::Data::new(app.with_own_pool()))
                         .default_service(web::to(handle))
                 })
                 .workers(workers)

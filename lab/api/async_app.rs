@@ -4,44 +4,96 @@
 //!
 //! It is what a FastAPI `async def` endpoint is. Every `.await` below is a
 //! point where the loop may switch to another request; between two awaits
-//! the code runs alone on its thread. Left out: per-request transactions
-//! (chapter 5).
+//! the code runs alone on its thread. The database is SQLite (sqlx runs
+//! each query on a helper thread) or PostgreSQL (sqlx's Postgres driver
+//! reads the socket on the loop itself, as asyncpg does). Left out:
+//! per-request transactions (chapter 5).
 
-use std::path::Path;
+use std::str::FromStr as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 
 use super::contract::{self, ApiRequest, ApiResponse, Route, route};
-use crate::users::{self, ApiError};
+use crate::db::Database;
+use crate::users::{self, ApiError, NewUser, User};
 use crate::wait::{burn_cpu, simulated_wait};
+
+/// Connections in a pool on SQLite (one writer at a time: more would wait).
+const SQLITE_POOL: u32 = 8;
+/// Connections in a pool on PostgreSQL: the FastAPI app's asyncpg pool of 20.
+pub const POSTGRES_POOL: u32 = 20;
 
 /// The async app: a sqlx pool and the injected database latency.
 #[derive(Debug, Clone)]
 pub struct AsyncApp {
-    pool: SqlitePool,
+    pool: Pool,
     db_latency: Duration,
     served: Arc<AtomicU64>,
 }
 
+/// A sqlx pool on either database.
+#[derive(Debug, Clone)]
+enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
 impl AsyncApp {
-    /// A lazy pool on an existing database file (create the table first,
-    /// e.g. with [`super::SyncApp::new`]): no I/O here, so each actix worker
-    /// can build its own pool — like each uvicorn worker process has its own.
-    pub fn new(db: &Path, db_latency: Duration) -> Self {
-        let options = SqliteConnectOptions::new()
-            .filename(db)
-            .journal_mode(SqliteJournalMode::Wal)
-            .busy_timeout(Duration::from_secs(5));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(8)
-            .connect_lazy_with(options);
-        Self {
+    /// A lazy pool on `db`, whose table must exist (create it first, e.g.
+    /// with [`super::SyncApp::new`]): no I/O here. Fails only on a DSN that
+    /// cannot be parsed.
+    pub fn new(db: &Database, db_latency: Duration) -> Result<Self, ApiError> {
+        let pool = match db {
+            Database::Sqlite(path) => {
+                let options = SqliteConnectOptions::new()
+                    .filename(path)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .busy_timeout(Duration::from_secs(5));
+                Pool::Sqlite(
+                    SqlitePoolOptions::new()
+                        .max_connections(SQLITE_POOL)
+                        .connect_lazy_with(options),
+                )
+            }
+            Database::Postgres(dsn) => {
+                let options = PgConnectOptions::from_str(dsn)?;
+                Pool::Postgres(
+                    PgPoolOptions::new()
+                        .max_connections(POSTGRES_POOL)
+                        .connect_lazy_with(options),
+                )
+            }
+        };
+        Ok(Self {
             pool,
             db_latency,
             served: Arc::default(),
+        })
+    }
+
+    /// The same app with a pool of its own (same database, same size), so
+    /// that each actix worker has its own — as each uvicorn worker process
+    /// has its own. Lazy: no I/O here.
+    pub fn with_own_pool(&self) -> Self {
+        let pool = match &self.pool {
+            Pool::Sqlite(pool) => Pool::Sqlite(
+                SqlitePoolOptions::new()
+                    .max_connections(SQLITE_POOL)
+                    .connect_lazy_with((*pool.connect_options()).clone()),
+            ),
+            Pool::Postgres(pool) => Pool::Postgres(
+                PgPoolOptions::new()
+                    .max_connections(POSTGRES_POOL)
+                    .connect_lazy_with((*pool.connect_options()).clone()),
+            ),
+        };
+        Self {
+            pool,
+            ..self.clone()
         }
     }
 
@@ -72,18 +124,32 @@ impl AsyncApp {
             }
             Route::GetUser(id) => {
                 self.db_wait().await;
-                let user = users::get_user(&self.pool, id).await?;
+                let user = self.get_user(id).await?;
                 ApiResponse::ok(serde_json::json!(user))
             }
             Route::CreateUser => {
                 let new = users::parse_new_user(&req.body)?;
                 self.db_wait().await;
-                let user = users::insert_user(&self.pool, &new).await?;
+                let user = self.insert_user(&new).await?;
                 ApiResponse::created(serde_json::json!(user))
             }
         })
     }
     // ANCHOR_END: asgi_call
+
+    async fn get_user(&self, id: i64) -> Result<User, ApiError> {
+        match &self.pool {
+            Pool::Sqlite(pool) => users::get_user(pool, id).await,
+            Pool::Postgres(pool) => users::pg::get_user(pool, id).await,
+        }
+    }
+
+    async fn insert_user(&self, new: &NewUser) -> Result<User, ApiError> {
+        match &self.pool {
+            Pool::Sqlite(pool) => users::insert_user(pool, new).await,
+            Pool::Postgres(pool) => users::pg::insert_user(pool, new).await,
+        }
+    }
 
     /// The injected network round trip to the database.
     async fn db_wait(&self) {

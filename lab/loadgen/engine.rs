@@ -130,6 +130,7 @@ async fn connection(plan: &Plan, tally: &RefCell<LoadReport>) {
     let mut line = Line {
         client: Client::new(plan.addr),
         in_flight: false,
+        sent: Instant::now(),
         tally,
         cycles: Cycles::default(),
         closed: plan.pace == Pace::Closed,
@@ -196,6 +197,8 @@ async fn back_off_after_connect_failure(plan: &Plan, exchange: Exchange) {
 struct Line<'a> {
     client: Client,
     in_flight: bool,
+    /// When the current (or last) request was actually sent.
+    sent: Instant,
     tally: &'a RefCell<LoadReport>,
     /// Its answers in the measured phase (their rate counts for a closed loop).
     cycles: Cycles,
@@ -205,6 +208,7 @@ struct Line<'a> {
 impl Line<'_> {
     async fn exchange(&mut self, plan: &Plan, timeout_at: Instant) -> Exchange {
         self.in_flight = true;
+        self.sent = Instant::now();
         let exchange = self
             .client
             .exchange(&plan.template, timeout_at, plan.end)
@@ -219,6 +223,7 @@ impl Line<'_> {
         plan.count(
             exchange,
             since,
+            self.sent,
             &mut self.tally.borrow_mut(),
             &mut self.cycles,
         )

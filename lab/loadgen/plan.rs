@@ -163,15 +163,22 @@ impl Plan {
     /// whenever they were sent; those that come in during the measured phase
     /// are, even if they were sent during the warmup. Latency runs from
     /// `since` (the send, or the open loop's intended send); a counted answer
-    /// also goes to the connection's `cycles`. Returns false when the
+    /// also goes to the connection's `cycles`. The time it was outstanding,
+    /// from its actual send `sent`, is added to
+    /// [`LoadReport::in_flight_time`] for the part inside the measured phase,
+    /// whether it was answered, failed or cut. Returns false when the
     /// connection must stop (the run ended or the budget is spent).
     pub(super) fn count(
         &self,
         exchange: Exchange,
         since: Instant,
+        sent: Instant,
         tally: &mut LoadReport,
         cycles: &mut Cycles,
     ) -> bool {
+        let in_window_from = sent.max(self.measure_from);
+        let in_window_to = Instant::now().min(self.measured_end());
+        tally.in_flight_time += in_window_to.saturating_duration_since(in_window_from);
         if exchange == Exchange::Cut {
             // Still in flight when the run ended.
             tally.unfinished += 1;

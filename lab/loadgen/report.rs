@@ -65,6 +65,11 @@ pub struct LoadReport {
     /// it cannot pass the Little's-law bound whatever the window's length:
     /// see [`Cycles`](super::Cycles).
     pub cycle_rate: f64,
+    /// The time requests were outstanding inside the measured phase, summed
+    /// over the connections: each exchange from its actual send to its end
+    /// (answer, failure, or the end of the run), clipped to the phase —
+    /// whenever it began. See [`LoadReport::mean_in_flight`].
+    pub in_flight_time: Duration,
 }
 
 impl LoadReport {
@@ -79,6 +84,18 @@ impl LoadReport {
         Duration::from_micros(self.latency_us.max())
     }
 
+    // ANCHOR: mean_in_flight
+    /// Little's L measured, not computed: how many requests were
+    /// outstanding on average over the measured phase. Each connection has
+    /// at most one request out at a time, so this is at most the number of
+    /// connections. (Answers per second × mean latency estimates the same
+    /// L, but counts in full the requests sent before the phase and answered
+    /// in it, so it can come out above the connections.)
+    pub fn mean_in_flight(&self) -> f64 {
+        self.in_flight_time.as_secs_f64() / self.elapsed.as_secs_f64().max(1e-9)
+    }
+    // ANCHOR_END: mean_in_flight
+
     pub(super) fn empty() -> Self {
         Self {
             requests: 0,
@@ -91,6 +108,7 @@ impl LoadReport {
             connects: 0,
             unfinished: 0,
             cycle_rate: 0.0,
+            in_flight_time: Duration::ZERO,
         }
     }
 
@@ -110,6 +128,7 @@ impl LoadReport {
         self.connects += other.connects;
         self.unfinished += other.unfinished;
         self.cycle_rate += other.cycle_rate;
+        self.in_flight_time += other.in_flight_time;
     }
 
     /// Adds one exchange that finished at `done`, with latency from `since`.

@@ -253,6 +253,7 @@ mod tests {
                 status: status.iter().copied().collect(),
                 connects: 1,
                 unfinished: 2,
+                in_flight_time: Duration::ZERO,
                 cycle_rate: 0.0,
             },
             rss: None,

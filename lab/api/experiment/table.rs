@@ -111,6 +111,7 @@ mod tests {
                 status: Default::default(),
                 connects: clients as u64,
                 unfinished: 0,
+                in_flight_time: Duration::ZERO,
                 cycle_rate: 0.0,
             },
             throughput,
