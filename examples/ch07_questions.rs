@@ -80,10 +80,7 @@ fn main() -> anyhow::Result<()> {
         return lab::api::experiment::serve_main(model, args.port, db_latency);
     }
     print_banner("Chapter 7: readers' questions, each settled by a measurement");
-    let ctx = Ctx {
-        quick: cli.quick,
-        python: python(cli.no_python),
-    };
+    let ctx = Ctx::new(cli.quick, python(cli.no_python));
     if let Err(why) = ctx.venv() {
         println!("Python rows skipped: {why}\n");
     }
