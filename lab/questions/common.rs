@@ -51,6 +51,13 @@ impl Ctx {
     }
 }
 
+impl Ctx {
+    /// `quick` with `--quick`, `full` otherwise: a question's sizes in one line.
+    pub fn pick<T>(&self, quick: T, full: T) -> T {
+        if self.quick { quick } else { full }
+    }
+}
+
 /// The machine's cores (what "one worker per core" means here).
 pub fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, usize::from)

@@ -122,19 +122,9 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
     }
     let pool: usize = 40;
     let run = blocking_pool_after(pool, BACKGROUND, CLIENTS, wait, background_load(ctx))?;
-    let bound = pool as f64 / wait.as_secs_f64();
-    capped.row([
-        Cell::from(format!(
-            "Rust blocking pool k={pool} + {BACKGROUND} background jobs (model)"
-        )),
-        Cell::from(pool),
-        Cell::from(CLIENTS),
-        num(run.per_second, 1),
-        num(bound, 0),
-        ratio(run.per_second, bound),
-        duration(run.p50),
-        duration(run.p99),
-    ]);
+    let label = format!("Rust blocking pool k={pool} + {BACKGROUND} background jobs (model)");
+    let latency = (duration(run.p50), duration(run.p99));
+    rate_row(&mut capped, &label, pool, wait, run.per_second, latency);
     let ms = wait.as_millis();
     println!("{CLIENTS} clients on a `def` endpoint that sleeps {ms} ms");
     print!("{capped}");
@@ -205,18 +195,32 @@ fn capped_row(
         server,
         &closed(server, &slow_path(path, wait), CLIENTS, load(ctx))?,
     )?;
+    let latency = (quantile(&m.report, 0.5), quantile(&m.report, 0.99));
+    rate_row(table, label, threads, wait, m.per_second, latency);
+    Ok(())
+}
+
+/// One row of the first table: a rate beside its bound, min(threads,
+/// clients) / wait.
+fn rate_row(
+    table: &mut Table,
+    label: &str,
+    threads: usize,
+    wait: Duration,
+    per_second: f64,
+    (p50, p99): (Cell, Cell),
+) {
     let bound = threads.min(CLIENTS) as f64 / wait.as_secs_f64();
     table.row([
         Cell::from(label),
         Cell::from(threads),
         Cell::from(CLIENTS),
-        num(m.per_second, 1),
+        num(per_second, 1),
         num(bound, 0),
-        ratio(m.per_second, bound),
-        quantile(&m.report, 0.5),
-        quantile(&m.report, 0.99),
+        ratio(per_second, bound),
+        p50,
+        p99,
     ]);
-    Ok(())
 }
 
 /// The four ways to write `/health`, probed while 100 slow requests hold
@@ -263,26 +267,10 @@ fn background_row(table: &mut Table, ctx: &Ctx, server: &ChildServer) -> anyhow:
     enqueue(server, wait)?;
     let label = format!("uvicorn + FastAPI, default + {BACKGROUND} background tasks");
     let tokens = total_tokens(server)?;
-    let m = measure(
-        server,
-        &closed(
-            server,
-            &slow_path("/slow", wait),
-            CLIENTS,
-            background_load(ctx),
-        )?,
-    )?;
-    let bound = tokens.min(CLIENTS) as f64 / wait.as_secs_f64();
-    table.row([
-        Cell::from(label),
-        Cell::from(tokens),
-        Cell::from(CLIENTS),
-        num(m.per_second, 1),
-        num(bound, 0),
-        ratio(m.per_second, bound),
-        quantile(&m.report, 0.5),
-        quantile(&m.report, 0.99),
-    ]);
+    let slow_load = closed(server, &slow_path("/slow", wait), CLIENTS, background_load(ctx))?;
+    let m = measure(server, &slow_load)?;
+    let latency = (quantile(&m.report, 0.5), quantile(&m.report, 0.99));
+    rate_row(table, &label, tokens, wait, m.per_second, latency);
     Ok(())
 }
 

@@ -54,11 +54,7 @@ const CASES: [(Stack, &str, &[&str]); 4] = [
 pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
     // Long enough that a 1 s cut-off always comes first, even counted from
     // when the uvicorn supervisor gets round to passing SIGTERM on.
-    let work = if ctx.quick {
-        Duration::from_millis(2400)
-    } else {
-        Duration::from_secs(3)
-    };
+    let work = ctx.pick(Duration::from_millis(2400), Duration::from_secs(3));
     let note = format!(
         "{IN_FLIGHT} requests of {} in flight and {IDLE} idle keep-alive connections when SIGTERM arrives at the server's first process; then a restart on the same port. The Python servers run 2 worker processes.",
         crate::report::human(work)

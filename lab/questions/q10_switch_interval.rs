@@ -24,11 +24,7 @@ pub const INTERVALS_MS: [f64; 3] = [0.5, 5.0, 50.0];
 pub const CPU_THREADS: usize = 2;
 
 pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
-    let window = if ctx.quick {
-        Duration::from_millis(300)
-    } else {
-        Duration::from_secs(2)
-    };
+    let window = ctx.pick(Duration::from_millis(300), Duration::from_secs(2));
     let note = format!(
         "an I/O thread: {} blocking call + 100 bytecodes, for {}; alone, then beside {CPU_THREADS} CPU-bound threads",
         crate::report::human(WAIT),

@@ -37,11 +37,7 @@ pub fn default_executor_threads() -> usize {
 }
 
 pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
-    let window = if ctx.quick {
-        Duration::from_millis(300)
-    } else {
-        Duration::from_secs(3)
-    };
+    let window = ctx.pick(Duration::from_millis(300), Duration::from_secs(3));
     let note = format!(
         "{CLIENTS} clients, closed loop, {} per cell; /users waits {} for the database, then reads one row",
         crate::report::human(window),
@@ -49,7 +45,7 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
     );
     let columns = ["stack", "endpoint", "what runs it", "req/s", "bound"];
     let rust = |table: &mut Table| {
-        let jobs = if ctx.quick { 50 } else { 500 };
+        let jobs = ctx.pick(50, 500);
         let k = default_executor_threads();
         for threads in [1, k] {
             let took = pool_of(threads, jobs, DB_LATENCY);

@@ -27,7 +27,7 @@ use crate::stacks;
 pub const UNSUPPORTED: &str = "ASGI 'lifespan' protocol appears unsupported";
 
 pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
-    let requests = if ctx.quick { 20 } else { 200 };
+    let requests = ctx.pick(20, 200);
     let note = format!(
         "{requests} sequential requests on one keep-alive connection, one gunicorn sync worker"
     );

@@ -26,11 +26,10 @@ use crate::python::Venv;
 use crate::report::{Cell, Table};
 
 pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
-    let (pause, hangup) = if ctx.quick {
-        (Duration::from_millis(150), Duration::from_millis(40))
-    } else {
-        (Duration::from_millis(500), Duration::from_millis(100))
-    };
+    let (pause, hangup) = ctx.pick(
+        (Duration::from_millis(150), Duration::from_millis(40)),
+        (Duration::from_millis(500), Duration::from_millis(100)),
+    );
     let note = format!(
         "the handler writes 'first', awaits {}, writes 'second'; the client hangs up after {}",
         crate::report::human(pause),

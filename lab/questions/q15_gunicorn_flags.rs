@@ -27,7 +27,7 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
             return Ok(());
         }
     };
-    let rows = if ctx.quick { "100000" } else { "1000000" };
+    let rows = ctx.pick("100000", "1000000");
     let mut table = Table::new([
         "gunicorn flags",
         "what we did",
@@ -38,7 +38,7 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
 
     // Every server at once (their imports share the cores instead of
     // waiting in turn), then each asked in turn.
-    let leaks = if ctx.quick { 40 } else { 200 };
+    let leaks = ctx.pick(40, 200);
     let preloads = [
         &["--workers", "4"][..],
         &["--workers", "4", "--preload"][..],
