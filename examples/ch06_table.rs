@@ -30,24 +30,21 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::Parser;
+use lab::api::ModelKind;
 use lab::loadgen::LoadSpec;
 use lab::postgres::Postgres;
 use lab::process::ChildServer;
-use lab::python::{Venv, find_python};
-use lab::report::{Cell, Table, duration, human, num, print_banner, ratio};
-use lab::stacks::{Kind, Launch, Measured, StackName, create_user, drain, measure, warm_up};
+use lab::python::{RunnerArgs, Stack, venv_or_skip};
+use lab::report::{Cell, Table, duration, human, num, print_banner, quantile, ratio};
+use lab::stacks::{Launch, Measured, StackName, create_user, drain, measure, warm_up};
 
 #[derive(Parser)]
 #[command(about = "Chapter 6: the FastAPI vs DRF table, measured beside its Rust twins")]
 struct Cli {
     #[command(subcommand)]
     command: Option<Serve>,
-    /// Short runs (under 60 s once the venv exists) instead of the full ones.
-    #[arg(long)]
-    quick: bool,
-    /// Skip the Python stacks on purpose (the Rust twins still run).
-    #[arg(long)]
-    no_python: bool,
+    #[command(flatten)]
+    run: RunnerArgs,
     /// Worker processes for uvicorn and gunicorn; the sync-pool twin gets as
     /// many threads.
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=16))]
@@ -148,7 +145,7 @@ fn main() -> anyhow::Result<()> {
     let mut observed = results.observed(&setup);
     if let Some(why) = &setup.python_skipped {
         println!("not measured ({why})");
-    } else if cli.quick {
+    } else if cli.run.quick {
         println!("left out with --quick (five more servers to start)");
     } else {
         print!("{}", wait_table(&setup, &mut observed)?);
@@ -184,7 +181,7 @@ fn main() -> anyhow::Result<()> {
     }
 
     println!("\n## Holding 1,000 and 10,000 connections\n");
-    if cli.quick {
+    if cli.run.quick {
         println!("left out with --quick (each stack holds 1,000 and 10,000 connections)");
     } else {
         print!("{}", connections_table(&setup)?);
@@ -222,7 +219,7 @@ struct Sweep {
 
 impl Sweep {
     fn new(cli: &Cli) -> Self {
-        let (rounds, warmup, duration) = if cli.quick {
+        let (rounds, warmup, duration) = if cli.run.quick {
             (1, Duration::from_millis(200), Duration::from_millis(500))
         } else {
             (3, Duration::from_secs(1), Duration::from_secs(3))
@@ -296,22 +293,22 @@ impl Sweep {
         let default = lab::python::Knobs::default();
         // (stack, threads, knobs, what the knob row says; None: the default, swept)
         let runs = [
-            (StackName::FastapiAsync, 1, default, None),
-            (StackName::DjangoSync, 1, default, None),
+            (StackName::Python(Stack::FastapiAsync), 1, default, None),
+            (StackName::Python(Stack::DjangoSync), 1, default, None),
             (
-                StackName::FastapiAsync,
+                StackName::Python(Stack::FastapiAsync),
                 1,
                 plain,
                 Some("asyncio + h11 (not uvloop + httptools)"),
             ),
             (
-                StackName::FastapiAsync,
+                StackName::Python(Stack::FastapiAsync),
                 1,
                 orjson,
                 Some("orjson (not json)"),
             ),
             (
-                StackName::DjangoGthread,
+                StackName::Python(Stack::DjangoGthread),
                 1,
                 default,
                 Some("gthread, 1 thread: keep-alive (not sync: close)"),
@@ -356,7 +353,7 @@ impl Sweep {
                         num(spread.max, 0),
                         bound,
                         of_bound,
-                        p99(spread.median),
+                        quantile(&spread.median.report, 0.99),
                         Cell::from(spread.errors),
                         ratio_cell,
                     ]);
@@ -377,7 +374,8 @@ impl Sweep {
                     .iter()
                     .find(|(s, _)| {
                         *s == stack
-                            || (stack == StackName::DjangoGthread && *s == StackName::DjangoSync)
+                            || (stack == StackName::Python(Stack::DjangoGthread)
+                                && *s == StackName::Python(Stack::DjangoSync))
                     })
                     .map_or(f64::NAN, |(_, r)| *r),
             };
@@ -388,7 +386,7 @@ impl Sweep {
                 num(spread.median.per_second, 0),
                 num(spread.min, 0),
                 num(spread.max, 0),
-                p99(spread.median),
+                quantile(&spread.median.report, 0.99),
                 Cell::from(spread.errors),
                 spread
                     .median
@@ -425,23 +423,30 @@ impl<'a> Spread<'a> {
     }
 }
 
-/// A p99 cell, or "-" when nothing was answered.
-fn p99(m: &Measured) -> Cell {
-    if m.report.requests > 0 {
-        duration(m.report.latency(0.99))
-    } else {
-        Cell::from("-")
-    }
-}
-
 /// Each stack holding 1,000 and then 10,000 connections on its simple path.
 fn connections_table(setup: &Setup) -> anyhow::Result<Table> {
     let stacks = [
-        (StackName::FastapiAsync, setup.launch.workers, 1),
-        (StackName::DjangoSync, setup.launch.workers, 1),
-        (StackName::DjangoGthread, setup.launch.workers, 16),
-        (StackName::SyncPool, setup.launch.workers, 1),
-        (StackName::EventLoop, 1, 1),
+        (
+            StackName::Python(Stack::FastapiAsync),
+            setup.launch.workers,
+            1,
+        ),
+        (
+            StackName::Python(Stack::DjangoSync),
+            setup.launch.workers,
+            1,
+        ),
+        (
+            StackName::Python(Stack::DjangoGthread),
+            setup.launch.workers,
+            16,
+        ),
+        (
+            StackName::Rust(ModelKind::SyncPool),
+            setup.launch.workers,
+            1,
+        ),
+        (StackName::Rust(ModelKind::EventLoop), 1, 1),
     ];
     let mut table = Table::new([
         "stack",
@@ -473,22 +478,19 @@ fn connections_table(setup: &Setup) -> anyhow::Result<Table> {
             .with_request_timeout(Duration::from_secs(10));
             let m = measure(&server, &spec)?;
             drain(&server, stack.simple_path(), Duration::from_secs(120))?;
-            let answered = m.report.requests > 0;
             table.row([
                 Cell::from(stack.name()),
                 Cell::from(match stack {
-                    StackName::DjangoGthread => format!("{workers} × {threads} threads"),
+                    StackName::Python(Stack::DjangoGthread) => {
+                        format!("{workers} × {threads} threads")
+                    }
                     _ => workers.to_string(),
                 }),
                 Cell::from(held),
                 num(m.per_second, 0),
                 num(m.in_flight(), 0),
-                if answered {
-                    duration(m.report.latency(0.5))
-                } else {
-                    Cell::from("-")
-                },
-                p99(&m),
+                quantile(&m.report, 0.5),
+                quantile(&m.report, 0.99),
                 Cell::from(m.report.errors),
                 m.rss_bytes.map_or(Cell::from("-"), |b| {
                     Cell::measured(format!("{:.0} MB", b as f64 / 1e6), b as f64 / 1e6)
@@ -523,20 +525,13 @@ impl Setup {
         };
         let _ = std::fs::remove_file(&launch.database);
         let started = std::time::Instant::now();
-        let python_skipped = if cli.no_python {
-            Some("--no-python".to_string())
-        } else {
-            match find_python() {
-                Err(why) => Some(why.to_string()),
-                Ok(python) => match Venv::ensure(&python, |step| eprintln!("python: {step}")) {
-                    Ok(venv) => {
-                        eprintln!("python: venv ready after {}", human(started.elapsed()));
-                        launch.venv = Some(venv);
-                        None
-                    }
-                    Err(why) => Some(format!("the venv could not be made: {why:#}")),
-                },
+        let python_skipped = match venv_or_skip(cli.run.no_python) {
+            Ok(venv) => {
+                eprintln!("python: venv ready after {}", human(started.elapsed()));
+                launch.venv = Some(venv);
+                None
             }
+            Err(why) => Some(why),
         };
         let (mut postgres, mut database_note) = (None, String::new());
         if python_skipped.is_none() {
@@ -595,9 +590,15 @@ impl Setup {
     fn stacks(&self) -> Vec<StackName> {
         let mut stacks = Vec::new();
         if self.python_skipped.is_none() {
-            stacks.extend([StackName::FastapiAsync, StackName::DjangoSync]);
+            stacks.extend([
+                StackName::Python(Stack::FastapiAsync),
+                StackName::Python(Stack::DjangoSync),
+            ]);
         }
-        stacks.extend([StackName::SyncPool, StackName::EventLoop]);
+        stacks.extend([
+            StackName::Rust(ModelKind::SyncPool),
+            StackName::Rust(ModelKind::EventLoop),
+        ]);
         stacks
     }
     // ANCHOR_END: stacks
@@ -605,7 +606,7 @@ impl Setup {
     /// How a stack is launched: the Rust twins always on SQLite.
     fn launch_for(&self, stack: StackName) -> Launch {
         let mut launch = self.launch.clone();
-        if matches!(stack.kind(), Kind::Rust(_)) {
+        if matches!(stack, StackName::Rust(_)) {
             launch.database = String::new(); // the lab makes a temp SQLite file
             launch.db_latency = SQLITE_ROUND_TRIP;
         } else if self.postgres.is_some() {
@@ -628,7 +629,7 @@ impl Plan {
     fn new(cli: &Cli) -> Self {
         // The warm-up lets 1,000 connections open and settle into the
         // queue (Little's law reads the steady state, not the start).
-        let (warmup, duration, connections) = if cli.quick {
+        let (warmup, duration, connections) = if cli.run.quick {
             (Duration::from_millis(500), Duration::from_secs(1), None)
         } else {
             (Duration::from_secs(3), Duration::from_secs(8), Some(10_000))
@@ -683,9 +684,9 @@ fn run_stack(stack: StackName, setup: &Setup, plan: &Plan) -> anyhow::Result<Sta
     };
     let simple = run(simple_path, plan.clients)?;
     let db = run(&format!("/users/{id}"), plan.clients)?;
-    let serialization = match stack.kind() {
-        Kind::Python(_) => Some(run("/api/serialize", 1)?),
-        Kind::Rust(_) => None, // the Rust contract has no such endpoint
+    let serialization = match stack {
+        StackName::Python(_) => Some(run("/api/serialize", 1)?),
+        StackName::Rust(_) => None, // the Rust contract has no such endpoint
     };
     let connections = match plan.connections {
         Some(n) => Some(run(simple_path, n)?),
@@ -749,10 +750,10 @@ impl Results {
             Some(_) => "not measured (no python3 ≥ 3.10, see above)".to_string(),
             None => "not measured".to_string(),
         };
-        let fast = self.of(StackName::FastapiAsync);
-        let drf = self.of(StackName::DjangoSync);
-        let pool = self.of(StackName::SyncPool);
-        let event = self.of(StackName::EventLoop);
+        let fast = self.of(StackName::Python(Stack::FastapiAsync));
+        let drf = self.of(StackName::Python(Stack::DjangoSync));
+        let pool = self.of(StackName::Rust(ModelKind::SyncPool));
+        let event = self.of(StackName::Rust(ModelKind::EventLoop));
         for p in &PUBLISHED {
             // (cell text, value for the ratio) for one stack.
             let cell = |r: Option<&StackResult>| -> (String, Option<f64>) {
@@ -894,7 +895,7 @@ impl Results {
         let python = self.python_skipped.is_none();
         self.all
             .iter()
-            .filter(move |(s, _)| matches!(s.kind(), Kind::Python(_)) == python)
+            .filter(move |(s, _)| matches!(s, StackName::Python(_)) == python)
             .map(|(s, r)| (*s, r))
     }
 
@@ -963,11 +964,27 @@ impl Results {
 fn wait_table(setup: &Setup, observed: &mut Vec<lab::predict::Observed>) -> anyhow::Result<Table> {
     let (clients, wait) = (100, Duration::from_millis(50));
     let stacks = [
-        (StackName::FastapiAsync, 1, "uvicorn, 1 worker"),
-        (StackName::FastapiDef, 1, "uvicorn, 1 worker, 40 threads"),
-        (StackName::FastapiBlocked, 1, "uvicorn, 1 worker"),
-        (StackName::DjangoSync, 2, "gunicorn -w 2"),
-        (StackName::DjangoGthread, 2, "gunicorn -w 2 --threads 16"),
+        (
+            StackName::Python(Stack::FastapiAsync),
+            1,
+            "uvicorn, 1 worker",
+        ),
+        (
+            StackName::Python(Stack::FastapiDef),
+            1,
+            "uvicorn, 1 worker, 40 threads",
+        ),
+        (
+            StackName::Python(Stack::FastapiBlocked),
+            1,
+            "uvicorn, 1 worker",
+        ),
+        (StackName::Python(Stack::DjangoSync), 2, "gunicorn -w 2"),
+        (
+            StackName::Python(Stack::DjangoGthread),
+            2,
+            "gunicorn -w 2 --threads 16",
+        ),
     ];
     let mut table = Table::new([
         "stack", "run as", "clients", "req/s", "bound", "of bound", "p50", "p99", "errors",
@@ -988,14 +1005,6 @@ fn wait_table(setup: &Setup, observed: &mut Vec<lab::predict::Observed>) -> anyh
         let m = measure(&server, &spec)?;
         server.stop()?;
         let bound = stack.bound(clients, wait, &launch);
-        let answered = m.report.requests > 0;
-        let quantile = |q| {
-            if answered {
-                duration(m.report.latency(q))
-            } else {
-                "-".into()
-            }
-        };
         table.row([
             Cell::from(stack.name()),
             Cell::from(run_as.to_string()),
@@ -1003,8 +1012,8 @@ fn wait_table(setup: &Setup, observed: &mut Vec<lab::predict::Observed>) -> anyh
             num(m.per_second, 0),
             num(bound, 0),
             ratio(m.per_second, bound),
-            quantile(0.5),
-            quantile(0.99),
+            quantile(&m.report, 0.5),
+            quantile(&m.report, 0.99),
             Cell::from(m.report.errors),
         ]);
         observed.push(lab::predict::Observed {
@@ -1027,13 +1036,12 @@ fn per_second(m: &Measured) -> (String, Option<f64>) {
 }
 
 /// A stack's name in a narrow cell.
-fn short(stack: StackName) -> &'static str {
+fn short(stack: StackName) -> String {
     match stack {
-        StackName::FastapiAsync => "FastAPI",
-        StackName::DjangoSync => "DRF",
-        StackName::SyncPool => "sync-pool",
-        StackName::EventLoop => "event-loop",
-        _ => "other",
+        StackName::Python(Stack::FastapiAsync) => "FastAPI".into(),
+        StackName::Python(Stack::DjangoSync) => "DRF".into(),
+        StackName::Python(_) => "other".into(),
+        StackName::Rust(kind) => kind.name(),
     }
 }
 
@@ -1041,19 +1049,19 @@ fn short(stack: StackName) -> &'static str {
 /// twin serves in this process; a Python stack runs as a child process
 /// group (stopped with it, also if this process is killed).
 fn serve(args: &ServeArgs) -> anyhow::Result<()> {
-    let workers = usize::from(args.workers.unwrap_or(match args.stack.kind() {
-        Kind::Python(_) => 1,
-        Kind::Rust(_) => 2,
+    let workers = usize::from(args.workers.unwrap_or(match args.stack {
+        StackName::Python(_) => 1,
+        StackName::Rust(_) => 2,
     }));
     let db_latency = Duration::from_millis(args.db_latency_ms);
-    if let Some(model) = lab::stacks::rust_model(args.stack, workers) {
-        return lab::api::experiment::serve_main(model, args.port, db_latency);
-    }
-    let Kind::Python(python_stack) = args.stack.kind() else {
-        unreachable!("every stack is Python or Rust");
+    let python_stack = match args.stack {
+        StackName::Rust(kind) => {
+            let model = lab::api::Model::new(kind, workers);
+            return lab::api::experiment::serve_main(model, args.port, db_latency);
+        }
+        StackName::Python(stack) => stack,
     };
-    let python = find_python()?;
-    let venv = Venv::ensure(&python, |step| eprintln!("python: {step}"))?;
+    let venv = venv_or_skip(false).map_err(anyhow::Error::msg)?;
     let port = if args.port == 0 {
         lab::stacks::free_port()?
     } else {
@@ -1097,10 +1105,10 @@ fn serve(args: &ServeArgs) -> anyhow::Result<()> {
 /// checked by an independent load generator (wrk, two threads, 100
 /// connections) against its Little's-law bound.
 const WRK_CHECKS: [(StackName, usize); 4] = [
-    (StackName::FastapiAsync, 1), // one loop: all 100 waits overlap → 2,000
-    (StackName::DjangoSync, 2),   // two sync workers → 2 / 50 ms = 40
-    (StackName::FastapiBlocked, 1), // time.sleep on the loop → 1 / 50 ms = 20
-    (StackName::FastapiDef, 1),   // AnyIO's 40 threads → 40 / 50 ms = 800
+    (StackName::Python(Stack::FastapiAsync), 1), // one loop: all 100 waits overlap → 2,000
+    (StackName::Python(Stack::DjangoSync), 2),   // two sync workers → 2 / 50 ms = 40
+    (StackName::Python(Stack::FastapiBlocked), 1), // time.sleep on the loop → 1 / 50 ms = 20
+    (StackName::Python(Stack::FastapiDef), 1),   // AnyIO's 40 threads → 40 / 50 ms = 800
 ];
 // ANCHOR_END: wrk_check
 
@@ -1114,8 +1122,7 @@ fn wrk_check(args: &WrkCheckArgs) -> anyhow::Result<()> {
         println!("skipped: no wrk on PATH (apt-get install wrk, or set WRK=/path/to/wrk)");
         return Ok(());
     }
-    let python = find_python()?;
-    let venv = Venv::ensure(&python, |step| eprintln!("python: {step}"))?;
+    let venv = venv_or_skip(false).map_err(anyhow::Error::msg)?;
     let (clients, wait) = (100, Duration::from_millis(50));
     let load = |when: &str| match std::fs::read_to_string("/proc/loadavg") {
         Ok(text) => println!("load average {when}: {}", text.trim()),

@@ -18,7 +18,7 @@
 use std::time::Instant;
 
 use clap::Parser;
-use lab::python::{Venv, find_python};
+use lab::python::{RunnerArgs, venv_or_skip};
 use lab::questions::{Ctx, QUESTIONS};
 use lab::report::{human, print_banner};
 use lab::stacks::StackName;
@@ -28,12 +28,8 @@ use lab::stacks::StackName;
 struct Cli {
     #[command(subcommand)]
     command: Option<Serve>,
-    /// Short runs (the whole chapter in under 60 s once the venv exists).
-    #[arg(long)]
-    quick: bool,
-    /// Skip the Python rows on purpose (the Rust twins still run).
-    #[arg(long)]
-    no_python: bool,
+    #[command(flatten)]
+    run: RunnerArgs,
     /// Run only these questions (1–15), e.g. `--only 3` or `--only 1,2`.
     #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(u8).range(1..=15))]
     only: Vec<u8>,
@@ -80,7 +76,7 @@ fn main() -> anyhow::Result<()> {
         return lab::api::experiment::serve_main(model, args.port, db_latency);
     }
     print_banner("Chapter 7: readers' questions, each settled by a measurement");
-    let ctx = Ctx::new(cli.quick, python(cli.no_python));
+    let ctx = Ctx::new(cli.run.quick, venv_or_skip(cli.run.no_python));
     if let Err(why) = ctx.venv() {
         println!("Python rows skipped: {why}\n");
     }
@@ -100,14 +96,4 @@ fn main() -> anyhow::Result<()> {
         println!();
     }
     Ok(())
-}
-
-/// The venv of chapter 6's Python stacks, made on first use, or why not.
-fn python(skip: bool) -> Result<Venv, String> {
-    if skip {
-        return Err("--no-python".to_string());
-    }
-    let python = find_python().map_err(|why| why.to_string())?;
-    Venv::ensure(&python, |step| eprintln!("python: {step}"))
-        .map_err(|why| format!("the venv could not be made: {why:#}"))
 }

@@ -26,7 +26,7 @@ use std::path::PathBuf;
 
 use clap::Parser;
 use lab::api::experiment::serve_in_child;
-use lab::fuzz::stacks::{PYTHON_STACKS, python_launch, python_table, run_stack};
+use lab::fuzz::stacks::{python_launch, python_stacks, python_table, run_stack};
 use lab::fuzz::{self, Plan, Report, Server};
 use lab::report::{Table, print_banner};
 use lab::stacks::StackName;
@@ -72,8 +72,7 @@ fn main() -> anyhow::Result<()> {
         .into_iter()
         .filter(|s| cli.server.is_empty() || cli.server.contains(&s.name()))
         .collect();
-    let stacks: Vec<StackName> = PYTHON_STACKS
-        .into_iter()
+    let stacks: Vec<StackName> = python_stacks()
         .filter(|s| cli.python && (cli.server.is_empty() || cli.server.contains(&s.name())))
         .collect();
     anyhow::ensure!(

@@ -64,7 +64,8 @@ pub enum Model {
 /// The name of a server model: what `--model` takes, what every table,
 /// the visualizer and the chapters call it (ARCHITECTURE.md has the
 /// glossary). clap derives the command-line names, `sync-pool` and so on,
-/// from the variants; [`ModelKind::name`] spells the same.
+/// from the variants, the one place they are spelled; [`ModelKind::name`]
+/// reads them back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
 pub enum ModelKind {
     SyncPool,
@@ -77,6 +78,8 @@ pub enum ModelKind {
 }
 
 impl ModelKind {
+    /// Every kind, in the order `--model` lists them (a test holds this to
+    /// clap's `value_variants`).
     pub const ALL: [ModelKind; 7] = [
         ModelKind::SyncPool,
         ModelKind::Rouille,
@@ -87,16 +90,12 @@ impl ModelKind {
         ModelKind::SpawnBlocking,
     ];
 
-    pub fn name(self) -> &'static str {
-        match self {
-            ModelKind::SyncPool => "sync-pool",
-            ModelKind::Rouille => "rouille",
-            ModelKind::EventLoop => "event-loop",
-            ModelKind::WorkStealing => "work-stealing",
-            ModelKind::LoopPerWorker => "loop-per-worker",
-            ModelKind::BlockedLoop => "blocked-loop",
-            ModelKind::SpawnBlocking => "spawn-blocking",
-        }
+    /// The name on the command line (`sync-pool`, …), as clap derives it.
+    pub fn name(self) -> String {
+        clap::ValueEnum::to_possible_value(&self)
+            .expect("no variant is skipped")
+            .get_name()
+            .to_string()
     }
 }
 
@@ -144,7 +143,7 @@ impl Model {
     /// A short label with the size, e.g. `sync-pool k=32`.
     pub fn label(&self) -> String {
         match self {
-            Model::EventLoop | Model::BlockedLoop => self.kind().name().into(),
+            Model::EventLoop | Model::BlockedLoop => self.kind().name(),
             _ => format!("{} k={}", self.kind().name(), self.workers()),
         }
     }
@@ -390,9 +389,10 @@ mod tests {
             assert_eq!(Model::new(model.kind(), model.workers()), model);
             let on_the_command_line = kind.to_possible_value().expect("no variant is skipped");
             assert_eq!(on_the_command_line.get_name(), kind.name());
-            assert!(model.label().starts_with(kind.name()));
+            assert_eq!(ModelKind::from_str(&kind.name(), false), Ok(kind));
+            assert!(model.label().starts_with(&kind.name()));
         }
-        assert_eq!(ModelKind::ALL.len(), ModelKind::value_variants().len());
+        assert_eq!(ModelKind::ALL, ModelKind::value_variants());
     }
 
     #[test]

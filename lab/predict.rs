@@ -32,7 +32,7 @@ use waiting_well_sim::{Arrivals, Dist, EventKind, Limits, ModelKind, ModelSpec, 
 use crate::api;
 use crate::python::Stack;
 use crate::report::{Cell, Table, duration, num};
-use crate::stacks::{FASTAPI_THREADS, Kind, Measured, StackName};
+use crate::stacks::{FASTAPI_THREADS, Measured, StackName};
 
 /// tokio's `spawn_blocking` pool: at most 512 threads (its default).
 pub const TOKIO_BLOCKING_THREADS: u32 = 512;
@@ -95,29 +95,31 @@ pub fn model_for(stack: StackName, workers: usize, threads: usize) -> Option<Mod
         blocking_pool,
         ..spec(ModelKind::BlockedLoop, 1)
     };
-    Some(match stack.kind() {
+    Some(match stack {
         // uvicorn --workers k: k processes, one event loop each.
-        Kind::Python(Stack::FastapiAsync) => spec(ModelKind::LoopPerWorker, workers),
+        StackName::Python(Stack::FastapiAsync) => spec(ModelKind::LoopPerWorker, workers),
         // `def` endpoints: one loop, each handler on one of 40 pool threads.
-        Kind::Python(Stack::FastapiDef) if workers == 1 => blocked(true, FASTAPI_THREADS as u32),
+        StackName::Python(Stack::FastapiDef) if workers == 1 => {
+            blocked(true, FASTAPI_THREADS as u32)
+        }
         // `time.sleep` in `async def`: the loop itself waits.
-        Kind::Python(Stack::FastapiBlocked) if workers == 1 => blocked(false, 0),
-        Kind::Python(Stack::FastapiDef | Stack::FastapiBlocked) => return None,
+        StackName::Python(Stack::FastapiBlocked) if workers == 1 => blocked(false, 0),
+        StackName::Python(Stack::FastapiDef | Stack::FastapiBlocked) => return None,
         // gunicorn sync: k processes, one request each at a time.
-        Kind::Python(Stack::DjangoSync) => spec(ModelKind::SyncPool, workers),
+        StackName::Python(Stack::DjangoSync) => spec(ModelKind::SyncPool, workers),
         // gunicorn gthread: k processes × t threads, one GIL per process.
-        Kind::Python(Stack::DjangoGthread) => ModelSpec {
+        StackName::Python(Stack::DjangoGthread) => ModelSpec {
             processes: workers,
             ..spec(ModelKind::GilThreads, workers * threads)
         },
-        Kind::Rust(api::ModelKind::SyncPool | api::ModelKind::Rouille) => {
+        StackName::Rust(api::ModelKind::SyncPool | api::ModelKind::Rouille) => {
             spec(ModelKind::SyncPool, workers)
         }
-        Kind::Rust(api::ModelKind::EventLoop) => spec(ModelKind::EventLoop, 1),
-        Kind::Rust(api::ModelKind::WorkStealing) => spec(ModelKind::WorkStealing, workers),
-        Kind::Rust(api::ModelKind::LoopPerWorker) => spec(ModelKind::LoopPerWorker, workers),
-        Kind::Rust(api::ModelKind::BlockedLoop) => blocked(false, 0),
-        Kind::Rust(api::ModelKind::SpawnBlocking) => blocked(true, TOKIO_BLOCKING_THREADS),
+        StackName::Rust(api::ModelKind::EventLoop) => spec(ModelKind::EventLoop, 1),
+        StackName::Rust(api::ModelKind::WorkStealing) => spec(ModelKind::WorkStealing, workers),
+        StackName::Rust(api::ModelKind::LoopPerWorker) => spec(ModelKind::LoopPerWorker, workers),
+        StackName::Rust(api::ModelKind::BlockedLoop) => blocked(false, 0),
+        StackName::Rust(api::ModelKind::SpawnBlocking) => blocked(true, TOKIO_BLOCKING_THREADS),
     })
 }
 // ANCHOR_END: model_for
@@ -347,12 +349,12 @@ mod tests {
     fn every_python_stack_of_the_wait_table_has_a_model_with_its_bound() {
         // The chapter's 50 ms table: 100 clients, little CPU.
         let cases = [
-            (StackName::FastapiAsync, 1, 2_000.0),
-            (StackName::FastapiDef, 1, 800.0),
-            (StackName::FastapiBlocked, 1, 20.0),
-            (StackName::DjangoSync, 2, 40.0),
-            (StackName::SyncPool, 2, 40.0),
-            (StackName::EventLoop, 1, 2_000.0),
+            (StackName::Python(Stack::FastapiAsync), 1, 2_000.0),
+            (StackName::Python(Stack::FastapiDef), 1, 800.0),
+            (StackName::Python(Stack::FastapiBlocked), 1, 20.0),
+            (StackName::Python(Stack::DjangoSync), 2, 40.0),
+            (StackName::Rust(api::ModelKind::SyncPool), 2, 40.0),
+            (StackName::Rust(api::ModelKind::EventLoop), 1, 2_000.0),
         ];
         for (stack, workers, bound) in cases {
             let p = predict(&observed(stack, workers, 50, 100), 2).unwrap();
@@ -361,9 +363,13 @@ mod tests {
             assert!((0.9..=1.0).contains(&share), "{stack:?}: {p:?}");
         }
         // No wait, 1 ms of CPU: two processes on two cores, CPU-bound.
-        let p = predict(&observed(StackName::DjangoSync, 2, 0, 1_000), 2).unwrap();
+        let p = predict(
+            &observed(StackName::Python(Stack::DjangoSync), 2, 0, 1_000),
+            2,
+        )
+        .unwrap();
         assert_eq!(p.bound, Bound::Cpu);
         assert!(p.per_second < 2_000.0, "{p:?}");
-        assert!(model_for(StackName::FastapiDef, 2, 1).is_none());
+        assert!(model_for(StackName::Python(Stack::FastapiDef), 2, 1).is_none());
     }
 }

@@ -1,7 +1,10 @@
 //! The Python side of the lab, seen from Rust: find a `python3` ≥ 3.10, make
 //! the virtual environment under `target/` from the pinned, hashed
 //! `python/requirements.txt`, and build the command line of each Python
-//! stack — uvicorn or gunicorn on `127.0.0.1:PORT`, started in `python/`.
+//! stack — uvicorn or gunicorn on `127.0.0.1:PORT`, started in `python/`;
+//! and what the runners with Python rows (chapters 6 and 7) share: their
+//! `--quick`/`--no-python` flags ([`RunnerArgs`]) and the venv or the reason
+//! their Python rows are skipped ([`venv_or_skip`]).
 //!
 //! This module only says *what* to run. Starting, watching and stopping the
 //! processes (uvicorn's and gunicorn's workers are grandchildren) is the
@@ -151,6 +154,30 @@ impl Venv {
     }
 }
 
+/// The flags of a runner with Python rows, flattened into its command line
+/// (`#[command(flatten)]`).
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub struct RunnerArgs {
+    /// Short runs (under 60 s once the venv exists) instead of the full ones.
+    #[arg(long)]
+    pub quick: bool,
+    /// Skip the Python stacks on purpose (the Rust twins still run).
+    #[arg(long)]
+    pub no_python: bool,
+}
+
+/// The venv for a runner's Python rows, made on first use (its steps on
+/// stderr), or why the rows are skipped — `--no-python`, no python3 ≥ 3.10,
+/// or a venv that could not be made — for the runner to print.
+pub fn venv_or_skip(no_python: bool) -> Result<Venv, String> {
+    if no_python {
+        return Err("--no-python".to_string());
+    }
+    let python = find_python().map_err(|why| why.to_string())?;
+    Venv::ensure(&python, |step| eprintln!("python: {step}"))
+        .map_err(|why| format!("the venv could not be made: {why:#}"))
+}
+
 /// Runs `command` to completion; a failure carries its output.
 fn run(command: &mut Command) -> anyhow::Result<()> {
     let out = command
@@ -174,12 +201,13 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     })
 }
 
-/// The Python stacks of chapter 6.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The Python stacks of chapter 6. clap derives their command-line names
+/// (`fastapi-async`, …) from the variants, and their help from these comments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Stack {
     /// uvicorn + FastAPI, `async def` endpoints.
     FastapiAsync,
-    /// uvicorn + FastAPI, `def` endpoints in the threadpool (40 threads).
+    /// uvicorn + FastAPI, `def` endpoints (its 40-thread pool).
     FastapiDef,
     /// uvicorn + FastAPI, `async def` calling `time.sleep` (the bug).
     FastapiBlocked,
@@ -188,15 +216,6 @@ pub enum Stack {
     /// gunicorn `gthread` workers + Django REST framework.
     DjangoGthread,
 }
-
-/// The names `--stack` accepts.
-pub const STACK_NAMES: [&str; 5] = [
-    "fastapi-async",
-    "fastapi-def",
-    "fastapi-blocked",
-    "django-sync",
-    "django-gthread",
-];
 
 /// How to run a stack: processes, threads and the database.
 #[derive(Debug, Clone)]
@@ -254,28 +273,12 @@ impl Knobs {
 }
 
 impl Stack {
-    pub fn from_name(name: &str) -> anyhow::Result<Self> {
-        Ok(match name {
-            "fastapi-async" => Stack::FastapiAsync,
-            "fastapi-def" => Stack::FastapiDef,
-            "fastapi-blocked" => Stack::FastapiBlocked,
-            "django-sync" => Stack::DjangoSync,
-            "django-gthread" => Stack::DjangoGthread,
-            other => bail!(
-                "unknown stack {other:?}; expected one of {}",
-                STACK_NAMES.join(", ")
-            ),
-        })
-    }
-
-    pub fn name(&self) -> &'static str {
-        match self {
-            Stack::FastapiAsync => "fastapi-async",
-            Stack::FastapiDef => "fastapi-def",
-            Stack::FastapiBlocked => "fastapi-blocked",
-            Stack::DjangoSync => "django-sync",
-            Stack::DjangoGthread => "django-gthread",
-        }
+    /// The name on the command line (`fastapi-async`, …), as clap derives it.
+    pub fn name(&self) -> String {
+        clap::ValueEnum::to_possible_value(self)
+            .expect("no variant is skipped")
+            .get_name()
+            .to_string()
     }
 
     /// FastAPI (answers like the Rust servers) or DRF (its own answers).
@@ -363,10 +366,11 @@ mod tests {
 
     #[test]
     fn stack_names_round_trip() {
-        for name in STACK_NAMES {
-            assert_eq!(Stack::from_name(name).unwrap().name(), name);
+        use clap::ValueEnum as _;
+        for stack in Stack::value_variants() {
+            assert_eq!(Stack::from_str(&stack.name(), false), Ok(*stack));
         }
-        assert!(Stack::from_name("flask").is_err());
+        assert!(Stack::from_str("flask", false).is_err());
     }
 
     #[test]

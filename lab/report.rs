@@ -97,6 +97,16 @@ pub fn duration(d: Duration) -> Cell {
     Cell::measured(human(d), d.as_secs_f64())
 }
 
+/// A latency quantile of `report` as a cell, or `-` when nothing was
+/// answered (an empty histogram's quantiles are zeros, not measurements).
+pub fn quantile(report: &crate::loadgen::LoadReport, q: f64) -> Cell {
+    if report.requests == 0 {
+        Cell::from("-")
+    } else {
+        duration(report.latency(q))
+    }
+}
+
 /// `measured / expected` shown as a percentage ([`percent`]); its value is
 /// the plain ratio (0.97 for `97.0%`).
 pub fn ratio(measured: f64, expected: f64) -> Cell {

@@ -201,7 +201,7 @@ fn rouille_answers_http2_request_lines() {
 /// answer one good request, or fewer inputs sent than planned.
 #[test]
 fn python_stacks_get_the_same_smoke_reported_not_judged() {
-    use lab::fuzz::stacks::{PYTHON_STACKS, python_launch, python_table, run_stack};
+    use lab::fuzz::stacks::{python_launch, python_stacks, python_table, run_stack};
     let scratch = lab::db::TempDbs::new().unwrap();
     let launch = match python_launch(scratch.dir(), |step| println!("{step}")).unwrap() {
         Ok(launch) => launch,
@@ -213,7 +213,7 @@ fn python_stacks_get_the_same_smoke_reported_not_judged() {
     let started = Instant::now();
     let plan = Plan::new(PER_SERVER.div_ceil(fuzz::API_FAMILIES.len() as u64));
     let mut runs = Vec::new();
-    for stack in PYTHON_STACKS {
+    for stack in python_stacks() {
         let run = run_stack(stack, &launch, &plan).expect("the harness runs");
         assert!(
             run.report.inputs() >= PER_SERVER,
@@ -257,4 +257,34 @@ fn a_streamed_answer_to_an_upgrade_request_is_framed_as_it_says() {
     let answers = fuzz::wire::parse_answers(answer.as_bytes());
     assert!(answers.is_ok(), "{answers:?} in {answer:?}");
     assert!(answer.contains("ws@example.com"), "{answer:?}");
+}
+
+/// The same codec flag, set by a request decoded *ahead*: a streamed
+/// `GET /users/export` followed on its connection by a pipelined request
+/// with `Upgrade: websocket` (or a body-less CONNECT) got its body unframed
+/// under `transfer-encoding: chunked` (the full fuzz run, class
+/// "pipelined"). Now a streamed answer goes out unchunked and ends the
+/// connection, so every answer read is framed as its headers say.
+#[test]
+fn a_streamed_answer_is_framed_whatever_is_pipelined_behind_it() {
+    let started = fuzz::Started::start(Server::Lifespan(lab::lifespan::Framework::Actix)).unwrap();
+    for i in 0..20 {
+        let user = format!(r#"{{"email":"pipe{i}@example.com"}}"#);
+        let post = format!(
+            "POST /users HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{user}",
+            user.len()
+        );
+        assert!(send(started.addr, post.as_bytes()).starts_with("HTTP/1.1 201"));
+    }
+    for second in [
+        &b"PUT /users/export HTTP/1.0\r\nHost: x\r\nUpgrade: websocket\r\n\r\n"[..],
+        b"CONNECT /users HTTP/1.0\r\nHost: x\r\n\r\n",
+        b"CONNECT x:1 HTTP/1.1\r\nHost: x\r\n\r\n",
+    ] {
+        let mut pipelined = b"GET /users/export HTTP/1.1\r\nHost: x\r\n\r\n".to_vec();
+        pipelined.extend_from_slice(second);
+        let answer = send(started.addr, &pipelined);
+        let answers = fuzz::wire::parse_answers(answer.as_bytes());
+        assert!(answers.is_ok(), "{answers:?} in {answer:?}");
+    }
 }

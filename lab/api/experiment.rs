@@ -277,7 +277,7 @@ pub fn serve_in_child(exe: &Path, model: Model) -> anyhow::Result<ChildServer> {
     command.args([
         "serve",
         "--model",
-        model.kind().name(),
+        &model.kind().name(),
         "--port",
         "0",
         "--workers",

@@ -21,16 +21,16 @@ use std::time::Duration;
 use anyhow::Context as _;
 
 use super::{Plan, Report, probe};
+use crate::python::Stack;
 use crate::stacks::{self, Launch, StackName};
 
 /// Every Python stack of chapter 6, in the table's order.
-pub const PYTHON_STACKS: [StackName; 5] = [
-    StackName::FastapiAsync,
-    StackName::FastapiDef,
-    StackName::FastapiBlocked,
-    StackName::DjangoSync,
-    StackName::DjangoGthread,
-];
+pub fn python_stacks() -> impl Iterator<Item = StackName> {
+    use clap::ValueEnum as _;
+    Stack::value_variants()
+        .iter()
+        .map(|&s| StackName::Python(s))
+}
 
 /// The Python side's launch, or why it is skipped (no python3 ≥ 3.10).
 /// Makes the venv under the target folder if it is missing (a one-off
@@ -102,10 +102,10 @@ fn until_answered(
 pub fn run_stack(stack: StackName, launch: &Launch, plan: &Plan) -> anyhow::Result<StackRun> {
     let database =
         Path::new(&launch.database).with_file_name(format!("fuzz-{}.sqlite", stack.name()));
-    let workers = match stack.kind() {
+    let workers = match stack {
         // uvicorn with one worker serves in its own process: no supervisor
         // to start, and one event loop (or thread pool) is plenty here.
-        stacks::Kind::Python(python) if python.is_fastapi() => 1,
+        StackName::Python(python) if python.is_fastapi() => 1,
         _ => launch.workers,
     };
     let launch = Launch {

@@ -174,8 +174,19 @@ async fn track(
     req.extensions_mut().insert(log.clone());
     let raw_stream = reads_as_raw_stream(req.headers());
     let mut res = next.call(req).await?;
-    if raw_stream {
-        res.response_mut().head_mut().no_chunking(true);
+    // actix-http's codec decides a streamed body's framing from a flag that
+    // the *latest decoded* request sets, and pipelined requests are decoded
+    // ahead: an `Upgrade: websocket` (or body-less CONNECT) request queued
+    // behind this one made this answer's body go out unframed under a
+    // `transfer-encoding: chunked` header (the full fuzz run, class
+    // "pipelined"; `tests/fuzz_servers.rs` replays it). So a streamed answer,
+    // and any answer to such a request, is sent unchunked and ends its
+    // connection: its body is what the headers say, whatever comes next.
+    let streamed = matches!(res.response().body().size(), BodySize::Stream);
+    if raw_stream || streamed {
+        let head = res.response_mut().head_mut();
+        head.no_chunking(true);
+        head.set_connection_type(actix_web::http::ConnectionType::Close);
     }
     log.record(Step::ResponseStarted {
         status: res.status().as_u16(),

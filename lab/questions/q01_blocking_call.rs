@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use super::Ctx;
 use super::common::{PythonServer, beside, closed, probe, python_app, quantile, rust_twin};
+use crate::api::ModelKind;
 use crate::process::ChildServer;
 use crate::report::{Cell, Table, num};
 use crate::stacks::StackName;
@@ -100,19 +101,19 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
     }
     let twins = [
         (
-            StackName::BlockedLoop,
+            StackName::Rust(ModelKind::BlockedLoop),
             1,
             "Rust blocked-loop",
             "std::thread::sleep on the loop",
         ),
         (
-            StackName::EventLoop,
+            StackName::Rust(ModelKind::EventLoop),
             1,
             "Rust event-loop",
             "tokio sleep, awaited",
         ),
         (
-            StackName::SpawnBlocking,
+            StackName::Rust(ModelKind::SpawnBlocking),
             POOL,
             "Rust spawn-blocking k=16",
             "thread::sleep on the pool",
@@ -121,7 +122,7 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
     for (stack, workers, label, how) in twins {
         let mut server = rust_twin(stack, workers)?;
         let path = format!("/wait?ms={}", busy(ctx).0.as_millis());
-        let blocks = stack == StackName::BlockedLoop;
+        let blocks = stack == StackName::Rust(ModelKind::BlockedLoop);
         row(
             &mut table,
             ctx,

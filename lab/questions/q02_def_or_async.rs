@@ -12,6 +12,7 @@
 
 use super::Ctx;
 use super::common::{PythonServer, closed, measure, python_app, quantile, rust_twin};
+use crate::api::ModelKind;
 use crate::process::ChildServer;
 use crate::report::{Cell, Table, duration, num, ratio};
 use crate::stacks::{FASTAPI_THREADS, StackName};
@@ -48,10 +49,10 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
             }
         }
     }
-    let mut server = rust_twin(StackName::EventLoop, 1)?;
+    let mut server = rust_twin(StackName::Rust(ModelKind::EventLoop), 1)?;
     let on_loop = row(&mut table, ctx, &server, "/cpu?us=5", None)?;
     server.stop()?;
-    let mut server = rust_twin(StackName::SpawnBlocking, FASTAPI_THREADS)?;
+    let mut server = rust_twin(StackName::Rust(ModelKind::SpawnBlocking), FASTAPI_THREADS)?;
     row(&mut table, ctx, &server, "/cpu?us=5", Some(on_loop))?;
     server.stop()?;
     print!("{table}");

@@ -27,6 +27,7 @@ use super::common::Load;
 use super::common::{
     PythonServer, beside, closed, measure, probe, python_app, quantile, rust_twin,
 };
+use crate::api::ModelKind;
 use crate::process::ChildServer;
 use crate::report::{Cell, Table, duration, num, ratio};
 use crate::stacks::StackName;
@@ -102,7 +103,7 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
         }
     }
     for threads in [40, 100] {
-        let mut server = rust_twin(StackName::SpawnBlocking, threads)?;
+        let mut server = rust_twin(StackName::Rust(ModelKind::SpawnBlocking), threads)?;
         let label = format!("Rust spawn-blocking k={threads}");
         capped_row(&mut capped, ctx, &server, &label, threads, "/wait")?;
         if threads == 40 {
@@ -267,7 +268,12 @@ fn background_row(table: &mut Table, ctx: &Ctx, server: &ChildServer) -> anyhow:
     enqueue(server, wait)?;
     let label = format!("uvicorn + FastAPI, default + {BACKGROUND} background tasks");
     let tokens = total_tokens(server)?;
-    let slow_load = closed(server, &slow_path("/slow", wait), CLIENTS, background_load(ctx))?;
+    let slow_load = closed(
+        server,
+        &slow_path("/slow", wait),
+        CLIENTS,
+        background_load(ctx),
+    )?;
     let m = measure(server, &slow_load)?;
     let latency = (quantile(&m.report, 0.5), quantile(&m.report, 0.99));
     rate_row(table, &label, tokens, wait, m.per_second, latency);
@@ -340,7 +346,9 @@ pub fn blocking_pool_after(
         for _ in 0..background {
             // Nobody awaits it: it runs when a thread is free, like a
             // background task after its response.
-            drop(tokio::task::spawn_blocking(move || std::thread::sleep(wait)));
+            drop(tokio::task::spawn_blocking(move || {
+                std::thread::sleep(wait)
+            }));
         }
         let clients: Vec<_> = (0..clients)
             .map(|_| {

@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 
 use super::Ctx;
 use super::common::{PythonServer, beside, closed, probe, python_app, quantile, rust_twin_db};
+use crate::api::ModelKind;
 use crate::loadgen::LoadReport;
 use crate::process::ChildServer;
 use crate::report::{Cell, Table, duration, num, ratio};
@@ -116,13 +117,13 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
     }
     for (stack, label, who, concurrency) in [
         (
-            StackName::BlockedLoop,
+            StackName::Rust(ModelKind::BlockedLoop),
             "Rust blocked-loop, sync query",
             "the loop",
             1,
         ),
         (
-            StackName::EventLoop,
+            StackName::Rust(ModelKind::EventLoop),
             "Rust event-loop, awaited query",
             "nobody (awaited)",
             CLIENTS,

@@ -18,6 +18,7 @@ use std::time::Duration;
 use super::Ctx;
 use super::common::{closed, cores, measure, rust_twin};
 use super::shared::at_once;
+use crate::api::ModelKind;
 use crate::report::{Cell, Table, num, ratio};
 use crate::stacks::{Measured, StackName};
 
@@ -70,11 +71,20 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
         }
     }
     let twins: &[(StackName, &str)] = if ctx.quick {
-        &[(StackName::LoopPerWorker, "Rust loop-per-worker")]
+        &[(
+            StackName::Rust(ModelKind::LoopPerWorker),
+            "Rust loop-per-worker",
+        )]
     } else {
         &[
-            (StackName::LoopPerWorker, "Rust loop-per-worker"),
-            (StackName::WorkStealing, "Rust work-stealing"),
+            (
+                StackName::Rust(ModelKind::LoopPerWorker),
+                "Rust loop-per-worker",
+            ),
+            (
+                StackName::Rust(ModelKind::WorkStealing),
+                "Rust work-stealing",
+            ),
         ]
     };
     for &(stack, name) in twins {

@@ -17,7 +17,9 @@ use std::time::Duration;
 use super::Ctx;
 use super::common::{closed, measure, quantile, rust_twin, wait_until_serving};
 use super::shared::at_once;
+use crate::api::ModelKind;
 use crate::process::ChildServer;
+use crate::python::Stack;
 use crate::report::{Cell, Table, num, ratio};
 use crate::stacks::{Launch, StackName};
 
@@ -41,14 +43,44 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
     ]);
     table.chart("req/s");
     let python = [
-        (StackName::DjangoSync, 2, 1, "gunicorn sync, DRF"),
-        (StackName::DjangoGthread, 2, 8, "gunicorn gthread, DRF"),
-        (StackName::FastapiAsync, 2, 1, "uvicorn, FastAPI async def"),
+        (
+            StackName::Python(Stack::DjangoSync),
+            2,
+            1,
+            "gunicorn sync, DRF",
+        ),
+        (
+            StackName::Python(Stack::DjangoGthread),
+            2,
+            8,
+            "gunicorn gthread, DRF",
+        ),
+        (
+            StackName::Python(Stack::FastapiAsync),
+            2,
+            1,
+            "uvicorn, FastAPI async def",
+        ),
     ];
     let rust = [
-        (StackName::SyncPool, 2, 1, "Rust sync-pool k=2"),
-        (StackName::SyncPool, 16, 1, "Rust sync-pool k=16"),
-        (StackName::EventLoop, 1, 1, "Rust event-loop"),
+        (
+            StackName::Rust(ModelKind::SyncPool),
+            2,
+            1,
+            "Rust sync-pool k=2",
+        ),
+        (
+            StackName::Rust(ModelKind::SyncPool),
+            16,
+            1,
+            "Rust sync-pool k=16",
+        ),
+        (
+            StackName::Rust(ModelKind::EventLoop),
+            1,
+            1,
+            "Rust event-loop",
+        ),
     ];
     let path = format!("/wait?ms={}", WAIT.as_millis());
     let venv = ctx.venv();
@@ -76,7 +108,7 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
         Ok(venv) => at_once(python.iter().map(|&(stack, workers, threads, _)| {
             let (launch, path) = (&launch, &path);
             move || -> anyhow::Result<Arc<ChildServer>> {
-                if stack == StackName::FastapiAsync {
+                if stack == StackName::Python(Stack::FastapiAsync) {
                     return ctx.shared.fastapi(venv, workers);
                 }
                 let server = crate::stacks::start(stack, &launch(workers, threads)?)?;
@@ -104,8 +136,8 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
         let capacity = stack.concurrency(CLIENTS, &launch);
         let bound = stack.bound(CLIENTS, WAIT, &launch);
         let shape = match stack {
-            StackName::FastapiAsync => format!("{workers} × (a loop)"),
-            StackName::EventLoop => "1 × (a loop)".to_string(),
+            StackName::Python(Stack::FastapiAsync) => format!("{workers} × (a loop)"),
+            StackName::Rust(ModelKind::EventLoop) => "1 × (a loop)".to_string(),
             _ => format!("{workers} × {threads}"),
         };
         table.row([

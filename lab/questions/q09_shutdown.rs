@@ -100,13 +100,16 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
                 eprintln!("question 9: {label} …");
                 let port = stacks::free_port()?;
                 let start = || python_server(venv, stack, port, flags);
-                anyhow::Ok(drill(start, &wait)?.row(stack.name(), label))
+                anyhow::Ok(drill(start, &wait)?.row(&stack.name(), label))
             };
             let rows: Vec<anyhow::Result<_>> = if ctx.quick {
                 std::thread::scope(|inner| {
                     let runs: Vec<_> = cases.iter().map(|c| inner.spawn(|| one(c))).collect();
                     runs.into_iter()
-                        .map(|r| r.join().unwrap_or_else(|_| Err(anyhow::anyhow!("a drill panicked"))))
+                        .map(|r| {
+                            r.join()
+                                .unwrap_or_else(|_| Err(anyhow::anyhow!("a drill panicked")))
+                        })
                         .collect()
                 })
             } else {

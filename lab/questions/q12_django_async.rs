@@ -66,17 +66,14 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
         ctx,
         Some(&note),
         (columns, "req/s"),
-        ("Python", |venv, table| python_rows(ctx, venv, window, table)),
+        ("Python", |venv, table| {
+            python_rows(ctx, venv, window, table)
+        }),
         rust,
     )
 }
 
-fn python_rows(
-    ctx: &Ctx,
-    venv: &Venv,
-    window: Duration,
-    table: &mut Table,
-) -> anyhow::Result<()> {
+fn python_rows(ctx: &Ctx, venv: &Venv, window: Duration, table: &mut Table) -> anyhow::Result<()> {
     eprintln!("question 12: starting FastAPI and Django (ASGI) …");
     // Both at once; the run's shared ones (question 13 reads their logs,
     // and question 5 measures the same FastAPI app).

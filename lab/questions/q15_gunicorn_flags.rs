@@ -51,8 +51,8 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
     let configs = std::iter::once((rows, timeout))
         .chain(preloads.iter().map(|flags| (rows, *flags)))
         .chain(recycles.iter().map(|flags| ("1000", *flags)));
-    let mut servers = at_once(configs.map(|(rows, flags)| move || start(venv, rows, flags)))
-        .into_iter();
+    let mut servers =
+        at_once(configs.map(|(rows, flags)| move || start(venv, rows, flags))).into_iter();
     let mut next = || servers.next().expect("one server per configuration");
 
     // --timeout: a 3 s request on a worker with a 1 s timeout.

@@ -24,7 +24,7 @@ use super::common::wait_until_serving;
 use super::q12_django_async::{DB_LATENCY, start_django_asgi};
 use crate::postgres::Postgres;
 use crate::process::ChildServer;
-use crate::python::{Venv, target_dir};
+use crate::python::{Stack, Venv, target_dir};
 use crate::stacks::{self, Launch, StackName};
 
 /// The run's shared cluster and servers (see the module's comment).
@@ -62,7 +62,7 @@ impl Shared {
                 venv: Some(venv.clone()),
                 exe: std::env::current_exe()?,
             };
-            let server = stacks::start(StackName::FastapiAsync, &launch)?;
+            let server = stacks::start(StackName::Python(Stack::FastapiAsync), &launch)?;
             wait_until_serving(&server, "/hello", Some(workers))?;
             Ok(server)
         })

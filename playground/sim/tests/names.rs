@@ -6,11 +6,11 @@ use waiting_well_sim::ModelKind;
 
 #[test]
 fn the_simulation_and_the_lab_name_each_shared_model_alike() {
-    let lab_names: Vec<&str> = lab::api::ModelKind::ALL.iter().map(|m| m.name()).collect();
+    let lab_names: Vec<String> = lab::api::ModelKind::ALL.iter().map(|m| m.name()).collect();
     let (shared, sim_only): (Vec<&str>, Vec<&str>) = ModelKind::ALL
         .iter()
         .map(|m| m.id())
-        .partition(|id| lab_names.contains(id));
+        .partition(|id| lab_names.iter().any(|name| name == id));
     assert_eq!(
         shared,
         [
