@@ -162,6 +162,12 @@ fn python_server(
         ..StackOptions::default()
     };
     let mut command = stack.command(venv, port, &options);
+    if stack.is_fastapi() {
+        // uvicorn's supervisor kills a worker that has not answered its
+        // health check within 5 s — on a busy machine, one still importing
+        // FastAPI. This drill is about shutdown, not start-up.
+        command.args(["--timeout-worker-healthcheck", "60"]);
+    }
     command.args(flags);
     let server = ChildServer::start(
         command,
