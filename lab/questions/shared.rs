@@ -23,9 +23,9 @@ use std::sync::{Arc, Mutex, OnceLock};
 use super::common::wait_until_serving;
 use super::q12_django_async::{DB_LATENCY, start_django_asgi};
 use crate::postgres::Postgres;
-use crate::process::ChildServer;
-use crate::python::{Stack, Venv, target_dir};
-use crate::stacks::{self, Launch, StackName};
+use crate::process::{ChildServer, Ready};
+use crate::python::{Stack, StackOptions, Venv, target_dir};
+use crate::stacks;
 
 /// The run's shared cluster and servers (see the module's comment).
 #[derive(Default)]
@@ -53,16 +53,20 @@ impl Shared {
     /// worker has started and one `GET /hello` is answered.
     pub fn fastapi(&self, venv: &Venv, workers: usize) -> anyhow::Result<Arc<ChildServer>> {
         self.server(&format!("fastapi-async --workers {workers}"), || {
-            let database = fresh_sqlite(&format!("ch07-fastapi-{workers}"));
-            let launch = Launch {
+            let options = StackOptions {
                 workers,
                 threads: 1,
-                database,
+                database: fresh_sqlite(&format!("ch07-fastapi-{workers}")),
                 db_latency: DB_LATENCY,
-                venv: Some(venv.clone()),
-                exe: std::env::current_exe()?,
             };
-            let server = stacks::start(StackName::Python(Stack::FastapiAsync), &launch)?;
+            let port = stacks::free_port()?;
+            let mut command = Stack::FastapiAsync.command(venv, port, &options);
+            // uvicorn's supervisor kills a worker that has not answered its
+            // health check within 5 s: on a busy machine, one still
+            // importing FastAPI, again and again.
+            command.args(["--timeout-worker-healthcheck", "60"]);
+            let ready = Ready::Accepts(([127, 0, 0, 1], port).into());
+            let server = ChildServer::start(command, ready, stacks::READY_WITHIN)?;
             wait_until_serving(&server, "/hello", Some(workers))?;
             Ok(server)
         })
