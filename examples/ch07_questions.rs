@@ -76,10 +76,7 @@ fn main() -> anyhow::Result<()> {
         return lab::api::experiment::serve_main(model, args.port, db_latency);
     }
     print_banner("Chapter 7: readers' questions, each settled by a measurement");
-    let ctx = Ctx {
-        quick: cli.run.quick,
-        python: venv_or_skip(cli.run.no_python),
-    };
+    let ctx = Ctx::new(cli.run.quick, venv_or_skip(cli.run.no_python));
     if let Err(why) = ctx.venv() {
         println!("Python rows skipped: {why}\n");
     }

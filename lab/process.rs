@@ -165,6 +165,19 @@ impl ChildServer {
             .context("sending SIGTERM to the server's process group")
     }
 
+    /// Sends SIGTERM to the program alone, not to its group, and returns at
+    /// once: what `docker stop` and Kubernetes do to a container's first
+    /// process. A gunicorn master or a uvicorn supervisor then stops its own
+    /// workers its own way (gunicorn: SIGTERM to each, then up to
+    /// `--graceful-timeout` before SIGKILL).
+    pub fn terminate_program(&mut self) -> anyhow::Result<()> {
+        self.terminated_at.get_or_insert_with(Instant::now);
+        match rustix::process::kill_process(group_of(self.child.id())?, Signal::TERM) {
+            Err(rustix::io::Errno::SRCH) | Ok(()) => Ok(()), // gone already: nothing to stop
+            Err(e) => Err(std::io::Error::from(e)).context("sending SIGTERM to the server"),
+        }
+    }
+
     /// Waits at most `within` for the program to exit; after that SIGKILLs
     /// its group. Either way, whatever is left of the group (workers that
     /// outlived their parent) is killed too.

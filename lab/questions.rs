@@ -27,6 +27,7 @@ pub mod q13_django_lifespan;
 pub mod q14_disconnect;
 pub mod q15_gunicorn_flags;
 pub mod script;
+pub mod shared;
 
 use crate::python::Venv;
 
@@ -36,9 +37,20 @@ pub struct Ctx {
     pub quick: bool,
     /// The Python venv, or why the Python rows are skipped.
     pub python: Result<Venv, String>,
+    /// What the questions of this run share (a PostgreSQL cluster, Python
+    /// servers), started on first use, stopped when the run ends.
+    pub shared: shared::Shared,
 }
 
 impl Ctx {
+    pub fn new(quick: bool, python: Result<Venv, String>) -> Ctx {
+        Ctx {
+            quick,
+            python,
+            shared: shared::Shared::default(),
+        }
+    }
+
     /// The venv, or a line saying why the Python rows are skipped.
     pub fn venv(&self) -> Result<&Venv, &str> {
         self.python.as_ref().map_err(String::as_str)

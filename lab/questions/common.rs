@@ -18,7 +18,7 @@ use super::Ctx;
 use crate::loadgen::{self, LoadReport, LoadSpec};
 use crate::process::{ChildServer, Ready};
 use crate::python::{Venv, python_dir, target_dir};
-use crate::report::{Cell, duration};
+use crate::report::{Cell, Table, duration};
 use crate::stacks::{Launch, Measured, StackName};
 
 /// How long each measured load runs.
@@ -31,12 +31,16 @@ pub struct Load {
 }
 
 impl Ctx {
-    /// The loads of this run: 0.4 s + 0.8 s with `--quick`, 1 s + 4 s otherwise.
+    /// The loads of this run: 0.25 s + 0.6 s with `--quick`, 1 s + 4 s
+    /// otherwise. The quick window still holds a dozen waves of the
+    /// questions' longest wait (50 ms) and hundreds of their CPU-bound
+    /// requests: the shapes (a bound reached, a queue behind a blocked loop)
+    /// are there, only with fewer samples behind each quantile.
     pub fn load(&self) -> Load {
         if self.quick {
             Load {
-                warmup: Duration::from_millis(400),
-                duration: Duration::from_millis(800),
+                warmup: Duration::from_millis(250),
+                duration: Duration::from_millis(600),
             }
         } else {
             Load {
@@ -44,6 +48,13 @@ impl Ctx {
                 duration: Duration::from_secs(4),
             }
         }
+    }
+}
+
+impl Ctx {
+    /// `quick` with `--quick`, `full` otherwise: a question's sizes in one line.
+    pub fn pick<T>(&self, quick: T, full: T) -> T {
+        if self.quick { quick } else { full }
     }
 }
 
@@ -71,8 +82,9 @@ pub fn measure(server: &ChildServer, spec: &LoadSpec) -> anyhow::Result<Measured
 }
 
 /// Runs every probe while `background` runs, all from this process, each
-/// on its own thread: the probes start 100 ms after the background and end
-/// before it does (its measured phase is stretched to cover them).
+/// on its own thread. They all start together; each probe's own warm-up
+/// lets the background fill the server first, and the background's
+/// measured phase is stretched to end after the last probe's.
 /// Returns (one report per probe, background).
 pub fn beside(
     probes: &[LoadSpec],
@@ -84,12 +96,11 @@ pub fn beside(
         .map(|p| p.warmup + p.duration)
         .max()
         .unwrap_or_default();
+    let probes_end = longest + Duration::from_millis(100);
     background.duration = background
         .duration
-        .max(longest + Duration::from_millis(200));
+        .max(probes_end.saturating_sub(background.warmup));
     let behind = std::thread::spawn(move || loadgen::run_blocking(&background, 1));
-    // Let the background load fill the server before the probes start.
-    std::thread::sleep(Duration::from_millis(100));
     let running: Vec<_> = probes
         .iter()
         .cloned()
@@ -109,6 +120,31 @@ pub fn beside(
         reports.into_iter().collect::<anyhow::Result<_>>()?,
         background,
     ))
+}
+
+/// A question's figure laid out the way questions 7–14 lay it out, written
+/// once: a note in parentheses (what was run), one table charted by one
+/// column, the Python rows — or one line saying why `who`'s rows are
+/// skipped — then the Rust twin's rows, then the table.
+pub fn figure<const N: usize>(
+    ctx: &Ctx,
+    note: Option<&str>,
+    (columns, chart): ([&str; N], &str),
+    (who, python): (&str, impl FnOnce(&Venv, &mut Table) -> anyhow::Result<()>),
+    rust: impl FnOnce(&mut Table) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    if let Some(note) = note {
+        println!("({note})\n");
+    }
+    let mut table = Table::new(columns);
+    table.chart(chart);
+    match ctx.venv() {
+        Ok(venv) => python(venv, &mut table)?,
+        Err(why) => println!("({who} rows skipped: {why})\n"),
+    }
+    rust(&mut table)?;
+    print!("{table}");
+    Ok(())
 }
 
 /// A paced probe of `GET path`: `rate` requests per second over up to 20

@@ -10,12 +10,15 @@
 //! iterator — but not an `async def` `/health`. The Rust twin is
 //! `spawn-blocking` with a pool of 40 or 100 threads (tokio's
 //! `max_blocking_threads`). Python: `python/questions/q03_threadpool.py`,
-//! one uvicorn worker.
+//! one uvicorn worker. Background tasks are measured too: 80 `def` tasks
+//! queued first (each request to `/enqueue` is answered at once and leaves
+//! one behind) take the tokens before the `def` endpoint gets any; their
+//! Rust twin is a model, not a server: detached `spawn_blocking` jobs on a
+//! blocking pool of 40, ahead of the clients' own.
 //!
-//! Leaves out: background tasks measured on their own (they take the same
-//! tokens, after the response), and memory per thread (chapter 4).
+//! Leaves out: memory per thread (chapter 4).
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 
@@ -26,11 +29,14 @@ use super::common::{
 };
 use crate::api::ModelKind;
 use crate::process::ChildServer;
-use crate::report::{Cell, Table, num, ratio};
+use crate::report::{Cell, Table, duration, num, ratio};
 use crate::stacks::StackName;
 
 /// Clients sending the slow `def` request.
 pub const CLIENTS: usize = 100;
+/// `def` background tasks queued before the clients start: two waves of
+/// the 40 tokens.
+pub const BACKGROUND: usize = 80;
 /// The column the test reads against its bound.
 pub const BOUND: &str = "bound (req/s)";
 
@@ -86,6 +92,7 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
                 capped_row(&mut capped, ctx, &server, label, tokens, "/slow")?;
                 if raised.is_none() {
                     waiting_rows(&mut waiting, ctx, &server)?;
+                    background_row(&mut capped, ctx, &server)?;
                 }
                 server.stop()?;
             }
@@ -114,12 +121,21 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
         }
         server.stop()?;
     }
+    let pool: usize = 40;
+    let run = blocking_pool_after(pool, BACKGROUND, CLIENTS, wait, background_load(ctx))?;
+    let label = format!("Rust blocking pool k={pool} + {BACKGROUND} background jobs (model)");
+    let latency = (duration(run.p50), duration(run.p99));
+    rate_row(&mut capped, &label, pool, wait, run.per_second, latency);
     let ms = wait.as_millis();
     println!("{CLIENTS} clients on a `def` endpoint that sleeps {ms} ms");
     print!("{capped}");
     println!(
         "(bound: Little's law, min(threads, clients) / {ms} ms. threads: what the server \
-         reported (FastAPI: AnyIO's total_tokens).)\n"
+         reported (FastAPI: AnyIO's total_tokens). + {BACKGROUND} background tasks: \
+         {BACKGROUND} `def` tasks of {ms} ms each queued just before the clients start, \
+         measured from {} on for {}.)\n",
+        crate::report::human(background_load(ctx).warmup),
+        crate::report::human(background_load(ctx).duration),
     );
     println!("What else waits for a thread while the slow requests hold them all");
     print!("{waiting}");
@@ -135,6 +151,16 @@ fn load(ctx: &Ctx) -> Load {
     Load {
         duration: slow(ctx) * 4,
         ..ctx.load()
+    }
+}
+
+/// The background rows' load: no warm-up to speak of (the tasks must be
+/// queued just before the clients start), measured for four waits from
+/// half a wait on, so the window's edges fall between waves of answers.
+fn background_load(ctx: &Ctx) -> Load {
+    Load {
+        warmup: slow(ctx) / 2,
+        duration: slow(ctx) * 4,
     }
 }
 
@@ -170,18 +196,32 @@ fn capped_row(
         server,
         &closed(server, &slow_path(path, wait), CLIENTS, load(ctx))?,
     )?;
+    let latency = (quantile(&m.report, 0.5), quantile(&m.report, 0.99));
+    rate_row(table, label, threads, wait, m.per_second, latency);
+    Ok(())
+}
+
+/// One row of the first table: a rate beside its bound, min(threads,
+/// clients) / wait.
+fn rate_row(
+    table: &mut Table,
+    label: &str,
+    threads: usize,
+    wait: Duration,
+    per_second: f64,
+    (p50, p99): (Cell, Cell),
+) {
     let bound = threads.min(CLIENTS) as f64 / wait.as_secs_f64();
     table.row([
         Cell::from(label),
         Cell::from(threads),
         Cell::from(CLIENTS),
-        num(m.per_second, 1),
+        num(per_second, 1),
         num(bound, 0),
-        ratio(m.per_second, bound),
-        quantile(&m.report, 0.5),
-        quantile(&m.report, 0.99),
+        ratio(per_second, bound),
+        p50,
+        p99,
     ]);
-    Ok(())
 }
 
 /// The four ways to write `/health`, probed while 100 slow requests hold
@@ -218,3 +258,130 @@ fn waiting_rows(table: &mut Table, ctx: &Ctx, server: &ChildServer) -> anyhow::R
     }
     Ok(())
 }
+
+/// `BACKGROUND` requests to `/enqueue` (each answered at once, each leaving
+/// a `def` task of one wait behind), then the 100 clients on `/slow`: the
+/// tasks hold the tokens for the first two waits of the four measured.
+fn background_row(table: &mut Table, ctx: &Ctx, server: &ChildServer) -> anyhow::Result<()> {
+    let wait = slow(ctx);
+    settle(server, wait)?;
+    enqueue(server, wait)?;
+    let label = format!("uvicorn + FastAPI, default + {BACKGROUND} background tasks");
+    let tokens = total_tokens(server)?;
+    let slow_load = closed(
+        server,
+        &slow_path("/slow", wait),
+        CLIENTS,
+        background_load(ctx),
+    )?;
+    let m = measure(server, &slow_load)?;
+    let latency = (quantile(&m.report, 0.5), quantile(&m.report, 0.99));
+    rate_row(table, &label, tokens, wait, m.per_second, latency);
+    Ok(())
+}
+
+/// Exactly `BACKGROUND` requests to `/enqueue`, all at once, each on its
+/// own connection; every answer comes back at once, each leaving one `def`
+/// task of `wait` behind. (Not a closed loop: its clients would ask again
+/// as soon as they are answered, and leave more tasks than counted.)
+fn enqueue(server: &ChildServer, wait: Duration) -> anyhow::Result<()> {
+    let url = server.url(&slow_path("/enqueue", wait));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()?;
+        let answers =
+            futures::future::join_all((0..BACKGROUND).map(|_| client.get(&url).send())).await;
+        for answer in answers {
+            answer?.error_for_status()?;
+        }
+        anyhow::Ok(())
+    })
+}
+
+/// Waits until the requests a closed loop left behind have finished: a
+/// `def` `/health` queues for a token behind all of them (AnyIO's limiter
+/// serves its waiters in order), and when it is answered the last of them
+/// has at most one wait to go.
+fn settle(server: &ChildServer, wait: Duration) -> anyhow::Result<()> {
+    crate::stacks::drain(server, "/health/def", Duration::from_secs(60))?;
+    std::thread::sleep(wait);
+    Ok(())
+}
+
+/// What [`blocking_pool_after`] measured.
+pub struct PoolRun {
+    /// Answers per second in the measured phase.
+    pub per_second: f64,
+    pub p50: Duration,
+    pub p99: Duration,
+}
+
+// ANCHOR: background_jobs
+/// tokio's blocking pool shared the way FastAPI's tokens are: `background`
+/// fire-and-forget `spawn_blocking` jobs of `wait` (the background tasks)
+/// are queued first, then `clients` tasks each await a `spawn_blocking` of
+/// `wait` in a closed loop, on a pool of `threads` threads. The pool takes
+/// jobs in the order they came, so the background jobs go first. Counted
+/// like the load generator counts: answers that finish in the measured
+/// phase, after `load.warmup`.
+pub fn blocking_pool_after(
+    threads: usize,
+    background: usize,
+    clients: usize,
+    wait: Duration,
+    load: Load,
+) -> anyhow::Result<PoolRun> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .max_blocking_threads(threads)
+        .enable_all()
+        .build()?;
+    let started = Instant::now();
+    let (from, end) = (started + load.warmup, started + load.warmup + load.duration);
+    let mut latencies = runtime.block_on(async move {
+        for _ in 0..background {
+            // Nobody awaits it: it runs when a thread is free, like a
+            // background task after its response.
+            drop(tokio::task::spawn_blocking(move || {
+                std::thread::sleep(wait)
+            }));
+        }
+        let clients: Vec<_> = (0..clients)
+            .map(|_| {
+                tokio::spawn(async move {
+                    let mut answered = Vec::new();
+                    while Instant::now() < end {
+                        let asked = Instant::now();
+                        tokio::task::spawn_blocking(move || std::thread::sleep(wait)).await?;
+                        let done = Instant::now();
+                        if (from..=end).contains(&done) {
+                            answered.push(done - asked);
+                        }
+                    }
+                    anyhow::Ok(answered)
+                })
+            })
+            .collect();
+        let mut latencies = Vec::new();
+        for client in clients {
+            latencies.extend(client.await??);
+        }
+        anyhow::Ok(latencies)
+    })?;
+    runtime.shutdown_timeout(wait * 2);
+    latencies.sort();
+    let at = |q: f64| {
+        let i = ((latencies.len() as f64 * q) as usize).min(latencies.len().saturating_sub(1));
+        latencies.get(i).copied().unwrap_or_default()
+    };
+    Ok(PoolRun {
+        per_second: latencies.len() as f64 / load.duration.as_secs_f64(),
+        p50: at(0.5),
+        p99: at(0.99),
+    })
+}
+// ANCHOR_END: background_jobs

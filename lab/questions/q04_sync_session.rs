@@ -24,7 +24,6 @@ use super::Ctx;
 use super::common::{PythonServer, beside, closed, probe, python_app, quantile, rust_twin_db};
 use crate::api::ModelKind;
 use crate::loadgen::LoadReport;
-use crate::postgres::Postgres;
 use crate::process::ChildServer;
 use crate::report::{Cell, Table, duration, num, ratio};
 use crate::stacks::{StackName, create_user};
@@ -58,13 +57,13 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
     ]);
     pools.chart("p99");
     let in_flight: &[usize] = if ctx.quick { &[40] } else { &[10, 40] };
-    let mut postgres = None;
     match ctx.venv() {
         Err(why) => {
             sessions.row(["FastAPI", &format!("skipped: {why}")]);
             pools.row(["asyncpg", &format!("skipped: {why}")]);
         }
-        Ok(venv) => match Postgres::start(&crate::python::target_dir().join("ch07-q04-postgres")) {
+        // The run's cluster: shared with question 13, stopped when the run ends.
+        Ok(venv) => match ctx.shared.postgres() {
             Err(why) => {
                 sessions.row(["FastAPI", &format!("skipped: no PostgreSQL ({why})")]);
                 pools.row(["asyncpg", &format!("skipped: no PostgreSQL ({why})")]);
@@ -76,7 +75,6 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
                     &PythonServer::Uvicorn { workers: 1 },
                     &[("WW_DATABASE", pg.dsn())],
                 )?;
-                postgres = Some(pg);
                 let ms = QUERY.as_millis();
                 let cases = [
                     (
@@ -117,7 +115,6 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
             }
         },
     }
-    drop(postgres); // stops the cluster
     for (stack, label, who, concurrency) in [
         (
             StackName::Rust(ModelKind::BlockedLoop),

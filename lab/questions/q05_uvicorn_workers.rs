@@ -16,11 +16,11 @@
 use std::time::Duration;
 
 use super::Ctx;
-use super::common::{closed, cores, measure, rust_twin, wait_until_serving};
+use super::common::{closed, cores, measure, rust_twin};
+use super::shared::at_once;
 use crate::api::ModelKind;
-use crate::python::Stack;
 use crate::report::{Cell, Table, num, ratio};
-use crate::stacks::{Launch, Measured, StackName};
+use crate::stacks::{Measured, StackName};
 
 /// The CPU-bound endpoint's work per request.
 pub const CPU: Duration = Duration::from_millis(2);
@@ -57,27 +57,16 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
             }
         }
         Ok(venv) => {
-            for &k in counts {
-                let launch = Launch {
-                    workers: k,
-                    threads: 1,
-                    database: crate::python::target_dir()
-                        .join("ch07-q05.sqlite")
-                        .display()
-                        .to_string(),
-                    db_latency: Duration::ZERO,
-                    venv: Some(venv.clone()),
-                    exe: std::env::current_exe()?,
-                };
-                let mut server =
-                    crate::stacks::start(StackName::Python(Stack::FastapiAsync), &launch)?;
-                wait_until_serving(&server, "/hello", Some(k))?;
+            // Every worker count's server starts at once; they are the
+            // run's shared ones (questions 6, 12 and 13 use them too).
+            let servers = at_once(counts.iter().map(|&k| move || ctx.shared.fastapi(venv, k)));
+            for (&k, server) in counts.iter().zip(servers) {
+                let server = server?;
                 let label = format!("uvicorn --workers {k}");
                 let m = measure(&server, &closed(&server, &cpu_path, CLIENTS, ctx.load())?)?;
                 row(&mut cpu, &label, k, &m, cpu_bound(k));
                 let m = measure(&server, &closed(&server, &wait_path, CLIENTS, ctx.load())?)?;
                 row(&mut wait, &label, k, &m, wait_bound(k));
-                server.stop()?;
             }
         }
     }

@@ -11,11 +11,14 @@
 //! Leaves out: CPU-bound endpoints (question 5), gevent/eventlet workers,
 //! and gunicorn's `--timeout` (question 15).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::Ctx;
 use super::common::{closed, measure, quantile, rust_twin, wait_until_serving};
+use super::shared::at_once;
 use crate::api::ModelKind;
+use crate::process::ChildServer;
 use crate::python::Stack;
 use crate::report::{Cell, Table, num, ratio};
 use crate::stacks::{Launch, StackName};
@@ -84,9 +87,8 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
     if let Err(why) = venv {
         table.row(["gunicorn, uvicorn", &format!("skipped: {why}")]);
     }
-    let runs = python.iter().filter(|_| venv.is_ok()).chain(rust.iter());
-    for &(stack, workers, threads, label) in runs {
-        let launch = Launch {
+    let launch = |workers, threads| -> anyhow::Result<Launch> {
+        Ok(Launch {
             workers,
             threads,
             database: crate::python::target_dir()
@@ -96,18 +98,41 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
             db_latency: Duration::ZERO,
             venv: venv.ok().cloned(),
             exe: std::env::current_exe()?,
-        };
-        let mut server = match stack {
-            StackName::Python(_) => {
-                let server = crate::stacks::start(stack, &launch)?;
-                let uvicorn = (stack == StackName::Python(Stack::FastapiAsync)).then_some(workers);
-                wait_until_serving(&server, &path, uvicorn)?;
-                server
+        })
+    };
+    // The Python servers start at once (Django's imports and FastAPI's
+    // share the cores instead of waiting in turn); uvicorn's is the run's
+    // shared one (question 5 uses it too).
+    let started: Vec<anyhow::Result<Arc<ChildServer>>> = match venv {
+        Err(_) => Vec::new(),
+        Ok(venv) => at_once(python.iter().map(|&(stack, workers, threads, _)| {
+            let (launch, path) = (&launch, &path);
+            move || -> anyhow::Result<Arc<ChildServer>> {
+                if stack == StackName::Python(Stack::FastapiAsync) {
+                    return ctx.shared.fastapi(venv, workers);
+                }
+                let server = crate::stacks::start(stack, &launch(workers, threads)?)?;
+                wait_until_serving(&server, path, None)?;
+                Ok(Arc::new(server))
             }
-            StackName::Rust(_) => rust_twin(stack, workers)?,
+        })),
+    };
+    let mut started = started.into_iter();
+    let runs = python.iter().filter(|_| venv.is_ok()).chain(rust.iter());
+    for &(stack, workers, threads, label) in runs {
+        let launch = launch(workers, threads)?;
+        let m = match started.next() {
+            Some(server) => {
+                let server = server?;
+                measure(&server, &closed(&server, &path, CLIENTS, ctx.load())?)?
+            }
+            None => {
+                let mut server = rust_twin(stack, workers)?;
+                let m = measure(&server, &closed(&server, &path, CLIENTS, ctx.load())?)?;
+                server.stop()?;
+                m
+            }
         };
-        let m = measure(&server, &closed(&server, &path, CLIENTS, ctx.load())?)?;
-        server.stop()?;
         let capacity = stack.concurrency(CLIENTS, &launch);
         let bound = stack.bound(CLIENTS, WAIT, &launch);
         let shape = match stack {

@@ -12,8 +12,10 @@
 use std::time::Duration;
 
 use super::Ctx;
+use super::common::figure;
 use super::script::{f64_at, run_script, str_at};
 use crate::lifespan::{Config, Framework, Recorder, StepKind};
+use crate::python::Venv;
 use crate::report::{Cell, Table, duration};
 
 /// Chunks of the streamed response and the pause before each.
@@ -21,66 +23,71 @@ pub const CHUNKS: u32 = 5;
 pub const CHUNK_DELAY: Duration = Duration::from_millis(20);
 
 pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
-    println!(
-        "(a {CHUNKS}-chunk response, {} before each chunk; the connection is held from `acquired` to `released`)\n",
+    let note = format!(
+        "a {CHUNKS}-chunk response, {} before each chunk; the connection is held from `acquired` to `released`",
         crate::report::human(CHUNK_DELAY)
     );
-    let mut table = Table::new([
+    let columns = [
         "stack",
         "route",
         "cleanup scope",
         "order of events",
         "connection held",
         "response took",
-    ]);
-    table.chart("connection held");
-    match ctx.venv() {
-        Ok(venv) => {
-            let out = run_script(
-                venv,
-                "q07_yield_cleanup.py",
-                &[
-                    "--chunks",
-                    &CHUNKS.to_string(),
-                    "--delay-ms",
-                    &CHUNK_DELAY.as_millis().to_string(),
-                ],
-                Duration::from_secs(60),
-            )?;
-            let stack = format!("FastAPI {}", str_at(&out, "fastapi")?);
-            if out["has_scope"].as_bool() != Some(true) {
-                println!("(this FastAPI has no Depends(scope=...): that row is left out)\n");
-            }
-            for row in out["rows"].as_array().into_iter().flatten() {
-                let order: Vec<&str> = row["order"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|v| v.as_str())
-                    .collect();
+    ];
+    figure(
+        ctx,
+        Some(&note),
+        (columns, "connection held"),
+        ("FastAPI", python_rows),
+        |table| {
+            for twin in rust_twin()? {
                 table.row([
-                    Cell::from(&stack),
-                    Cell::from(str_at(row, "route")?),
-                    Cell::from(str_at(row, "scope")?),
-                    Cell::from(order.join(" → ")),
-                    ms(f64_at(row, "held_ms")?),
-                    ms(f64_at(row, "response_ms")?),
+                    Cell::from("Rust (ch. 5, axum)"),
+                    Cell::from(twin.route),
+                    Cell::from("Drop of RequestDb"),
+                    Cell::from(twin.order.join(" → ")),
+                    duration(twin.held),
+                    duration(twin.took),
                 ]);
             }
-        }
-        Err(why) => println!("(FastAPI rows skipped: {why})\n"),
+            Ok(())
+        },
+    )
+}
+
+fn python_rows(venv: &Venv, table: &mut Table) -> anyhow::Result<()> {
+    let out = run_script(
+        venv,
+        "q07_yield_cleanup.py",
+        &[
+            "--chunks",
+            &CHUNKS.to_string(),
+            "--delay-ms",
+            &CHUNK_DELAY.as_millis().to_string(),
+        ],
+        Duration::from_secs(60),
+    )?;
+    let stack = format!("FastAPI {}", str_at(&out, "fastapi")?);
+    if out["has_scope"].as_bool() != Some(true) {
+        println!("(this FastAPI has no Depends(scope=...): that row is left out)\n");
     }
-    for twin in rust_twin()? {
+    for row in out["rows"].as_array().into_iter().flatten() {
+        let order: Vec<&str> = row["order"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v.as_str())
+            .collect();
         table.row([
-            Cell::from("Rust (ch. 5, axum)"),
-            Cell::from(twin.route),
-            Cell::from("Drop of RequestDb"),
-            Cell::from(twin.order.join(" → ")),
-            duration(twin.held),
-            duration(twin.took),
+            Cell::from(&stack),
+            Cell::from(str_at(row, "route")?),
+            Cell::from(str_at(row, "scope")?),
+            Cell::from(order.join(" → ")),
+            ms(f64_at(row, "held_ms")?),
+            ms(f64_at(row, "response_ms")?),
         ]);
     }
-    print!("{table}");
     Ok(())
 }
 

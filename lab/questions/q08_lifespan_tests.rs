@@ -10,52 +10,59 @@
 use std::time::Duration;
 
 use super::Ctx;
+use super::common::figure;
 use super::script::{run_script, str_at};
 use crate::lifespan::{Config, Framework, Recorder, StepKind};
+use crate::python::Venv;
 use crate::report::{Cell, Table};
 
 pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
-    let mut table = Table::new([
+    let columns = [
         "stack",
         "how the test calls the app",
         "startup ran",
         "GET /pool",
         "shutdown ran",
         "events",
-    ]);
-    table.chart("events");
-    match ctx.venv() {
-        Ok(venv) => {
-            let out = run_script(venv, "q08_lifespan_tests.py", &[], Duration::from_secs(60))?;
-            let fastapi = str_at(&out, "fastapi")?;
-            let stack = format!("FastAPI {fastapi}");
-            for row in out["rows"].as_array().into_iter().flatten() {
-                let (startup, shutdown) = (
-                    row["startup"].as_bool() == Some(true),
-                    row["shutdown"].as_bool() == Some(true),
-                );
-                table.row([
-                    Cell::from(&stack),
-                    Cell::from(str_at(row, "way")?),
-                    Cell::from(yes(startup)),
-                    Cell::from(str_at(row, "request")?),
-                    Cell::from(yes(shutdown)),
-                    Cell::from(usize::from(startup) + usize::from(shutdown)),
-                ]);
-            }
-        }
-        Err(why) => println!("(FastAPI rows skipped: {why})\n"),
+    ];
+    figure(
+        ctx,
+        None,
+        (columns, "events"),
+        ("FastAPI", python_rows),
+        |table| {
+            let (startup, status, shutdown) = rust_twin()?;
+            table.row([
+                Cell::from("Rust (ch. 5, axum)"),
+                Cell::from("lifespan::start, then a request"),
+                Cell::from(yes(startup)),
+                Cell::from(status.to_string()),
+                Cell::from(yes(shutdown)),
+                Cell::from(usize::from(startup) + usize::from(shutdown)),
+            ]);
+            Ok(())
+        },
+    )
+}
+
+fn python_rows(venv: &Venv, table: &mut Table) -> anyhow::Result<()> {
+    let out = run_script(venv, "q08_lifespan_tests.py", &[], Duration::from_secs(60))?;
+    let fastapi = str_at(&out, "fastapi")?;
+    let stack = format!("FastAPI {fastapi}");
+    for row in out["rows"].as_array().into_iter().flatten() {
+        let (startup, shutdown) = (
+            row["startup"].as_bool() == Some(true),
+            row["shutdown"].as_bool() == Some(true),
+        );
+        table.row([
+            Cell::from(&stack),
+            Cell::from(str_at(row, "way")?),
+            Cell::from(yes(startup)),
+            Cell::from(str_at(row, "request")?),
+            Cell::from(yes(shutdown)),
+            Cell::from(usize::from(startup) + usize::from(shutdown)),
+        ]);
     }
-    let (startup, status, shutdown) = rust_twin()?;
-    table.row([
-        Cell::from("Rust (ch. 5, axum)"),
-        Cell::from("lifespan::start, then a request"),
-        Cell::from(yes(startup)),
-        Cell::from(status.to_string()),
-        Cell::from(yes(shutdown)),
-        Cell::from(usize::from(startup) + usize::from(shutdown)),
-    ]);
-    print!("{table}");
     Ok(())
 }
 

@@ -37,7 +37,7 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
         ),
     }
     // ANCHOR: changes
-    let total: u64 = if ctx.quick { 4_000_000 } else { 20_000_000 };
+    let total: u64 = ctx.pick(4_000_000, 20_000_000);
     let mut changes = Table::new([
         "runtime",
         "lock",
@@ -109,7 +109,7 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
     println!("What removing the lock changes: {total} bytecodes split over the threads\n");
     print!("{changes}");
 
-    let requests = if ctx.quick { 200 } else { 1000 };
+    let requests = ctx.pick(200, 1000);
     println!(
         "\nWhat it does not change: {requests} requests that each wait {}, all arriving at once\n",
         crate::report::human(WAIT)

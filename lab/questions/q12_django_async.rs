@@ -16,11 +16,13 @@ use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
 use super::Ctx;
+use super::common::figure;
+use super::shared::both;
 use crate::loadgen::LoadSpec;
 use crate::process::{ChildServer, Ready};
-use crate::python::{Stack, Venv, python_dir, target_dir};
+use crate::python::{Venv, python_dir, target_dir};
 use crate::report::{Cell, Table, num};
-use crate::stacks::{self, Launch, StackName};
+use crate::stacks;
 
 /// Concurrent clients of every cell.
 pub const CLIENTS: usize = 50;
@@ -35,55 +37,51 @@ pub fn default_executor_threads() -> usize {
 }
 
 pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
-    let window = if ctx.quick {
-        Duration::from_millis(300)
-    } else {
-        Duration::from_secs(3)
-    };
-    println!(
-        "({CLIENTS} clients, closed loop, {} per cell; /users waits {} for the database, then reads one row)\n",
+    let window = ctx.pick(Duration::from_millis(300), Duration::from_secs(3));
+    let note = format!(
+        "{CLIENTS} clients, closed loop, {} per cell; /users waits {} for the database, then reads one row",
         crate::report::human(window),
         crate::report::human(DB_LATENCY)
     );
-    let mut table = Table::new(["stack", "endpoint", "what runs it", "req/s", "bound"]);
-    table.chart("req/s");
-    match ctx.venv() {
-        Ok(venv) => python_rows(venv, window, &mut table)?,
-        Err(why) => println!("(Python rows skipped: {why})\n"),
-    }
-    let jobs = if ctx.quick { 100 } else { 500 };
-    let k = default_executor_threads();
-    for threads in [1, k] {
-        let took = pool_of(threads, jobs, DB_LATENCY);
-        table.row([
-            Cell::from("Rust twin"),
-            Cell::from(format!(
-                "{jobs} blocking {} calls",
-                crate::report::human(DB_LATENCY)
-            )),
-            Cell::from(format!("a pool of {threads} thread(s)")),
-            num(jobs as f64 / took.as_secs_f64(), 0),
-            num(threads as f64 / DB_LATENCY.as_secs_f64(), 0),
-        ]);
-    }
-    print!("{table}");
-    Ok(())
+    let columns = ["stack", "endpoint", "what runs it", "req/s", "bound"];
+    let rust = |table: &mut Table| {
+        let jobs = ctx.pick(50, 500);
+        let k = default_executor_threads();
+        for threads in [1, k] {
+            let took = pool_of(threads, jobs, DB_LATENCY);
+            table.row([
+                Cell::from("Rust twin"),
+                Cell::from(format!(
+                    "{jobs} blocking {} calls",
+                    crate::report::human(DB_LATENCY)
+                )),
+                Cell::from(format!("a pool of {threads} thread(s)")),
+                num(jobs as f64 / took.as_secs_f64(), 0),
+                num(threads as f64 / DB_LATENCY.as_secs_f64(), 0),
+            ]);
+        }
+        Ok(())
+    };
+    figure(
+        ctx,
+        Some(&note),
+        (columns, "req/s"),
+        ("Python", |venv, table| {
+            python_rows(ctx, venv, window, table)
+        }),
+        rust,
+    )
 }
 
-fn python_rows(venv: &Venv, window: Duration, table: &mut Table) -> anyhow::Result<()> {
-    let dir = tempfile::tempdir()?;
-    let database = dir.path().join("q12.sqlite").display().to_string();
-    let launch = Launch {
-        workers: 1,
-        threads: 4,
-        database: database.clone(),
-        db_latency: DB_LATENCY,
-        venv: Some(venv.clone()),
-        exe: std::env::current_exe()?,
-    };
+fn python_rows(ctx: &Ctx, venv: &Venv, window: Duration, table: &mut Table) -> anyhow::Result<()> {
     eprintln!("question 12: starting FastAPI and Django (ASGI) …");
-    let fastapi = stacks::start(StackName::Python(Stack::FastapiAsync), &launch)?;
-    let django = start_django_asgi(venv, &database, DB_LATENCY)?;
+    // Both at once; the run's shared ones (question 13 reads their logs,
+    // and question 5 measures the same FastAPI app).
+    let (fastapi, django) = both(
+        || ctx.shared.fastapi(venv, 1),
+        || ctx.shared.django_asgi(venv),
+    );
+    let (fastapi, django) = (fastapi?, django?);
     let fastapi_user = stacks::create_user(&fastapi, "q12-fastapi@example.com")?;
     let django_user = stacks::create_user(&django, "q12-django@example.com")?;
     let wait = DB_LATENCY.as_secs_f64();

@@ -15,69 +15,69 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use super::Ctx;
-use super::q12_django_async::start_django_asgi;
+use super::common::figure;
+use super::shared::{at_once, both};
 use crate::lifespan::{Config, Framework, Recorder, Step};
-use crate::postgres::Postgres;
 use crate::process::{ChildServer, Ready};
-use crate::python::{Stack, Venv, python_dir, target_dir};
+use crate::python::{Venv, python_dir, target_dir};
 use crate::report::{Cell, Table, duration};
-use crate::stacks::{self, Launch, StackName};
+use crate::stacks;
 
 /// What uvicorn logs when an app does not answer the lifespan messages.
 pub const UNSUPPORTED: &str = "ASGI 'lifespan' protocol appears unsupported";
 
 pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
-    let requests = if ctx.quick { 20 } else { 200 };
-    println!(
-        "({requests} sequential requests on one keep-alive connection, one gunicorn sync worker)\n"
+    let requests = ctx.pick(20, 200);
+    let note = format!(
+        "{requests} sequential requests on one keep-alive connection, one gunicorn sync worker"
     );
-    let mut table = Table::new([
+    let columns = [
         "stack",
         "startup code lives in",
         "lifespan ran",
         "DB setting",
         "connections opened",
         "mean latency",
-    ]);
-    table.chart("connections opened");
-    match ctx.venv() {
-        Ok(venv) => python_rows(venv, requests, ctx.quick, &mut table)?,
-        Err(why) => println!("(Python rows skipped: {why})\n"),
-    }
-    let opened = rust_twin()?;
-    table.row([
-        Cell::from("Rust (ch. 5, axum)"),
-        Cell::from("AppResources::start before serve"),
-        Cell::from("yes"),
-        Cell::from("sqlx pool"),
-        Cell::from(opened as usize),
-        Cell::from("—"),
-    ]);
-    print!("{table}");
-    Ok(())
+    ];
+    figure(
+        ctx,
+        Some(&note),
+        (columns, "connections opened"),
+        ("Python", |venv, table| {
+            python_rows(ctx, venv, requests, table)
+        }),
+        |table| {
+            let opened = rust_twin()?;
+            table.row([
+                Cell::from("Rust (ch. 5, axum)"),
+                Cell::from("AppResources::start before serve"),
+                Cell::from("yes"),
+                Cell::from("sqlx pool"),
+                Cell::from(opened as usize),
+                Cell::from("—"),
+            ]);
+            Ok(())
+        },
+    )
 }
 
-fn python_rows(venv: &Venv, requests: usize, quick: bool, table: &mut Table) -> anyhow::Result<()> {
-    // Does uvicorn run a lifespan for each app? Its log says.
-    let dir = tempfile::tempdir()?;
-    let sqlite = dir.path().join("q13.sqlite").display().to_string();
-    let django = start_django_asgi(venv, &sqlite, Duration::ZERO)?;
-    stacks::drain(&django, "/hello", Duration::from_secs(30))?;
-    let django_said = django.log().contains(UNSUPPORTED);
-    drop(django);
-    let launch = Launch {
-        workers: 1,
-        threads: 4,
-        database: sqlite,
-        db_latency: Duration::ZERO,
-        venv: Some(venv.clone()),
-        exe: std::env::current_exe()?,
-    };
-    let fastapi = stacks::start(StackName::Python(Stack::FastapiAsync), &launch)?;
-    stacks::drain(&fastapi, "/hello", Duration::from_secs(30))?;
+fn python_rows(ctx: &Ctx, venv: &Venv, requests: usize, table: &mut Table) -> anyhow::Result<()> {
+    // Does uvicorn run a lifespan for each app? Its log says. The two
+    // servers and the cluster start at once; all three are the run's shared
+    // ones (questions 12 and 4 use them too).
+    let ((django, fastapi), pg) = both(
+        || {
+            both(
+                || ctx.shared.django_asgi(venv),
+                || ctx.shared.fastapi(venv, 1),
+            )
+        },
+        || ctx.shared.postgres(),
+    );
+    let django_said = django?.log().contains(UNSUPPORTED);
+    let fastapi = fastapi?;
     let fastapi_ran = fastapi.log().contains("Application startup complete")
         && !fastapi.log().contains(UNSUPPORTED);
-    drop(fastapi);
     table.row([
         Cell::from("FastAPI (uvicorn)"),
         Cell::from("lifespan(app): before yield"),
@@ -99,8 +99,7 @@ fn python_rows(venv: &Venv, requests: usize, quick: bool, table: &mut Table) -> 
         Cell::from("—"),
     ]);
 
-    let pg_dir = tempfile::tempdir()?;
-    let mut pg = match Postgres::start(&pg_dir.path().join("pg")) {
+    let pg = match pg {
         Ok(pg) => pg,
         Err(why) => {
             println!("(PostgreSQL rows skipped: {why})\n");
@@ -122,11 +121,21 @@ fn python_rows(venv: &Venv, requests: usize, quick: bool, table: &mut Table) -> 
         ),
     ];
     // --quick: the two ends (a connection per request, the pool).
-    let settings = if quick { &settings[..2] } else { &settings[..] };
-    for (setting, envs) in settings {
+    let settings = if ctx.quick {
+        &settings[..2]
+    } else {
+        &settings[..]
+    };
+    // One server per setting, all starting at once, then asked in turn.
+    let dsn = pg.dsn();
+    let servers = at_once(
+        settings
+            .iter()
+            .map(|(_, envs)| || start_django_wsgi(venv, &dsn, envs)),
+    );
+    for ((setting, _), server) in settings.iter().zip(servers) {
         eprintln!("question 13: Django, {setting} …");
-        let server = start_django_wsgi(venv, &pg.dsn(), envs)?;
-        let (opened, mean) = count_backends(&server, requests)?;
+        let (opened, mean) = count_backends(&server?, requests)?;
         table.row([
             Cell::from("Django WSGI (gunicorn sync)"),
             Cell::from("AppConfig.ready()"),
@@ -136,7 +145,6 @@ fn python_rows(venv: &Venv, requests: usize, quick: bool, table: &mut Table) -> 
             duration(mean),
         ]);
     }
-    pg.stop()?;
     Ok(())
 }
 
@@ -168,7 +176,8 @@ fn count_backends(server: &ChildServer, requests: usize) -> anyhow::Result<(usiz
         .timeout(Duration::from_secs(10))
         .build()?;
     let url = server.url("/async/backend-pid");
-    client.get(&url).send()?.error_for_status()?; // warm: imports, first connect
+    // Warm: the worker imports Django after the port accepts, then connects.
+    stacks::drain(server, "/async/backend-pid", stacks::READY_WITHIN)?;
     let mut pids = HashSet::new();
     let started = Instant::now();
     for _ in 0..requests {

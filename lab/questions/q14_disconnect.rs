@@ -20,86 +20,92 @@ use sqlx::sqlite::SqliteConnectOptions;
 use tokio::io::AsyncWriteExt as _;
 
 use super::Ctx;
+use super::common::figure;
 use super::script::{run_script, str_at};
+use crate::python::Venv;
 use crate::report::{Cell, Table};
 
 pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
-    let (pause, hangup) = if ctx.quick {
-        (Duration::from_millis(150), Duration::from_millis(40))
-    } else {
-        (Duration::from_millis(500), Duration::from_millis(100))
-    };
-    println!(
-        "(the handler writes 'first', awaits {}, writes 'second'; the client hangs up after {})\n",
+    let (pause, hangup) = ctx.pick(
+        (Duration::from_millis(150), Duration::from_millis(40)),
+        (Duration::from_millis(500), Duration::from_millis(100)),
+    );
+    let note = format!(
+        "the handler writes 'first', awaits {}, writes 'second'; the client hangs up after {}",
         crate::report::human(pause),
         crate::report::human(hangup)
     );
-    let mut table = Table::new([
+    let columns = [
         "stack",
         "route",
         "transaction",
         "the handler",
         "rows left",
         "rows written",
-    ]);
-    table.chart("rows written");
-    match ctx.venv() {
-        Ok(venv) => {
-            let out = run_script(
-                venv,
-                "q14_disconnect.py",
-                &[
-                    "--pause-ms",
-                    &pause.as_millis().to_string(),
-                    "--hangup-ms",
-                    &hangup.as_millis().to_string(),
-                ],
-                Duration::from_secs(60),
-            )?;
-            let stack = format!(
-                "FastAPI {} (Starlette {}, uvicorn {})",
-                str_at(&out, "fastapi")?,
-                str_at(&out, "starlette")?,
-                str_at(&out, "uvicorn")?
-            );
-            for row in out["rows"].as_array().into_iter().flatten() {
-                let rows: Vec<&str> = row["rows"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|v| v.as_str())
-                    .collect();
-                let route = match str_at(row, "route")? {
-                    "/stream" => "StreamingResponse",
-                    _ => "plain async def",
-                };
-                table.row([
-                    Cell::from(&stack),
-                    Cell::from(route),
-                    Cell::from(yes(row["tx"].as_bool() == Some(true))),
-                    Cell::from(str_at(row, "handler")?),
-                    Cell::from(listed(&rows)),
-                    Cell::from(rows.len()),
-                ]);
-            }
+    ];
+    let python = |venv: &Venv, table: &mut Table| {
+        let out = run_script(
+            venv,
+            "q14_disconnect.py",
+            &[
+                "--pause-ms",
+                &pause.as_millis().to_string(),
+                "--hangup-ms",
+                &hangup.as_millis().to_string(),
+            ],
+            Duration::from_secs(60),
+        )?;
+        let stack = format!(
+            "FastAPI {} (Starlette {}, uvicorn {})",
+            str_at(&out, "fastapi")?,
+            str_at(&out, "starlette")?,
+            str_at(&out, "uvicorn")?
+        );
+        for row in out["rows"].as_array().into_iter().flatten() {
+            let rows: Vec<&str> = row["rows"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|v| v.as_str())
+                .collect();
+            let route = match str_at(row, "route")? {
+                "/stream" => "StreamingResponse",
+                _ => "plain async def",
+            };
+            table.row([
+                Cell::from(&stack),
+                Cell::from(route),
+                Cell::from(yes(row["tx"].as_bool() == Some(true))),
+                Cell::from(str_at(row, "handler")?),
+                Cell::from(listed(&rows)),
+                Cell::from(rows.len()),
+            ]);
         }
-        Err(why) => println!("(FastAPI rows skipped: {why})\n"),
-    }
-    let runtime = tokio::runtime::Runtime::new()?;
-    for tx in [false, true] {
-        let (handler, rows) = runtime.block_on(rust_twin(tx, pause, hangup))?;
-        let rows: Vec<&str> = rows.iter().map(String::as_str).collect();
-        table.row([
-            Cell::from("Rust (axum)"),
-            Cell::from("async fn handler"),
-            Cell::from(yes(tx)),
-            Cell::from(handler),
-            Cell::from(listed(&rows)),
-            Cell::from(rows.len()),
-        ]);
-    }
-    print!("{table}");
-    Ok(())
+        Ok(())
+    };
+    let rust = |table: &mut Table| {
+        let runtime = tokio::runtime::Runtime::new()?;
+        for tx in [false, true] {
+            let (handler, rows) = runtime.block_on(rust_twin(tx, pause, hangup))?;
+            let rows: Vec<&str> = rows.iter().map(String::as_str).collect();
+            table.row([
+                Cell::from("Rust (axum)"),
+                Cell::from("async fn handler"),
+                Cell::from(yes(tx)),
+                Cell::from(handler),
+                Cell::from(listed(&rows)),
+                Cell::from(rows.len()),
+            ]);
+        }
+        Ok(())
+    };
+    figure(
+        ctx,
+        Some(&note),
+        (columns, "rows written"),
+        ("FastAPI", python),
+        rust,
+    )
 }
 
 fn yes(b: bool) -> &'static str {

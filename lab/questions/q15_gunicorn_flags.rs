@@ -13,6 +13,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use super::Ctx;
+use super::shared::at_once;
 use crate::process::{ChildServer, Ready};
 use crate::python::{Venv, python_dir, target_dir};
 use crate::report::{Cell, Table};
@@ -26,7 +27,7 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
             return Ok(());
         }
     };
-    let rows = if ctx.quick { "100000" } else { "1000000" };
+    let rows = ctx.pick("100000", "1000000");
     let mut table = Table::new([
         "gunicorn flags",
         "what we did",
@@ -35,8 +36,27 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
     ]);
     table.chart("memory (MiB)");
 
+    // Every server at once (their imports share the cores instead of
+    // waiting in turn), then each asked in turn.
+    let leaks = ctx.pick(40, 200);
+    let preloads = [
+        &["--workers", "4"][..],
+        &["--workers", "4", "--preload"][..],
+    ];
+    let recycles = [
+        &["--workers", "1"][..],
+        &["--workers", "1", "--max-requests", "25"][..],
+    ];
+    let timeout: &[&str] = &["--workers", "1", "--timeout", "1"];
+    let configs = std::iter::once((rows, timeout))
+        .chain(preloads.iter().map(|flags| (rows, *flags)))
+        .chain(recycles.iter().map(|flags| ("1000", *flags)));
+    let mut servers =
+        at_once(configs.map(|(rows, flags)| move || start(venv, rows, flags))).into_iter();
+    let mut next = || servers.next().expect("one server per configuration");
+
     // --timeout: a 3 s request on a worker with a 1 s timeout.
-    let server = start(venv, rows, &["--workers", "1", "--timeout", "1"])?;
+    let server = next()?;
     let first = pid(&server, "/")?;
     let started = Instant::now();
     let client = reqwest::blocking::Client::builder()
@@ -67,11 +87,8 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
     drop(server);
 
     // --preload: four workers, the table loaded in each or once in the master.
-    for flags in [
-        &["--workers", "4"][..],
-        &["--workers", "4", "--preload"][..],
-    ] {
-        let server = start(venv, rows, flags)?;
+    for flags in preloads {
+        let server = next()?;
         wait_for_workers(&server, 4)?;
         let (rss, pss) = group_memory(server.pid());
         let label = flags.join(" ");
@@ -90,12 +107,8 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
     }
 
     // --max-requests: a worker that leaks 1 MiB per request.
-    let leaks = if ctx.quick { 40 } else { 200 };
-    for flags in [
-        &["--workers", "1"][..],
-        &["--workers", "1", "--max-requests", "25"][..],
-    ] {
-        let server = start(venv, "1000", flags)?;
+    for flags in recycles {
+        let server = next()?;
         let mut pids = HashSet::new();
         for _ in 0..leaks {
             pids.insert(pid(&server, "/leak")?);

@@ -2,7 +2,8 @@
 endpoints, `def` dependencies, sync iterators of a StreamingResponse and
 `def` background tasks on AnyIO's default thread limiter: 40 tokens per
 process. lab/questions/q03_threadpool_cap.rs fills the tokens with slow
-`def` requests and measures what else has to wait for one.
+`def` requests and measures what else has to wait for one, and what `def`
+background tasks queued by `/enqueue` take from a `def` endpoint.
 
     cd python && WW_THREAD_TOKENS=100 uvicorn questions.q03_threadpool:app --port 8000
 """
@@ -12,7 +13,7 @@ import time
 from contextlib import asynccontextmanager
 
 import anyio.to_thread
-from fastapi import Depends, FastAPI
+from fastapi import BackgroundTasks, Depends, FastAPI
 from fastapi.responses import StreamingResponse
 
 
@@ -70,3 +71,15 @@ def rows():  # a sync iterator: Starlette fetches every chunk in the threadpool
 async def health_streamed():
     return StreamingResponse(rows(), media_type="application/json")
 # ANCHOR_END: takers
+
+
+# ANCHOR: background
+def write_audit_log(ms: int):  # a `def` background task: it takes a token too
+    time.sleep(ms / 1000)
+
+
+@app.get("/enqueue")
+async def enqueue(ms: int, tasks: BackgroundTasks):
+    tasks.add_task(write_audit_log, ms)  # runs after the answer is sent
+    return {"queued_ms": ms}
+# ANCHOR_END: background
