@@ -46,6 +46,9 @@ impl AsyncApp {
     /// A lazy pool on `db`, whose table must exist (create it first, e.g.
     /// with [`super::SyncApp::new`]): no I/O here. Fails only on a DSN that
     /// cannot be parsed.
+    /// The pools keep their connections (no idle timeout, no lifetime), so
+    /// sqlx starts no maintenance task: building one needs no tokio runtime,
+    /// and `api::start` builds it on the caller's thread.
     pub fn new(db: &Database, db_latency: Duration) -> Result<Self, ApiError> {
         let pool = match db {
             Database::Sqlite(path) => {
@@ -56,6 +59,8 @@ impl AsyncApp {
                 Pool::Sqlite(
                     SqlitePoolOptions::new()
                         .max_connections(SQLITE_POOL)
+                        .idle_timeout(None)
+                        .max_lifetime(None)
                         .connect_lazy_with(options),
                 )
             }
@@ -64,6 +69,8 @@ impl AsyncApp {
                 Pool::Postgres(
                     PgPoolOptions::new()
                         .max_connections(POSTGRES_POOL)
+                        .idle_timeout(None)
+                        .max_lifetime(None)
                         .connect_lazy_with(options),
                 )
             }
@@ -83,11 +90,15 @@ impl AsyncApp {
             Pool::Sqlite(pool) => Pool::Sqlite(
                 SqlitePoolOptions::new()
                     .max_connections(SQLITE_POOL)
+                    .idle_timeout(None)
+                    .max_lifetime(None)
                     .connect_lazy_with((*pool.connect_options()).clone()),
             ),
             Pool::Postgres(pool) => Pool::Postgres(
                 PgPoolOptions::new()
                     .max_connections(POSTGRES_POOL)
+                    .idle_timeout(None)
+                    .max_lifetime(None)
                     .connect_lazy_with((*pool.connect_options()).clone()),
             ),
         };
