@@ -11,7 +11,7 @@
 //!
 //! Run it:   cargo run --release --example ch04_asgi            (about 50 s)
 //!           cargo run --release --example ch04_asgi -- --quick (about 12 s)
-//!           cargo run --release --example ch04_asgi -- --overload  (about 70 s; --quick: 20 s)
+//!           cargo run --release --example ch04_asgi -- --overload  (about 2 min; --quick: 20 s)
 //! One server alone, for curl or wrk (Ctrl-C or SIGTERM stops it):
 //!           cargo run --release --example ch04_asgi -- serve --model event-loop --port 8000
 //!
@@ -172,15 +172,13 @@ fn overload_figure(cli: &ChapterArgs) -> anyhow::Result<()> {
     overload_run(&plan)?;
     // No limit to shed with: the sync pool's queue is the listen backlog
     // (sync-pool takes no --limit-concurrency), and a blocked loop has one
-    // request inside at a time, so a limit would never be reached. A
-    // shorter overload: the queue grows at the same pace whatever its length.
+    // request inside at a time, so a limit would never be reached. The
+    // same 30 s at twice capacity: their queue grows all along.
     let cannot_shed = [Model::SyncPool { threads: 32 }, Model::BlockedLoop];
     for model in cannot_shed {
-        let overload = Duration::from_secs(if quick { 3 } else { 10 });
         overload_run(&OverloadPlan {
             model,
             limit: None,
-            overload,
             ..plan
         })?;
     }

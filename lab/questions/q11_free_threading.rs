@@ -84,7 +84,7 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
             let out = run_program(
                 std::path::Path::new(program),
                 "q11_free_threading.py",
-                &["--loops", &(total / 20).to_string(), "--gil", gil],
+                &["--loops", &(total / 5).to_string(), "--gil", gil],
                 Duration::from_secs(120),
             )?;
             let one = f64_at(&out, "one_s")?;
