@@ -372,7 +372,11 @@ mod tests {
         let unique: BTreeSet<&String> = messages.iter().map(|m| &m.label).collect();
         assert_eq!(unique.len(), messages.len(), "a label listed twice");
         let rps = messages.iter().find(|m| m.label == "requests per second");
-        assert_eq!(rps.unwrap().charts, ["ch01_waiting-3.svg"]);
+        let charts = &rps.expect("a label of chapter 1's chart").charts;
+        assert!(
+            charts.iter().any(|c| c == "ch01_waiting-3.svg"),
+            "{charts:?}"
+        );
     }
 
     /// Drawn in Korean, each chart still reads back as its run (the same
