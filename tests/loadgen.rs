@@ -465,8 +465,12 @@ fn answers_split_into_many_small_writes_are_read_whole() {
     assert_eq!(report.errors, 0, "{report:?}");
     // Both framings were read to their exact end: keep-alive held.
     assert_eq!(report.connects, 2, "{report:?}");
-    assert_eq!(report.status.get(&200).copied().unwrap_or(0), 10);
-    assert_eq!(report.status.get(&201).copied().unwrap_or(0), 10);
+    // Each connection alternates 200, 201, … from its first answer, and the
+    // two share the 20 requests as the closed loop runs (10 + 10, or 11 + 9).
+    let ok = report.status.get(&200).copied().unwrap_or(0);
+    let created = report.status.get(&201).copied().unwrap_or(0);
+    assert_eq!(ok + created, 20, "{report:?}");
+    assert!((10..=11).contains(&ok), "{ok} answers 200: {report:?}");
     server.join().unwrap();
 }
 
