@@ -309,7 +309,7 @@ pub fn korean_desc(chart: &Chart, run: &Run) -> String {
         }
         text.push('.');
     }
-    text.push_str(" 정확한 수치는 이 차트가 그린 텍스트 그림에 있습니다.");
+    text.push_str(" 정확한 수치는 같은 실행의 텍스트 그림에 있습니다.");
     text
 }
 
