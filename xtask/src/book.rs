@@ -117,7 +117,16 @@ fn build_translation(lang: &str, site: &Path) -> anyhow::Result<()> {
     let translated_404 =
         std::path::absolute(crate::target_dir().join(format!("i18n/{lang}/404.md")))?;
     std::fs::create_dir_all(translated_404.parent().expect("a file in a folder"))?;
-    std::fs::write(&translated_404, translate_markdown(&english_404, &catalog)?)?;
+    // Its headings keep the English ids too (the language switch finds the
+    // 404 page by `#page-not-found`).
+    let english_404_html = std::fs::read_to_string(site.join("404.html"))
+        .with_context(|| format!("reading {}", site.join("404.html").display()))?;
+    let korean_404 = with_heading_ids(
+        &translate_markdown(&english_404, &catalog)?,
+        &heading_ids(&english_404_html),
+    )
+    .context("the translated 404 page")?;
+    std::fs::write(&translated_404, korean_404)?;
     config.set(
         "output.html.input-404",
         translated_404.display().to_string(),
@@ -150,7 +159,6 @@ fn keep_english_anchors(
     book: &mut mdbook_preprocessor::book::Book,
     site: &Path,
 ) -> anyhow::Result<()> {
-    let heading_id = regex::Regex::new(r##"<h[1-6] id="([^"]+)"><a class="header" href="#"##)?;
     let mut failure = None;
     book.for_each_mut(|item| {
         let mdbook_preprocessor::book::BookItem::Chapter(chapter) = item else {
@@ -164,11 +172,7 @@ fn keep_english_anchors(
             failure.get_or_insert(anyhow::anyhow!("{} is missing", page.display()));
             return;
         };
-        let ids: Vec<&str> = heading_id
-            .captures_iter(&html)
-            .map(|c| c.get(1).map_or("", |m| m.as_str()))
-            .collect();
-        match with_heading_ids(&chapter.content, &ids) {
+        match with_heading_ids(&chapter.content, &heading_ids(&html)) {
             Ok(content) => chapter.content = content,
             Err(e) => {
                 failure.get_or_insert(e.context(format!("translated {}", path.display())));
@@ -176,6 +180,18 @@ fn keep_english_anchors(
         }
     });
     failure.map_or(Ok(()), Err)
+}
+
+/// The ids of an mdBook page's headings, in order.
+fn heading_ids(html: &str) -> Vec<&str> {
+    static HEADING_ID: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r##"<h[1-6] id="([^"]+)"><a class="header" href="#"##)
+            .expect("a valid pattern")
+    });
+    HEADING_ID
+        .captures_iter(html)
+        .map(|c| c.get(1).map_or("", |m| m.as_str()))
+        .collect()
 }
 
 /// `markdown` with ` {#id}` added to its n-th heading for each n-th id; fails
