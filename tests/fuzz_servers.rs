@@ -220,7 +220,7 @@ fn actix_refuses_a_64_kib_header_name_without_a_panic() {
             assert_eq!(
                 fuzz::panic_count() - panics_before,
                 0,
-                "{} panicked on a {name_len}-byte header name: {:?}",
+                "{} panicked on a {name_len}-byte header name ({:?}) and answered {answer:?}",
                 server.label(),
                 fuzz::first_panic()
             );
