@@ -203,13 +203,6 @@ fn print_details(server: Server, report: &Report) {
     if let Err(why) = &report.after {
         println!("GOOD REQUEST AFTER THE RUN FAILED: {why}");
     }
-    if report.known_panics > 0 {
-        println!(
-            "known third-party panics: {} (at {:?}; see lab::fuzz::KNOWN_PANICS_AT)",
-            report.known_panics,
-            fuzz::KNOWN_PANICS_AT
-        );
-    }
     if report.panics > 0 {
         println!(
             "PANICS: {} (first: {})",

@@ -283,38 +283,16 @@ pub const COLUMNS: [&str; 7] = [
     "FAILED",
 ];
 
-/// Counts panics anywhere in this process (caught by a framework or not),
-/// except those at [`KNOWN_PANICS_AT`]: the hook is installed once and keeps
-/// calling the previous one.
+/// Counts panics anywhere in this process (caught by a framework or not):
+/// the hook is installed once and keeps calling the previous one. Any panic
+/// fails a run, third-party ones included: the fuzzer found one in
+/// actix-http, which is patched (vendor/actix-http/PATCHED.md).
 pub fn panic_count() -> u64 {
     PANICS.load(Ordering::SeqCst)
 }
 
 static PANICS: AtomicU64 = AtomicU64::new(0);
-static KNOWN_PANICS: AtomicU64 = AtomicU64::new(0);
 static FIRST_PANIC: Mutex<Option<String>> = Mutex::new(None);
-
-// ANCHOR: known_panics
-/// Panics inside third-party code that the fuzzer found and this repository
-/// cannot fix without vendoring the crate. Each is counted apart, reported,
-/// and does not fail a run; any other panic does.
-/// - actix-http 3.19 `h1/decoder.rs`: `HeaderName::from_bytes(..).unwrap()`
-///   on a header name of 64 KiB or more, which httparse accepts (actix-http
-///   buffers up to 128 KiB of head) and the `http` crate refuses. The
-///   panic is caught per connection: that connection is closed without an
-///   answer, the worker keeps serving. Still so in actix-http 3.20.0, the
-///   newest release as of this writing (same `unwrap`, `decoder.rs` line
-///   93). Nothing in front of actix can see a header name before actix-http
-///   parses it short of a proxy or a vendored patch, and the effect is a
-///   clean close of the attacker's own connection, so it stays a known
-///   panic until upstream returns a parse error there.
-pub const KNOWN_PANICS_AT: [&str; 1] = ["actix-http-3.19.0/src/h1/decoder.rs"];
-// ANCHOR_END: known_panics
-
-/// How many of the panics were at a [`KNOWN_PANICS_AT`] location.
-pub fn known_panic_count() -> u64 {
-    KNOWN_PANICS.load(Ordering::SeqCst)
-}
 
 /// Installs the panic-counting hook (idempotent).
 pub fn count_panics() {
@@ -322,18 +300,6 @@ pub fn count_panics() {
     ONCE.get_or_init(|| {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
-            let at = info
-                .location()
-                .map(|l| l.file().to_string())
-                .unwrap_or_default();
-            if KNOWN_PANICS_AT.iter().any(|known| at.ends_with(known)) {
-                // Printed once: a full run meets it thousands of times.
-                if KNOWN_PANICS.fetch_add(1, Ordering::SeqCst) == 0 {
-                    previous(info);
-                    eprintln!("(further panics there are counted, not printed)");
-                }
-                return;
-            }
             PANICS.fetch_add(1, Ordering::SeqCst);
             let mut first = FIRST_PANIC.lock().unwrap_or_else(|p| p.into_inner());
             first.get_or_insert_with(|| info.to_string());
@@ -407,8 +373,6 @@ pub struct Report {
     pub examples: Vec<Example>,
     /// Panics counted by the hook during the run.
     pub panics: u64,
-    /// Panics at a [`KNOWN_PANICS_AT`] location during the run.
-    pub known_panics: u64,
     pub probes_ok: u64,
     pub probes_failed: Vec<String>,
     /// The probe after the run, on the same server.
@@ -430,7 +394,6 @@ impl Default for Report {
             failure_kinds: BTreeMap::new(),
             examples: Vec::new(),
             panics: 0,
-            known_panics: 0,
             probes_ok: 0,
             probes_failed: Vec::new(),
             after: Ok(()),
@@ -484,7 +447,6 @@ impl Report {
     /// Adds another run's counts (e.g. the next family's) to this one.
     pub fn absorb(&mut self, other: Report) {
         self.panics += other.panics;
-        self.known_panics += other.known_panics;
         self.probes_ok += other.probes_ok;
         let room = 10usize.saturating_sub(self.probes_failed.len());
         self.probes_failed
@@ -566,7 +528,7 @@ pub fn run(
     alive: &(dyn Fn() -> Result<(), String> + Sync),
 ) -> Report {
     count_panics();
-    let (panics_before, known_before) = (panic_count(), known_panic_count());
+    let panics_before = panic_count();
     let started = Instant::now();
     let stop = AtomicBool::new(false);
     let mut report = Report::default();
@@ -612,7 +574,6 @@ pub fn run(
         Err(why) => Err(why),
     };
     report.panics = panic_count() - panics_before;
-    report.known_panics = known_panic_count() - known_before;
     report.took = started.elapsed();
     report
 }
@@ -712,11 +673,7 @@ pub fn summary_row(server: &str, report: &Report) -> Vec<String> {
         count("other version").to_string(),
         (count("closed") + count("client left")).to_string(),
         report.failures.to_string(),
-        if report.known_panics > 0 {
-            format!("{} (+{} known)", report.panics, report.known_panics)
-        } else {
-            report.panics.to_string()
-        },
+        report.panics.to_string(),
         format!(
             "{}/{}",
             report.probes_ok,
