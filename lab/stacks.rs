@@ -62,7 +62,9 @@ impl clap::ValueEnum for StackName {
 /// What `--help` says of each Rust twin, beside its model name.
 fn twin_help(kind: ModelKind) -> &'static str {
     match kind {
-        ModelKind::SyncPool => "Rust: k blocking threads, rusqlite (gunicorn's twin)",
+        ModelKind::SyncPool => {
+            "Rust: k blocking threads, rusqlite or the postgres crate (gunicorn's twin)"
+        }
         ModelKind::Rouille => "Rust: rouille with a pool of k threads",
         ModelKind::EventLoop => "Rust: axum on one thread, sqlx (uvicorn's twin)",
         ModelKind::WorkStealing => "Rust: axum on k work-stealing threads",
