@@ -39,7 +39,7 @@ use lab::postgres::Postgres;
 use lab::process::ChildServer;
 use lab::python::{RunnerArgs, Stack, venv_or_skip};
 use lab::report::{Cell, Table, duration, human, num, print_banner, quantile, ratio};
-use lab::stacks::{Launch, Measured, StackName, create_user, drain, measure, warm_up};
+use lab::stacks::{Launch, Measured, ServeArgs, StackName, create_user, drain, measure, warm_up};
 
 #[derive(Parser)]
 #[command(about = "Chapter 6: the FastAPI vs DRF table, measured beside its Rust twins")]
@@ -76,27 +76,6 @@ struct WrkCheckArgs {
     tolerance: f64,
 }
 
-#[derive(clap::Args)]
-struct ServeArgs {
-    /// The stack: a Python one or a Rust twin by its model name.
-    #[arg(long, value_enum)]
-    stack: StackName,
-    /// Port on 127.0.0.1 (0 picks a free one and prints it; Rust twins only).
-    #[arg(long, default_value_t = 8000)]
-    port: u16,
-    /// Worker processes (Python; default 1, uvicorn's and gunicorn's own
-    /// default) or threads / workers / pool size (Rust; default 2).
-    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=4096))]
-    workers: Option<u16>,
-    /// Simulated database round trip added to every /users query, in ms.
-    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=10_000))]
-    db_latency_ms: u64,
-    /// The users table: a PostgreSQL DSN (postgresql://…) or a SQLite file.
-    /// Default: a fresh temporary SQLite file (Rust), target/ch06-serve.sqlite (Python).
-    #[arg(long)]
-    database: Option<String>,
-}
-
 /// The injected round trip of the database row when it runs on SQLite
 /// (every stack, when PostgreSQL is not installed).
 const SQLITE_ROUND_TRIP: Duration = Duration::from_millis(1);
@@ -107,7 +86,7 @@ fn main() -> anyhow::Result<()> {
     lab::process::be_own_watchdog();
     let cli = Cli::parse();
     match &cli.command {
-        Some(Serve::Serve(args)) => return serve(args),
+        Some(Serve::Serve(args)) => return args.run(),
         Some(Serve::WrkCheck(args)) => return wrk_check(args),
         None => {}
     }
@@ -1055,65 +1034,6 @@ fn short(stack: StackName) -> String {
 /// `serve --stack NAME`: one stack alone until Ctrl-C or SIGTERM. A Rust
 /// twin serves in this process; a Python stack runs as a child process
 /// group (stopped with it, also if this process is killed).
-fn serve(args: &ServeArgs) -> anyhow::Result<()> {
-    let workers = usize::from(args.workers.unwrap_or(match args.stack {
-        StackName::Python(_) => 1,
-        StackName::Rust(_) => 2,
-    }));
-    let db_latency = Duration::from_millis(args.db_latency_ms);
-    let python_stack = match args.stack {
-        StackName::Rust(kind) => {
-            let model = lab::api::Model::new(kind, workers);
-            let options = lab::api::Options {
-                db_latency,
-                database: args.database.as_deref().map(lab::db::Database::parse),
-                ..Default::default()
-            };
-            return lab::api::experiment::serve_with(model, args.port, &options);
-        }
-        StackName::Python(stack) => stack,
-    };
-    let venv = venv_or_skip(false).map_err(anyhow::Error::msg)?;
-    let port = if args.port == 0 {
-        lab::stacks::free_port()?
-    } else {
-        args.port
-    };
-    let options = lab::python::StackOptions {
-        workers,
-        database: args.database.clone().unwrap_or_else(|| {
-            lab::python::target_dir()
-                .join("ch06-serve.sqlite")
-                .display()
-                .to_string()
-        }),
-        db_latency,
-        ..Default::default()
-    };
-    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
-    let mut server = ChildServer::start(
-        python_stack.command(&venv, port, &options),
-        lab::process::Ready::Accepts(addr),
-        lab::stacks::READY_WITHIN,
-    )?;
-    // Fresh workers are slow on their first requests: warm them before
-    // announcing the port, so the reader's first wrk run measures the steady
-    // state.
-    warm_up(&server, "/wait?ms=0", workers)?;
-    println!(
-        "{} listening on {} — Ctrl-C or SIGTERM to stop",
-        args.stack.name(),
-        server.url("")
-    );
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?
-        .block_on(lab::lifespan::server::wait_for_signal())?;
-    let exit = server.stop()?;
-    println!("stopped in {}", human(exit.took));
-    Ok(())
-}
-
 // ANCHOR: wrk_check
 /// `wrk-check`: the four stacks of chapters 3 and 4 on `/wait?ms=50`, each
 /// checked by an independent load generator (wrk, two threads, 100

@@ -8,8 +8,9 @@
 //!           the Python venv exists)
 //!           cargo run --release --example ch07_questions -- --only 3 (one question)
 //!           cargo run --release --example ch07_questions -- --no-python (Rust rows only)
-//! One Rust twin alone, for curl or wrk (the questions start theirs this way,
-//! as child process groups, so their memory is measured like Python's):
+//! One stack alone, for curl or wrk (the questions start their Rust twins
+//! this way, as child process groups, so their memory is measured like
+//! Python's; `lab::stacks::ServeArgs`, the same `serve` as ch06_table's):
 //!           cargo run --release --example ch07_questions -- serve --stack loop-per-worker --workers 2 --port 8000
 //!
 //! The Python stacks need a python3 ≥ 3.10 (the venv goes under target/,
@@ -21,7 +22,7 @@ use clap::Parser;
 use lab::python::{RunnerArgs, venv_or_skip};
 use lab::questions::{Ctx, QUESTIONS};
 use lab::report::{human, print_banner};
-use lab::stacks::StackName;
+use lab::stacks::ServeArgs;
 
 #[derive(Parser)]
 #[command(about = "Chapter 7: readers' questions, each settled by a measurement")]
@@ -37,24 +38,8 @@ struct Cli {
 
 #[derive(clap::Subcommand)]
 enum Serve {
-    /// Run one Rust twin alone until Ctrl-C or SIGTERM.
+    /// Run one stack alone until Ctrl-C or SIGTERM.
     Serve(ServeArgs),
-}
-
-#[derive(clap::Args)]
-struct ServeArgs {
-    /// The Rust twin, by its model name (`lab::stacks::start` passes it).
-    #[arg(long, value_enum)]
-    stack: StackName,
-    /// Port on 127.0.0.1 (0 picks a free one and prints it).
-    #[arg(long, default_value_t = 8000)]
-    port: u16,
-    /// Threads / workers / pool size.
-    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=4096))]
-    workers: u16,
-    /// Simulated database round trip added to every /users query, in ms.
-    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=10_000))]
-    db_latency_ms: u64,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -63,17 +48,7 @@ fn main() -> anyhow::Result<()> {
     lab::process::be_own_watchdog();
     let cli = Cli::parse();
     if let Some(Serve::Serve(args)) = &cli.command {
-        // The Python stacks are started by the questions themselves
-        // (`ch06_table serve` runs them alone); here only the Rust twins.
-        let Some(model) = lab::stacks::rust_model(args.stack, usize::from(args.workers)) else {
-            anyhow::bail!(
-                "{} is a Python stack: run it with `cargo run --release --example ch06_table -- serve --stack {}`",
-                args.stack.name(),
-                args.stack.name()
-            );
-        };
-        let db_latency = std::time::Duration::from_millis(args.db_latency_ms);
-        return lab::api::experiment::serve_main(model, args.port, db_latency);
+        return args.run();
     }
     print_banner("Chapter 7: readers' questions, each settled by a measurement");
     let ctx = Ctx::new(cli.run.quick, venv_or_skip(cli.run.no_python));

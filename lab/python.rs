@@ -1,7 +1,9 @@
 //! The Python side of the lab, seen from Rust: find a `python3` ≥ 3.10, make
 //! the virtual environment under `target/` from the pinned, hashed
 //! `python/requirements.txt`, and build the command line of each Python
-//! stack — uvicorn or gunicorn on `127.0.0.1:PORT`, started in `python/`;
+//! stack — uvicorn or gunicorn on `127.0.0.1:PORT`, started in `python/`
+//! ([`uvicorn`] and [`gunicorn`] serve any app of `python/` that way;
+//! [`in_python_dir`] runs any other program there);
 //! and what the runners with Python rows (chapters 6 and 7) share: their
 //! `--quick`/`--no-python` flags ([`RunnerArgs`]) and the venv or the reason
 //! their Python rows are skipped ([`venv_or_skip`]).
@@ -13,6 +15,7 @@
 //! gunicorn `Listening at:` on stderr. Left out: Windows (gunicorn is
 //! Unix-only), conda, a shared pip cache.
 
+use std::ffi::OsStr;
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -288,8 +291,21 @@ impl Stack {
             Stack::FastapiAsync | Stack::FastapiDef | Stack::FastapiBlocked
         )
     }
+}
 
-    // ANCHOR: command
+/// A program run the way the lab runs every Python server and script: in
+/// `python/` (so the apps import), with bytecode caches under `target/`,
+/// not in `python/`.
+pub fn in_python_dir(program: impl AsRef<OsStr>) -> Command {
+    let mut command = Command::new(program);
+    command
+        .current_dir(python_dir())
+        .env("PYTHONPYCACHEPREFIX", target_dir().join("python-pycache"));
+    command
+}
+
+// ANCHOR: command
+impl Stack {
     /// The command line that serves this stack on `127.0.0.1:port`, run in
     /// `python/` with the venv's programs. Access logs are off (gunicorn's
     /// default; uvicorn's costs CPU on every request).
@@ -306,47 +322,69 @@ impl Stack {
         options: &StackOptions,
         knobs: Knobs,
     ) -> Command {
-        let (workers, threads) = (options.workers.to_string(), options.threads.to_string());
-        let port = port.to_string();
-        let mut command;
-        if self.is_fastapi() {
-            let app = match self {
-                Stack::FastapiAsync => "fastapi_app.async_app:app",
-                Stack::FastapiDef => "fastapi_app.def_app:app",
-                _ => "fastapi_app.blocked_app:app",
-            };
-            command = Command::new(venv.bin("uvicorn"));
-            command
-                .args([app, "--host", "127.0.0.1", "--port", &port])
-                .args(["--workers", &workers])
-                .args(["--loop", knobs.loop_and_http()[0]])
-                .args(["--http", knobs.loop_and_http()[1]])
-                .arg("--no-access-log");
-        } else {
-            let bind = format!("127.0.0.1:{port}");
-            command = Command::new(venv.bin("gunicorn"));
-            command
-                .args(["django_app.wsgi", "--bind", &bind, "--workers", &workers])
-                .arg("--no-control-socket");
-            match self {
-                Stack::DjangoGthread => command.args(["-k", "gthread", "--threads", &threads]),
-                _ => command.args(["-k", "sync"]),
-            };
-        }
+        let workers = options.workers;
+        let fastapi = |app| uvicorn(venv, app, port, workers, knobs);
+        let django = |class| gunicorn(venv, "django_app.wsgi", port, workers, class);
+        let mut command = match self {
+            Stack::FastapiAsync => fastapi("fastapi_app.async_app:app"),
+            Stack::FastapiDef => fastapi("fastapi_app.def_app:app"),
+            Stack::FastapiBlocked => fastapi("fastapi_app.blocked_app:app"),
+            Stack::DjangoSync => django(WorkerClass::Sync),
+            Stack::DjangoGthread => django(WorkerClass::Gthread(options.threads)),
+        };
         command
-            .current_dir(python_dir())
             .env("WW_DATABASE", &options.database)
             .env(
                 "WW_DB_LATENCY_MS",
                 options.db_latency.as_millis().to_string(),
             )
-            .env("WW_JSON", knobs.json())
-            // Bytecode caches go under target/, not into python/.
-            .env("PYTHONPYCACHEPREFIX", target_dir().join("python-pycache"));
+            .env("WW_JSON", knobs.json());
         command
     }
-    // ANCHOR_END: command
 }
+
+/// `uvicorn APP --host 127.0.0.1 --port PORT --workers N`, on the knobs'
+/// event loop and HTTP parser, without access log: an ASGI app of
+/// `python/` (`MODULE:app`) as the book serves it.
+pub fn uvicorn(venv: &Venv, app: &str, port: u16, workers: usize, knobs: Knobs) -> Command {
+    let [event_loop, http] = knobs.loop_and_http();
+    let mut command = in_python_dir(venv.bin("uvicorn"));
+    command
+        .args([app, "--host", "127.0.0.1", "--port", &port.to_string()])
+        .args(["--workers", &workers.to_string()])
+        .args(["--loop", event_loop, "--http", http])
+        .arg("--no-access-log");
+    command
+}
+
+/// gunicorn's worker class (`-k`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WorkerClass {
+    /// `-k sync`: one request at a time per worker process.
+    Sync,
+    /// `-k gthread --threads N`: N requests at a time per worker process.
+    Gthread(usize),
+}
+
+/// `gunicorn APP --bind 127.0.0.1:PORT --workers N -k CLASS`, without the
+/// control socket (since 25.1 gunicorn opens one by default, at one path
+/// per user): a WSGI app of `python/` (`MODULE` or `MODULE:app`) as the
+/// book serves it. Other flags go after it (`.args([...])`).
+pub fn gunicorn(venv: &Venv, app: &str, port: u16, workers: usize, class: WorkerClass) -> Command {
+    let mut command = in_python_dir(venv.bin("gunicorn"));
+    command
+        .args([app, "--bind", &format!("127.0.0.1:{port}")])
+        .args(["--workers", &workers.to_string()])
+        .arg("--no-control-socket");
+    match class {
+        WorkerClass::Sync => command.args(["-k", "sync"]),
+        WorkerClass::Gthread(threads) => {
+            command.args(["-k", "gthread", "--threads", &threads.to_string()])
+        }
+    };
+    command
+}
+// ANCHOR_END: command
 
 /// Waits until `addr` accepts a TCP connection, or `timeout` passes.
 pub fn wait_until_accepting(addr: SocketAddr, timeout: Duration) -> std::io::Result<()> {
@@ -371,6 +409,78 @@ mod tests {
             assert_eq!(Stack::from_str(&stack.name(), false), Ok(*stack));
         }
         assert!(Stack::from_str("flask", false).is_err());
+    }
+
+    /// A command as the words it runs, and where and with what it runs.
+    fn words(command: &Command) -> Vec<String> {
+        std::iter::once(command.get_program())
+            .chain(command.get_args())
+            .map(|w| w.to_string_lossy().into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn each_stack_has_its_command_line() {
+        let venv = Venv {
+            dir: PathBuf::from("/venv"),
+        };
+        let options = StackOptions {
+            workers: 2,
+            threads: 8,
+            database: "postgresql://app@127.0.0.1:5432/db".into(),
+            db_latency: Duration::from_millis(3),
+        };
+        let line = |stack: Stack| words(&stack.command(&venv, 8000, &options)).join(" ");
+        let gunicorn = "/venv/bin/gunicorn django_app.wsgi --bind 127.0.0.1:8000 --workers 2 \
+                        --no-control-socket -k";
+        assert_eq!(line(Stack::DjangoSync), format!("{gunicorn} sync"));
+        assert_eq!(
+            line(Stack::DjangoGthread),
+            format!("{gunicorn} gthread --threads 8")
+        );
+        for (stack, app) in [
+            (Stack::FastapiAsync, "async_app"),
+            (Stack::FastapiDef, "def_app"),
+            (Stack::FastapiBlocked, "blocked_app"),
+        ] {
+            assert_eq!(
+                line(stack),
+                format!(
+                    "/venv/bin/uvicorn fastapi_app.{app}:app --host 127.0.0.1 --port 8000 \
+                     --workers 2 --loop uvloop --http httptools --no-access-log"
+                )
+            );
+        }
+        let knobs = Knobs {
+            plain_asyncio: true,
+            orjson: true,
+        };
+        let command = Stack::FastapiAsync.command_with(&venv, 8000, &options, knobs);
+        assert!(
+            words(&command)
+                .join(" ")
+                .contains("--loop asyncio --http h11")
+        );
+        assert_eq!(command.get_current_dir(), Some(python_dir().as_path()));
+        let envs: Vec<(String, String)> = command
+            .get_envs()
+            .map(|(k, v)| {
+                let text = |s: &OsStr| s.to_string_lossy().into_owned();
+                (text(k), v.map(text).unwrap_or_default())
+            })
+            .collect();
+        let pycache = target_dir().join("python-pycache").display().to_string();
+        for (name, value) in [
+            ("WW_DATABASE", "postgresql://app@127.0.0.1:5432/db"),
+            ("WW_DB_LATENCY_MS", "3"),
+            ("WW_JSON", "orjson"),
+            ("PYTHONPYCACHEPREFIX", pycache.as_str()),
+        ] {
+            assert!(
+                envs.contains(&(name.to_string(), value.to_string())),
+                "{name}={value} not in {envs:?}"
+            );
+        }
     }
 
     #[test]

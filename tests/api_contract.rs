@@ -18,7 +18,7 @@ use lab::postgres::{Postgres, PostgresError};
 use serde_json::json;
 
 mod common;
-use common::{Answer, has_detail, run_script, script};
+use common::contract::{Answer, has_detail, run_script, script};
 
 /// The sleep-bound test and the PostgreSQL one take turns: a database
 /// starting beside a timed burst slows the burst on a small machine.

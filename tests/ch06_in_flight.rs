@@ -16,38 +16,13 @@
 
 use serde_json::Value;
 
-fn recorded() -> Value {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/figures/ch06_table.json");
-    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
-}
-
-/// The recorded table whose section contains `section`, if any.
-fn table<'a>(run: &'a Value, section: &str) -> Option<&'a Value> {
-    run["tables"]
-        .as_array()?
-        .iter()
-        .find(|t| t["section"].as_str().is_some_and(|s| s.contains(section)))
-}
-
-/// A cell's number: its recorded value, else its text without separators.
-fn number(cell: &Value) -> Option<f64> {
-    cell["value"].as_f64().or_else(|| {
-        let text = cell["text"].as_str()?.replace(',', "");
-        text.trim().parse().ok()
-    })
-}
+mod common;
+use common::record::{column, number, record, table};
 
 /// Every `(what, in flight, clients)` of a table with an `in flight` column
 /// and a clients column named `clients_column`.
 fn column_rows(table: &Value, clients_column: &str) -> Vec<(String, f64, f64)> {
-    let columns = table["columns"].as_array().unwrap();
-    let col = |name: &str| {
-        columns
-            .iter()
-            .position(|c| c == name)
-            .unwrap_or_else(|| panic!("no column {name:?} in {columns:?}"))
-    };
-    let (flight, clients) = (col("in flight"), col(clients_column));
+    let (flight, clients) = (column(table, "in flight"), column(table, clients_column));
     table["rows"]
         .as_array()
         .unwrap()
@@ -122,7 +97,7 @@ fn over(readings: &[(String, f64, f64)]) -> Vec<&(String, f64, f64)> {
 
 #[test]
 fn no_recorded_row_has_more_in_flight_than_clients() {
-    let readings = match readings(&recorded()) {
+    let readings = match readings(&record("ch06_table")) {
         Ok(readings) => readings,
         Err(why) => {
             println!(

@@ -8,38 +8,22 @@
 
 use serde_json::Value;
 
+mod common;
+use common::record::{column, record, table};
+
 /// The largest error allowed on a wait-bound row (predicted / measured - 1).
 const TOLERANCE: f64 = 0.15;
 
-fn recorded() -> Value {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/figures/ch06_table.json");
-    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
-}
-
 /// The model-vs-reality table of a recorded run.
 fn model_table(run: &Value) -> &Value {
-    run["tables"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| {
-            t["section"]
-                .as_str()
-                .is_some_and(|s| s.contains("Model against reality"))
-        })
+    table(run, "Model against reality")
         .expect("the recorded chapter 6 figure has a model-against-reality table")
 }
 
 /// Every wait-bound row's (stack and load, error) whose error is beyond
 /// the tolerance, and how many wait-bound rows there were.
 fn misses(table: &Value) -> (Vec<(String, f64)>, usize) {
-    let columns = table["columns"].as_array().unwrap();
-    let col = |name: &str| {
-        columns
-            .iter()
-            .position(|c| c == name)
-            .unwrap_or_else(|| panic!("no column {name:?} in {columns:?}"))
-    };
+    let col = |name: &str| column(table, name);
     let (stack, load, bound, error) = (col("stack"), col("load"), col("bound by"), col("error"));
     let (mut out, mut wait_bound) = (Vec::new(), 0);
     for row in table["rows"].as_array().unwrap() {
@@ -60,7 +44,7 @@ fn misses(table: &Value) -> (Vec<(String, f64)>, usize) {
 
 #[test]
 fn the_simulation_predicts_every_wait_bound_row_within_15_percent() {
-    let run = recorded();
+    let run = record("ch06_table");
     let (missed, wait_bound) = misses(model_table(&run));
     // The recorded (full) run has the 50 ms table: five Python stacks, all
     // wait-bound. (The database rows are wait-bound only on SQLite, with

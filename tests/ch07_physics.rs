@@ -4,51 +4,38 @@
 //! the page says it does. Read from `src/figures/ch07_qNN.json`, the record
 //! `cargo xtask figures` writes beside each text figure.
 
-use std::path::Path;
-
 use serde_json::Value;
 
-fn record(name: &str) -> Value {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("src/figures")
-        .join(format!("{name}.json"));
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e} (run `cargo xtask figures {name}`)", path.display()));
-    serde_json::from_str(&text).expect("a JSON record")
-}
+mod common;
+use common::record::{column, record};
 
-/// The tables of a record that have a column named `column`, as
-/// (column index, rows).
-fn tables_with<'v>(run: &'v Value, column: &str) -> Vec<(usize, &'v Vec<Value>, &'v Vec<Value>)> {
+/// The tables of a record that have a column named `name`, with their rows.
+fn tables_with<'v>(run: &'v Value, name: &str) -> Vec<(&'v Value, &'v Vec<Value>)> {
     run["tables"]
         .as_array()
         .into_iter()
         .flatten()
         .filter_map(|t| {
-            let columns = t["columns"].as_array()?;
-            let c = columns.iter().position(|h| h == column)?;
-            Some((c, columns, t["rows"].as_array()?))
+            t["columns"].as_array()?.iter().position(|h| h == name)?;
+            Some((t, t["rows"].as_array()?))
         })
         .collect()
 }
 
-fn cell<'v>(columns: &[Value], row: &'v Value, name: &str) -> &'v Value {
-    let c = columns
-        .iter()
-        .position(|h| h == name)
-        .unwrap_or_else(|| panic!("no column {name}"));
-    &row[c]
+/// The cell of `row` in `table`'s column `name`.
+fn cell<'v>(table: &Value, row: &'v Value, name: &str) -> &'v Value {
+    &row[column(table, name)]
 }
 
 /// Throughput never beats its Little's-law bound (10 % for noise).
 fn obeys_bounds(name: &str) {
     let run = record(name);
     let mut checked = 0;
-    for (_, columns, rows) in tables_with(&run, "bound") {
+    for (table, rows) in tables_with(&run, "bound") {
         for row in rows {
             let (Some(rate), Some(bound)) = (
-                cell(columns, row, "req/s")["value"].as_f64(),
-                cell(columns, row, "bound")["value"].as_f64(),
+                cell(table, row, "req/s")["value"].as_f64(),
+                cell(table, row, "bound")["value"].as_f64(),
             ) else {
                 continue;
             };
@@ -77,11 +64,11 @@ fn question_11_one_gil_never_uses_more_than_one_core() {
     // turns can get a larger share of the CPU than one, which is the
     // scheduler's doing, not parallelism.
     let run = record("ch07_q11");
-    let (_, columns, rows) = tables_with(&run, "cores used")[0];
+    let (table, rows) = tables_with(&run, "cores used")[0];
     let mut checked = 0;
     for row in rows {
-        if cell(columns, row, "lock")["text"] == "GIL" {
-            let cores = cell(columns, row, "cores used")["value"].as_f64().unwrap();
+        if cell(table, row, "lock")["text"] == "GIL" {
+            let cores = cell(table, row, "cores used")["value"].as_f64().unwrap();
             assert!(cores <= 1.1, "threads under one GIL used {cores:.2} cores");
             checked += 1;
         }
@@ -92,13 +79,11 @@ fn question_11_one_gil_never_uses_more_than_one_core() {
 #[test]
 fn question_14_a_transaction_is_never_half_written() {
     let run = record("ch07_q14");
-    let (_, columns, rows) = tables_with(&run, "transaction")[0];
+    let (table, rows) = tables_with(&run, "transaction")[0];
     let mut transactions = 0;
     for row in rows {
-        if cell(columns, row, "transaction")["text"] == "yes" {
-            let written = cell(columns, row, "rows written")["value"]
-                .as_f64()
-                .unwrap();
+        if cell(table, row, "transaction")["text"] == "yes" {
+            let written = cell(table, row, "rows written")["value"].as_f64().unwrap();
             assert!(
                 written == 0.0 || written == 2.0,
                 "{}: a transaction left {written} of 2 rows",
@@ -113,12 +98,12 @@ fn question_14_a_transaction_is_never_half_written() {
 #[test]
 fn question_8_lifespan_runs_exactly_where_the_page_says() {
     let run = record("ch07_q08");
-    let (_, columns, rows) = tables_with(&run, "startup ran")[0];
+    let (table, rows) = tables_with(&run, "startup ran")[0];
     for row in rows {
-        let way = cell(columns, row, "how the test calls the app")["text"]
+        let way = cell(table, row, "how the test calls the app")["text"]
             .as_str()
             .unwrap();
-        let ran = cell(columns, row, "startup ran")["text"] == "yes";
+        let ran = cell(table, row, "startup ran")["text"] == "yes";
         let expected = !matches!(way, "TestClient(app)" | "httpx.AsyncClient + ASGITransport");
         assert_eq!(ran, expected, "{way}: startup ran = {ran}");
     }

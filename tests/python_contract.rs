@@ -28,7 +28,7 @@ use lab::python::{Stack, StackOptions, Venv, find_python, target_dir};
 use serde_json::{Value, json};
 
 mod common;
-use common::{Answer, comparable_detail, has_detail, run_script, script};
+use common::contract::{Answer, comparable_detail, has_detail, run_script, script};
 
 /// A Python server in its own process group, stopped (group and all) on drop.
 struct PythonServer {

@@ -42,38 +42,48 @@ enum Pool {
     Postgres(PgPool),
 }
 
+// The pools keep their connections (no idle timeout, no lifetime), so sqlx
+// starts no maintenance task: building one needs no tokio runtime, and
+// `api::start` builds it on the caller's thread. One builder per driver, so
+// that `new` and `with_own_pool` cannot drift apart.
+impl Pool {
+    /// A lazy pool of [`SQLITE_POOL`] connections: no I/O here.
+    fn sqlite(options: SqliteConnectOptions) -> Pool {
+        Pool::Sqlite(
+            SqlitePoolOptions::new()
+                .max_connections(SQLITE_POOL)
+                .idle_timeout(None)
+                .max_lifetime(None)
+                .connect_lazy_with(options),
+        )
+    }
+
+    /// A lazy pool of [`POSTGRES_POOL`] connections: no I/O here.
+    fn postgres(options: PgConnectOptions) -> Pool {
+        Pool::Postgres(
+            PgPoolOptions::new()
+                .max_connections(POSTGRES_POOL)
+                .idle_timeout(None)
+                .max_lifetime(None)
+                .connect_lazy_with(options),
+        )
+    }
+}
+
 impl AsyncApp {
     /// A lazy pool on `db`, whose table must exist (create it first, e.g.
     /// with [`super::SyncApp::new`]): no I/O here. Fails only on a DSN that
-    /// cannot be parsed.
-    /// The pools keep their connections (no idle timeout, no lifetime), so
-    /// sqlx starts no maintenance task: building one needs no tokio runtime,
-    /// and `api::start` builds it on the caller's thread.
+    /// cannot be parsed. Needs no tokio runtime: the pools start no
+    /// maintenance task (see `Pool::sqlite`).
     pub fn new(db: &Database, db_latency: Duration) -> Result<Self, ApiError> {
         let pool = match db {
-            Database::Sqlite(path) => {
-                let options = SqliteConnectOptions::new()
+            Database::Sqlite(path) => Pool::sqlite(
+                SqliteConnectOptions::new()
                     .filename(path)
                     .journal_mode(SqliteJournalMode::Wal)
-                    .busy_timeout(Duration::from_secs(5));
-                Pool::Sqlite(
-                    SqlitePoolOptions::new()
-                        .max_connections(SQLITE_POOL)
-                        .idle_timeout(None)
-                        .max_lifetime(None)
-                        .connect_lazy_with(options),
-                )
-            }
-            Database::Postgres(dsn) => {
-                let options = PgConnectOptions::from_str(dsn)?;
-                Pool::Postgres(
-                    PgPoolOptions::new()
-                        .max_connections(POSTGRES_POOL)
-                        .idle_timeout(None)
-                        .max_lifetime(None)
-                        .connect_lazy_with(options),
-                )
-            }
+                    .busy_timeout(Duration::from_secs(5)),
+            ),
+            Database::Postgres(dsn) => Pool::postgres(PgConnectOptions::from_str(dsn)?),
         };
         Ok(Self {
             pool,
@@ -87,20 +97,8 @@ impl AsyncApp {
     /// has its own. Lazy: no I/O here.
     pub fn with_own_pool(&self) -> Self {
         let pool = match &self.pool {
-            Pool::Sqlite(pool) => Pool::Sqlite(
-                SqlitePoolOptions::new()
-                    .max_connections(SQLITE_POOL)
-                    .idle_timeout(None)
-                    .max_lifetime(None)
-                    .connect_lazy_with((*pool.connect_options()).clone()),
-            ),
-            Pool::Postgres(pool) => Pool::Postgres(
-                PgPoolOptions::new()
-                    .max_connections(POSTGRES_POOL)
-                    .idle_timeout(None)
-                    .max_lifetime(None)
-                    .connect_lazy_with((*pool.connect_options()).clone()),
-            ),
+            Pool::Sqlite(pool) => Pool::sqlite((*pool.connect_options()).clone()),
+            Pool::Postgres(pool) => Pool::postgres((*pool.connect_options()).clone()),
         };
         Self {
             pool,
@@ -166,6 +164,46 @@ impl AsyncApp {
     async fn db_wait(&self) {
         if !self.db_latency.is_zero() {
             simulated_wait(self.db_latency).await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// (size, idle timeout, lifetime) of the app's pool.
+    fn settings(app: &AsyncApp) -> (u32, Option<Duration>, Option<Duration>) {
+        match &app.pool {
+            Pool::Sqlite(pool) => {
+                let o = pool.options();
+                (
+                    o.get_max_connections(),
+                    o.get_idle_timeout(),
+                    o.get_max_lifetime(),
+                )
+            }
+            Pool::Postgres(pool) => {
+                let o = pool.options();
+                (
+                    o.get_max_connections(),
+                    o.get_idle_timeout(),
+                    o.get_max_lifetime(),
+                )
+            }
+        }
+    }
+
+    #[test]
+    fn a_worker_pool_is_built_like_the_first_and_outside_tokio() {
+        // No runtime here: a pool that started sqlx's maintenance task
+        // would panic on being built.
+        let sqlite = Database::Sqlite(std::env::temp_dir().join("never-opened.sqlite"));
+        let postgres = Database::Postgres("postgresql://app@127.0.0.1:1/never".into());
+        for (db, size) in [(sqlite, SQLITE_POOL), (postgres, POSTGRES_POOL)] {
+            let app = AsyncApp::new(&db, Duration::ZERO).unwrap();
+            assert_eq!(settings(&app), (size, None, None), "{db:?}");
+            assert_eq!(settings(&app.with_own_pool()), settings(&app), "{db:?}");
         }
     }
 }

@@ -27,7 +27,7 @@ pub mod table;
 pub mod trial;
 
 pub use child::{serve_in_child, serve_in_child_limited};
-pub use cli::{ChapterArgs, ChapterCommand, ServeArgs, serve_main, serve_with};
+pub use cli::{ChapterArgs, ChapterCommand, ServeArgs, serve_with};
 pub use fd_limit::raise_fd_limit;
 pub use memory::{Idle, MemoryCost, connection_cost, idle_connection_cost, parked_thread_cost};
 pub use overload::{OverloadPlan, overload_table, recovered_after, run_overload};

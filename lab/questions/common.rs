@@ -9,7 +9,6 @@
 //! shared machine: the questions read shapes and bounds, not third digits).
 
 use std::net::SocketAddr;
-use std::process::Command;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -17,7 +16,7 @@ use anyhow::Context as _;
 use super::Ctx;
 use crate::loadgen::{self, LoadReport, LoadSpec};
 use crate::process::{ChildServer, Ready};
-use crate::python::{Venv, python_dir, target_dir};
+use crate::python::{Knobs, Venv, WorkerClass, gunicorn, uvicorn};
 use crate::report::{Cell, Table, duration};
 use crate::stacks::{Launch, Measured, StackName};
 
@@ -194,12 +193,8 @@ pub fn rust_twin_db(
 pub enum PythonServer {
     /// `uvicorn MODULE:app --workers N` (uvloop, httptools, no access log).
     Uvicorn { workers: usize },
-    /// `gunicorn MODULE -k sync|gthread --workers N --threads T`.
-    Gunicorn {
-        workers: usize,
-        /// 0: `sync` workers; above: `gthread` with this many threads each.
-        threads: usize,
-    },
+    /// `gunicorn MODULE -k sync|gthread --workers N [--threads T]`.
+    Gunicorn { workers: usize, class: WorkerClass },
 }
 
 /// Starts `app` (`questions.q01_blocking:app`, or a WSGI module for
@@ -212,33 +207,11 @@ pub fn python_app(
     env: &[(&str, String)],
 ) -> anyhow::Result<ChildServer> {
     let port = crate::stacks::free_port()?;
-    let mut command = match server_kind {
-        PythonServer::Uvicorn { workers } => {
-            let mut c = Command::new(venv.bin("uvicorn"));
-            c.args([app, "--host", "127.0.0.1", "--port", &port.to_string()])
-                .args(["--workers", &workers.to_string()])
-                .args(["--loop", "uvloop", "--http", "httptools", "--no-access-log"]);
-            c
-        }
-        PythonServer::Gunicorn { workers, threads } => {
-            let mut c = Command::new(venv.bin("gunicorn"));
-            c.args([app, "--bind", &format!("127.0.0.1:{port}")]).args([
-                "--workers",
-                &workers.to_string(),
-                "--no-control-socket",
-            ]);
-            if *threads == 0 {
-                c.args(["-k", "sync"]);
-            } else {
-                c.args(["-k", "gthread", "--threads", &threads.to_string()]);
-            }
-            c
-        }
+    let mut command = match *server_kind {
+        PythonServer::Uvicorn { workers } => uvicorn(venv, app, port, workers, Knobs::default()),
+        PythonServer::Gunicorn { workers, class } => gunicorn(venv, app, port, workers, class),
     };
-    command
-        .current_dir(python_dir())
-        .env("PYTHONPYCACHEPREFIX", target_dir().join("python-pycache"))
-        .envs(env.iter().map(|(k, v)| (*k, v.as_str())));
+    command.envs(env.iter().map(|(k, v)| (*k, v.as_str())));
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let server = ChildServer::start(command, Ready::Accepts(addr), crate::stacks::READY_WITHIN)
         .with_context(|| format!("starting {app}"))?;

@@ -11,7 +11,6 @@
 //! Leaves out: Django's async ORM methods (`aget` is `sync_to_async(get)`,
 //! the thread-sensitive row), gunicorn with uvicorn workers.
 
-use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
@@ -20,7 +19,7 @@ use super::common::figure;
 use super::shared::both;
 use crate::loadgen::LoadSpec;
 use crate::process::{ChildServer, Ready};
-use crate::python::{Venv, python_dir, target_dir};
+use crate::python::{Knobs, Venv, uvicorn};
 use crate::report::{Cell, Table, num};
 use crate::stacks;
 
@@ -157,22 +156,11 @@ pub fn start_django_asgi(
     db_latency: Duration,
 ) -> anyhow::Result<ChildServer> {
     let port = stacks::free_port()?;
-    let mut command = Command::new(venv.bin("uvicorn"));
+    let app = "questions.djasync.asgi:application";
+    let mut command = uvicorn(venv, app, port, 1, Knobs::default());
     command
-        .args(["questions.djasync.asgi:application", "--host", "127.0.0.1"])
-        .args([
-            "--port",
-            &port.to_string(),
-            "--loop",
-            "uvloop",
-            "--http",
-            "httptools",
-        ])
-        .arg("--no-access-log")
-        .current_dir(python_dir())
         .env("WW_DATABASE", database)
-        .env("WW_DB_LATENCY_MS", db_latency.as_millis().to_string())
-        .env("PYTHONPYCACHEPREFIX", target_dir().join("python-pycache"));
+        .env("WW_DB_LATENCY_MS", db_latency.as_millis().to_string());
     let ready = Ready::Accepts(([127, 0, 0, 1], port).into());
     ChildServer::start(command, ready, stacks::READY_WITHIN)
 }

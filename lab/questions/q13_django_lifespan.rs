@@ -11,7 +11,6 @@
 //! Leaves out: a shutdown hook (Django has none; `atexit` is not one).
 
 use std::collections::HashSet;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use super::Ctx;
@@ -19,7 +18,7 @@ use super::common::figure;
 use super::shared::{at_once, both};
 use crate::lifespan::{Config, Framework, Recorder, Step};
 use crate::process::{ChildServer, Ready};
-use crate::python::{Venv, python_dir, target_dir};
+use crate::python::{Venv, WorkerClass, gunicorn};
 use crate::report::{Cell, Table, duration};
 use crate::stacks;
 
@@ -152,18 +151,8 @@ fn python_rows(ctx: &Ctx, venv: &Venv, requests: usize, table: &mut Table) -> an
 /// gunicorn sync worker, on PostgreSQL.
 fn start_django_wsgi(venv: &Venv, dsn: &str, envs: &[(&str, &str)]) -> anyhow::Result<ChildServer> {
     let port = stacks::free_port()?;
-    let mut command = Command::new(venv.bin("gunicorn"));
-    command
-        .args([
-            "questions.djasync.wsgi",
-            "--bind",
-            &format!("127.0.0.1:{port}"),
-        ])
-        .args(["--workers", "1", "-k", "sync", "--no-control-socket"])
-        .current_dir(python_dir())
-        .env("WW_DATABASE", dsn)
-        .env("PYTHONPYCACHEPREFIX", target_dir().join("python-pycache"))
-        .envs(envs.iter().copied());
+    let mut command = gunicorn(venv, "questions.djasync.wsgi", port, 1, WorkerClass::Sync);
+    command.env("WW_DATABASE", dsn).envs(envs.iter().copied());
     let ready = Ready::Accepts(([127, 0, 0, 1], port).into());
     ChildServer::start(command, ready, stacks::READY_WITHIN)
 }

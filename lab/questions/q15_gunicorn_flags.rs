@@ -9,13 +9,12 @@
 //! request waits), `--max-requests-jitter`.
 
 use std::collections::HashSet;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use super::Ctx;
 use super::shared::at_once;
 use crate::process::{ChildServer, Ready};
-use crate::python::{Venv, python_dir, target_dir};
+use crate::python::{Venv, WorkerClass, gunicorn};
 use crate::report::{Cell, Table};
 use crate::stacks;
 
@@ -39,15 +38,9 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
     // Every server at once (their imports share the cores instead of
     // waiting in turn), then each asked in turn.
     let leaks = ctx.pick(40, 200);
-    let preloads = [
-        &["--workers", "4"][..],
-        &["--workers", "4", "--preload"][..],
-    ];
-    let recycles = [
-        &["--workers", "1"][..],
-        &["--workers", "1", "--max-requests", "25"][..],
-    ];
-    let timeout: &[&str] = &["--workers", "1", "--timeout", "1"];
+    let preloads: [Flags; 2] = [(4, &[]), (4, &["--preload"])];
+    let recycles: [Flags; 2] = [(1, &[]), (1, &["--max-requests", "25"])];
+    let timeout: Flags = (1, &["--timeout", "1"]);
     let configs = std::iter::once((rows, timeout))
         .chain(preloads.iter().map(|flags| (rows, *flags)))
         .chain(recycles.iter().map(|flags| ("1000", *flags)));
@@ -91,7 +84,7 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
         let server = next()?;
         wait_for_workers(&server, 4)?;
         let (rss, pss) = group_memory(server.pid());
-        let label = flags.join(" ");
+        let label = flags_label(flags);
         table.row([
             Cell::from(format!("{label}: RSS summed")),
             Cell::from(format!("{rows} rows loaded at import")),
@@ -116,7 +109,7 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
         std::thread::sleep(Duration::from_millis(300));
         let (rss, _) = group_memory(server.pid());
         table.row([
-            Cell::from(flags.join(" ")),
+            Cell::from(flags_label(flags)),
             Cell::from(format!("{leaks} × GET /leak (1 MiB kept each)")),
             Cell::from(format!("{} worker process(es) served them", pids.len())),
             mib(rss),
@@ -131,20 +124,27 @@ fn mib(bytes: u64) -> Cell {
     Cell::measured(format!("{m:.0}"), m)
 }
 
-fn start(venv: &Venv, rows: &str, flags: &[&str]) -> anyhow::Result<ChildServer> {
+/// A server's gunicorn workers and its other flags.
+type Flags = (usize, &'static [&'static str]);
+
+/// `--workers N` and the other flags, as the table names a server.
+fn flags_label((workers, flags): Flags) -> String {
+    std::iter::once(format!("--workers {workers}"))
+        .chain(flags.iter().map(|f| f.to_string()))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn start(venv: &Venv, rows: &str, (workers, flags): Flags) -> anyhow::Result<ChildServer> {
     let port = stacks::free_port()?;
-    let mut command = Command::new(venv.bin("gunicorn"));
-    command
-        .args([
-            "questions.q15_app:app",
-            "--bind",
-            &format!("127.0.0.1:{port}"),
-        ])
-        .args(["-k", "sync", "--no-control-socket"])
-        .args(flags)
-        .current_dir(python_dir())
-        .env("WW_Q15_ROWS", rows)
-        .env("PYTHONPYCACHEPREFIX", target_dir().join("python-pycache"));
+    let mut command = gunicorn(
+        venv,
+        "questions.q15_app:app",
+        port,
+        workers,
+        WorkerClass::Sync,
+    );
+    command.args(flags).env("WW_Q15_ROWS", rows);
     let server = ChildServer::start(
         command,
         Ready::Accepts(([127, 0, 0, 1], port).into()),

@@ -10,13 +10,13 @@
 use std::io::Read as _;
 use std::os::unix::process::CommandExt as _;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use rustix::process::{Pid, Signal, kill_process_group};
 
-use crate::python::{Venv, python_dir, target_dir};
+use crate::python::{Venv, in_python_dir};
 
 /// Runs `python/questions/NAME` with `args` in the venv (cwd `python/`, so
 /// the chapter 6 apps import), at most `within`, and parses its last stdout
@@ -37,12 +37,10 @@ pub fn run_program(
     args: &[&str],
     within: Duration,
 ) -> anyhow::Result<serde_json::Value> {
-    let mut command = Command::new(python);
+    let mut command = in_python_dir(python);
     command
         .arg(format!("questions/{name}"))
         .args(args)
-        .current_dir(python_dir())
-        .env("PYTHONPYCACHEPREFIX", target_dir().join("python-pycache"))
         .env("PYTHONUNBUFFERED", "1")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

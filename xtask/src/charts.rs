@@ -171,6 +171,17 @@ pub struct Series {
     pub points: Vec<Point>,
 }
 
+impl Series {
+    pub fn new(name: impl Into<String>, mark: Mark, slot: usize, points: Vec<Point>) -> Series {
+        Series {
+            name: name.into(),
+            mark,
+            slot,
+            points,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Axis {
     pub label: String,
@@ -332,6 +343,15 @@ fn lane(index: usize) -> Coord {
     }
 }
 
+/// A point of a lane chart: at `x` on lane `index`.
+fn on_lane(index: usize, x: Coord) -> Point {
+    Point {
+        x,
+        y: lane(index),
+        x2: None,
+    }
+}
+
 /// `y` against `x` for every row of a table, as one series.
 fn column_series(
     run: &Run,
@@ -349,12 +369,7 @@ fn column_series(
             })
         })
         .collect::<anyhow::Result<_>>()?;
-    Ok(Series {
-        name: name.to_string(),
-        mark,
-        slot,
-        points,
-    })
+    Ok(Series::new(name, mark, slot, points))
 }
 
 /// An axis spanning every point of the series (and `x2`), padded.
@@ -594,41 +609,23 @@ fn spread_lanes(
             });
         }
         if positive(median) {
-            medians.push(Point {
-                x: coord(run, t, row, median, 1.0)?,
-                y: lane(row),
-                x2: None,
-            });
+            medians.push(on_lane(row, coord(run, t, row, median, 1.0)?));
         }
         if let Some(b) = bound.filter(|&b| cells[b].value.is_some()) {
-            bounds.push(Point {
-                x: coord(run, t, row, b, 1.0)?,
-                y: lane(row),
-                x2: None,
-            });
+            bounds.push(on_lane(row, coord(run, t, row, b, 1.0)?));
         }
     }
     let mut series = Vec::new();
     if !bounds.is_empty() {
-        series.push(Series {
-            name: "Little's-law bound".into(),
-            mark: Mark::Bound,
-            slot: 0,
-            points: bounds,
-        });
+        series.push(Series::new("Little's-law bound", Mark::Bound, 0, bounds));
     }
-    series.push(Series {
-        name: "slowest to fastest round".into(),
-        mark: Mark::Bands,
-        slot: 2,
-        points: spread,
-    });
-    series.push(Series {
-        name: "median req/s".into(),
-        mark: Mark::Dots,
-        slot: 1,
-        points: medians,
-    });
+    series.push(Series::new(
+        "slowest to fastest round",
+        Mark::Bands,
+        2,
+        spread,
+    ));
+    series.push(Series::new("median req/s", Mark::Dots, 1, medians));
     Ok(Chart {
         file: file.into(),
         title: format!("Chapter 6: {what}"),
@@ -638,10 +635,11 @@ fn spread_lanes(
              The exact numbers are in {figure}.",
             labels[0], labels[1]
         ),
-        x: axis("requests per second (log scale)", true, xs(&series), false),
-        y: lane_axis(lanes.len()),
-        lanes,
-        series,
+        ..lane_chart(
+            ("requests per second (log scale)", Scale::Log),
+            lanes,
+            series,
+        )
     })
 }
 
@@ -672,27 +670,13 @@ fn ch06_model_against_reality(run: &Run) -> anyhow::Result<Chart> {
         let at = lanes.len();
         lanes.push(format!("{}, {}", cells[stack].text, cells[load].text));
         for (list, column) in [(&mut measured, measured_at), (&mut predicted, predicted_at)] {
-            list.push(Point {
-                x: coord(run, t, row, column, 1.0)?,
-                y: lane(at),
-                x2: None,
-            });
+            list.push(on_lane(at, coord(run, t, row, column, 1.0)?));
         }
     }
     ensure!(!lanes.is_empty(), "{}: no predicted row to draw", run.title);
     let series = vec![
-        Series {
-            name: "predicted by the simulation".into(),
-            mark: Mark::Bound,
-            slot: 0,
-            points: predicted,
-        },
-        Series {
-            name: "measured req/s".into(),
-            mark: Mark::Dots,
-            slot: 1,
-            points: measured,
-        },
+        Series::new("predicted by the simulation", Mark::Bound, 0, predicted),
+        Series::new("measured req/s", Mark::Dots, 1, measured),
     ];
     Ok(Chart {
         file: "ch06_table-9.svg".into(),
@@ -702,10 +686,7 @@ fn ch06_model_against_reality(run: &Run) -> anyhow::Result<Chart> {
                an open circle for what the visualizer's simulation predicted from the row's clients, wait and measured CPU per request. \
                A dot inside its circle is a row the model got right. The exact numbers and errors are in the model-against-reality table above."
             .into(),
-        x: axis("requests per second (log scale)", true, xs(&series), false),
-        y: lane_axis(lanes.len()),
-        lanes,
-        series,
+        ..lane_chart(("requests per second (log scale)", Scale::Log), lanes, series)
     })
 }
 
@@ -722,34 +703,21 @@ fn connections_served(run: &Run) -> anyhow::Result<Chart> {
     let (mut lanes, mut held_points, mut served_points) = (Vec::new(), Vec::new(), Vec::new());
     for (row, cells) in table.rows.iter().enumerate() {
         lanes.push(format!("{}, {}", cells[stack].text, cells[held].text));
-        held_points.push(Point {
-            x: coord(run, t, row, held, 1.0)?,
-            y: lane(row),
-            x2: None,
-        });
+        held_points.push(on_lane(row, coord(run, t, row, held, 1.0)?));
         // Nothing served at all has no place on a log scale: such a row
         // keeps its circle only (the table says 0).
         if cells[served].value.is_some_and(|v| v >= 1.0) {
-            served_points.push(Point {
-                x: coord(run, t, row, served, 1.0)?,
-                y: lane(row),
-                x2: None,
-            });
+            served_points.push(on_lane(row, coord(run, t, row, served, 1.0)?));
         }
     }
     let series = vec![
-        Series {
-            name: "connections held".into(),
-            mark: Mark::Bound,
-            slot: 0,
-            points: held_points,
-        },
-        Series {
-            name: "being served (req/s × mean latency)".into(),
-            mark: Mark::Dots,
-            slot: 1,
-            points: served_points,
-        },
+        Series::new("connections held", Mark::Bound, 0, held_points),
+        Series::new(
+            "being served (req/s × mean latency)",
+            Mark::Dots,
+            1,
+            served_points,
+        ),
     ];
     Ok(Chart {
         file: "ch06_table-8.svg".into(),
@@ -758,10 +726,7 @@ fn connections_served(run: &Run) -> anyhow::Result<Chart> {
                an open circle at the connections held, a filled dot at how many were being served on average \
                (requests per second times mean latency, Little's L). The exact numbers, with p99 and errors, are in the table above."
             .into(),
-        x: axis("connections (log scale)", true, xs(&series), false),
-        y: lane_axis(lanes.len()),
-        lanes,
-        series,
+        ..lane_chart(("connections (log scale)", Scale::Log), lanes, series)
     })
 }
 
@@ -797,26 +762,12 @@ fn against_bounds(
             if cells[column].value.is_some_and(|v| v <= 0.0) {
                 continue;
             }
-            list.push(Point {
-                x: coord(run, t, row, column, 1.0)?,
-                y: lane(row),
-                x2: None,
-            });
+            list.push(on_lane(row, coord(run, t, row, column, 1.0)?));
         }
     }
     let series = vec![
-        Series {
-            name: "Little's-law bound".into(),
-            mark: Mark::Bound,
-            slot: 0,
-            points: bounds,
-        },
-        Series {
-            name: "measured req/s".into(),
-            mark: Mark::Dots,
-            slot: 1,
-            points: measured,
-        },
+        Series::new("Little's-law bound", Mark::Bound, 0, bounds),
+        Series::new("measured req/s", Mark::Dots, 1, measured),
     ];
     Ok(Chart {
         file: file.into(),
@@ -825,10 +776,11 @@ fn against_bounds(
             "Dot chart, one row per server {label} and client count, requests per second on a log scale: a filled dot for what was measured, \
              an open circle for the Little's-law bound. The exact numbers are in {figure}."
         ),
-        x: axis("requests per second (log scale)", true, xs(&series), false),
-        y: lane_axis(lanes.len()),
-        lanes,
-        series,
+        ..lane_chart(
+            ("requests per second (log scale)", Scale::Log),
+            lanes,
+            series,
+        )
     })
 }
 
@@ -852,6 +804,34 @@ fn lane_axis(n: usize) -> Axis {
     }
 }
 
+/// How a lane chart's x axis runs: a log scale (rates that span orders of
+/// magnitude) or a linear one from zero (sizes, times, bars).
+#[derive(Debug, Clone, Copy)]
+enum Scale {
+    Log,
+    FromZero,
+}
+
+/// A lane chart without its words: a lane per entry of `lanes` (lane i is
+/// the table's row i, drawn top first by [`top_first`]), `series` along an
+/// x axis named `x_label` that spans all their points. The caller names it:
+/// `Chart { file, title, desc, ..lane_chart(…) }`.
+fn lane_chart((x_label, scale): (&str, Scale), lanes: Vec<String>, series: Vec<Series>) -> Chart {
+    let x = match scale {
+        Scale::Log => axis(x_label, true, xs(&series), false),
+        Scale::FromZero => axis(x_label, false, xs(&series), true),
+    };
+    Chart {
+        file: String::new(),
+        title: String::new(),
+        desc: String::new(),
+        x,
+        y: lane_axis(lanes.len()),
+        lanes,
+        series,
+    }
+}
+
 /// One column of a lane chart's table as a series: row i on lane i, x its
 /// value (rows without one are left out).
 fn lane_series(
@@ -864,20 +844,9 @@ fn lane_series(
     let rows = &run.tables[t].rows;
     let points = (0..rows.len())
         .filter(|&row| rows[row][c].value.is_some())
-        .map(|row| {
-            Ok(Point {
-                x: coord(run, t, row, c, 1.0)?,
-                y: lane(row),
-                x2: None,
-            })
-        })
+        .map(|row| Ok(on_lane(row, coord(run, t, row, c, 1.0)?)))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    Ok(Series {
-        name: name.into(),
-        mark,
-        slot,
-        points,
-    })
+    Ok(Series::new(name, mark, slot, points))
 }
 
 fn ch04_memory(run: &Run) -> anyhow::Result<Chart> {
@@ -900,10 +869,7 @@ fn ch04_memory(run: &Run) -> anyhow::Result<Chart> {
                plus the kernel stack each costs outside any process (machine-wide). \
                The exact numbers are in the last table of Figure 4.1."
             .into(),
-        x: axis("KiB per item", false, xs(&series), true),
-        y: lane_axis(lanes.len()),
-        lanes,
-        series,
+        ..lane_chart(("KiB per item", Scale::FromZero), lanes, series)
     })
 }
 
@@ -932,10 +898,7 @@ fn ch04_overload(run: &Run) -> anyhow::Result<Chart> {
                in requests per second: an open circle for the rate offered, a filled dot for the requests served (2xx) and another for those shed (503). \
                The exact numbers, with latency and memory, are in Figure 4.2."
             .into(),
-        x: axis("requests per second", false, xs(&series), true),
-        y: lane_axis(lanes.len()),
-        lanes,
-        series,
+        ..lane_chart(("requests per second", Scale::FromZero), lanes, series)
     })
 }
 
@@ -979,11 +942,10 @@ fn event_dots(
     (0..run.tables[table].rows.len())
         .filter(|&row| run.tables[table].rows[row][column + 1].value.is_some())
         .map(|row| {
-            Ok(Point {
-                x: coord(run, table, row, column + 1, 1e3)?,
-                y: lane(lane_index),
-                x2: None,
-            })
+            Ok(on_lane(
+                lane_index,
+                coord(run, table, row, column + 1, 1e3)?,
+            ))
         })
         .collect()
 }
@@ -1000,20 +962,10 @@ fn timeline(name: &str, bands: Vec<(&str, Vec<Point>, f64)>, events: Vec<Point>)
             for p in &mut points {
                 p.y.value += offset;
             }
-            Series {
-                name: label.into(),
-                mark: Mark::Bands,
-                slot: i + 1,
-                points,
-            }
+            Series::new(label, Mark::Bands, i + 1, points)
         })
         .collect();
-    series.push(Series {
-        name: name.into(),
-        mark: Mark::Dots,
-        slot: 4,
-        points: events,
-    });
+    series.push(Series::new(name, Mark::Dots, 4, events));
     series
 }
 
@@ -1050,10 +1002,7 @@ fn ch05_app_timeline(run: &Run) -> anyhow::Result<Chart> {
                ends before the port opens; requests are served while listening; shutdown drains in-flight requests, closes the pool and \
                drops the model after the last request. Dots are the recorded events of Figure 5.1's app-scope table."
             .into(),
-        x: axis("ms since the recorder was made", false, xs(&series), true),
-        y: lane_axis(lanes.len()),
-        lanes,
-        series,
+        ..lane_chart(("ms since the recorder was made", Scale::FromZero), lanes, series)
     })
 }
 
@@ -1104,10 +1053,7 @@ fn ch05_request_timeline(run: &Run) -> anyhow::Result<Chart> {
                commits or rolls back releases before responding; an export that releases first streams without a connection; \
                one that holds keeps it until the stream ends. Dots are the recorded events of Figure 5.1's request-scope tables."
             .into(),
-        x: axis("ms since the request was received", false, xs(&series), true),
-        y: lane_axis(lanes.len()),
-        lanes,
-        series,
+        ..lane_chart(("ms since the request was received", Scale::FromZero), lanes, series)
     })
 }
 
@@ -1176,10 +1122,11 @@ fn ch05_shutdown_in_flight(run: &Run) -> anyhow::Result<Chart> {
                that holds its pooled connection keeps it until its stream ends; the one that released it streams without one. \
                Dots are the recorded events of the shutdown-with-requests-in-flight tables in Figure 5.1."
             .into(),
-        x: axis("ms since the first in-flight request was received", false, xs(&series), true),
-        y: lane_axis(lanes.len()),
-        lanes,
-        series,
+        ..lane_chart(
+            ("ms since the first in-flight request was received", Scale::FromZero),
+            lanes,
+            series,
+        )
     })
 }
 
@@ -1231,28 +1178,17 @@ fn question_bars(figure: &str, run: &Run) -> anyhow::Result<Vec<Chart>> {
             .collect::<Vec<_>>()
             .join("; ");
         // The bars first, so each bound's open circle is drawn over its bar.
-        let mut series = vec![Series {
-            name: column_name.clone(),
-            mark: Mark::Bars,
-            slot: 1,
-            points: bars,
-        }];
+        let mut series = vec![Series::new(column_name.clone(), Mark::Bars, 1, bars)];
         if let Some(b) = bound {
             let points = with_value(b)
-                .map(|row| {
-                    Ok(Point {
-                        x: coord(run, t, row, b, 1.0)?,
-                        y: lane(row),
-                        x2: None,
-                    })
-                })
+                .map(|row| Ok(on_lane(row, coord(run, t, row, b, 1.0)?)))
                 .collect::<anyhow::Result<Vec<_>>>()?;
-            series.push(Series {
-                name: table.columns[b].clone(),
-                mark: Mark::Bound,
-                slot: 0,
+            series.push(Series::new(
+                table.columns[b].clone(),
+                Mark::Bound,
+                0,
                 points,
-            });
+            ));
         }
         let letter = (b'a' + charts.len() as u8) as char;
         let file = if charts.is_empty() {
@@ -1276,10 +1212,7 @@ fn question_bars(figure: &str, run: &Run) -> anyhow::Result<Vec<Chart>> {
                  The exact numbers are in the text figure beside it.",
                 table.columns.first().map_or("", String::as_str)
             ),
-            x: axis(column_name, false, xs(&series), true),
-            y: lane_axis(lanes.len()),
-            lanes,
-            series,
+            ..lane_chart((column_name, Scale::FromZero), lanes, series)
         });
     }
     Ok(charts)

@@ -1,7 +1,9 @@
 //! The chapter 3 and 4 examples' command line: a measured run (the default)
 //! or `serve` to run one model alone, for curl or wrk.
 //!
-//! Left out: the measured run itself (each example's `main`).
+//! Left out: the measured run itself (each example's `main`), and chapters
+//! 6 and 7's `serve --stack`, which also runs the Python stacks
+//! (`crate::stacks::ServeArgs`, on top of [`serve_with`]).
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -9,17 +11,8 @@ use std::time::Duration;
 use super::fd_limit::raise_fd_limit;
 use crate::api::{Model, ModelKind, Options, serve_until_signal};
 
-/// The examples' `serve` subcommand: one model alone on `port` (for curl or
-/// wrk) until Ctrl-C or SIGTERM.
-pub fn serve_main(model: Model, port: u16, db_latency: Duration) -> anyhow::Result<()> {
-    let options = Options {
-        db_latency,
-        ..Options::default()
-    };
-    serve_with(model, port, &options)
-}
-
-/// [`serve_main`] with every setting of [`Options`].
+/// One model alone on `port` (for curl or wrk) until Ctrl-C or SIGTERM:
+/// the examples' `serve` subcommand, with every setting of [`Options`].
 pub fn serve_with(model: Model, port: u16, options: &Options) -> anyhow::Result<()> {
     if let Err(why) = raise_fd_limit() {
         eprintln!("could not raise the open-file limit: {why}");
@@ -81,7 +74,7 @@ pub struct ServeArgs {
 }
 
 impl ServeArgs {
-    /// Runs [`serve_main`] with these flags.
+    /// Runs [`serve_with`] with these flags.
     pub fn run(&self) -> anyhow::Result<()> {
         let model = Model::new(self.model, usize::from(self.workers));
         let options = Options {

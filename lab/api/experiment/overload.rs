@@ -19,7 +19,7 @@ use super::child::serve_in_child_limited;
 use super::proc_counters::{peak_rss_bytes, rss_bytes};
 use crate::api::Model;
 use crate::loadgen::{self, LoadReport, LoadSpec};
-use crate::report::{Cell, Table, duration, num};
+use crate::report::{Cell, Table, num, quantile};
 
 /// What to run: the model and its limit, the wait, and the phases' lengths.
 #[derive(Debug, Clone, Copy)]
@@ -198,14 +198,6 @@ pub fn overload_table(phases: &[Phase]) -> String {
         })
     };
     for p in phases {
-        let answered = p.report.requests > 0;
-        let latency = |q| {
-            if answered {
-                duration(p.report.latency(q))
-            } else {
-                "-".into()
-            }
-        };
         table.row([
             Cell::from(p.name.as_str()),
             num(p.offered, 0),
@@ -213,8 +205,8 @@ pub fn overload_table(phases: &[Phase]) -> String {
             num(p.shed(), 0),
             Cell::from(p.failed()),
             Cell::from(p.report.unfinished),
-            latency(0.5),
-            latency(0.99),
+            quantile(&p.report, 0.5),
+            quantile(&p.report, 0.99),
             mib(p.rss),
             mib(p.peak_rss),
         ]);
