@@ -733,36 +733,55 @@ struct Ahead {
 }
 
 impl Ahead {
+    /// Two servers start at a time, one per core: more at once would only
+    /// share the cores more thinly, and uvicorn's supervisor kills a worker
+    /// still importing FastAPI after 5 s.
+    const AT_A_TIME: usize = 2;
+
     fn start(setup: &Setup, sweep: &Sweep) -> Self {
         let stacks = setup.stacks();
-        let sweeps = if setup.python_skipped.is_none() {
-            Sweep::RUNS.to_vec()
+        let sweeps: &[_] = if setup.python_skipped.is_none() {
+            &Sweep::RUNS
         } else {
-            Vec::new()
+            &[]
         };
-        std::thread::scope(|scope| {
-            let table: Vec<_> = stacks
-                .iter()
-                .map(|&stack| {
-                    scope.spawn(move || lab::stacks::start(stack, &setup.launch_for(stack)))
+        type Start<'a> = Box<dyn FnOnce() -> anyhow::Result<ChildServer> + Send + 'a>;
+        let jobs: Vec<Start<'_>> = stacks
+            .iter()
+            .map(|&stack| -> Start<'_> {
+                Box::new(move || lab::stacks::start(stack, &setup.launch_for(stack)))
+            })
+            .chain(
+                sweeps
+                    .iter()
+                    .map(|run| -> Start<'_> { Box::new(move || sweep.start(setup, run)) }),
+            )
+            .collect();
+        let queue = std::sync::Mutex::new(jobs.into_iter().enumerate());
+        let mut started: Vec<(usize, anyhow::Result<ChildServer>)> = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..Self::AT_A_TIME)
+                .map(|_| {
+                    scope.spawn(|| {
+                        let mut done = Vec::new();
+                        loop {
+                            let next = queue.lock().unwrap_or_else(|p| p.into_inner()).next();
+                            let Some((i, job)) = next else { break done };
+                            done.push((i, job()));
+                        }
+                    })
                 })
                 .collect();
-            let sweep: Vec<_> = sweeps
-                .iter()
-                .map(|run| scope.spawn(move || sweep.start(setup, run)))
-                .collect();
-            let joined =
-                |handles: Vec<std::thread::ScopedJoinHandle<'_, anyhow::Result<ChildServer>>>| {
-                    handles
-                        .into_iter()
-                        .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-                        .collect()
-                };
-            Self {
-                table: joined(table),
-                sweep: joined(sweep),
-            }
-        })
+            workers
+                .into_iter()
+                .flat_map(|w| w.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+                .collect()
+        });
+        started.sort_by_key(|(i, _)| *i);
+        let mut started = started.into_iter().map(|(_, server)| server);
+        Self {
+            table: started.by_ref().take(stacks.len()).collect(),
+            sweep: started.collect(),
+        }
     }
 }
 
