@@ -127,20 +127,10 @@ fn main() -> anyhow::Result<()> {
 
     let plan = Plan::new(&cli);
     println!("{}\n", plan.describe());
-    let sweep = Sweep::new(&cli);
-    let mut ahead = if cli.run.quick {
-        let started = std::time::Instant::now();
-        let ahead = Ahead::start(&setup, &sweep);
-        eprintln!("servers started (at once) in {}", human(started.elapsed()));
-        ahead
-    } else {
-        Ahead::default()
-    };
     let mut results = Vec::new();
     for stack in setup.stacks() {
         let started = std::time::Instant::now();
-        let server = ahead.table.pop_front();
-        results.push((stack, run_stack(stack, &setup, &plan, server)?));
+        results.push((stack, run_stack(stack, &setup, &plan)?));
         eprintln!("measured {} in {}", stack.name(), human(started.elapsed()));
     }
     let results = Results {
@@ -176,8 +166,9 @@ fn main() -> anyhow::Result<()> {
         println!("\n## What decides the ratio when nothing waits: one knob at a time\n");
         println!("not measured ({why})");
     } else {
+        let sweep = Sweep::new(&cli);
         println!("\n## What decides the ratio: the wait, swept\n");
-        let (waits, knobs) = sweep.run(&setup, ahead.sweep)?;
+        let (waits, knobs) = sweep.run(&setup)?;
         print!("{waits}");
         println!(
             "({}. req/s: median of {} round{} [min, max]; bound: Little's law, requests that",
@@ -279,72 +270,9 @@ impl Sweep {
             .collect()
     }
 
-    /// (stack, threads, knobs, what the knob row says; None: the default, swept)
-    const RUNS: [(StackName, usize, lab::python::Knobs, Option<&'static str>); 5] = {
-        const DEFAULT: lab::python::Knobs = lab::python::Knobs {
-            plain_asyncio: false,
-            orjson: false,
-        };
-        [
-            (StackName::Python(Stack::FastapiAsync), 1, DEFAULT, None),
-            (StackName::Python(Stack::DjangoSync), 1, DEFAULT, None),
-            (
-                StackName::Python(Stack::FastapiAsync),
-                1,
-                lab::python::Knobs {
-                    plain_asyncio: true,
-                    ..DEFAULT
-                },
-                Some("asyncio + h11 (not uvloop + httptools)"),
-            ),
-            (
-                StackName::Python(Stack::FastapiAsync),
-                1,
-                lab::python::Knobs {
-                    orjson: true,
-                    ..DEFAULT
-                },
-                Some("orjson (not json)"),
-            ),
-            (
-                StackName::Python(Stack::DjangoGthread),
-                1,
-                DEFAULT,
-                Some("gthread, 1 thread: keep-alive (not sync: close)"),
-            ),
-        ]
-    };
-
-    fn launch(
-        &self,
-        setup: &Setup,
-        &(stack, threads, _, _): &(StackName, usize, lab::python::Knobs, Option<&str>),
-    ) -> Launch {
-        Launch {
-            workers: self.workers,
-            threads,
-            ..setup.launch_for(stack)
-        }
-    }
-
-    /// Starts one run's server, on the server's core when pinned.
-    fn start(
-        &self,
-        setup: &Setup,
-        run: &(StackName, usize, lab::python::Knobs, Option<&str>),
-    ) -> anyhow::Result<ChildServer> {
-        let launch = self.launch(setup, run);
-        lab::stacks::start_with(run.0, &launch, run.2, self.pinning.as_ref().ok())
-    }
-
     /// One server per (stack, knobs): the sweep's waits and the simple path on
-    /// each default, the simple path alone on each knob. `ahead`: servers
-    /// already started, in [`Sweep::RUNS`]' order (`--quick`).
-    fn run(
-        &self,
-        setup: &Setup,
-        mut ahead: std::collections::VecDeque<anyhow::Result<ChildServer>>,
-    ) -> anyhow::Result<(Table, Table)> {
+    /// each default, the simple path alone on each knob.
+    fn run(&self, setup: &Setup) -> anyhow::Result<(Table, Table)> {
         let pinning = self.pinning.as_ref().ok();
         let mut waits = Table::new([
             "stack", "wait", "clients", "req/s", "min", "max", "bound", "of bound", "p99",
@@ -362,21 +290,47 @@ impl Sweep {
             "CPU/request",
             "vs default",
         ]);
+        let plain = lab::python::Knobs {
+            plain_asyncio: true,
+            ..Default::default()
+        };
+        let orjson = lab::python::Knobs {
+            orjson: true,
+            ..Default::default()
+        };
+        let default = lab::python::Knobs::default();
+        // (stack, threads, knobs, what the knob row says; None: the default, swept)
+        let runs = [
+            (StackName::Python(Stack::FastapiAsync), 1, default, None),
+            (StackName::Python(Stack::DjangoSync), 1, default, None),
+            (
+                StackName::Python(Stack::FastapiAsync),
+                1,
+                plain,
+                Some("asyncio + h11 (not uvloop + httptools)"),
+            ),
+            (
+                StackName::Python(Stack::FastapiAsync),
+                1,
+                orjson,
+                Some("orjson (not json)"),
+            ),
+            (
+                StackName::Python(Stack::DjangoGthread),
+                1,
+                default,
+                Some("gthread, 1 thread: keep-alive (not sync: close)"),
+            ),
+        ];
         let mut swept: Vec<(StackName, u64, f64)> = Vec::new();
         let mut defaults: Vec<(StackName, f64)> = Vec::new();
-        if let (Some(pinning), false) = (pinning, ahead.is_empty()) {
-            // Started by other threads: this one moves to the load
-            // generator's core itself (`start_with` moves the thread that
-            // started a server).
-            pinning.load_generator_here()?;
-        }
-        for run in &Self::RUNS {
-            let &(stack, _, _, label) = run;
-            let launch = self.launch(setup, run);
-            let mut server = match ahead.pop_front() {
-                Some(server) => server?,
-                None => self.start(setup, run)?,
+        for (stack, threads, knob, label) in runs {
+            let launch = Launch {
+                workers: self.workers,
+                threads,
+                ..setup.launch_for(stack)
             };
+            let mut server = lab::stacks::start_with(stack, &launch, knob, pinning)?;
             warm_up(&server, "/wait?ms=0", self.workers)?;
             if label.is_none() {
                 for wait in SWEEP_WAITS {
@@ -719,84 +673,10 @@ struct StackResult {
     connections: Option<Measured>,
 }
 
-/// With `--quick`, every server of the run started at once before the
-/// first measurement, in the order they are measured: the table's stacks,
-/// then the sweep's. Starting is most of a quick run's time (uvicorn's and
-/// gunicorn's workers import FastAPI or Django, seconds of CPU each) and
-/// two cores do it side by side; an idle server takes nothing from the one
-/// measured. The full run starts each server just before its rows, as
-/// the load generator is the only other thing running then.
-#[derive(Default)]
-struct Ahead {
-    table: std::collections::VecDeque<anyhow::Result<ChildServer>>,
-    sweep: std::collections::VecDeque<anyhow::Result<ChildServer>>,
-}
-
-impl Ahead {
-    /// Two servers start at a time, one per core: more at once would only
-    /// share the cores more thinly, and uvicorn's supervisor kills a worker
-    /// still importing FastAPI after 5 s.
-    const AT_A_TIME: usize = 2;
-
-    fn start(setup: &Setup, sweep: &Sweep) -> Self {
-        let stacks = setup.stacks();
-        let sweeps: &[_] = if setup.python_skipped.is_none() {
-            &Sweep::RUNS
-        } else {
-            &[]
-        };
-        type Start<'a> = Box<dyn FnOnce() -> anyhow::Result<ChildServer> + Send + 'a>;
-        let jobs: Vec<Start<'_>> = stacks
-            .iter()
-            .map(|&stack| -> Start<'_> {
-                Box::new(move || lab::stacks::start(stack, &setup.launch_for(stack)))
-            })
-            .chain(
-                sweeps
-                    .iter()
-                    .map(|run| -> Start<'_> { Box::new(move || sweep.start(setup, run)) }),
-            )
-            .collect();
-        let queue = std::sync::Mutex::new(jobs.into_iter().enumerate());
-        let mut started: Vec<(usize, anyhow::Result<ChildServer>)> = std::thread::scope(|scope| {
-            let workers: Vec<_> = (0..Self::AT_A_TIME)
-                .map(|_| {
-                    scope.spawn(|| {
-                        let mut done = Vec::new();
-                        loop {
-                            let next = queue.lock().unwrap_or_else(|p| p.into_inner()).next();
-                            let Some((i, job)) = next else { break done };
-                            done.push((i, job()));
-                        }
-                    })
-                })
-                .collect();
-            workers
-                .into_iter()
-                .flat_map(|w| w.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-                .collect()
-        });
-        started.sort_by_key(|(i, _)| *i);
-        let mut started = started.into_iter().map(|(_, server)| server);
-        Self {
-            table: started.by_ref().take(stacks.len()).collect(),
-            sweep: started.collect(),
-        }
-    }
-}
-
 /// Starts one stack, sends each row's load in turn (waiting for the
 /// server's queue to drain between them), stops it.
-fn run_stack(
-    stack: StackName,
-    setup: &Setup,
-    plan: &Plan,
-    started: Option<anyhow::Result<ChildServer>>,
-) -> anyhow::Result<StackResult> {
-    let mut server = match started {
-        Some(server) => server?,
-        None => lab::stacks::start(stack, &setup.launch_for(stack))?,
-    };
+fn run_stack(stack: StackName, setup: &Setup, plan: &Plan) -> anyhow::Result<StackResult> {
+    let mut server = lab::stacks::start(stack, &setup.launch_for(stack))?;
     let id = create_user(&server, &format!("{}@example.com", stack.name()))?;
     let simple_path = stack.simple_path();
     let run = |path: &str, clients: usize| -> anyhow::Result<Measured> {

@@ -211,13 +211,6 @@ impl Pinning {
             .with_context(|| format!("pinning this thread to core {core}"))
     }
 
-    /// This thread (and threads it starts from now on) on the load
-    /// generator's core: what [`start_with`] leaves behind, for a thread
-    /// whose servers were started by other threads.
-    pub fn load_generator_here(&self) -> anyhow::Result<()> {
-        self.this_thread_to(self.load)
-    }
-
     /// This thread (and threads it starts from now on) on every core again.
     pub fn release(&self) -> anyhow::Result<()> {
         rustix::thread::sched_setaffinity(None, &self.all).context("unpinning this thread")
