@@ -20,7 +20,8 @@ use std::time::Instant;
 
 use clap::Parser;
 use lab::python::{RunnerArgs, venv_or_skip};
-use lab::questions::{Ctx, QUESTIONS};
+use lab::questions::shared::at_once;
+use lab::questions::{Ctx, QUESTIONS, Question, start_together};
 use lab::report::{human, print_banner};
 use lab::stacks::ServeArgs;
 
@@ -55,10 +56,30 @@ fn main() -> anyhow::Result<()> {
     if let Err(why) = ctx.venv() {
         println!("Python rows skipped: {why}\n");
     }
-    for question in QUESTIONS
+    let selected: Vec<&Question> = QUESTIONS
         .iter()
         .filter(|q| cli.only.is_empty() || cli.only.contains(&q.number))
-    {
+        .collect();
+    for question in &selected {
+        // --quick: the servers of this question's group start at once
+        // (`lab::questions::start_together`), before it runs.
+        let together = start_together(&ctx, question, &selected);
+        if !together.is_empty() {
+            let started = Instant::now();
+            let ctx = &ctx;
+            at_once(
+                together
+                    .iter()
+                    .filter_map(|q| q.prepare)
+                    .map(|p| move || p(ctx)),
+            );
+            let numbers: Vec<String> = together.iter().map(|q| q.number.to_string()).collect();
+            eprintln!(
+                "servers of questions {} started at once in {}",
+                numbers.join(", "),
+                human(started.elapsed())
+            );
+        }
         println!("## {}. {}\n", question.number, question.title);
         let started = Instant::now();
         eprintln!("question {}: {} …", question.number, question.title);

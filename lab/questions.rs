@@ -66,6 +66,47 @@ pub struct Question {
     /// Whether the figure has Python rows (when `python3` is present).
     pub about_python: bool,
     pub run: fn(&Ctx) -> anyhow::Result<()>,
+    /// Starts the servers its run will ask `ctx.shared` for, so that they
+    /// can start before it, beside other questions' ([`start_together`]);
+    /// a start that fails is left for the run to meet (and report).
+    pub prepare: Option<fn(&Ctx)>,
+}
+
+/// With `--quick`, the questions whose servers start all at once, before
+/// the first of them runs. A server start is seconds of CPU in one process
+/// (uvicorn's and gunicorn's workers import FastAPI or Django); side by
+/// side, two cores do two at a time. Nothing is measured meanwhile, and a
+/// server that waits for its question idles: it takes nothing from the
+/// questions measured before it. The full run starts each server when its
+/// question asks.
+pub const START_TOGETHER: [&[u8]; 3] = [&[1, 2, 3, 4], &[5, 6], &[12, 13, 15]];
+
+/// The questions of `selected` whose servers start before `current` runs:
+/// its group's ([`START_TOGETHER`]) when it is the first of the group to
+/// run; none otherwise, or without `--quick`.
+pub fn start_together<'q>(
+    ctx: &Ctx,
+    current: &Question,
+    selected: &[&'q Question],
+) -> Vec<&'q Question> {
+    let Some(group) = START_TOGETHER
+        .iter()
+        .find(|g| ctx.quick && g.contains(&current.number))
+    else {
+        return Vec::new();
+    };
+    let in_group: Vec<&Question> = selected
+        .iter()
+        .copied()
+        .filter(|q| group.contains(&q.number))
+        .collect();
+    if in_group.first().map(|q| q.number) != Some(current.number) {
+        return Vec::new();
+    }
+    in_group
+        .into_iter()
+        .filter(|q| q.prepare.is_some())
+        .collect()
 }
 
 /// The chapter's questions, in the book's order.
@@ -76,6 +117,7 @@ pub const QUESTIONS: [Question; 15] = [
         title: "One blocking call and the whole server freezes",
         about_python: true,
         run: q01_blocking_call::run,
+        prepare: Some(q01_blocking_call::prepare),
     },
     Question {
         number: 2,
@@ -83,6 +125,7 @@ pub const QUESTIONS: [Question; 15] = [
         title: "`def` or `async def` for an endpoint without I/O?",
         about_python: true,
         run: q02_def_or_async::run,
+        prepare: Some(q02_def_or_async::prepare),
     },
     Question {
         number: 3,
@@ -90,6 +133,7 @@ pub const QUESTIONS: [Question; 15] = [
         title: "Do sync endpoints scale with threads?",
         about_python: true,
         run: q03_threadpool_cap::run,
+        prepare: Some(q03_threadpool_cap::prepare),
     },
     Question {
         number: 4,
@@ -97,6 +141,7 @@ pub const QUESTIONS: [Question; 15] = [
         title: "A sync database session inside `async def`, and an exhausted pool",
         about_python: true,
         run: q04_sync_session::run,
+        prepare: Some(q04_sync_session::prepare),
     },
     Question {
         number: 5,
@@ -104,6 +149,7 @@ pub const QUESTIONS: [Question; 15] = [
         title: "How many uvicorn workers?",
         about_python: true,
         run: q05_uvicorn_workers::run,
+        prepare: Some(q05_uvicorn_workers::prepare),
     },
     Question {
         number: 6,
@@ -111,6 +157,7 @@ pub const QUESTIONS: [Question; 15] = [
         title: "gunicorn `sync`, `gthread` or uvicorn workers?",
         about_python: true,
         run: q06_gunicorn_workers::run,
+        prepare: Some(q06_gunicorn_workers::prepare),
     },
     Question {
         number: 7,
@@ -118,6 +165,7 @@ pub const QUESTIONS: [Question; 15] = [
         title: "When does my `yield` dependency's cleanup run?",
         about_python: true,
         run: q07_yield_cleanup::run,
+        prepare: None,
     },
     Question {
         number: 8,
@@ -125,6 +173,7 @@ pub const QUESTIONS: [Question; 15] = [
         title: "Why doesn't lifespan run in my tests?",
         about_python: false,
         run: q08_lifespan_tests::run,
+        prepare: None,
     },
     Question {
         number: 9,
@@ -132,6 +181,7 @@ pub const QUESTIONS: [Question; 15] = [
         title: "Shutdown hangs or loses requests",
         about_python: true,
         run: q09_shutdown::run,
+        prepare: None,
     },
     Question {
         number: 10,
@@ -139,6 +189,7 @@ pub const QUESTIONS: [Question; 15] = [
         title: "Should I tune `sys.setswitchinterval`?",
         about_python: true,
         run: q10_switch_interval::run,
+        prepare: None,
     },
     Question {
         number: 11,
@@ -146,6 +197,7 @@ pub const QUESTIONS: [Question; 15] = [
         title: "Does free-threaded Python make async pointless?",
         about_python: false,
         run: q11_free_threading::run,
+        prepare: None,
     },
     Question {
         number: 12,
@@ -153,6 +205,7 @@ pub const QUESTIONS: [Question; 15] = [
         title: "Are Django async views as fast as FastAPI?",
         about_python: true,
         run: q12_django_async::run,
+        prepare: Some(q12_django_async::prepare),
     },
     Question {
         number: 13,
@@ -160,6 +213,7 @@ pub const QUESTIONS: [Question; 15] = [
         title: "Where is Django's lifespan?",
         about_python: true,
         run: q13_django_lifespan::run,
+        prepare: Some(q13_django_lifespan::prepare),
     },
     Question {
         number: 14,
@@ -167,6 +221,7 @@ pub const QUESTIONS: [Question; 15] = [
         title: "What happens to my handler when the client disconnects?",
         about_python: true,
         run: q14_disconnect::run,
+        prepare: None,
     },
     Question {
         number: 15,
@@ -174,5 +229,6 @@ pub const QUESTIONS: [Question; 15] = [
         title: "gunicorn `--timeout`, `--preload`, `--max-requests`",
         about_python: true,
         run: q15_gunicorn_flags::run,
+        prepare: Some(q15_gunicorn_flags::prepare),
     },
 ];

@@ -121,6 +121,41 @@ pub fn beside(
     ))
 }
 
+/// Fills `tables` with a question's Python rows (`python`), then its Rust
+/// rows below them (`rust`). With `--quick` both run at the same time, the
+/// Rust rows in tables of their own, added below afterwards — for
+/// questions whose every load waits (sleeps, round trips: a few hundred
+/// answers a second at most, a few per cent of a core), where the two sets
+/// of servers share the cores without making each other's requests wait.
+/// Returns the line a quick figure prints to say so (None: one after the
+/// other).
+pub fn python_and_rust(
+    ctx: &Ctx,
+    tables: &mut [Table],
+    python: impl FnOnce(&mut [Table]) -> anyhow::Result<()> + Send,
+    rust: impl FnOnce(&mut [Table]) -> anyhow::Result<()>,
+) -> anyhow::Result<Option<&'static str>> {
+    if !ctx.quick {
+        python(tables)?;
+        rust(tables)?;
+        return Ok(None);
+    }
+    let copied: Vec<usize> = tables.iter().map(|t| t.rows().len()).collect();
+    let mut below = tables.to_vec();
+    let (python, rust) = super::shared::both(|| python(tables), || rust(&mut below));
+    python?;
+    rust?;
+    for ((table, below), copied) in tables.iter_mut().zip(&below).zip(copied) {
+        for row in &below.rows()[copied..] {
+            table.row(row.clone());
+        }
+    }
+    Ok(Some(
+        "--quick: the Python and the Rust rows were measured at the same time \
+         (every load here waits; the full run measures them one after the other)",
+    ))
+}
+
 /// A question's figure laid out the way questions 7–14 lay it out, written
 /// once: a note in parentheses (what was run), one table charted by one
 /// column, the Python rows — or one line saying why `who`'s rows are

@@ -12,12 +12,14 @@
 //! Leaves out: blocking calls other than sleeping (a sync HTTP client or
 //! database driver blocks the same way: question 4).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::Ctx;
-use super::common::{PythonServer, beside, closed, probe, python_app, quantile, rust_twin};
+use super::common::{PythonServer, beside, closed, probe, quantile, rust_twin};
 use crate::api::ModelKind;
 use crate::process::ChildServer;
+use crate::python::Venv;
 use crate::report::{Cell, Table, num};
 use crate::stacks::StackName;
 
@@ -73,12 +75,7 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
     match ctx.venv() {
         Ok(venv) => {
             eprintln!("question 1: uvicorn + FastAPI, one worker");
-            let mut server = python_app(
-                venv,
-                "questions.q01_blocking:app",
-                &PythonServer::Uvicorn { workers: 1 },
-                &[],
-            )?;
+            let server = app(ctx, venv)?;
             for (endpoint, label, how) in cases {
                 let path = format!("/report/{endpoint}?ms={}", busy(ctx).0.as_millis());
                 let blocks = endpoint == "blocking";
@@ -91,7 +88,7 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
                     blocks,
                 )?;
             }
-            server.stop()?;
+            ctx.shared.release(server);
         }
         Err(why) => {
             for (_, label, _) in cases {
@@ -142,6 +139,21 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
          loop that itself waits {ms} ms per request answers at most 1 / {ms} ms.)"
     );
     Ok(())
+}
+
+/// The app, one uvicorn worker (kept by the run: with `--quick` it starts
+/// with its group's).
+fn app(ctx: &Ctx, venv: &Venv) -> anyhow::Result<Arc<ChildServer>> {
+    let one = PythonServer::Uvicorn { workers: 1 };
+    ctx.shared
+        .app(venv, "questions.q01_blocking:app", &one, &[])
+}
+
+/// Starts what [`run`] will ask for: see [`crate::questions::start_together`].
+pub fn prepare(ctx: &Ctx) {
+    if let Ok(venv) = ctx.venv() {
+        let _ = app(ctx, venv);
+    }
 }
 
 /// One row: the probe's latency on `probe_path` while `CLIENTS` clients

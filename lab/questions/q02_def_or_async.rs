@@ -10,10 +10,13 @@
 //! Leaves out: long CPU work (it blocks the loop whichever way: question 1,
 //! and chapter 2 for threads under the GIL).
 
+use std::sync::Arc;
+
 use super::Ctx;
-use super::common::{PythonServer, closed, measure, python_app, quantile, rust_twin};
+use super::common::{PythonServer, closed, measure, quantile, rust_twin};
 use crate::api::ModelKind;
 use crate::process::ChildServer;
+use crate::python::Venv;
 use crate::report::{Cell, Table, duration, num, ratio};
 use crate::stacks::{FASTAPI_THREADS, StackName};
 
@@ -33,15 +36,10 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
     table.chart("req/s");
     match ctx.venv() {
         Ok(venv) => {
-            let mut server = python_app(
-                venv,
-                "questions.q02_no_io:app",
-                &PythonServer::Uvicorn { workers: 1 },
-                &[],
-            )?;
+            let server = app(ctx, venv)?;
             let on_loop = row(&mut table, ctx, &server, "/async", None)?;
             row(&mut table, ctx, &server, "/def", Some(on_loop))?;
-            server.stop()?;
+            ctx.shared.release(server);
         }
         Err(why) => {
             for label in ["FastAPI async def", "FastAPI def"] {
@@ -61,6 +59,19 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
          its answers (load generator not counted).)"
     );
     Ok(())
+}
+
+/// The app, one uvicorn worker (started with its group's with `--quick`).
+fn app(ctx: &Ctx, venv: &Venv) -> anyhow::Result<Arc<ChildServer>> {
+    let one = PythonServer::Uvicorn { workers: 1 };
+    ctx.shared.app(venv, "questions.q02_no_io:app", &one, &[])
+}
+
+/// Starts what [`run`] will ask for: see [`crate::questions::start_together`].
+pub fn prepare(ctx: &Ctx) {
+    if let Ok(venv) = ctx.venv() {
+        let _ = app(ctx, venv);
+    }
 }
 
 /// Measures one endpoint; `on_loop`: the req/s of the same work on the loop,

@@ -18,6 +18,7 @@
 //!
 //! Leaves out: memory per thread (chapter 4).
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
@@ -25,10 +26,12 @@ use anyhow::Context as _;
 use super::Ctx;
 use super::common::Load;
 use super::common::{
-    PythonServer, beside, closed, measure, probe, python_app, quantile, rust_twin,
+    PythonServer, beside, closed, measure, probe, python_and_rust, quantile, rust_twin,
 };
+use super::shared::at_once;
 use crate::api::ModelKind;
 use crate::process::ChildServer;
+use crate::python::Venv;
 use crate::report::{Cell, Table, duration, num, ratio};
 use crate::stacks::StackName;
 
@@ -71,61 +74,70 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
         "answers",
     ]);
     waiting.chart("p99");
-    match ctx.venv() {
-        Ok(venv) => {
-            for raised in [None, Some(100)] {
-                let env: Vec<(&str, String)> = raised
-                    .iter()
-                    .map(|n: &usize| ("WW_THREAD_TOKENS", n.to_string()))
-                    .collect();
-                let mut server = python_app(
-                    venv,
-                    "questions.q03_threadpool:app",
-                    &PythonServer::Uvicorn { workers: 1 },
-                    &env,
-                )?;
-                let tokens = total_tokens(&server)?;
-                let label = match raised {
-                    None => "uvicorn + FastAPI, default",
-                    Some(_) => "uvicorn + FastAPI, raised in lifespan",
-                };
-                capped_row(&mut capped, ctx, &server, label, tokens, "/slow")?;
-                if raised.is_none() {
-                    waiting_rows(&mut waiting, ctx, &server)?;
-                    background_row(&mut capped, ctx, &server)?;
+    let python = |tables: &mut [Table]| {
+        let [capped, waiting] = tables else {
+            unreachable!("two tables")
+        };
+        match ctx.venv() {
+            Ok(venv) => {
+                for raised in RAISED {
+                    let server = app(ctx, venv, raised)?;
+                    let tokens = total_tokens(&server)?;
+                    let label = match raised {
+                        None => "uvicorn + FastAPI, default",
+                        Some(_) => "uvicorn + FastAPI, raised in lifespan",
+                    };
+                    capped_row(capped, ctx, &server, label, tokens, "/slow")?;
+                    if raised.is_none() {
+                        waiting_rows(waiting, ctx, &server)?;
+                        background_row(capped, ctx, &server)?;
+                    }
+                    ctx.shared.release(server);
                 }
-                server.stop()?;
+            }
+            Err(why) => {
+                capped.row(["uvicorn + FastAPI", &format!("skipped: {why}")]);
+                waiting.row(["FastAPI /health", &format!("skipped: {why}")]);
             }
         }
-        Err(why) => {
-            capped.row(["uvicorn + FastAPI", &format!("skipped: {why}")]);
-            waiting.row(["FastAPI /health", &format!("skipped: {why}")]);
+        Ok(())
+    };
+    let rust = |tables: &mut [Table]| {
+        let [capped, waiting] = tables else {
+            unreachable!("two tables")
+        };
+        for threads in [40, 100] {
+            let mut server = rust_twin(StackName::Rust(ModelKind::SpawnBlocking), threads)?;
+            let label = format!("Rust spawn-blocking k={threads}");
+            capped_row(capped, ctx, &server, &label, threads, "/wait")?;
+            if threads == 40 {
+                let (probes, _) = beside(
+                    &[probe(&server, "/hello", 10.0, load(ctx))?],
+                    &closed(&server, &slow_path("/wait", wait), CLIENTS, load(ctx))?,
+                )?;
+                waiting.row([
+                    Cell::from("Rust spawn-blocking k=40: /hello"),
+                    Cell::from("yes (spawn_blocking)"),
+                    quantile(&probes[0], 0.5),
+                    quantile(&probes[0], 0.99),
+                    Cell::from(probes[0].requests),
+                ]);
+            }
+            server.stop()?;
         }
+        let pool: usize = 40;
+        let run = blocking_pool_after(pool, BACKGROUND, CLIENTS, wait, background_load(ctx))?;
+        let label = format!("Rust blocking pool k={pool} + {BACKGROUND} background jobs (model)");
+        let latency = (duration(run.p50), duration(run.p99));
+        rate_row(capped, &label, pool, wait, run.per_second, latency);
+        Ok(())
+    };
+    let mut tables = [capped, waiting];
+    let together = python_and_rust(ctx, &mut tables, python, rust)?;
+    let [capped, waiting] = tables;
+    if let Some(together) = together {
+        println!("({together})\n");
     }
-    for threads in [40, 100] {
-        let mut server = rust_twin(StackName::Rust(ModelKind::SpawnBlocking), threads)?;
-        let label = format!("Rust spawn-blocking k={threads}");
-        capped_row(&mut capped, ctx, &server, &label, threads, "/wait")?;
-        if threads == 40 {
-            let (probes, _) = beside(
-                &[probe(&server, "/hello", 10.0, load(ctx))?],
-                &closed(&server, &slow_path("/wait", wait), CLIENTS, load(ctx))?,
-            )?;
-            waiting.row([
-                Cell::from("Rust spawn-blocking k=40: /hello"),
-                Cell::from("yes (spawn_blocking)"),
-                quantile(&probes[0], 0.5),
-                quantile(&probes[0], 0.99),
-                Cell::from(probes[0].requests),
-            ]);
-        }
-        server.stop()?;
-    }
-    let pool: usize = 40;
-    let run = blocking_pool_after(pool, BACKGROUND, CLIENTS, wait, background_load(ctx))?;
-    let label = format!("Rust blocking pool k={pool} + {BACKGROUND} background jobs (model)");
-    let latency = (duration(run.p50), duration(run.p99));
-    rate_row(&mut capped, &label, pool, wait, run.per_second, latency);
     let ms = wait.as_millis();
     println!("{CLIENTS} clients on a `def` endpoint that sleeps {ms} ms");
     print!("{capped}");
@@ -141,6 +153,29 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
     print!("{waiting}");
     println!("(each /health is asked 10 times a second, paced, meanwhile.)");
     Ok(())
+}
+
+/// The Python servers: AnyIO's default tokens, then raised to 100 in the
+/// lifespan.
+const RAISED: [Option<usize>; 2] = [None, Some(100)];
+
+/// `questions.q03_threadpool:app` under one uvicorn worker, its tokens
+/// raised to `raised` (started with its group's with `--quick`).
+fn app(ctx: &Ctx, venv: &Venv, raised: Option<usize>) -> anyhow::Result<Arc<ChildServer>> {
+    let env: Vec<(&str, String)> = raised
+        .iter()
+        .map(|n| ("WW_THREAD_TOKENS", n.to_string()))
+        .collect();
+    let one = PythonServer::Uvicorn { workers: 1 };
+    ctx.shared
+        .app(venv, "questions.q03_threadpool:app", &one, &env)
+}
+
+/// Starts what [`run`] will ask for: see [`crate::questions::start_together`].
+pub fn prepare(ctx: &Ctx) {
+    if let Ok(venv) = ctx.venv() {
+        at_once(RAISED.map(|raised| move || app(ctx, venv, raised).map(drop)));
+    }
 }
 
 /// The loads: the measured window is four waits long, so it holds a whole

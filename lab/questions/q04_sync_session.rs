@@ -21,10 +21,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::Ctx;
-use super::common::{PythonServer, beside, closed, probe, python_app, quantile, rust_twin_db};
+use super::common::{PythonServer, beside, closed, probe, python_and_rust, quantile, rust_twin_db};
 use crate::api::ModelKind;
 use crate::loadgen::LoadReport;
+use crate::postgres::Postgres;
 use crate::process::ChildServer;
+use crate::python::Venv;
 use crate::report::{Cell, Table, duration, num, ratio};
 use crate::stacks::{StackName, create_user};
 
@@ -57,91 +59,110 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
     ]);
     pools.chart("p99");
     let in_flight: &[usize] = if ctx.quick { &[40] } else { &[10, 40] };
-    match ctx.venv() {
-        Err(why) => {
-            sessions.row(["FastAPI", &format!("skipped: {why}")]);
-            pools.row(["asyncpg", &format!("skipped: {why}")]);
-        }
-        // The run's cluster: shared with question 13, stopped when the run ends.
-        Ok(venv) => match ctx.shared.postgres() {
+    let python = |tables: &mut [Table]| {
+        let [sessions, pools] = tables else {
+            unreachable!("two tables")
+        };
+        match ctx.venv() {
             Err(why) => {
-                sessions.row(["FastAPI", &format!("skipped: no PostgreSQL ({why})")]);
-                pools.row(["asyncpg", &format!("skipped: no PostgreSQL ({why})")]);
+                sessions.row(["FastAPI", &format!("skipped: {why}")]);
+                pools.row(["asyncpg", &format!("skipped: {why}")]);
             }
-            Ok(pg) => {
-                let mut server = python_app(
-                    venv,
-                    "questions.q04_db:app",
-                    &PythonServer::Uvicorn { workers: 1 },
-                    &[("WW_DATABASE", pg.dsn())],
-                )?;
-                let ms = QUERY.as_millis();
-                let cases = [
-                    (
-                        "FastAPI async def + psycopg",
-                        "the event loop",
-                        "/sync-in-async",
-                        1,
-                    ),
-                    (
-                        "FastAPI def + psycopg",
-                        "a threadpool thread",
-                        "/sync-in-def",
-                        CLIENTS,
-                    ),
-                    (
-                        "FastAPI async def + asyncpg",
-                        "nobody (awaited)",
-                        "/pool/large",
-                        CLIENTS,
-                    ),
-                ];
-                for (label, who, path, concurrency) in cases {
-                    let (r, health) =
-                        with_health(ctx, &server, "/health", &format!("{path}?ms={ms}"), CLIENTS)?;
-                    session_row(&mut sessions, (label, who), concurrency, &r, &health);
+            // The run's cluster: shared with question 13, stopped when the run ends.
+            Ok(venv) => match ctx.shared.postgres() {
+                Err(why) => {
+                    sessions.row(["FastAPI", &format!("skipped: no PostgreSQL ({why})")]);
+                    pools.row(["asyncpg", &format!("skipped: no PostgreSQL ({why})")]);
                 }
-                for &clients in in_flight {
-                    for (name, size) in [("small", 5), ("large", 20)] {
-                        let path = format!("/pool/{name}?ms={ms}");
-                        let (r, health) = with_health(ctx, &server, "/health", &path, clients)?;
-                        let label = format!("asyncpg pool of {size}, {clients} in flight");
-                        let p99 = quantile(&r, 0.99);
-                        let run = (r.requests_per_sec(), p99);
-                        pool_row(&mut pools, &label, (size, clients), run, Some(&health));
+                Ok(pg) => {
+                    let server = app(ctx, venv, pg)?;
+                    let ms = QUERY.as_millis();
+                    let cases = [
+                        (
+                            "FastAPI async def + psycopg",
+                            "the event loop",
+                            "/sync-in-async",
+                            1,
+                        ),
+                        (
+                            "FastAPI def + psycopg",
+                            "a threadpool thread",
+                            "/sync-in-def",
+                            CLIENTS,
+                        ),
+                        (
+                            "FastAPI async def + asyncpg",
+                            "nobody (awaited)",
+                            "/pool/large",
+                            CLIENTS,
+                        ),
+                    ];
+                    for (label, who, path, concurrency) in cases {
+                        let (r, health) = with_health(
+                            ctx,
+                            &server,
+                            "/health",
+                            &format!("{path}?ms={ms}"),
+                            CLIENTS,
+                        )?;
+                        session_row(sessions, (label, who), concurrency, &r, &health);
                     }
+                    for &clients in in_flight {
+                        for (name, size) in [("small", 5), ("large", 20)] {
+                            let path = format!("/pool/{name}?ms={ms}");
+                            let (r, health) = with_health(ctx, &server, "/health", &path, clients)?;
+                            let label = format!("asyncpg pool of {size}, {clients} in flight");
+                            let p99 = quantile(&r, 0.99);
+                            let run = (r.requests_per_sec(), p99);
+                            pool_row(pools, &label, (size, clients), run, Some(&health));
+                        }
+                    }
+                    ctx.shared.release(server);
                 }
-                server.stop()?;
-            }
-        },
-    }
-    for (stack, label, who, concurrency) in [
-        (
-            StackName::Rust(ModelKind::BlockedLoop),
-            "Rust blocked-loop, sync query",
-            "the loop",
-            1,
-        ),
-        (
-            StackName::Rust(ModelKind::EventLoop),
-            "Rust event-loop, awaited query",
-            "nobody (awaited)",
-            CLIENTS,
-        ),
-    ] {
-        let mut server = rust_twin_db(stack, 1, QUERY)?;
-        let id = create_user(&server, "q04@example.com")?;
-        let (r, health) = with_health(ctx, &server, "/hello", &format!("/users/{id}"), CLIENTS)?;
-        session_row(&mut sessions, (label, who), concurrency, &r, &health);
-        server.stop()?;
-    }
-    for &clients in in_flight {
-        for size in [5, 20] {
-            let r = semaphore_pool(size, clients, ctx.load().duration)?;
-            let label = format!("Rust Semaphore({size}) as pool, {clients} in flight");
-            let run = (r.per_second, duration(r.p99));
-            pool_row(&mut pools, &label, (size, clients), run, None);
+            },
         }
+        Ok(())
+    };
+    let rust = |tables: &mut [Table]| {
+        let [sessions, pools] = tables else {
+            unreachable!("two tables")
+        };
+        for (stack, label, who, concurrency) in [
+            (
+                StackName::Rust(ModelKind::BlockedLoop),
+                "Rust blocked-loop, sync query",
+                "the loop",
+                1,
+            ),
+            (
+                StackName::Rust(ModelKind::EventLoop),
+                "Rust event-loop, awaited query",
+                "nobody (awaited)",
+                CLIENTS,
+            ),
+        ] {
+            let mut server = rust_twin_db(stack, 1, QUERY)?;
+            let id = create_user(&server, "q04@example.com")?;
+            let (r, health) =
+                with_health(ctx, &server, "/hello", &format!("/users/{id}"), CLIENTS)?;
+            session_row(sessions, (label, who), concurrency, &r, &health);
+            server.stop()?;
+        }
+        for &clients in in_flight {
+            for size in [5, 20] {
+                let r = semaphore_pool(size, clients, ctx.load().duration)?;
+                let label = format!("Rust Semaphore({size}) as pool, {clients} in flight");
+                let run = (r.per_second, duration(r.p99));
+                pool_row(pools, &label, (size, clients), run, None);
+            }
+        }
+        Ok(())
+    };
+    let mut tables = [sessions, pools];
+    let together = python_and_rust(ctx, &mut tables, python, rust)?;
+    let [sessions, pools] = tables;
+    if let Some(together) = together {
+        println!("({together})\n");
     }
     let ms = QUERY.as_millis();
     println!("{CLIENTS} clients, each query a {ms} ms round trip");
@@ -159,6 +180,22 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `questions.q04_db:app` on the run's cluster, one uvicorn worker (kept
+/// by the run: with `--quick` it starts with its group's).
+fn app(ctx: &Ctx, venv: &Venv, pg: &Postgres) -> anyhow::Result<Arc<ChildServer>> {
+    let one = PythonServer::Uvicorn { workers: 1 };
+    let env = [("WW_DATABASE", pg.dsn())];
+    ctx.shared.app(venv, "questions.q04_db:app", &one, &env)
+}
+
+/// Starts what [`run`] will ask for (the cluster, then the app): see
+/// [`crate::questions::start_together`].
+pub fn prepare(ctx: &Ctx) {
+    if let (Ok(venv), Ok(pg)) = (ctx.venv(), ctx.shared.postgres()) {
+        let _ = app(ctx, venv, pg);
+    }
+}
+
 /// Load on `path` with `clients` clients, `/health` probed meanwhile.
 fn with_health(
     ctx: &Ctx,
@@ -167,11 +204,19 @@ fn with_health(
     path: &str,
     clients: usize,
 ) -> anyhow::Result<(LoadReport, LoadReport)> {
+    let health_path = health;
     let (probes, busy) = beside(
-        &[probe(server, health, 10.0, ctx.load())?],
+        &[probe(server, health_path, 10.0, ctx.load())?],
         &closed(server, path, clients, ctx.load())?,
     )?;
     let health = probes.into_iter().next().expect("one probe");
+    if ctx.quick {
+        // A loop that waited for the database leaves a queue behind it (the
+        // clients' and the probe's last requests, 50 ms each), longer than
+        // the quick warm-up: the next row would start behind it and read
+        // the blocked loop again. Wait until `/health` is answered.
+        crate::stacks::drain(server, health_path, Duration::from_secs(30))?;
+    }
     Ok((busy, health))
 }
 

@@ -32,7 +32,7 @@ pub const CLIENTS: usize = 50;
 pub const BOUND: &str = "bound (req/s)";
 
 pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
-    let counts: &[usize] = if ctx.quick { &[1, 2] } else { &[1, 2, 4] };
+    let counts = counts(ctx);
     let header = [
         "server, workers",
         "workers",
@@ -109,6 +109,22 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
          over the server's process group, as `ps` counts it.)"
     );
     Ok(())
+}
+
+/// The worker counts: 1, 2, 4 (1 and 2 with `--quick`).
+fn counts(ctx: &Ctx) -> &'static [usize] {
+    if ctx.quick { &[1, 2] } else { &[1, 2, 4] }
+}
+
+/// Starts what [`run`] will ask for: see [`crate::questions::start_together`].
+pub fn prepare(ctx: &Ctx) {
+    if let Ok(venv) = ctx.venv() {
+        at_once(
+            counts(ctx)
+                .iter()
+                .map(|&k| move || ctx.shared.fastapi(venv, k).map(drop)),
+        );
+    }
 }
 
 fn row(table: &mut Table, label: &str, workers: usize, m: &Measured, bound: f64) {

@@ -19,7 +19,7 @@ use super::common::{closed, measure, quantile, rust_twin, wait_until_serving};
 use super::shared::at_once;
 use crate::api::ModelKind;
 use crate::process::ChildServer;
-use crate::python::Stack;
+use crate::python::{Stack, Venv};
 use crate::report::{Cell, Table, num, ratio};
 use crate::stacks::{Launch, StackName};
 
@@ -29,6 +29,28 @@ pub const WAIT: Duration = Duration::from_millis(50);
 pub const CLIENTS: usize = 100;
 /// The column the test reads against its bound.
 pub const BOUND: &str = "bound (req/s)";
+
+/// The Python servers: stack, workers, threads, label.
+const PYTHON: [(StackName, usize, usize, &str); 3] = [
+    (
+        StackName::Python(Stack::DjangoSync),
+        2,
+        1,
+        "gunicorn sync, DRF",
+    ),
+    (
+        StackName::Python(Stack::DjangoGthread),
+        2,
+        8,
+        "gunicorn gthread, DRF",
+    ),
+    (
+        StackName::Python(Stack::FastapiAsync),
+        2,
+        1,
+        "uvicorn, FastAPI async def",
+    ),
+];
 
 pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
     let mut table = Table::new([
@@ -42,26 +64,6 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
         "RSS (MB)",
     ]);
     table.chart("req/s");
-    let python = [
-        (
-            StackName::Python(Stack::DjangoSync),
-            2,
-            1,
-            "gunicorn sync, DRF",
-        ),
-        (
-            StackName::Python(Stack::DjangoGthread),
-            2,
-            8,
-            "gunicorn gthread, DRF",
-        ),
-        (
-            StackName::Python(Stack::FastapiAsync),
-            2,
-            1,
-            "uvicorn, FastAPI async def",
-        ),
-    ];
     let rust = [
         (
             StackName::Rust(ModelKind::SyncPool),
@@ -87,44 +89,28 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
     if let Err(why) = venv {
         table.row(["gunicorn, uvicorn", &format!("skipped: {why}")]);
     }
-    let launch = |workers, threads| -> anyhow::Result<Launch> {
-        Ok(Launch {
-            workers,
-            threads,
-            database: crate::python::target_dir()
-                .join("ch07-q06.sqlite")
-                .display()
-                .to_string(),
-            db_latency: Duration::ZERO,
-            venv: venv.ok().cloned(),
-            exe: std::env::current_exe()?,
-        })
-    };
     // The Python servers start at once (Django's imports and FastAPI's
-    // share the cores instead of waiting in turn); uvicorn's is the run's
-    // shared one (question 5 uses it too).
+    // share the cores instead of waiting in turn), or have started with
+    // the group's with `--quick`; uvicorn's is the run's shared one
+    // (question 5 uses it too).
     let started: Vec<anyhow::Result<Arc<ChildServer>>> = match venv {
         Err(_) => Vec::new(),
-        Ok(venv) => at_once(python.iter().map(|&(stack, workers, threads, _)| {
-            let (launch, path) = (&launch, &path);
-            move || -> anyhow::Result<Arc<ChildServer>> {
-                if stack == StackName::Python(Stack::FastapiAsync) {
-                    return ctx.shared.fastapi(venv, workers);
-                }
-                let server = crate::stacks::start(stack, &launch(workers, threads)?)?;
-                wait_until_serving(&server, path, None)?;
-                Ok(Arc::new(server))
-            }
+        Ok(venv) => at_once(PYTHON.map(|(stack, workers, threads, _)| {
+            move || python_server(ctx, venv, stack, workers, threads)
         })),
     };
     let mut started = started.into_iter();
-    let runs = python.iter().filter(|_| venv.is_ok()).chain(rust.iter());
+    let runs = PYTHON.iter().filter(|_| venv.is_ok()).chain(rust.iter());
     for &(stack, workers, threads, label) in runs {
-        let launch = launch(workers, threads)?;
+        let launch = launch(venv.ok(), workers, threads)?;
         let m = match started.next() {
             Some(server) => {
                 let server = server?;
-                measure(&server, &closed(&server, &path, CLIENTS, ctx.load())?)?
+                let m = measure(&server, &closed(&server, &path, CLIENTS, ctx.load())?)?;
+                if stack != StackName::Python(Stack::FastapiAsync) {
+                    ctx.shared.release(server);
+                }
+                m
             }
             None => {
                 let mut server = rust_twin(stack, workers)?;
@@ -160,4 +146,50 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
          Little's law, capacity / {ms} ms. RSS: summed over the server's process group.)"
     );
     Ok(())
+}
+
+/// How a stack of the figure is launched (`venv`: for the Python ones).
+fn launch(venv: Option<&Venv>, workers: usize, threads: usize) -> anyhow::Result<Launch> {
+    Ok(Launch {
+        workers,
+        threads,
+        database: crate::python::target_dir()
+            .join("ch07-q06.sqlite")
+            .display()
+            .to_string(),
+        db_latency: Duration::ZERO,
+        venv: venv.cloned(),
+        exe: std::env::current_exe()?,
+    })
+}
+
+/// A Python server of the figure, serving: uvicorn's is the run's shared
+/// one, the gunicorn ones are kept by the run too, so that they can start
+/// with the group's (`--quick`).
+fn python_server(
+    ctx: &Ctx,
+    venv: &Venv,
+    stack: StackName,
+    workers: usize,
+    threads: usize,
+) -> anyhow::Result<Arc<ChildServer>> {
+    if stack == StackName::Python(Stack::FastapiAsync) {
+        return ctx.shared.fastapi(venv, workers);
+    }
+    let key = format!("q06 {} {workers} × {threads}", stack.name());
+    ctx.shared.server(&key, || {
+        let server = crate::stacks::start(stack, &launch(Some(venv), workers, threads)?)?;
+        let path = format!("/wait?ms={}", WAIT.as_millis());
+        wait_until_serving(&server, &path, None)?;
+        Ok(server)
+    })
+}
+
+/// Starts what [`run`] will ask for: see [`crate::questions::start_together`].
+pub fn prepare(ctx: &Ctx) {
+    if let Ok(venv) = ctx.venv() {
+        at_once(PYTHON.map(|(stack, workers, threads, _)| {
+            move || python_server(ctx, venv, stack, workers, threads).map(drop)
+        }));
+    }
 }

@@ -148,6 +148,16 @@ fn python_rows(ctx: &Ctx, venv: &Venv, window: Duration, table: &mut Table) -> a
     Ok(())
 }
 
+/// Starts what [`run`] will ask for: see [`crate::questions::start_together`].
+pub fn prepare(ctx: &Ctx) {
+    if let Ok(venv) = ctx.venv() {
+        let _ = both(
+            || ctx.shared.fastapi(venv, 1).map(drop),
+            || ctx.shared.django_asgi(venv).map(drop),
+        );
+    }
+}
+
 // ANCHOR: django_asgi
 /// Django's ASGI handler under uvicorn, as a reader would serve it.
 pub fn start_django_asgi(

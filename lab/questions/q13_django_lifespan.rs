@@ -11,12 +11,14 @@
 //! Leaves out: a shutdown hook (Django has none; `atexit` is not one).
 
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::Ctx;
 use super::common::figure;
 use super::shared::{at_once, both};
 use crate::lifespan::{Config, Framework, Recorder, Step};
+use crate::postgres::Postgres;
 use crate::process::{ChildServer, Ready};
 use crate::python::{Venv, WorkerClass, gunicorn};
 use crate::report::{Cell, Table, duration};
@@ -105,7 +107,37 @@ fn python_rows(ctx: &Ctx, venv: &Venv, requests: usize, table: &mut Table) -> an
             return Ok(());
         }
     };
-    let settings = [
+    let settings = settings(ctx);
+    // One server per setting, all starting at once, then asked in turn.
+    let servers = at_once(
+        settings
+            .iter()
+            .map(|(setting, envs)| || django_wsgi(ctx, venv, pg, setting, envs)),
+    );
+    for ((setting, _), server) in settings.iter().zip(servers) {
+        eprintln!("question 13: Django, {setting} …");
+        let server = server?;
+        let (opened, mean) = count_backends(&server, requests)?;
+        ctx.shared.release(server);
+        table.row([
+            Cell::from("Django WSGI (gunicorn sync)"),
+            Cell::from("AppConfig.ready()"),
+            Cell::from("no lifespan in WSGI"),
+            Cell::from(*setting),
+            Cell::from(opened),
+            duration(mean),
+        ]);
+    }
+    Ok(())
+}
+
+/// Django's database settings, as environment variables of the app.
+type Setting = (&'static str, [(&'static str, &'static str); 2]);
+
+/// The settings compared: a connection per request, Django 5.1's pool, a
+/// connection kept for ever (`--quick`: the first two, the two ends).
+fn settings(ctx: &Ctx) -> &'static [Setting] {
+    const SETTINGS: [Setting; 3] = [
         (
             "CONN_MAX_AGE=0",
             [("WW_CONN_MAX_AGE", "0"), ("WW_DJANGO_POOL", "0")],
@@ -119,32 +151,47 @@ fn python_rows(ctx: &Ctx, venv: &Venv, requests: usize, table: &mut Table) -> an
             [("WW_CONN_MAX_AGE", "none"), ("WW_DJANGO_POOL", "0")],
         ),
     ];
-    // --quick: the two ends (a connection per request, the pool).
-    let settings = if ctx.quick {
-        &settings[..2]
+    if ctx.quick {
+        &SETTINGS[..2]
     } else {
-        &settings[..]
-    };
-    // One server per setting, all starting at once, then asked in turn.
-    let dsn = pg.dsn();
-    let servers = at_once(
-        settings
-            .iter()
-            .map(|(_, envs)| || start_django_wsgi(venv, &dsn, envs)),
-    );
-    for ((setting, _), server) in settings.iter().zip(servers) {
-        eprintln!("question 13: Django, {setting} …");
-        let (opened, mean) = count_backends(&server?, requests)?;
-        table.row([
-            Cell::from("Django WSGI (gunicorn sync)"),
-            Cell::from("AppConfig.ready()"),
-            Cell::from("no lifespan in WSGI"),
-            Cell::from(*setting),
-            Cell::from(opened),
-            duration(mean),
-        ]);
+        &SETTINGS[..]
     }
-    Ok(())
+}
+
+/// [`start_django_wsgi`] with `setting`, kept by the run so that it can
+/// start with the group's (`--quick`).
+fn django_wsgi(
+    ctx: &Ctx,
+    venv: &Venv,
+    pg: &Postgres,
+    setting: &str,
+    envs: &[(&str, &str)],
+) -> anyhow::Result<Arc<ChildServer>> {
+    let key = format!("q13 django-wsgi {setting}");
+    ctx.shared
+        .server(&key, || start_django_wsgi(venv, &pg.dsn(), envs))
+}
+
+/// Starts what [`run`] will ask for (the shared servers and cluster, then
+/// one Django per setting): see [`crate::questions::start_together`].
+pub fn prepare(ctx: &Ctx) {
+    let Ok(venv) = ctx.venv() else { return };
+    let (_, pg) = both(
+        || {
+            both(
+                || ctx.shared.django_asgi(venv).map(drop),
+                || ctx.shared.fastapi(venv, 1).map(drop),
+            )
+        },
+        || ctx.shared.postgres(),
+    );
+    if let Ok(pg) = pg {
+        at_once(
+            settings(ctx)
+                .iter()
+                .map(|(setting, envs)| || django_wsgi(ctx, venv, pg, setting, envs).map(drop)),
+        );
+    }
 }
 
 /// Chapter 6's Django project (with the question's views) under one

@@ -9,6 +9,7 @@
 //! request waits), `--max-requests-jitter`.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::Ctx;
@@ -36,17 +37,17 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
     table.chart("memory (MiB)");
 
     // Every server at once (their imports share the cores instead of
-    // waiting in turn), then each asked in turn.
+    // waiting in turn; with `--quick`, beside questions 12 and 13's), then
+    // each asked in turn.
     let leaks = ctx.pick(40, 200);
-    let preloads: [Flags; 2] = [(4, &[]), (4, &["--preload"])];
-    let recycles: [Flags; 2] = [(1, &[]), (1, &["--max-requests", "25"])];
-    let timeout: Flags = (1, &["--timeout", "1"]);
-    let configs = std::iter::once((rows, timeout))
-        .chain(preloads.iter().map(|flags| (rows, *flags)))
-        .chain(recycles.iter().map(|flags| ("1000", *flags)));
+    let [timeout, preloads @ .., recycle, recycled] = configs(ctx);
     let mut servers =
-        at_once(configs.map(|(rows, flags)| move || start(venv, rows, flags))).into_iter();
+        at_once(configs(ctx).map(|(rows, flags)| move || server(ctx, venv, rows, flags)))
+            .into_iter();
     let mut next = || servers.next().expect("one server per configuration");
+    debug_assert_eq!(timeout.0, rows);
+    let recycles = [recycle.1, recycled.1];
+    let preloads = preloads.map(|(_, flags)| flags);
 
     // --timeout: a 3 s request on a worker with a 1 s timeout.
     let server = next()?;
@@ -77,7 +78,7 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
         )),
         Cell::from("—"),
     ]);
-    drop(server);
+    ctx.shared.release(server);
 
     // --preload: four workers, the table loaded in each or once in the master.
     for flags in preloads {
@@ -97,6 +98,7 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
             Cell::from("shared pages counted once"),
             mib(pss),
         ]);
+        ctx.shared.release(server);
     }
 
     // --max-requests: a worker that leaks 1 MiB per request.
@@ -114,25 +116,43 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
             Cell::from(format!("{} worker process(es) served them", pids.len())),
             mib(rss),
         ]);
+        ctx.shared.release(server);
     }
     print!("{table}");
     Ok(())
 }
 
+/// The servers, in the order [`run`] asks them: `--timeout`, the two
+/// `--preload` cases, the two `--max-requests` cases (rows loaded at
+/// import, flags).
+fn configs(ctx: &Ctx) -> [(&'static str, Flags); 5] {
+    let rows = ctx.pick("100000", "1000000");
+    [
+        (rows, (1, &["--timeout", "1"])),
+        (rows, (4, &[])),
+        (rows, (4, &["--preload"])),
+        ("1000", (1, &[])),
+        ("1000", (1, &["--max-requests", "25"])),
+    ]
+}
+
+/// One configuration's server, kept by the run so that with `--quick` it
+/// can start with its group's.
+fn server(ctx: &Ctx, venv: &Venv, rows: &str, flags: Flags) -> anyhow::Result<Arc<ChildServer>> {
+    let key = format!("q15 gunicorn {rows} {flags:?}");
+    ctx.shared.server(&key, || start(venv, rows, flags))
+}
+
+/// Starts what [`run`] will ask for: see [`crate::questions::start_together`].
+pub fn prepare(ctx: &Ctx) {
+    if let Ok(venv) = ctx.venv() {
+        at_once(configs(ctx).map(|(rows, flags)| move || server(ctx, venv, rows, flags).map(drop)));
+    }
+}
+
 fn mib(bytes: u64) -> Cell {
     let m = bytes as f64 / (1024.0 * 1024.0);
     Cell::measured(format!("{m:.0}"), m)
-}
-
-/// A server's gunicorn workers and its other flags.
-type Flags = (usize, &'static [&'static str]);
-
-/// `--workers N` and the other flags, as the table names a server.
-fn flags_label((workers, flags): Flags) -> String {
-    std::iter::once(format!("--workers {workers}"))
-        .chain(flags.iter().map(|f| f.to_string()))
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 fn start(venv: &Venv, rows: &str, (workers, flags): Flags) -> anyhow::Result<ChildServer> {
@@ -228,3 +248,14 @@ fn group_memory(group: u32) -> (u64, u64) {
     (rss, pss)
 }
 // ANCHOR_END: group_memory
+
+/// A server's gunicorn workers and its other flags.
+type Flags = (usize, &'static [&'static str]);
+
+/// `--workers N` and the other flags, as the table names a server.
+fn flags_label((workers, flags): Flags) -> String {
+    std::iter::once(format!("--workers {workers}"))
+        .chain(flags.iter().map(|f| f.to_string()))
+        .collect::<Vec<_>>()
+        .join(" ")
+}

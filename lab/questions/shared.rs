@@ -6,6 +6,11 @@
 //! run ends (when the [`Ctx`](super::Ctx) is dropped), so `--only N` starts
 //! only what question N needs and a run of all fifteen starts each once.
 //! [`at_once`] and [`both`] start a question's servers side by side.
+//! A question's own servers (an app of `python/questions/`, 6's gunicorns,
+//! 13's Django settings, 15's gunicorn flags) are kept here too, so that
+//! with `--quick` they can start together with other questions'
+//! ([`start_together`](super::start_together)); the question hands each
+//! back ([`Shared::release`]) when it is done with it.
 //!
 //! Why: a start costs seconds of CPU on two cores — uvicorn's workers
 //! import FastAPI and Pydantic, gunicorn's import Django, `initdb` writes a
@@ -14,24 +19,26 @@
 //! recorded figures are each made by `--only N`, where every server is
 //! fresh.
 //!
-//! Left out: servers a question restarts or stops on purpose (question 9),
-//! or whose flags are the question (13's Django settings, 15's gunicorn
-//! flags): those start their own.
+//! Left out: servers a question restarts or stops on purpose (question 9):
+//! it starts its own.
 
 use std::sync::{Arc, Mutex, OnceLock};
 
-use super::common::wait_until_serving;
+use super::common::{PythonServer, python_app, wait_until_serving};
 use super::q12_django_async::{DB_LATENCY, start_django_asgi};
 use crate::postgres::Postgres;
 use crate::process::{ChildServer, Ready};
 use crate::python::{Stack, StackOptions, Venv, target_dir};
 use crate::stacks;
 
+type Slot = Arc<Mutex<Option<Arc<ChildServer>>>>;
+
 /// The run's shared cluster and servers (see the module's comment).
 #[derive(Default)]
 pub struct Shared {
     postgres: OnceLock<Result<Postgres, String>>,
-    servers: Mutex<Vec<(String, Arc<ChildServer>)>>,
+    /// One slot per server, by key: empty until its first start succeeds.
+    servers: Mutex<Vec<(String, Slot)>>,
 }
 
 impl Shared {
@@ -83,34 +90,72 @@ impl Shared {
         })
     }
 
-    /// The server kept under `key`, started by `start` the first time.
-    fn server(
+    /// A small app of `python/questions/` ([`python_app`]) kept like the
+    /// others, by its name, server and environment: with `--quick` it may
+    /// start before its question, beside others. Handed back with
+    /// [`Shared::release`] when the question is done with it.
+    pub fn app(
+        &self,
+        venv: &Venv,
+        app: &str,
+        server_kind: &PythonServer,
+        env: &[(&str, String)],
+    ) -> anyhow::Result<Arc<ChildServer>> {
+        let key = format!("{app} {server_kind:?} {env:?}");
+        self.server(&key, || python_app(venv, app, server_kind, env))
+    }
+
+    /// Forgets `server` and stops it (its process group is killed, as when
+    /// any [`ChildServer`] is dropped) unless another holder still has it:
+    /// a question's own server does not run on through the questions after
+    /// it. Its measurements are over: nothing is lost by not waiting for a
+    /// graceful exit.
+    pub fn release(&self, server: Arc<ChildServer>) {
+        self.servers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|(_, slot)| {
+                // A slot locked by another thread is a server still
+                // starting, not this one (waiting for it could deadlock).
+                let Ok(slot) = slot.try_lock() else {
+                    return true;
+                };
+                !slot.as_ref().is_some_and(|s| Arc::ptr_eq(s, &server))
+            });
+        drop(server);
+    }
+
+    /// The server kept under `key`, started by `start` the first time. A
+    /// caller that asks while another thread is starting the same server
+    /// (questions whose servers start together, see
+    /// [`start_together`](super::start_together)) waits for that one rather
+    /// than starting a second. A start that fails is not kept: the next
+    /// caller tries again (and reports its own error).
+    pub fn server(
         &self,
         key: &str,
         start: impl FnOnce() -> anyhow::Result<ChildServer>,
     ) -> anyhow::Result<Arc<ChildServer>> {
-        let found = |servers: &[(String, Arc<ChildServer>)]| {
-            servers
-                .iter()
-                .find(|(k, _)| k == key)
-                .map(|(_, s)| s.clone())
+        let slot = {
+            let mut servers = self.servers.lock().unwrap_or_else(|p| p.into_inner());
+            match servers.iter().find(|(k, _)| k == key) {
+                Some((_, slot)) => slot.clone(),
+                None => {
+                    let slot = Arc::new(Mutex::new(None));
+                    servers.push((key.to_string(), slot.clone()));
+                    slot
+                }
+            }
         };
-        if let Some(server) = found(&self.servers()) {
-            return Ok(server);
+        // Held while starting: the run's other servers start meanwhile
+        // (each has a slot of its own), a second caller for this one waits.
+        let mut slot = slot.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(server) = slot.as_ref() {
+            return Ok(server.clone());
         }
-        // Started without the lock held, so two servers can start at once.
         let server = Arc::new(start()?);
-        let mut servers = self.servers();
-        // Another thread may have started the same one meanwhile: keep
-        // theirs (ours is killed when dropped).
-        Ok(found(&servers).unwrap_or_else(|| {
-            servers.push((key.to_string(), server.clone()));
-            server
-        }))
-    }
-
-    fn servers(&self) -> std::sync::MutexGuard<'_, Vec<(String, Arc<ChildServer>)>> {
-        self.servers.lock().unwrap_or_else(|p| p.into_inner())
+        *slot = Some(server.clone());
+        Ok(server)
     }
 }
 
