@@ -159,12 +159,18 @@ fn main() -> anyhow::Result<()> {
             " can wait at once / the wait; none when nothing waits. ratio: FastAPI / DRF medians.)"
         );
         println!("\n## What decides the ratio when nothing waits: one knob at a time\n");
-        print!("{knobs}");
-        println!(
-            "(GET /api/simple, {} clients, each knob measured once against its stack's",
-            SWEEP_CLIENTS
-        );
-        println!(" default in the same run. vs default: this row's median req/s / the default's.)");
+        if !sweep.knobs {
+            println!("left out with --quick (three more servers to start)");
+        } else {
+            print!("{knobs}");
+            println!(
+                "(GET /api/simple, {} clients, each knob measured once against its stack's",
+                SWEEP_CLIENTS
+            );
+            println!(
+                " default in the same run. vs default: this row's median req/s / the default's.)"
+            );
+        }
     }
 
     println!("\n## Holding 1,000 and 10,000 connections\n");
@@ -193,10 +199,16 @@ fn main() -> anyhow::Result<()> {
 const SWEEP_CLIENTS: usize = 100;
 /// The waits swept, in ms: nothing, a fast query, chapters 3 and 4's 50 ms.
 const SWEEP_WAITS: [u64; 3] = [0, 5, 50];
+/// With `--quick`: the two ends, where the ratio is made and where it is gone.
+const QUICK_SWEEP_WAITS: [u64; 2] = [0, 50];
 
 /// The wait sweep and the knobs: how long each load runs, how often it is
 /// repeated, and whether server and load generator get a core each.
 struct Sweep {
+    /// The waits swept, in ms.
+    waits: &'static [u64],
+    /// Whether the knob rows run (each starts a server of its own).
+    knobs: bool,
     rounds: usize,
     warmup: Duration,
     duration: Duration,
@@ -212,6 +224,12 @@ impl Sweep {
             (3, Duration::from_secs(1), Duration::from_secs(3))
         };
         Self {
+            waits: if cli.run.quick {
+                &QUICK_SWEEP_WAITS
+            } else {
+                &SWEEP_WAITS
+            },
+            knobs: !cli.run.quick,
             rounds,
             warmup,
             duration,
@@ -303,7 +321,9 @@ impl Sweep {
         ];
         let mut swept: Vec<(StackName, u64, f64)> = Vec::new();
         let mut defaults: Vec<(StackName, f64)> = Vec::new();
-        for (stack, threads, knob, label) in runs {
+        for (stack, threads, knob, label) in
+            runs.into_iter().filter(|run| self.knobs || run.3.is_none())
+        {
             let launch = Launch {
                 workers: self.workers,
                 threads,
@@ -312,7 +332,7 @@ impl Sweep {
             let mut server = lab::stacks::start_with(stack, &launch, knob, pinning)?;
             warm_up(&server, "/wait?ms=0", self.workers)?;
             if label.is_none() {
-                for wait in SWEEP_WAITS {
+                for &wait in self.waits {
                     let path = format!("/wait?ms={wait}");
                     eprintln!("sweep: {} {path}", stack.name());
                     let rounds = self.rounds(&server, &path, "/wait?ms=0")?;
@@ -346,6 +366,10 @@ impl Sweep {
                     ]);
                     swept.push((stack, wait, spread.median.per_second));
                 }
+            }
+            if !self.knobs {
+                server.stop()?;
+                continue;
             }
             eprintln!("knobs: {} {}", stack.name(), label.unwrap_or("default"));
             let rounds = self.rounds(&server, "/api/simple", "/wait?ms=0")?;
