@@ -40,10 +40,10 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
     // waiting in turn; with `--quick`, beside questions 12 and 13's), then
     // each asked in turn.
     let leaks = ctx.pick(40, 200);
-    let [timeout, preloads @ .., recycle, recycled] = configs(ctx);
+    let configs = configs(ctx);
+    let [timeout, preloads @ .., recycle, recycled] = configs;
     let mut servers =
-        at_once(configs(ctx).map(|(rows, flags)| move || server(ctx, venv, rows, flags)))
-            .into_iter();
+        at_once(configs.map(|(rows, flags)| move || server(ctx, venv, rows, flags))).into_iter();
     let mut next = || servers.next().expect("one server per configuration");
     debug_assert_eq!(timeout.0, rows);
     let recycles = [recycle.1, recycled.1];
