@@ -1,7 +1,10 @@
 //! Benchmark (not a test): how close each event-loop model gets to its
 //! Little's-law bound at 1,000 clients (50 ms waits, bound 20,000 req/s) and
 //! at 10,000 connections (1 s waits, bound 10,000 req/s), and what an idle
-//! keep-alive connection costs the server (goal: at most 16 KiB).
+//! keep-alive connection costs the server (issue 17 asks for at most 4 KiB;
+//! hyper and actix-web allocate 16 KiB of buffers per connection that no
+//! setting lowers, so the line says which of the two it is under, and
+//! chapter 4's "What a waiting request costs" explains the floor).
 //!
 //! Run it:   cargo bench --bench event_loops
 //! Goals: >= 95 % of the bound at 1,000 clients, >= 90 % at 10,000
@@ -31,6 +34,11 @@ use lab::report::{Table, human, percent, print_banner};
 
 /// Rounds per model and size; the median one is judged against the goal.
 const ROUNDS: usize = 3;
+/// Issue 17's goal for an idle keep-alive connection's server RSS, bytes.
+const IDLE_GOAL: f64 = 4.0 * 1024.0;
+/// What hyper (8 KiB read + 8 KiB head buffer) and actix-web (8 KiB read +
+/// 8 KiB write) allocate per connection, none of it a setting: the floor.
+const LIBRARY_FLOOR: f64 = 16.0 * 1024.0;
 
 /// `serve ...` makes this binary the child server of the memory measurement.
 #[derive(clap::Parser)]
@@ -154,13 +162,16 @@ fn main() -> anyhow::Result<std::process::ExitCode> {
     let mut memory = Table::new(MemoryCost::HEADER);
     for model in [Model::EventLoop, Model::LoopPerWorker { workers: 2 }] {
         let cost = idle_connection_cost(&exe, model, 10_000)?;
-        let goal = if cost.rss_per_item() <= 16.0 * 1024.0 {
-            "met"
+        let rss = cost.rss_per_item();
+        let verdict = if rss <= IDLE_GOAL {
+            "goal <= 4 KiB: met"
+        } else if rss <= LIBRARY_FLOOR {
+            "goal <= 4 KiB: not met; under the library's 16 KiB of buffers"
         } else {
-            "not met"
+            "goal <= 4 KiB: not met; over the library's 16 KiB of buffers"
         };
         memory.row(cost.row(&format!(
-            "{}: idle connection (goal <= 16 KiB: {goal})",
+            "{}: idle connection ({verdict})",
             model.kind().name()
         )));
     }
