@@ -162,7 +162,8 @@ fn fuzz_python(stacks: &[StackName], plan: &Plan) -> anyhow::Result<()> {
     }
     println!("\n{}", python_table(&runs).render());
     println!(
-        "5xx = a 5xx answer; hangs = no answer and no close within the deadline; other unclean = \
+        "5xx = a 5xx answer; hangs = no answer and no close within three deadlines; slow = \
+         answered (or closed) after the deadline, within three; other unclean = \
          a 4xx without JSON, another status, or bytes that are not HTTP; tracebacks are \
          counted in the stack's own log\n"
     );

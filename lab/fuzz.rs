@@ -201,10 +201,28 @@ pub const HTTP_LAYER_STATUSES: [u16; 6] = [400, 408, 413, 414, 417, 431];
 
 /// Judges one exchange: the worst of its answers, or how it ended.
 pub fn judge(input: &Input, exchange: &wire::Exchange) -> Verdict {
+    let verdict = judge_answers(input, exchange);
+    match exchange.late {
+        // Right but late: past the deadline, within its grace.
+        Some(took) if !matches!(verdict, Verdict::Failure(_)) => Verdict::Failure(format!(
+            "answered or closed only after {} (slow, not a hang)",
+            crate::report::human(took)
+        )),
+        _ => verdict,
+    }
+}
+
+/// [`judge`], leaving out when the exchange ended.
+fn judge_answers(input: &Input, exchange: &wire::Exchange) -> Verdict {
     match &exchange.end {
         End::Aborted => return Verdict::ClientLeft,
         End::NoServer(why) => return Verdict::Failure(format!("server gone: {why}")),
-        End::TimedOut => return Verdict::Failure("no answer and no close (hang)".into()),
+        End::TimedOut => {
+            return Verdict::Failure(format!(
+                "no answer and no close in {} deadlines (hang)",
+                1 + wire::GRACE_DEADLINES
+            ));
+        }
         End::Closed | End::Reset => {}
     }
     let answers = match wire::parse_answers(&exchange.bytes) {
@@ -240,13 +258,15 @@ pub fn judge(input: &Input, exchange: &wire::Exchange) -> Verdict {
 // ANCHOR_END: verdict
 
 /// What kind of failure [`judge`]'s reason names: `5xx` (an answer with
-/// a 5xx status), `hang`, `server gone`, or `other` (a bare 4xx from the
-/// app, garbage).
+/// a 5xx status), `hang`, `slow` (a right answer after the deadline),
+/// `server gone`, or `other` (a bare 4xx from the app, garbage).
 pub fn failure_kind(why: &str) -> &'static str {
     if why.contains("server gone") {
         "server gone"
     } else if why.contains("(hang)") {
         "hang"
+    } else if why.contains("(slow, not a hang)") {
+        "slow"
     } else if why
         .split_once(": ")
         .is_some_and(|(answer, rest)| answer.starts_with("answer ") && rest.starts_with('5'))
@@ -367,8 +387,8 @@ pub struct Report {
     /// HTTP-layer refusals by status.
     pub http_statuses: BTreeMap<u16, u64>,
     pub failures: u64,
-    /// Failures by kind ([`failure_kind`]: `5xx`, `hang`, `server gone`,
-    /// `other`).
+    /// Failures by kind ([`failure_kind`]: `5xx`, `hang`, `slow`,
+    /// `server gone`, `other`).
     pub failure_kinds: BTreeMap<&'static str, u64>,
     pub examples: Vec<Example>,
     /// Panics counted by the hook during the run.

@@ -1,7 +1,8 @@
 //! The server fuzzer's smoke: 5,000 generated bad requests for every server
 //! model and both lifespan apps, in this process over loopback (see
 //! `lab::fuzz` for what counts as a clean answer). Also: the fuzzer fails on
-//! a server that answers 500 or hangs, rouille survives the request that
+//! a server that answers 500, hangs, or answers only after its deadline (slow,
+//! told apart from a hang), rouille survives the request that
 //! used to abort it, and actix refuses the header name that used to panic.
 //!
 //! The full run (100,000 per endpoint family per server) is a command:
@@ -56,6 +57,11 @@ fn every_server_answers_5000_bad_requests_cleanly() {
 /// A stand-in server for proving the fuzzer can fail: answers every
 /// connection with `answer` (or nothing at all, holding it open, if empty).
 fn toy_server(answer: &'static [u8]) -> std::net::SocketAddr {
+    toy_server_after(Duration::ZERO, answer)
+}
+
+/// [`toy_server`], answering each connection only after `delay`.
+fn toy_server_after(delay: Duration, answer: &'static [u8]) -> std::net::SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     std::thread::spawn(move || {
@@ -68,6 +74,7 @@ fn toy_server(answer: &'static [u8]) -> std::net::SocketAddr {
                 if answer.is_empty() {
                     std::thread::sleep(Duration::from_secs(2)); // a hang
                 } else {
+                    std::thread::sleep(delay);
                     let _ = stream.write_all(answer);
                 }
             });
@@ -77,7 +84,7 @@ fn toy_server(answer: &'static [u8]) -> std::net::SocketAddr {
 }
 
 #[test]
-fn the_fuzzer_fails_a_server_that_answers_500_or_hangs() {
+fn the_fuzzer_fails_a_server_that_answers_500_hangs_or_answers_late() {
     let plan = Plan {
         clients: 2,
         deadline: Duration::from_millis(500),
@@ -117,6 +124,28 @@ fn the_fuzzer_fails_a_server_that_answers_500_or_hangs() {
     );
     assert!(
         report.examples.iter().any(|e| e.why.contains("hang")),
+        "{:?}",
+        report.examples
+    );
+    assert_eq!(report.failure_kinds.get("slow"), None, "{report:?}");
+
+    // A right answer (a bare 400), but only after the deadline: slow, and
+    // told apart from a hang.
+    let slow = toy_server_after(
+        plan.deadline + plan.deadline / 2,
+        b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n",
+    );
+    let report = fuzz::run(
+        slow,
+        fuzz::probe::Kind::Api,
+        &fuzz::API_FAMILIES,
+        &plan,
+        &|| Ok(()),
+    );
+    assert!(report.failures > 0 && !report.clean(), "{report:?}");
+    assert_eq!(report.failure_kinds.get("hang"), None, "{report:?}");
+    assert!(
+        report.examples.iter().any(|e| e.why.contains("slow")),
         "{:?}",
         report.examples
     );

@@ -48,6 +48,13 @@ fn call(
         DEADLINE,
         DEADLINE,
     );
+    if let Some(took) = exchange.late {
+        return Err(format!(
+            "{method} {target}: answered only after {}, past the {} deadline",
+            crate::report::human(took),
+            crate::report::human(DEADLINE)
+        ));
+    }
     let mut headers = [httparse::EMPTY_HEADER; 32];
     let mut response = httparse::Response::new(&mut headers);
     let head = match response.parse(&exchange.bytes) {

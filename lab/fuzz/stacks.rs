@@ -153,7 +153,7 @@ pub fn run_stack(stack: StackName, launch: &Launch, plan: &Plan) -> anyhow::Resu
 }
 
 /// The table's header: what each Python stack did with the inputs.
-pub const PYTHON_HEADER: [&str; 12] = [
+pub const PYTHON_HEADER: [&str; 13] = [
     "stack",
     "inputs",
     "2xx",
@@ -162,6 +162,7 @@ pub const PYTHON_HEADER: [&str; 12] = [
     "closed",
     "5xx",
     "hangs",
+    "slow",
     "other unclean",
     "tracebacks",
     "worker restarts",
@@ -177,11 +178,8 @@ pub fn python_row(run: &StackRun) -> Vec<String> {
             .map(|cols| cols.get(c).copied().unwrap_or(0))
             .sum()
     };
-    let (server_errors, hangs) = (r.failure_kinds.get("5xx"), r.failure_kinds.get("hang"));
-    let (server_errors, hangs) = (
-        server_errors.copied().unwrap_or(0),
-        hangs.copied().unwrap_or(0),
-    );
+    let kind = |k: &str| r.failure_kinds.get(k).copied().unwrap_or(0);
+    let (server_errors, hangs, slow) = (kind("5xx"), kind("hang"), kind("slow"));
     vec![
         run.stack.name(),
         r.inputs().to_string(),
@@ -191,7 +189,8 @@ pub fn python_row(run: &StackRun) -> Vec<String> {
         (count("closed") + count("client left") + count("other version")).to_string(),
         server_errors.to_string(),
         hangs.to_string(),
-        (r.failures - server_errors - hangs).to_string(),
+        slow.to_string(),
+        (r.failures - server_errors - hangs - slow).to_string(),
         run.tracebacks.to_string(),
         run.worker_restarts.to_string(),
         if r.after.is_ok() { "yes" } else { "NO" }.to_string(),

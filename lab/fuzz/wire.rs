@@ -18,6 +18,12 @@ use std::time::{Duration, Instant};
 /// The most answer bytes kept per input; the rest is read and dropped.
 const KEEP_BYTES: usize = 1 << 20;
 
+/// Past its deadline an exchange keeps reading this many deadlines more, so
+/// that an answer that is only slow (a server starved of cores, a queue
+/// behind a blocked loop) is told from a hang: the first is reported late,
+/// the second is what never answered within the whole wait.
+pub const GRACE_DEADLINES: u32 = 2;
+
 /// How long a server may stay silent before the client closes its sending
 /// half (it is waiting for bytes the input never sends, or keeping an
 /// answered connection alive).
@@ -41,7 +47,8 @@ pub enum End {
     Closed,
     /// The server reset the connection (or refused it outright).
     Reset,
-    /// Neither an answer's end nor a close within the deadline.
+    /// Neither an answer's end nor a close within the deadline and the
+    /// grace after it ([`GRACE_DEADLINES`]): a hang.
     TimedOut,
     /// We closed first (an [`Ending::Abort`] input).
     Aborted,
@@ -54,6 +61,9 @@ pub enum End {
 pub struct Exchange {
     pub bytes: Vec<u8>,
     pub end: End,
+    /// Set when the connection ended (answered and closed, or reset) only
+    /// after the deadline, in its grace: how long it took.
+    pub late: Option<Duration>,
 }
 
 /// Sends `input` to `addr` and collects the answer bytes, within `deadline`.
@@ -73,6 +83,7 @@ pub fn exchange(
             return Exchange {
                 bytes: Vec::new(),
                 end: End::NoServer(e.to_string()),
+                late: None,
             };
         }
     };
@@ -86,6 +97,7 @@ pub fn exchange(
         return Exchange {
             bytes: Vec::new(),
             end: End::Aborted,
+            late: None,
         };
     }
     // Not half-closed at once: hyper (by default) drops a connection whose
@@ -93,8 +105,9 @@ pub fn exchange(
     let mut half_closed = false;
     let mut bytes = Vec::new();
     let mut buf = [0u8; 16 * 1024];
+    let hang = deadline * (1 + GRACE_DEADLINES);
     let end = loop {
-        let left = deadline.saturating_sub(started.elapsed());
+        let left = hang.saturating_sub(started.elapsed());
         if left.is_zero() {
             break End::TimedOut;
         }
@@ -117,7 +130,9 @@ pub fn exchange(
             Err(_) => break End::Reset,
         }
     };
-    Exchange { bytes, end }
+    let took = started.elapsed();
+    let late = (end != End::TimedOut && took > deadline).then_some(took);
+    Exchange { bytes, end, late }
 }
 
 /// One HTTP answer as the fuzzer sees it.
