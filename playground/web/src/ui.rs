@@ -158,9 +158,8 @@ fn text(
     class: &str,
     t: &str,
 ) -> Result<HtmlElement, JsValue> {
-    let e = el(doc, tag, class)?;
+    let e = append(doc, parent, tag, class)?;
     e.set_text_content(Some(t));
-    parent.append_child(&e)?;
     Ok(e)
 }
 
