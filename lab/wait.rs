@@ -122,14 +122,20 @@ impl CpuWork {
     }
 }
 
-/// Busy CPU work for `d` of wall-clock time (the API's `/cpu?ms=N`): no
-/// syscalls, no waiting — nothing another request could overlap with on the
-/// same thread. [`CpuWork`] is a fixed amount of work instead, which takes
-/// longer when the core is shared.
+/// Busy CPU work until the calling thread has run for `d` of CPU time (the
+/// API's `/cpu?us=N`): no waiting, nothing another request could overlap
+/// with on the same thread. CPU time, not wall-clock time: on a shared core a
+/// request preempted half-way still needs its whole `d` of work, as real
+/// CPU-bound code does, so k threads on fewer cores cannot finish more than
+/// cores / d requests a second. (Timed by the wall clock, a preempted request
+/// would count its time off the core as work, and pass that bound.)
+/// [`CpuWork`] is a fixed number of steps instead of a fixed CPU time.
 pub fn burn_cpu(d: Duration) {
-    let end = Instant::now() + d;
-    while Instant::now() < end {
-        spin(256);
+    let started = cpu_time::ThreadTime::now();
+    // About 5 µs of work between reads of the thread's CPU clock (a system
+    // call, unlike the wall clock's).
+    while started.elapsed() < d {
+        spin(4096);
     }
 }
 
@@ -162,6 +168,22 @@ mod tests {
         let ((), wall, cpu) = measure(|| simulated_wait_blocking(Duration::from_millis(50)));
         assert!(wall >= Duration::from_millis(50));
         assert!(cpu < Duration::from_millis(10), "cpu {cpu:?}");
+    }
+
+    #[test]
+    fn burning_costs_its_whole_cpu_time_even_on_shared_cores() {
+        // More threads than cores: each is preempted, and must still do its
+        // whole 20 ms of work (a wall-clock burn would count the time off
+        // the core, and do less).
+        let threads = 3 * std::thread::available_parallelism().map_or(2, usize::from);
+        let d = Duration::from_millis(20);
+        let cpu: Vec<Duration> = std::thread::scope(|s| {
+            let all: Vec<_> = (0..threads)
+                .map(|_| s.spawn(move || measure(|| burn_cpu(d)).2))
+                .collect();
+            all.into_iter().map(|t| t.join().unwrap()).collect()
+        });
+        assert!(cpu.iter().all(|&c| c >= d), "{cpu:?}");
     }
 
     #[test]

@@ -83,9 +83,12 @@ def serialize_rows() -> list[dict]:
 
 
 def burn_cpu(us: int) -> None:
-    """Busy CPU work for `us` microseconds, holding the GIL: nothing to overlap."""
-    end = time.perf_counter() + us / 1_000_000
+    """Busy CPU work until this thread has run for `us` microseconds of CPU
+    time, holding the GIL: nothing to overlap. CPU time, not wall-clock time
+    (as `lab::wait::burn_cpu` in Rust): a thread preempted, or waiting for
+    the GIL, half-way still owes the rest of its work."""
+    end = time.thread_time() + us / 1_000_000
     x = 1
-    while time.perf_counter() < end:
+    while time.thread_time() < end:
         for _ in range(64):
             x = (x * 6364136223846793005 + 1442695040888963407) & 0xFFFF_FFFF_FFFF_FFFF

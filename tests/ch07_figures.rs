@@ -4,9 +4,12 @@
 //! query time). Reads `src/figures/ch07_qNN.json`, the record of the run
 //! the book shows; a figure not recorded yet is skipped with a note.
 //!
-//! The margin is 10 %: a closed loop's window holds a whole number of
+//! The margin is 3 %: a closed loop's window holds a whole number of
 //! waves of requests, so a rate may read a little above its bound without
-//! beating it (chapter 3's exercise says why).
+//! beating it (chapter 3's exercise says why); the full runs' windows hold
+//! dozens of waves, so more than that is a figure to distrust. (At 10 % this
+//! test let pass a CPU-bound row at 103.5 % of its bound, made by a busy loop
+//! that counted time off the core as work: `lab::wait::burn_cpu`.)
 
 use serde_json::Value;
 
@@ -20,7 +23,7 @@ const LIMITS: &[(&str, &str, &str)] = &[
     ("ch07_q06", "req/s", "bound (req/s)"),
 ];
 
-const MARGIN: f64 = 1.10;
+const MARGIN: f64 = 1.03;
 
 /// Every (label, measured, bound) pair of the figure's tables that have both columns.
 fn pairs(record: &Value, measured: &str, bound: &str) -> Vec<(String, f64, f64)> {
