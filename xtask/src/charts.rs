@@ -691,7 +691,8 @@ fn ch06_model_against_reality(run: &Run) -> anyhow::Result<Chart> {
 }
 
 /// Chapter 6's connections table: per stack and connections held, how many
-/// were being served (Little's L from the run) against how many were held.
+/// had a request out, served or queued (Little's L from the run), against
+/// how many were held.
 fn connections_served(run: &Run) -> anyhow::Result<Chart> {
     let t = run.table("Holding", &["stack", "connections", "in flight"])?;
     let (stack, held, served) = (
@@ -713,7 +714,7 @@ fn connections_served(run: &Run) -> anyhow::Result<Chart> {
     let series = vec![
         Series::new("connections held", Mark::Bound, 0, held_points),
         Series::new(
-            "being served (req/s × mean latency)",
+            "requests out, served or queued (req/s × mean latency)",
             Mark::Dots,
             1,
             served_points,
@@ -721,10 +722,10 @@ fn connections_served(run: &Run) -> anyhow::Result<Chart> {
     ];
     Ok(Chart {
         file: "ch06_table-8.svg".into(),
-        title: "Chapter 6: connections held against connections being served".into(),
+        title: "Chapter 6: connections held against requests in flight".into(),
         desc: "Dot chart, one row per stack and number of connections held open (1,000 and 10,000), on a log scale: \
-               an open circle at the connections held, a filled dot at how many were being served on average \
-               (requests per second times mean latency, Little's L). The exact numbers, with p99 and errors, are in the table above."
+               an open circle at the connections held, a filled dot at how many had a request out on average, \
+               served or queued (requests per second times mean latency, Little's L). The exact numbers, with p99 and errors, are in the table above."
             .into(),
         ..lane_chart(("connections (log scale)", Scale::Log), lanes, series)
     })
