@@ -25,6 +25,9 @@ use crate::report::{Cell, Table, duration, num, speedup};
 pub const POOL: usize = 40;
 /// Each waiting request's wait (a database or upstream round trip).
 pub const WAIT: Duration = Duration::from_millis(50);
+/// The most threads the thread-per-request rows start, so the run stays
+/// light on a small machine (each is a real OS thread).
+const MOST_THREADS: usize = 400;
 
 pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
     let free = ["python3.14t", "python3.13t"]
@@ -110,11 +113,21 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
     print!("{changes}");
 
     let requests = ctx.pick(200, 1000);
+    // A thread per request: at most this many threads, however many requests.
+    let threads = requests.min(MOST_THREADS);
     println!(
-        "\nWhat it does not change: {requests} requests that each wait {}, all arriving at once\n",
+        "\nWhat it does not change: requests that each wait {}, all arriving at once \
+         ({requests}; {threads} with a thread each)\n",
         crate::report::human(WAIT)
     );
-    let mut same = Table::new(["server", "lock", "req/s", "bound", "memory per waiter"]);
+    let mut same = Table::new([
+        "server",
+        "lock",
+        "requests",
+        "req/s",
+        "bound",
+        "memory per waiter",
+    ]);
     let bound = POOL as f64 / WAIT.as_secs_f64();
     for mode in [Mode::On, Mode::Off] {
         let lock = if mode == Mode::On { "GIL" } else { "none" };
@@ -122,6 +135,7 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
         same.row([
             Cell::from(format!("{POOL} threads")),
             Cell::from(lock),
+            Cell::from(requests),
             num(requests as f64 / took.as_secs_f64(), 0),
             num(bound, 0),
             Cell::from("—"),
@@ -129,19 +143,28 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
     }
     for mode in [Mode::On, Mode::Off] {
         let lock = if mode == Mode::On { "GIL" } else { "none" };
-        let (took, per) = thread_per_request(mode, requests.min(400));
+        let (took, per) = thread_per_request(mode, threads);
         same.row([
             Cell::from("a thread per request"),
             Cell::from(lock),
-            num(requests.min(400) as f64 / took.as_secs_f64(), 0),
-            num(requests.min(400) as f64 / WAIT.as_secs_f64(), 0),
-            kib(per),
+            Cell::from(threads),
+            num(threads as f64 / took.as_secs_f64(), 0),
+            num(threads as f64 / WAIT.as_secs_f64(), 0),
+            // Memory is read on the first run only: a second run in the same
+            // process reuses the stacks and memory the first one freed
+            // (glibc keeps them), so its reading would be too low.
+            if mode == Mode::On {
+                kib(per)
+            } else {
+                Cell::from("(as above)")
+            },
         ]);
     }
     let (took, per) = tasks(requests);
     same.row([
         Cell::from("tokio tasks (async)"),
         Cell::from("—"),
+        Cell::from(requests),
         num(requests as f64 / took.as_secs_f64(), 0),
         num(requests as f64 / WAIT.as_secs_f64(), 0),
         kib(per),
@@ -189,13 +212,19 @@ fn thread_pool(mode: Mode, threads: usize, requests: usize) -> (Duration, f64) {
 }
 // ANCHOR_END: pool
 
-/// Resident memory of this process, in bytes.
+/// Resident memory of this process, in bytes: `Rss` of
+/// `/proc/self/smaps_rollup`, which walks the page tables. (`VmRSS` in
+/// `/proc/self/status` is kept per thread and added up only now and then,
+/// so with hundreds of threads it reads low.)
 fn rss() -> f64 {
     procfs::process::Process::myself()
-        .and_then(|p| p.status())
+        .and_then(|p| p.smaps_rollup())
         .ok()
-        .and_then(|s| s.vmrss)
-        .map_or(0.0, |kib| kib as f64 * 1024.0)
+        .and_then(|r| {
+            let rollup = r.memory_map_rollup.0.into_iter().next()?;
+            rollup.extension.map.get("Rss").copied()
+        })
+        .map_or(0.0, |bytes| bytes as f64)
 }
 
 /// A thread for every request, all waiting at once: resident memory per

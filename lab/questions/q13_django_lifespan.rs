@@ -30,7 +30,8 @@ pub const UNSUPPORTED: &str = "ASGI 'lifespan' protocol appears unsupported";
 pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
     let requests = ctx.pick(20, 200);
     let note = format!(
-        "{requests} sequential requests on one keep-alive connection, one gunicorn sync worker"
+        "{requests} sequential requests from one client to one gunicorn sync worker \
+         (which closes the HTTP connection after each answer)"
     );
     let columns = [
         "stack",
