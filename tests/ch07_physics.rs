@@ -27,7 +27,8 @@ fn cell<'v>(table: &Value, row: &'v Value, name: &str) -> &'v Value {
     &row[column(table, name)]
 }
 
-/// Throughput never beats its Little's-law bound (10 % for noise).
+/// Throughput never beats its Little's-law bound (3 % for a window that
+/// ends between waves, as in `ch07_figures.rs`).
 fn obeys_bounds(name: &str) {
     let run = record(name);
     let mut checked = 0;
@@ -40,7 +41,7 @@ fn obeys_bounds(name: &str) {
                 continue;
             };
             assert!(
-                rate <= 1.1 * bound,
+                rate <= 1.03 * bound,
                 "{name}: {} answers {rate:.0} req/s over its bound {bound:.0}",
                 row[0]["text"]
             );
