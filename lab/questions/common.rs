@@ -30,16 +30,16 @@ pub struct Load {
 }
 
 impl Ctx {
-    /// The loads of this run: 0.25 s + 0.6 s with `--quick`, 1 s + 4 s
-    /// otherwise. The quick window still holds a dozen waves of the
+    /// The loads of this run: 0.15 s + 0.4 s with `--quick`, 1 s + 4 s
+    /// otherwise. The quick window still holds eight waves of the
     /// questions' longest wait (50 ms) and hundreds of their CPU-bound
     /// requests: the shapes (a bound reached, a queue behind a blocked loop)
     /// are there, only with fewer samples behind each quantile.
     pub fn load(&self) -> Load {
         if self.quick {
             Load {
-                warmup: Duration::from_millis(250),
-                duration: Duration::from_millis(600),
+                warmup: Duration::from_millis(150),
+                duration: Duration::from_millis(400),
             }
         } else {
             Load {
