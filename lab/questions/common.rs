@@ -181,6 +181,44 @@ pub fn figure<const N: usize>(
     Ok(())
 }
 
+/// [`figure`] for a demonstration whose every step waits (sleeps, round
+/// trips; what it reads is an order of events or rows written): with
+/// `--quick` the Python rows and the Rust twin's are made at the same time
+/// ([`python_and_rust`]), and the figure says so.
+pub fn figure_at_once<const N: usize>(
+    ctx: &Ctx,
+    note: Option<&str>,
+    (columns, chart): ([&str; N], &str),
+    (who, python): (
+        &str,
+        impl FnOnce(&Venv, &mut Table) -> anyhow::Result<()> + Send,
+    ),
+    rust: impl FnOnce(&mut Table) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let venv = match ctx.venv() {
+        Ok(venv) if ctx.quick => venv,
+        _ => return figure(ctx, note, (columns, chart), (who, python), rust),
+    };
+    if let Some(note) = note {
+        println!("({note})\n");
+    }
+    let mut table = Table::new(columns);
+    table.chart(chart);
+    let mut tables = [table];
+    let together = python_and_rust(
+        ctx,
+        &mut tables,
+        |tables| python(venv, &mut tables[0]),
+        |tables| rust(&mut tables[0]),
+    )?;
+    if let Some(together) = together {
+        println!("({together})\n");
+    }
+    let [table] = tables;
+    print!("{table}");
+    Ok(())
+}
+
 /// A paced probe of `GET path`: `rate` requests per second over up to 20
 /// connections (an open loop, so it adds little load and one slow answer
 /// does not stop it), for `load`.
