@@ -124,18 +124,19 @@ pub fn beside(
 /// Fills `tables` with a question's Python rows (`python`), then its Rust
 /// rows below them (`rust`). With `--quick` both run at the same time, the
 /// Rust rows in tables of their own, added below afterwards — for
-/// questions whose every load waits (sleeps, round trips: a few hundred
-/// answers a second at most, a few per cent of a core), where the two sets
-/// of servers share the cores without making each other's requests wait.
+/// questions whose every load waits (sleeps, round trips: at most a few
+/// thousand answers a second, a fraction of a core), where the two sets of
+/// servers share the cores without making each other's requests wait.
 /// Returns the line a quick figure prints to say so (None: one after the
-/// other).
+/// other, as without the venv).
 pub fn python_and_rust(
     ctx: &Ctx,
     tables: &mut [Table],
     python: impl FnOnce(&mut [Table]) -> anyhow::Result<()> + Send,
     rust: impl FnOnce(&mut [Table]) -> anyhow::Result<()>,
 ) -> anyhow::Result<Option<&'static str>> {
-    if !ctx.quick {
+    if !ctx.quick || ctx.venv().is_err() {
+        // (Without the venv the Python rows only say why they are skipped.)
         python(tables)?;
         rust(tables)?;
         return Ok(None);
