@@ -12,7 +12,7 @@
 use std::time::Duration;
 
 use super::Ctx;
-use super::common::figure_at_once;
+use super::common::figure;
 use super::script::{f64_at, run_script, str_at};
 use crate::lifespan::{Config, Framework, Recorder, StepKind};
 use crate::python::Venv;
@@ -35,7 +35,10 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
         "connection held",
         "response took",
     ];
-    figure_at_once(
+    // One after the other even with `--quick`: the servers of later
+    // questions start in the background meanwhile, and the twin times a
+    // connection held for microseconds.
+    figure(
         ctx,
         Some(&note),
         (columns, "connection held"),
