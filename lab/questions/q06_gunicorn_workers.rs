@@ -103,13 +103,12 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
             if stack != StackName::Python(Stack::FastapiAsync) {
                 ctx.shared.release(server);
             }
-            let launch = launch(Some(venv), workers, threads)?;
             row(
                 &mut tables[0],
+                Some(venv),
                 (stack, workers, threads, label),
-                &launch,
                 &m,
-            );
+            )?;
         }
         Ok(())
     };
@@ -118,13 +117,12 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
             let mut server = rust_twin(stack, workers)?;
             let m = measure(&server, &closed(&server, &path, CLIENTS, ctx.load())?)?;
             server.stop()?;
-            let launch = launch(venv.ok(), workers, threads)?;
             row(
                 &mut tables[0],
+                venv.ok(),
                 (stack, workers, threads, label),
-                &launch,
                 &m,
-            );
+            )?;
         }
         Ok(())
     };
@@ -153,12 +151,13 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
 /// One row: a server's shape, capacity and bound beside what it measured.
 fn row(
     table: &mut Table,
+    venv: Option<&Venv>,
     (stack, workers, threads, label): (StackName, usize, usize, &str),
-    launch: &Launch,
     m: &Measured,
-) {
-    let capacity = stack.concurrency(CLIENTS, launch);
-    let bound = stack.bound(CLIENTS, WAIT, launch);
+) -> anyhow::Result<()> {
+    let launch = launch(venv, workers, threads)?;
+    let capacity = stack.concurrency(CLIENTS, &launch);
+    let bound = stack.bound(CLIENTS, WAIT, &launch);
     let shape = match stack {
         StackName::Python(Stack::FastapiAsync) => format!("{workers} × (a loop)"),
         StackName::Rust(ModelKind::EventLoop) => "1 × (a loop)".to_string(),
@@ -175,6 +174,7 @@ fn row(
         m.rss_bytes
             .map_or(Cell::from("-"), |b| num(b as f64 / 1e6, 0)),
     ]);
+    Ok(())
 }
 
 /// How a stack of the figure is launched (`venv`: for the Python ones).
