@@ -16,11 +16,10 @@
 //! The Python stacks need a python3 ≥ 3.10 (the venv goes under target/,
 //! made by the first run); without one each question says what it skipped.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use clap::Parser;
 use lab::python::{RunnerArgs, venv_or_skip};
-use lab::questions::shared::at_once;
 use lab::questions::{Ctx, QUESTIONS, Question, start_together};
 use lab::report::{human, print_banner};
 use lab::stacks::ServeArgs;
@@ -60,36 +59,63 @@ fn main() -> anyhow::Result<()> {
         .iter()
         .filter(|q| cli.only.is_empty() || cli.only.contains(&q.number))
         .collect();
-    for question in &selected {
-        // --quick: the servers of this question's group start at once
-        // (`lab::questions::start_together`), before it runs.
-        let together = start_together(&ctx, question, &selected);
-        if !together.is_empty() {
+    std::thread::scope(|scope| -> anyhow::Result<()> {
+        // --quick: servers starting in the background (`Start::until`).
+        let mut beside: Vec<(u8, String, std::thread::ScopedJoinHandle<Duration>)> = Vec::new();
+        for question in &selected {
+            let (due, later): (Vec<_>, Vec<_>) = beside
+                .into_iter()
+                .partition(|(until, _, _)| *until <= question.number);
+            beside = later;
+            for (_, numbers, starting) in due {
+                let waited = Instant::now();
+                let took = starting
+                    .join()
+                    .unwrap_or_else(|e| std::panic::resume_unwind(e));
+                eprintln!(
+                    "servers of {numbers} started in the background in {} \
+                     (waited {} for them)",
+                    human(took),
+                    human(waited.elapsed())
+                );
+            }
+            // --quick: the servers of a group of questions start at once
+            // (`lab::questions::start_together`), now or in the background.
+            for start in start_together(&ctx, question, &selected) {
+                let ctx = &ctx;
+                match start.until {
+                    None => {
+                        let started = Instant::now();
+                        start.run(ctx);
+                        eprintln!(
+                            "servers of {} started at once in {}",
+                            start.named(),
+                            human(started.elapsed())
+                        );
+                    }
+                    Some(until) => {
+                        let numbers = start.named();
+                        eprintln!("servers of {numbers} starting in the background …");
+                        let starting = scope.spawn(move || {
+                            let started = Instant::now();
+                            start.run(ctx);
+                            started.elapsed()
+                        });
+                        beside.push((until, numbers, starting));
+                    }
+                }
+            }
+            println!("## {}. {}\n", question.number, question.title);
             let started = Instant::now();
-            let ctx = &ctx;
-            at_once(
-                together
-                    .iter()
-                    .filter_map(|q| q.prepare)
-                    .map(|p| move || p(ctx)),
-            );
-            let numbers: Vec<String> = together.iter().map(|q| q.number.to_string()).collect();
+            eprintln!("question {}: {} …", question.number, question.title);
+            (question.run)(&ctx)?;
             eprintln!(
-                "servers of questions {} started at once in {}",
-                numbers.join(", "),
+                "question {}: done in {}",
+                question.number,
                 human(started.elapsed())
             );
+            println!();
         }
-        println!("## {}. {}\n", question.number, question.title);
-        let started = Instant::now();
-        eprintln!("question {}: {} …", question.number, question.title);
-        (question.run)(&ctx)?;
-        eprintln!(
-            "question {}: done in {}",
-            question.number,
-            human(started.elapsed())
-        );
-        println!();
-    }
-    Ok(())
+        Ok(())
+    })
 }

@@ -72,41 +72,117 @@ pub struct Question {
     pub prepare: Option<fn(&Ctx)>,
 }
 
-/// With `--quick`, the questions whose servers start all at once, before
-/// the first of them runs. A server start is seconds of CPU in one process
-/// (uvicorn's and gunicorn's workers import FastAPI or Django); side by
-/// side, two cores do two at a time. Nothing is measured meanwhile, and a
-/// server that waits for its question idles: it takes nothing from the
-/// questions measured before it. The full run starts each server when its
-/// question asks.
-pub const START_TOGETHER: [&[u8]; 3] = [&[1, 2, 3, 4], &[5, 6], &[12, 13, 15]];
+/// With `--quick`, the questions whose servers start all at once. A server
+/// start is seconds of CPU in one process (uvicorn's and gunicorn's
+/// workers import FastAPI or Django); side by side, two cores do two at a
+/// time. A server that waits for its question idles: it takes nothing from
+/// the questions measured before it. The full run starts each server when
+/// its question asks.
+pub struct StartGroup {
+    pub questions: &'static [u8],
+    /// `Some((from, until))`: the group starts in the background when
+    /// question `from` begins, beside questions whose loads wait (the cores
+    /// are mostly idle meanwhile), and has started before question `until`
+    /// (the first CPU-bound one, or the group's first) begins. `None`: it
+    /// starts just before the first of the group, nothing measured
+    /// meanwhile.
+    pub beside: Option<(u8, u8)>,
+}
 
-/// The questions of `selected` whose servers start before `current` runs:
-/// its group's ([`START_TOGETHER`]) when it is the first of the group to
-/// run; none otherwise, or without `--quick`.
+pub const START_TOGETHER: [StartGroup; 4] = [
+    StartGroup {
+        questions: &[1],
+        beside: None,
+    },
+    // Beside 1: its loads wait (sleeps; its probe reads latencies of a
+    // millisecond against a blocked loop's second).
+    StartGroup {
+        questions: &[2, 3, 4],
+        beside: Some((1, 2)),
+    },
+    // Not beside 3 or 4: ten processes importing FastAPI and Django take
+    // both cores for seconds, and starved the loops those two measure.
+    StartGroup {
+        questions: &[5, 6],
+        beside: None,
+    },
+    // Beside 7 and 8: demonstrations, which wait; question 9's first
+    // servers among them (it restarts them on their ports).
+    StartGroup {
+        questions: &[9, 12, 13, 15],
+        beside: Some((7, 10)),
+    },
+];
+
+/// Servers to start before a question runs ([`start_together`]).
+pub struct Start<'q> {
+    /// The questions whose servers start, all at once.
+    pub questions: Vec<&'q Question>,
+    /// `None`: now, before the question runs. `Some(n)`: in the background,
+    /// waited for before question `n` (or any later one) begins.
+    pub until: Option<u8>,
+}
+
+impl Start<'_> {
+    /// Starts the servers (each question's [`Question::prepare`]) at once.
+    pub fn run(&self, ctx: &Ctx) {
+        shared::at_once(
+            self.questions
+                .iter()
+                .filter_map(|q| q.prepare)
+                .map(|p| move || p(ctx)),
+        );
+    }
+
+    /// "question 1" or "questions 2, 3": the questions, for a progress line.
+    pub fn named(&self) -> String {
+        let numbers: Vec<String> = self
+            .questions
+            .iter()
+            .map(|q| q.number.to_string())
+            .collect();
+        let s = if numbers.len() == 1 { "" } else { "s" };
+        format!("question{s} {}", numbers.join(", "))
+    }
+}
+
+/// What starts before `current` runs, of the questions `selected`: with
+/// `--quick`, each group of [`START_TOGETHER`] starts once — in the
+/// background at its `from` question when that one runs before the group,
+/// otherwise just before the first of the group. Nothing without
+/// `--quick`.
 pub fn start_together<'q>(
     ctx: &Ctx,
     current: &Question,
     selected: &[&'q Question],
-) -> Vec<&'q Question> {
-    let Some(group) = START_TOGETHER
-        .iter()
-        .find(|g| ctx.quick && g.contains(&current.number))
-    else {
-        return Vec::new();
-    };
-    let in_group: Vec<&Question> = selected
-        .iter()
-        .copied()
-        .filter(|q| group.contains(&q.number))
-        .collect();
-    if in_group.first().map(|q| q.number) != Some(current.number) {
-        return Vec::new();
+) -> Vec<Start<'q>> {
+    let mut starts = Vec::new();
+    for group in START_TOGETHER.iter().filter(|_| ctx.quick) {
+        let in_group: Vec<&Question> = selected
+            .iter()
+            .copied()
+            .filter(|q| group.questions.contains(&q.number))
+            .collect();
+        let Some(first) = in_group.first().map(|q| q.number) else {
+            continue;
+        };
+        let questions: Vec<&Question> = in_group
+            .into_iter()
+            .filter(|q| q.prepare.is_some())
+            .collect();
+        let early = group
+            .beside
+            .filter(|&(from, _)| from < first && selected.iter().any(|q| q.number == from));
+        let until = match early {
+            Some((from, until)) if from == current.number => Some(until.min(first)),
+            None if first == current.number => None,
+            _ => continue,
+        };
+        if !questions.is_empty() {
+            starts.push(Start { questions, until });
+        }
     }
-    in_group
-        .into_iter()
-        .filter(|q| q.prepare.is_some())
-        .collect()
+    starts
 }
 
 /// The chapter's questions, in the book's order.
@@ -181,7 +257,7 @@ pub const QUESTIONS: [Question; 15] = [
         title: "Shutdown hangs or loses requests",
         about_python: true,
         run: q09_shutdown::run,
-        prepare: None,
+        prepare: Some(q09_shutdown::prepare),
     },
     Question {
         number: 10,

@@ -30,16 +30,16 @@ pub struct Load {
 }
 
 impl Ctx {
-    /// The loads of this run: 0.25 s + 0.6 s with `--quick`, 1 s + 4 s
-    /// otherwise. The quick window still holds a dozen waves of the
+    /// The loads of this run: 0.15 s + 0.4 s with `--quick`, 1 s + 4 s
+    /// otherwise. The quick window still holds eight waves of the
     /// questions' longest wait (50 ms) and hundreds of their CPU-bound
     /// requests: the shapes (a bound reached, a queue behind a blocked loop)
     /// are there, only with fewer samples behind each quantile.
     pub fn load(&self) -> Load {
         if self.quick {
             Load {
-                warmup: Duration::from_millis(250),
-                duration: Duration::from_millis(600),
+                warmup: Duration::from_millis(150),
+                duration: Duration::from_millis(400),
             }
         } else {
             Load {
@@ -124,18 +124,19 @@ pub fn beside(
 /// Fills `tables` with a question's Python rows (`python`), then its Rust
 /// rows below them (`rust`). With `--quick` both run at the same time, the
 /// Rust rows in tables of their own, added below afterwards — for
-/// questions whose every load waits (sleeps, round trips: a few hundred
-/// answers a second at most, a few per cent of a core), where the two sets
-/// of servers share the cores without making each other's requests wait.
+/// questions whose every load waits (sleeps, round trips: at most a few
+/// thousand answers a second, a fraction of a core), where the two sets of
+/// servers share the cores without making each other's requests wait.
 /// Returns the line a quick figure prints to say so (None: one after the
-/// other).
+/// other, as without the venv).
 pub fn python_and_rust(
     ctx: &Ctx,
     tables: &mut [Table],
     python: impl FnOnce(&mut [Table]) -> anyhow::Result<()> + Send,
     rust: impl FnOnce(&mut [Table]) -> anyhow::Result<()>,
 ) -> anyhow::Result<Option<&'static str>> {
-    if !ctx.quick {
+    if !ctx.quick || ctx.venv().is_err() {
+        // (Without the venv the Python rows only say why they are skipped.)
         python(tables)?;
         rust(tables)?;
         return Ok(None);
@@ -177,6 +178,44 @@ pub fn figure<const N: usize>(
         Err(why) => println!("({who} rows skipped: {why})\n"),
     }
     rust(&mut table)?;
+    print!("{table}");
+    Ok(())
+}
+
+/// [`figure`] for a demonstration whose every step waits (sleeps, round
+/// trips; what it reads is an order of events or rows written): with
+/// `--quick` the Python rows and the Rust twin's are made at the same time
+/// ([`python_and_rust`]), and the figure says so.
+pub fn figure_at_once<const N: usize>(
+    ctx: &Ctx,
+    note: Option<&str>,
+    (columns, chart): ([&str; N], &str),
+    (who, python): (
+        &str,
+        impl FnOnce(&Venv, &mut Table) -> anyhow::Result<()> + Send,
+    ),
+    rust: impl FnOnce(&mut Table) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let venv = match ctx.venv() {
+        Ok(venv) if ctx.quick => venv,
+        _ => return figure(ctx, note, (columns, chart), (who, python), rust),
+    };
+    if let Some(note) = note {
+        println!("({note})\n");
+    }
+    let mut table = Table::new(columns);
+    table.chart(chart);
+    let mut tables = [table];
+    let together = python_and_rust(
+        ctx,
+        &mut tables,
+        |tables| python(venv, &mut tables[0]),
+        |tables| rust(&mut tables[0]),
+    )?;
+    if let Some(together) = together {
+        println!("({together})\n");
+    }
+    let [table] = tables;
     print!("{table}");
     Ok(())
 }

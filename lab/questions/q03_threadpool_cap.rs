@@ -28,7 +28,7 @@ use super::common::Load;
 use super::common::{
     PythonServer, beside, closed, measure, probe, python_and_rust, quantile, rust_twin,
 };
-use super::shared::at_once;
+use super::shared::{at_once, both};
 use crate::api::ModelKind;
 use crate::process::ChildServer;
 use crate::python::Venv;
@@ -80,20 +80,26 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
         };
         match ctx.venv() {
             Ok(venv) => {
-                for raised in RAISED {
+                let [default, raised] = RAISED;
+                let default = |capped: &mut Table| {
+                    let server = app(ctx, venv, default)?;
+                    let tokens = total_tokens(&server)?;
+                    let label = "uvicorn + FastAPI, default";
+                    capped_row(capped, ctx, &server, label, tokens, "/slow")?;
+                    waiting_rows(waiting, ctx, &server)?;
+                    background_row(capped, ctx, &server)?;
+                    ctx.shared.release(server);
+                    Ok(())
+                };
+                let raised = |capped: &mut Table| {
                     let server = app(ctx, venv, raised)?;
                     let tokens = total_tokens(&server)?;
-                    let label = match raised {
-                        None => "uvicorn + FastAPI, default",
-                        Some(_) => "uvicorn + FastAPI, raised in lifespan",
-                    };
+                    let label = "uvicorn + FastAPI, raised in lifespan";
                     capped_row(capped, ctx, &server, label, tokens, "/slow")?;
-                    if raised.is_none() {
-                        waiting_rows(waiting, ctx, &server)?;
-                        background_row(capped, ctx, &server)?;
-                    }
                     ctx.shared.release(server);
-                }
+                    Ok(())
+                };
+                one_then_other(ctx, capped, default, raised)?;
             }
             Err(why) => {
                 capped.row(["uvicorn + FastAPI", &format!("skipped: {why}")]);
@@ -106,25 +112,42 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
         let [capped, waiting] = tables else {
             unreachable!("two tables")
         };
-        for threads in [40, 100] {
-            let mut server = rust_twin(StackName::Rust(ModelKind::SpawnBlocking), threads)?;
-            let label = format!("Rust spawn-blocking k={threads}");
-            capped_row(capped, ctx, &server, &label, threads, "/wait")?;
-            if threads == 40 {
-                let (probes, _) = beside(
-                    &[probe(&server, "/hello", 10.0, load(ctx))?],
-                    &closed(&server, &slow_path("/wait", wait), CLIENTS, load(ctx))?,
-                )?;
-                waiting.row([
-                    Cell::from("Rust spawn-blocking k=40: /hello"),
-                    Cell::from("yes (spawn_blocking)"),
-                    quantile(&probes[0], 0.5),
-                    quantile(&probes[0], 0.99),
-                    Cell::from(probes[0].requests),
-                ]);
-            }
-            server.stop()?;
-        }
+        let pool_of_40 = |capped: &mut Table| {
+            let mut server = rust_twin(StackName::Rust(ModelKind::SpawnBlocking), 40)?;
+            capped_row(
+                capped,
+                ctx,
+                &server,
+                "Rust spawn-blocking k=40",
+                40,
+                "/wait",
+            )?;
+            let (probes, _) = beside(
+                &[probe(&server, "/hello", 10.0, load(ctx))?],
+                &closed(&server, &slow_path("/wait", wait), CLIENTS, load(ctx))?,
+            )?;
+            waiting.row([
+                Cell::from("Rust spawn-blocking k=40: /hello"),
+                Cell::from("yes (spawn_blocking)"),
+                quantile(&probes[0], 0.5),
+                quantile(&probes[0], 0.99),
+                Cell::from(probes[0].requests),
+            ]);
+            server.stop().map(drop)
+        };
+        let pool_of_100 = |capped: &mut Table| {
+            let mut server = rust_twin(StackName::Rust(ModelKind::SpawnBlocking), 100)?;
+            capped_row(
+                capped,
+                ctx,
+                &server,
+                "Rust spawn-blocking k=100",
+                100,
+                "/wait",
+            )?;
+            server.stop().map(drop)
+        };
+        one_then_other(ctx, capped, pool_of_40, pool_of_100)?;
         let pool: usize = 40;
         let run = blocking_pool_after(pool, BACKGROUND, CLIENTS, wait, background_load(ctx))?;
         let label = format!("Rust blocking pool k={pool} + {BACKGROUND} background jobs (model)");
@@ -136,7 +159,9 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
     let together = python_and_rust(ctx, &mut tables, python, rust)?;
     let [capped, waiting] = tables;
     if let Some(together) = together {
-        println!("({together})\n");
+        println!(
+            "({together}; so were the default and the raised servers, and the two Rust pools)\n"
+        );
     }
     let ms = wait.as_millis();
     println!("{CLIENTS} clients on a `def` endpoint that sleeps {ms} ms");
@@ -152,6 +177,31 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
     println!("What else waits for a thread while the slow requests hold them all");
     print!("{waiting}");
     println!("(each /health is asked 10 times a second, paced, meanwhile.)");
+    Ok(())
+}
+
+/// `first`'s rows of `capped`, then `second`'s. With `--quick` both run at
+/// once, `second` on a thread of its own and its rows added below: two
+/// servers whose every request sleeps (a few hundred answers a second, a
+/// few per cent of a core), side by side.
+fn one_then_other(
+    ctx: &Ctx,
+    capped: &mut Table,
+    first: impl FnOnce(&mut Table) -> anyhow::Result<()>,
+    second: impl FnOnce(&mut Table) -> anyhow::Result<()> + Send,
+) -> anyhow::Result<()> {
+    if !ctx.quick {
+        first(capped)?;
+        return second(capped);
+    }
+    let mut below = capped.clone();
+    let copied = below.rows().len();
+    let (second, first) = both(|| second(&mut below), || first(capped));
+    first?;
+    second?;
+    for row in &below.rows()[copied..] {
+        capped.row(row.clone());
+    }
     Ok(())
 }
 
@@ -181,11 +231,14 @@ pub fn prepare(ctx: &Ctx) {
 /// The loads: the measured window is four waits long, so it holds a whole
 /// number of waves of answers (the threads all start together, and all
 /// sleep the same time): a window of 3.2 waves could catch 4 of them and
-/// read a rate above the bound without beating it.
+/// read a rate above the bound without beating it. The warm-up is one wait
+/// (1 s, the run's warm-up, without `--quick`; 250 ms with it, not the
+/// quick loads' 150 ms): a `/health` that queues for a thread is answered
+/// about four waits after it asks, near the window's end.
 fn load(ctx: &Ctx) -> Load {
     Load {
+        warmup: slow(ctx),
         duration: slow(ctx) * 4,
-        ..ctx.load()
     }
 }
 

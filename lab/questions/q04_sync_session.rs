@@ -191,7 +191,9 @@ fn app(ctx: &Ctx, venv: &Venv, pg: &Postgres) -> anyhow::Result<Arc<ChildServer>
 /// Starts what [`run`] will ask for (the cluster, then the app): see
 /// [`crate::questions::start_together`].
 pub fn prepare(ctx: &Ctx) {
-    if let (Ok(venv), Ok(pg)) = (ctx.venv(), ctx.shared.postgres()) {
+    // No cluster without the venv: only the Python rows use it.
+    let Ok(venv) = ctx.venv() else { return };
+    if let Ok(pg) = ctx.shared.postgres() {
         let _ = app(ctx, venv, pg);
     }
 }

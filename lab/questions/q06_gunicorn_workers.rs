@@ -15,13 +15,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::Ctx;
-use super::common::{closed, measure, quantile, rust_twin, wait_until_serving};
+use super::common::{closed, measure, python_and_rust, quantile, rust_twin, wait_until_serving};
 use super::shared::at_once;
 use crate::api::ModelKind;
 use crate::process::ChildServer;
 use crate::python::{Stack, Venv};
 use crate::report::{Cell, Table, num, ratio};
-use crate::stacks::{Launch, StackName};
+use crate::stacks::{Launch, Measured, StackName};
 
 /// How long the endpoint waits.
 pub const WAIT: Duration = Duration::from_millis(50);
@@ -86,57 +86,57 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
     ];
     let path = format!("/wait?ms={}", WAIT.as_millis());
     let venv = ctx.venv();
+    let python = |tables: &mut [Table]| {
+        let Ok(venv) = venv else {
+            return Ok(());
+        };
+        // The Python servers start at once (Django's imports and FastAPI's
+        // share the cores instead of waiting in turn), or have started with
+        // the group's with `--quick`; uvicorn's is the run's shared one
+        // (question 5 uses it too).
+        let started = at_once(PYTHON.map(|(stack, workers, threads, _)| {
+            move || python_server(ctx, venv, stack, workers, threads)
+        }));
+        for (&(stack, workers, threads, label), server) in PYTHON.iter().zip(started) {
+            let server = server?;
+            let m = measure(&server, &closed(&server, &path, CLIENTS, ctx.load())?)?;
+            if stack != StackName::Python(Stack::FastapiAsync) {
+                ctx.shared.release(server);
+            }
+            row(
+                &mut tables[0],
+                Some(venv),
+                (stack, workers, threads, label),
+                &m,
+            )?;
+        }
+        Ok(())
+    };
+    let rust = |tables: &mut [Table]| {
+        for (stack, workers, threads, label) in rust {
+            let mut server = rust_twin(stack, workers)?;
+            let m = measure(&server, &closed(&server, &path, CLIENTS, ctx.load())?)?;
+            server.stop()?;
+            row(
+                &mut tables[0],
+                venv.ok(),
+                (stack, workers, threads, label),
+                &m,
+            )?;
+        }
+        Ok(())
+    };
     if let Err(why) = venv {
         table.row(["gunicorn, uvicorn", &format!("skipped: {why}")]);
     }
-    // The Python servers start at once (Django's imports and FastAPI's
-    // share the cores instead of waiting in turn), or have started with
-    // the group's with `--quick`; uvicorn's is the run's shared one
-    // (question 5 uses it too).
-    let started: Vec<anyhow::Result<Arc<ChildServer>>> = match venv {
-        Err(_) => Vec::new(),
-        Ok(venv) => at_once(PYTHON.map(|(stack, workers, threads, _)| {
-            move || python_server(ctx, venv, stack, workers, threads)
-        })),
-    };
-    let mut started = started.into_iter();
-    let runs = PYTHON.iter().filter(|_| venv.is_ok()).chain(rust.iter());
-    for &(stack, workers, threads, label) in runs {
-        let launch = launch(venv.ok(), workers, threads)?;
-        let m = match started.next() {
-            Some(server) => {
-                let server = server?;
-                let m = measure(&server, &closed(&server, &path, CLIENTS, ctx.load())?)?;
-                if stack != StackName::Python(Stack::FastapiAsync) {
-                    ctx.shared.release(server);
-                }
-                m
-            }
-            None => {
-                let mut server = rust_twin(stack, workers)?;
-                let m = measure(&server, &closed(&server, &path, CLIENTS, ctx.load())?)?;
-                server.stop()?;
-                m
-            }
-        };
-        let capacity = stack.concurrency(CLIENTS, &launch);
-        let bound = stack.bound(CLIENTS, WAIT, &launch);
-        let shape = match stack {
-            StackName::Python(Stack::FastapiAsync) => format!("{workers} × (a loop)"),
-            StackName::Rust(ModelKind::EventLoop) => "1 × (a loop)".to_string(),
-            _ => format!("{workers} × {threads}"),
-        };
-        table.row([
-            Cell::from(label),
-            Cell::from(shape),
-            Cell::from(capacity),
-            num(m.per_second, 0),
-            num(bound, 0),
-            ratio(m.per_second, bound),
-            quantile(&m.report, 0.99),
-            m.rss_bytes
-                .map_or(Cell::from("-"), |b| num(b as f64 / 1e6, 0)),
-        ]);
+    let mut tables = [table];
+    // With `--quick` the Python rows and the Rust rows are measured at the
+    // same time: every request waits 50 ms, and the busiest pair (2,000
+    // answers a second each) takes a fraction of one core.
+    let together = python_and_rust(ctx, &mut tables, python, rust)?;
+    let [table] = tables;
+    if let Some(together) = together {
+        println!("({together})\n");
     }
     let ms = WAIT.as_millis();
     println!("{CLIENTS} clients on /wait?ms={ms}");
@@ -145,6 +145,35 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
         "(capacity: requests that can wait at once, at most the {CLIENTS} clients. bound: \
          Little's law, capacity / {ms} ms. RSS: summed over the server's process group.)"
     );
+    Ok(())
+}
+
+/// One row: a server's shape, capacity and bound beside what it measured.
+fn row(
+    table: &mut Table,
+    venv: Option<&Venv>,
+    (stack, workers, threads, label): (StackName, usize, usize, &str),
+    m: &Measured,
+) -> anyhow::Result<()> {
+    let launch = launch(venv, workers, threads)?;
+    let capacity = stack.concurrency(CLIENTS, &launch);
+    let bound = stack.bound(CLIENTS, WAIT, &launch);
+    let shape = match stack {
+        StackName::Python(Stack::FastapiAsync) => format!("{workers} × (a loop)"),
+        StackName::Rust(ModelKind::EventLoop) => "1 × (a loop)".to_string(),
+        _ => format!("{workers} × {threads}"),
+    };
+    table.row([
+        Cell::from(label),
+        Cell::from(shape),
+        Cell::from(capacity),
+        num(m.per_second, 0),
+        num(bound, 0),
+        ratio(m.per_second, bound),
+        quantile(&m.report, 0.99),
+        m.rss_bytes
+            .map_or(Cell::from("-"), |b| num(b as f64 / 1e6, 0)),
+    ]);
     Ok(())
 }
 

@@ -35,6 +35,9 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
         "connection held",
         "response took",
     ];
+    // One after the other even with `--quick`: the servers of later
+    // questions start in the background meanwhile, and the twin times a
+    // connection held for microseconds.
     figure(
         ctx,
         Some(&note),

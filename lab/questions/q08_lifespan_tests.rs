@@ -10,7 +10,7 @@
 use std::time::Duration;
 
 use super::Ctx;
-use super::common::figure;
+use super::common::figure_at_once;
 use super::script::{run_script, str_at};
 use crate::lifespan::{Config, Framework, Recorder, StepKind};
 use crate::python::Venv;
@@ -25,7 +25,7 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
         "shutdown ran",
         "events",
     ];
-    figure(
+    figure_at_once(
         ctx,
         None,
         (columns, "events"),

@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 
 use super::Ctx;
 use super::common::{figure, wait_until_serving};
+use super::shared::at_once;
 use crate::lifespan::{Config, Framework, Recorder};
 use crate::process::{ChildServer, Ready};
 use crate::python::{Stack, StackOptions, Venv};
@@ -31,8 +32,11 @@ use crate::stacks;
 pub const IN_FLIGHT: usize = 4;
 pub const IDLE: usize = 4;
 
-/// The Python cases: server, label, extra flags.
-const CASES: [(Stack, &str, &[&str]); 4] = [
+/// A Python drill: server, label, extra flags.
+type Case = (Stack, &'static str, &'static [&'static str]);
+
+/// The Python cases.
+const CASES: [Case; 4] = [
     (Stack::FastapiAsync, "uvicorn, no timeout (default)", &[]),
     (
         Stack::FastapiAsync,
@@ -88,20 +92,15 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
             .collect();
         let python = |venv: &Venv, table: &mut Table| {
             let wait = format!("/wait?ms={}", work.as_millis());
-            // --quick: one drill per server, the cut-off uvicorn and the
-            // default gunicorn.
-            let cases: Vec<_> = CASES
-                .iter()
-                .enumerate()
-                .filter(|(i, _)| !ctx.quick || matches!(i, 1 | 2))
-                .map(|(_, case)| *case)
-                .collect();
-            let one = |&(stack, label, flags): &(Stack, &str, &[&str])| {
+            let one = |&(stack, label, flags): &Case| {
                 eprintln!("question 9: {label} …");
-                let port = stacks::free_port()?;
+                // Started before with `--quick`, beside other questions'.
+                let first = first_server(ctx, venv, (stack, label, flags))?;
+                let port = first.addr().port();
                 let start = || python_server(venv, stack, port, flags);
-                anyhow::Ok(drill(start, &wait)?.row(&stack.name(), label))
+                anyhow::Ok(drill(first, start, &wait)?.row(&stack.name(), label))
             };
+            let cases = cases(ctx);
             let rows: Vec<anyhow::Result<_>> = if ctx.quick {
                 std::thread::scope(|inner| {
                     let runs: Vec<_> = cases.iter().map(|c| inner.spawn(|| one(c))).collect();
@@ -147,6 +146,43 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
             rust,
         )
     })
+}
+
+/// The Python drills: all four; with `--quick`, one per server, the
+/// cut-off uvicorn and the default gunicorn.
+fn cases(ctx: &Ctx) -> Vec<Case> {
+    CASES
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !ctx.quick || matches!(i, 1 | 2))
+        .map(|(_, case)| *case)
+        .collect()
+}
+
+/// A drill's server before its SIGTERM, on a free port: kept by the run
+/// until the drill takes it, so that with `--quick` it can start with its
+/// group's ([`crate::questions::start_together`]).
+fn first_server(
+    ctx: &Ctx,
+    venv: &Venv,
+    (stack, label, flags): Case,
+) -> anyhow::Result<ChildServer> {
+    ctx.shared.take(&format!("q09 {label}"), || {
+        python_server(venv, stack, stacks::free_port()?, flags)
+    })
+}
+
+/// Starts what [`run`] will ask for: see [`crate::questions::start_together`].
+pub fn prepare(ctx: &Ctx) {
+    if let Ok(venv) = ctx.venv() {
+        at_once(cases(ctx).into_iter().map(|case| {
+            move || {
+                let key = format!("q09 {}", case.1);
+                let start = || python_server(venv, case.0, stacks::free_port()?, case.2);
+                ctx.shared.server(&key, start).map(drop)
+            }
+        }));
+    }
 }
 
 fn python_server(
@@ -202,13 +238,13 @@ impl Drill {
 }
 
 // ANCHOR: drill
-/// Start, load (idle keep-alive + in-flight + a steady client), SIGTERM,
-/// wait for the exit, start again on the same port, count.
+/// Load a started `server` (idle keep-alive + in-flight + a steady client),
+/// SIGTERM, wait for the exit, `start` again on the same port, count.
 fn drill(
+    mut server: ChildServer,
     start: impl Fn() -> anyhow::Result<ChildServer>,
     wait_path: &str,
 ) -> anyhow::Result<Drill> {
-    let mut server = start()?;
     let addr = server.addr();
     // Idle keep-alive connections: one answered request each, then silence.
     let idle: Vec<TcpStream> = (0..IDLE)

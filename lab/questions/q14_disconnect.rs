@@ -20,7 +20,7 @@ use sqlx::sqlite::SqliteConnectOptions;
 use tokio::io::AsyncWriteExt as _;
 
 use super::Ctx;
-use super::common::figure;
+use super::common::figure_at_once;
 use super::script::{run_script, str_at};
 use crate::python::Venv;
 use crate::report::{Cell, Table};
@@ -99,7 +99,7 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
         }
         Ok(())
     };
-    figure(
+    figure_at_once(
         ctx,
         Some(&note),
         (columns, "rows written"),

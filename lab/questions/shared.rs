@@ -19,8 +19,8 @@
 //! recorded figures are each made by `--only N`, where every server is
 //! fresh.
 //!
-//! Left out: servers a question restarts or stops on purpose (question 9):
-//! it starts its own.
+//! Servers a question stops on purpose (question 9's) are kept only until
+//! it takes them ([`Shared::take`]).
 
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -123,6 +123,22 @@ impl Shared {
                 !slot.as_ref().is_some_and(|s| Arc::ptr_eq(s, &server))
             });
         drop(server);
+    }
+
+    /// The server kept under `key` (started by `start` if it is not),
+    /// handed over for good: the run forgets it, and the caller may stop
+    /// it on purpose (question 9 sends SIGTERM to its servers).
+    pub fn take(
+        &self,
+        key: &str,
+        start: impl FnOnce() -> anyhow::Result<ChildServer>,
+    ) -> anyhow::Result<ChildServer> {
+        let server = self.server(key, start)?;
+        self.servers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|(k, _)| k != key);
+        Arc::try_unwrap(server).map_err(|_| anyhow::anyhow!("the server {key} is still shared"))
     }
 
     /// The server kept under `key`, started by `start` the first time. A
