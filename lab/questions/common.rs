@@ -141,20 +141,33 @@ pub fn python_and_rust(
         rust(tables)?;
         return Ok(None);
     }
-    let copied: Vec<usize> = tables.iter().map(|t| t.rows().len()).collect();
-    let mut below = tables.to_vec();
-    let (python, rust) = super::shared::both(|| python(tables), || rust(&mut below));
-    python?;
-    rust?;
-    for ((table, below), copied) in tables.iter_mut().zip(&below).zip(copied) {
-        for row in &below.rows()[copied..] {
-            table.row(row.clone());
-        }
-    }
+    side_by_side(tables, python, rust)?;
     Ok(Some(
         "--quick: the Python and the Rust rows were measured at the same time \
          (every load here waits; the full run measures them one after the other)",
     ))
+}
+
+/// Runs `above` on `tables` and `below` on copies of them at the same time
+/// (`above` on a thread of its own), then adds the rows `below` wrote under
+/// `above`'s, table by table: two sets of rows measured side by side, laid
+/// out as if one had run after the other. `above`'s error comes first.
+pub fn side_by_side(
+    tables: &mut [Table],
+    above: impl FnOnce(&mut [Table]) -> anyhow::Result<()> + Send,
+    below: impl FnOnce(&mut [Table]) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let mut copies = tables.to_vec();
+    let copied: Vec<usize> = copies.iter().map(|t| t.rows().len()).collect();
+    let (above, below) = super::shared::both(|| above(tables), || below(&mut copies));
+    above?;
+    below?;
+    for ((table, copy), copied) in tables.iter_mut().zip(&copies).zip(copied) {
+        for row in &copy.rows()[copied..] {
+            table.row(row.clone());
+        }
+    }
+    Ok(())
 }
 
 /// A question's figure laid out the way questions 7–14 lay it out, written

@@ -27,8 +27,9 @@ use super::Ctx;
 use super::common::Load;
 use super::common::{
     PythonServer, beside, closed, measure, probe, python_and_rust, quantile, rust_twin,
+    side_by_side,
 };
-use super::shared::{at_once, both};
+use super::shared::at_once;
 use crate::api::ModelKind;
 use crate::process::ChildServer;
 use crate::python::Venv;
@@ -181,28 +182,23 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
 }
 
 /// `first`'s rows of `capped`, then `second`'s. With `--quick` both run at
-/// once, `second` on a thread of its own and its rows added below: two
-/// servers whose every request sleeps (a few hundred answers a second, a
-/// few per cent of a core), side by side.
+/// once ([`side_by_side`]): two servers whose every request sleeps (a few
+/// hundred answers a second, a few per cent of a core).
 fn one_then_other(
     ctx: &Ctx,
     capped: &mut Table,
-    first: impl FnOnce(&mut Table) -> anyhow::Result<()>,
-    second: impl FnOnce(&mut Table) -> anyhow::Result<()> + Send,
+    first: impl FnOnce(&mut Table) -> anyhow::Result<()> + Send,
+    second: impl FnOnce(&mut Table) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
     if !ctx.quick {
         first(capped)?;
         return second(capped);
     }
-    let mut below = capped.clone();
-    let copied = below.rows().len();
-    let (second, first) = both(|| second(&mut below), || first(capped));
-    first?;
-    second?;
-    for row in &below.rows()[copied..] {
-        capped.row(row.clone());
-    }
-    Ok(())
+    side_by_side(
+        std::slice::from_mut(capped),
+        |t| first(&mut t[0]),
+        |t| second(&mut t[0]),
+    )
 }
 
 /// The Python servers: AnyIO's default tokens, then raised to 100 in the

@@ -13,7 +13,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::Ctx;
-use super::shared::{at_once, both};
+use super::common::side_by_side;
+use super::shared::at_once;
 use crate::process::{ChildServer, Ready};
 use crate::python::{Venv, WorkerClass, gunicorn};
 use crate::report::{Cell, Table};
@@ -96,13 +97,14 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
         Ok(())
     };
     if ctx.quick {
-        let mut below = Table::new(["", "", "", ""]);
-        let (timed_out, measured) = both(|| timeout_row(&server), || others(&mut below));
-        table.row(timed_out?);
-        measured?;
-        for row in below.rows() {
-            table.row(row.clone());
-        }
+        side_by_side(
+            std::slice::from_mut(&mut table),
+            |t| {
+                t[0].row(timeout_row(&server)?);
+                Ok(())
+            },
+            |t| others(&mut t[0]),
+        )?;
         ctx.shared.release(server);
     } else {
         table.row(timeout_row(&server)?);
