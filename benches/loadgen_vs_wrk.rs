@@ -39,7 +39,7 @@ use lab::upstream::SlowUpstream;
 use procfs::Current as _;
 
 /// Alternating rounds; the goals are judged on the median round.
-const ROUNDS: usize = 10;
+const ROUNDS: usize = 20;
 /// Client threads of the judged runs: what the book's figures use.
 const THREADS: usize = 2;
 /// Client threads of the runs shown beside them: one client thread and two

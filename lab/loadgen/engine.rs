@@ -155,6 +155,12 @@ async fn closed_loop(plan: &Plan, line: &mut Line<'_>) {
             return;
         }
         back_off_after_connect_failure(plan, exchange).await;
+        // Like `wrk`, send again only after the runtime's next look at the
+        // sockets: every answer that arrived together is read (and timed)
+        // before any of their connections writes again, so the server gets
+        // the next requests as one burst and the clock stops at each answer
+        // rather than after its neighbours' next sends.
+        tokio::task::yield_now().await;
     }
 }
 
