@@ -33,6 +33,26 @@ impl Failures {
     pub fn total(&self) -> u64 {
         self.connect + self.timeout + self.broken + self.server_error
     }
+
+    /// The kinds that happened, for a table: `0`, `1612 timed out`, or the
+    /// total and its kinds, e.g. `2410 (2398 timed out, 12 not connected)`.
+    pub fn summary(&self) -> String {
+        let kinds: Vec<String> = [
+            (self.timeout, "timed out"),
+            (self.connect, "not connected"),
+            (self.broken, "broken"),
+            (self.server_error, "5xx"),
+        ]
+        .into_iter()
+        .filter(|&(n, _)| n > 0)
+        .map(|(n, kind)| format!("{n} {kind}"))
+        .collect();
+        match kinds.as_slice() {
+            [] => "0".into(),
+            [one] => one.clone(),
+            _ => format!("{} ({})", self.total(), kinds.join(", ")),
+        }
+    }
 }
 
 /// What a run measured. Latencies are recorded in microseconds.
@@ -156,5 +176,35 @@ impl LoadReport {
             }
             Exchange::Cut => self.unfinished += 1,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Failures;
+
+    #[test]
+    fn a_summary_names_the_kinds_that_happened() {
+        assert_eq!(Failures::default().summary(), "0");
+        let failures = Failures {
+            timeout: 1612,
+            ..Failures::default()
+        };
+        assert_eq!(failures.summary(), "1612 timed out");
+        let failures = Failures {
+            connect: 12,
+            timeout: 2398,
+            ..Failures::default()
+        };
+        assert_eq!(
+            failures.summary(),
+            "2410 (2398 timed out, 12 not connected)"
+        );
+        let failures = Failures {
+            broken: 1,
+            server_error: 3,
+            ..Failures::default()
+        };
+        assert_eq!(failures.summary(), "4 (1 broken, 3 5xx)");
     }
 }
