@@ -56,6 +56,17 @@ fn every_server_answers_5000_bad_requests_cleanly() {
 
 /// A stand-in server for proving the fuzzer can fail: answers every
 /// connection with `answer` (or nothing at all, holding it open, if empty).
+/// The API fuzz families against a toy server, with nothing to check after.
+fn fuzz_api(server: std::net::SocketAddr, plan: &Plan) -> fuzz::Report {
+    fuzz::run(
+        server,
+        fuzz::probe::Kind::Api,
+        &fuzz::API_FAMILIES,
+        plan,
+        &|| Ok(()),
+    )
+}
+
 fn toy_server(answer: &'static [u8]) -> std::net::SocketAddr {
     toy_server_after(Duration::ZERO, answer)
 }
@@ -93,13 +104,7 @@ fn the_fuzzer_fails_a_server_that_answers_500_hangs_or_answers_late() {
     };
     let five_hundred =
         toy_server(b"HTTP/1.1 500 Internal Server Error\r\ncontent-length: 0\r\n\r\n");
-    let report = fuzz::run(
-        five_hundred,
-        fuzz::probe::Kind::Api,
-        &fuzz::API_FAMILIES,
-        &plan,
-        &|| Ok(()),
-    );
+    let report = fuzz_api(five_hundred, &plan);
     assert!(report.failures > 0 && !report.clean(), "{report:?}");
     assert!(
         report.examples.iter().any(|e| e.why.contains("500")),
@@ -115,13 +120,7 @@ fn the_fuzzer_fails_a_server_that_answers_500_hangs_or_answers_late() {
         ..Plan::new(2)
     };
     let silent = toy_server(b"");
-    let report = fuzz::run(
-        silent,
-        fuzz::probe::Kind::Api,
-        &fuzz::API_FAMILIES,
-        &plan,
-        &|| Ok(()),
-    );
+    let report = fuzz_api(silent, &plan);
     assert!(
         report.examples.iter().any(|e| e.why.contains("hang")),
         "{:?}",
@@ -135,13 +134,7 @@ fn the_fuzzer_fails_a_server_that_answers_500_hangs_or_answers_late() {
         plan.deadline + plan.deadline / 2,
         b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n",
     );
-    let report = fuzz::run(
-        slow,
-        fuzz::probe::Kind::Api,
-        &fuzz::API_FAMILIES,
-        &plan,
-        &|| Ok(()),
-    );
+    let report = fuzz_api(slow, &plan);
     assert!(report.failures > 0 && !report.clean(), "{report:?}");
     assert_eq!(report.failure_kinds.get("hang"), None, "{report:?}");
     assert!(
