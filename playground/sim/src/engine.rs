@@ -11,6 +11,8 @@
 //! FIFOs (see `timers`), idle lanes sit in a two-level bitset (see `lanes`), the log
 //! is 16 bytes an event (see `EventLog`) and only kept when asked for: it is one of
 //! the observers fed each event, and the page runs without it ([`simulate_shown`]).
+//! The loop runs in calls of [`BATCH`] timers, so that a browser's optimised
+//! compile of it takes over within the first run (see `Engine::run_batch`).
 //! A run stops (truncated) at the event cap, or at `EventLog::MAX_T` (about 2,283
 //! simulated years).
 //!
@@ -37,6 +39,9 @@ use crate::spec::{Arrivals, Dist, Limits, ModelKind, ModelSpec, Workload};
 use crate::stream::{Draw, Stream};
 use crate::timeline::{Timeline, TimelinePass};
 use crate::timers::{Timer, TimerQueue};
+
+/// Timers fired per call of `Engine::run_batch`: a few milliseconds of work.
+const BATCH: u32 = 1 << 14;
 
 /// Log entries reserved per request (a guess on the high side for fixed phases).
 fn events_per_request(kind: ModelKind) -> usize {
@@ -369,6 +374,12 @@ impl<const K: usize, O: Observer> Engine<K, O> {
     }
 
     fn run(&mut self) {
+        self.schedule_first_arrivals();
+        while self.run_batch(BATCH) {}
+    }
+
+    /// The first request of every closed-loop client, or the first open-loop arrival.
+    fn schedule_first_arrivals(&mut self) {
         match self.workload.arrivals {
             Arrivals::Closed { clients, .. } => {
                 for client in 0..clients.min(self.workload.requests) {
@@ -380,11 +391,27 @@ impl<const K: usize, O: Observer> Engine<K, O> {
                 self.schedule(gap, Timer::Arrival { client: 0 });
             }
         }
-        while let Some((t, timer)) = self.timers.pop() {
+    }
+
+    /// Fire up to `n` timers; whether the run goes on.
+    ///
+    /// Why in batches rather than one loop: a browser first runs WebAssembly
+    /// compiled by a quick baseline compiler and swaps in optimised code in
+    /// the background once a function proves hot, but a call already running
+    /// keeps the code it started with (V8 has no on-stack replacement for
+    /// wasm). A run in one call would stay in baseline code to its end, about
+    /// twice as slow: the first run of each model the page shows. Each batch
+    /// is a new call, so the rest of the run takes the optimised code.
+    #[inline(never)]
+    fn run_batch(&mut self, n: u32) -> bool {
+        for _ in 0..n {
+            let Some((t, timer)) = self.timers.pop() else {
+                return false;
+            };
             // The event cap, or a time the log cannot hold (thousands of years).
             if self.events >= self.max_events || t > EventLog::MAX_T {
                 self.truncated = true;
-                break;
+                return false;
             }
             debug_assert!(t >= self.now, "time went backwards");
             self.now = t;
@@ -408,6 +435,7 @@ impl<const K: usize, O: Observer> Engine<K, O> {
                 }
             }
         }
+        true
     }
 
     #[inline(always)]
@@ -862,5 +890,58 @@ impl<const K: usize, O: Observer> Engine<K, O> {
             thread,
         });
         self.acquire_gil(next);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The log of model `K` run in calls of `batch` timers each.
+    fn log_in_batches<const K: usize>(batch: u32) -> EventLog {
+        let model = ModelSpec {
+            switch_interval_us: 500,
+            ..ModelSpec::new(ModelKind::ALL[K], 3)
+        };
+        let workload = Workload {
+            arrivals: Arrivals::Closed {
+                clients: 8,
+                think_us: 100,
+            },
+            cpu_before_us: 300,
+            wait_us: 2_000,
+            cpu_after_us: 700,
+            dist: Dist::Exponential,
+            requests: 3_000,
+            seed: 11,
+        };
+        let mut engine = Engine::<K, EventLog>::new(model, workload, 1 << 20, EventLog::default());
+        engine.schedule_first_arrivals();
+        while engine.run_batch(batch) {}
+        assert!(!engine.truncated);
+        engine.observer
+    }
+
+    /// Batches only cut the run into calls: one timer per call, or seven, or
+    /// [`BATCH`], log exactly what one call for the whole run does.
+    #[test]
+    fn batches_cut_the_run_without_changing_it() {
+        fn check<const K: usize>() {
+            let whole = log_in_batches::<K>(u32::MAX);
+            assert!(whole.len() > 20_000, "{} events", whole.len());
+            for batch in [1, 7, BATCH] {
+                assert!(
+                    log_in_batches::<K>(batch) == whole,
+                    "{:?} in batches of {batch}",
+                    ModelKind::ALL[K]
+                );
+            }
+        }
+        check::<0>();
+        check::<1>();
+        check::<2>();
+        check::<3>();
+        check::<4>();
+        check::<5>();
     }
 }
