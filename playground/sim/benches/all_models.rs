@@ -3,7 +3,8 @@
 //! models, natively: the simulation
 //! alone (its log kept), then with its metrics computed alongside, then with
 //! metrics and timeline, then everything the page computes from a run the way the
-//! page does it (`simulate_shown`: metrics, timeline, instants; no log).
+//! page does it (`simulate_shown`: metrics, timeline, instants; no log), and
+//! the engine with nothing observing it (`simulate_bare`), the floor under all.
 //! The browser number (the goal) comes from playground/web/bench/bench.mjs.
 //! Run: `cargo bench -p waiting-well-sim --bench all_models [-- REQUESTS]`
 //! Leaves out: statistics beyond a median of 5 (use the browser bench for the goal).
@@ -11,8 +12,8 @@
 use std::time::Instant;
 
 use waiting_well_sim::{
-    Arrivals, Dist, Limits, ModelKind, ModelSpec, Workload, simulate, simulate_observed,
-    simulate_shown, simulate_with_metrics,
+    Arrivals, Dist, Limits, ModelKind, ModelSpec, Workload, simulate, simulate_bare,
+    simulate_observed, simulate_shown, simulate_with_metrics,
 };
 
 /// Milliseconds to run `f` once per model, and the per-model times.
@@ -67,8 +68,8 @@ fn main() {
         max_requests: requests.max(Limits::default().max_requests),
         ..Limits::default()
     };
-    let (mut sim, mut with_metrics, mut observed, mut page) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut sim, mut with_metrics, mut observed, mut page, mut bare) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for _ in 0..5 {
         sim.push(all_models(|spec| {
             assert!(!simulate(spec, workload, &limits).truncated);
@@ -85,6 +86,9 @@ fn main() {
         page.push(all_models(|spec| {
             let shown = simulate_shown(spec, workload, &limits);
             assert!(!shown.truncated && shown.metrics.completed == requests);
+        }));
+        bare.push(all_models(|spec| {
+            assert!(!simulate_bare(spec, workload, &limits).1);
         }));
     }
     sim.sort_by(|a, b| a.0.total_cmp(&b.0));
@@ -112,4 +116,8 @@ fn main() {
         "everything the page computes (simulate_shown: metrics, timeline, instants; no log), median of 5: {ms:.1} ms"
     );
     println!("  per model: {}", detail.join(", "));
+    println!(
+        "the engine alone, nothing observing it (simulate_bare; the floor under any view), median of 5: {:.1} ms",
+        median(bare.iter().map(|r| r.0).collect())
+    );
 }

@@ -57,6 +57,14 @@ pub fn simulate(model: ModelSpec, workload: Workload, limits: &Limits) -> Run {
     run
 }
 
+/// The engine with nothing observing it: how many events the run has, and
+/// whether it was cut short. For benchmarks: the floor under everything the
+/// page computes, since every view (and the log) costs on top of it.
+pub fn simulate_bare(model: ModelSpec, workload: Workload, limits: &Limits) -> (usize, bool) {
+    let (_, _, events, truncated, ()) = simulate_with(model, workload, limits, |_, _| ());
+    (events, truncated)
+}
+
 /// [`simulate`], with the metrics fed each event as it is written instead of
 /// reading the log again afterwards (see `observe`). The metrics equal
 /// `Metrics::from_run(&run)`.
@@ -943,5 +951,39 @@ mod tests {
         check::<3>();
         check::<4>();
         check::<5>();
+    }
+
+    /// With nothing observing it, the engine still counts every event the log
+    /// would hold, and says when the cap cut the run.
+    #[test]
+    fn the_bare_engine_counts_the_events_of_the_log() {
+        let workload = Workload {
+            arrivals: Arrivals::Closed {
+                clients: 8,
+                think_us: 0,
+            },
+            cpu_before_us: 400,
+            wait_us: 3_000,
+            cpu_after_us: 600,
+            dist: Dist::Exponential,
+            requests: 500,
+            seed: 5,
+        };
+        for kind in ModelKind::ALL {
+            let model = ModelSpec::new(kind, 3);
+            for max_events in [100, 1 << 20] {
+                let limits = Limits {
+                    max_events,
+                    ..Limits::default()
+                };
+                let run = simulate(model, workload, &limits);
+                assert_eq!(run.truncated, max_events == 100, "{kind:?}");
+                assert_eq!(
+                    simulate_bare(model, workload, &limits),
+                    (run.events.len(), run.truncated),
+                    "{kind:?}, cap {max_events}"
+                );
+            }
+        }
     }
 }

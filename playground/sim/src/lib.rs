@@ -34,7 +34,8 @@ mod timeline;
 mod timers;
 
 pub use engine::{
-    Observed, Shown, simulate, simulate_observed, simulate_shown, simulate_with_metrics,
+    Observed, Shown, simulate, simulate_bare, simulate_observed, simulate_shown,
+    simulate_with_metrics,
 };
 pub use event::{Event, EventKind, EventLog, Run};
 pub use instants::Instants;
