@@ -54,8 +54,6 @@ fn every_server_answers_5000_bad_requests_cleanly() {
     assert!(unclean.is_empty(), "{unclean:#?}");
 }
 
-/// A stand-in server for proving the fuzzer can fail: answers every
-/// connection with `answer` (or nothing at all, holding it open, if empty).
 /// The API fuzz families against a toy server, with nothing to check after.
 fn fuzz_api(server: std::net::SocketAddr, plan: &Plan) -> fuzz::Report {
     fuzz::run(
@@ -67,6 +65,8 @@ fn fuzz_api(server: std::net::SocketAddr, plan: &Plan) -> fuzz::Report {
     )
 }
 
+/// A stand-in server for proving the fuzzer can fail: answers every
+/// connection with `answer` (or nothing at all, holding it open, if empty).
 fn toy_server(answer: &'static [u8]) -> std::net::SocketAddr {
     toy_server_after(Duration::ZERO, answer)
 }
