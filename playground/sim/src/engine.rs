@@ -218,7 +218,7 @@ fn run<const K: usize, O: Observer>(
 ) -> (usize, bool, O) {
     debug_assert_eq!(model.kind, ModelKind::ALL[K]);
     let mut engine = Engine::<K, O>::new(model, workload, max_events, observer);
-    engine.run();
+    engine.run(BATCH);
     (engine.events, engine.truncated, engine.observer)
 }
 
@@ -381,13 +381,8 @@ impl<const K: usize, O: Observer> Engine<K, O> {
         }
     }
 
-    fn run(&mut self) {
-        self.schedule_first_arrivals();
-        while self.run_batch(BATCH) {}
-    }
-
-    /// The first request of every closed-loop client, or the first open-loop arrival.
-    fn schedule_first_arrivals(&mut self) {
+    /// The whole run, in calls of `batch` timers (see [`Engine::run_batch`]).
+    fn run(&mut self, batch: u32) {
         match self.workload.arrivals {
             Arrivals::Closed { clients, .. } => {
                 for client in 0..clients.min(self.workload.requests) {
@@ -399,6 +394,7 @@ impl<const K: usize, O: Observer> Engine<K, O> {
                 self.schedule(gap, Timer::Arrival { client: 0 });
             }
         }
+        while self.run_batch(batch) {}
     }
 
     /// Fire up to `n` timers; whether the run goes on.
@@ -924,8 +920,7 @@ mod tests {
             seed: 11,
         };
         let mut engine = Engine::<K, EventLog>::new(model, workload, 1 << 20, EventLog::default());
-        engine.schedule_first_arrivals();
-        while engine.run_batch(batch) {}
+        engine.run(batch);
         assert!(!engine.truncated);
         engine.observer
     }
