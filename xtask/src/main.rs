@@ -117,6 +117,7 @@ enum Command {
 }
 
 fn main() -> anyhow::Result<()> {
+    started();
     let cli = Cli::parse();
     std::env::set_current_dir(workspace_root())?;
     match cli.command {
@@ -157,9 +158,17 @@ pub fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
-/// Prints a step heading, so a long `cargo xtask test` log reads as a list.
+/// Prints a step heading, so a long `cargo xtask test` log reads as a list,
+/// with the time since the command started: a CI log then says which step
+/// took its minutes (CI's budget is 45 of them).
 pub fn step(what: &str) {
-    println!("\n==> {what}");
+    println!("\n==> [{:>4} s] {what}", started().elapsed().as_secs());
+}
+
+/// When this command started (the first call, made first thing in `main`).
+fn started() -> std::time::Instant {
+    static STARTED: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    *STARTED.get_or_init(std::time::Instant::now)
 }
 
 /// Runs a command, failing with its name if it does not exit 0.
