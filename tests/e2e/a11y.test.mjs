@@ -8,7 +8,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createRequire } from "node:module";
-import { BOOK_URL, LANG, chapterPages, openPage, t, useBrowser } from "./browser.mjs";
+import { BOOK_URL, LANG, chapterPages, openPage, openVisitor, t, useBrowser } from "./browser.mjs";
 
 useBrowser();
 const require = createRequire(import.meta.url);
@@ -21,11 +21,10 @@ async function allPages() {
   return ["index.html", "print.html", "404.html", "toc.html", ...(await chapterPages())];
 }
 
-/** Opens `path` with `theme` chosen the way mdBook remembers a reader's choice. */
-async function openInTheme(path, theme) {
-  const p = await openPage("about:blank");
+/** A visitor (see `openVisitor`) whose every load has `theme` chosen the way mdBook remembers a reader's choice. */
+async function openInTheme(theme) {
+  const p = await openVisitor();
   await p.context.addInitScript((t) => localStorage.setItem("mdbook-theme", t), theme);
-  await p.page.goto(new URL(path, BOOK_URL).href, { waitUntil: "load" });
   return p;
 }
 
@@ -50,16 +49,17 @@ test("axe-core: no serious or critical violation on any page, in any theme", asy
   assert.ok(pages.length >= 10, `expected every chapter, got ${pages}`);
   const failures = [];
   for (const theme of THEMES) {
+    const { page, consoleErrors, visit, close } = await openInTheme(theme);
     for (const path of pages) {
-      const { page, consoleErrors, close } = await openInTheme(path, theme);
+      await visit(path);
       if (path !== "toc.html") {
         const applied = await page.evaluate(() => document.documentElement.className);
         assert.match(applied, new RegExp(`\\b${theme}\\b`), `${path}: theme ${theme} not applied`);
       }
       for (const v of await seriousViolations(page)) failures.push(`${theme} ${path}: ${v}`);
       assert.deepEqual(consoleErrors, [], `${theme} ${path}: console errors`);
-      await close();
     }
+    await close();
   }
   assert.deepEqual(failures, [], `\n${failures.join("\n")}`);
 });

@@ -4,7 +4,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
-import { chapterPages, openPage, useBrowser } from "./browser.mjs";
+import { chapterPages, openPage, openVisitor, useBrowser } from "./browser.mjs";
 
 useBrowser();
 
@@ -22,29 +22,31 @@ const QUIZ_TOML = [/\[\[question/, /\bprompt = ["“]/, /\bwhy = ["“]/, /\bcor
 
 test("each chapter renders exactly as many quiz questions as its source has", async () => {
   let checked = 0;
+  const { page, visit, close } = await openVisitor();
   for (const path of await chapterPages()) {
     const source = await sourceOf(path);
     const expected = source.split("\n").filter((line) => line.trim() === "[[question]]").length;
-    const { page, close } = await openPage(path);
+    await visit(path);
     const rendered = await page.$$eval(".ww-quiz-question", (qs) => qs.length);
     assert.equal(rendered, expected, `${path}: ${expected} questions in the source, ${rendered} rendered`);
     checked += expected;
-    await close();
   }
+  await close();
   assert.ok(checked >= 15, `expected quizzes in the chapters, found ${checked} questions`);
 });
 
 test("no page shows quiz TOML as text", async () => {
   const pages = ["index.html", "print.html", ...(await chapterPages())];
+  const { page, visit, close } = await openVisitor();
   for (const path of pages) {
-    const { page, close } = await openPage(path);
+    await visit(path);
     const text = await page.innerText("main");
     for (const pattern of QUIZ_TOML) {
       const hit = text.match(pattern);
       assert.equal(hit, null, `${path}: quiz TOML visible on the page: ${hit && text.slice(hit.index, hit.index + 80)}`);
     }
-    await close();
   }
+  await close();
 });
 
 test("every page loads cleanly and stays on its own origin", async () => {
@@ -61,8 +63,9 @@ test("every page loads cleanly and stays on its own origin", async () => {
 
 test("every chapter quiz explains a wrong answer and confirms a right one", async () => {
   let quizzes = 0;
+  const { page, consoleErrors, visit, close } = await openVisitor();
   for (const path of await chapterPages()) {
-    const { page, consoleErrors, close } = await openPage(path);
+    await visit(path);
     const questions = await page.$$(".ww-quiz-question");
     for (const question of questions) {
       quizzes += 1;
@@ -80,8 +83,8 @@ test("every chapter quiz explains a wrong answer and confirms a right one", asyn
       assert.ok(await (await question.$(".ww-quiz-right .ww-quiz-why")).isVisible());
     }
     assert.deepEqual(consoleErrors, [], `${path}: console errors`);
-    await close();
   }
+  await close();
   assert.ok(quizzes >= 3, `expected quizzes in the chapters, found ${quizzes} questions`);
 });
 
@@ -98,13 +101,14 @@ test("quizzes work in print.html, where every chapter is repeated", async () => 
 });
 
 test("exercises keep their solutions folded until asked", async () => {
+  const { page, visit, close } = await openVisitor();
   for (const path of await chapterPages()) {
-    const { page, close } = await openPage(path);
+    await visit(path);
     for (const details of await page.$$("details.ww-solution")) {
       assert.equal(await details.getAttribute("open"), null, `${path}: solution shown unasked`);
       await (await details.$("summary")).click();
       assert.ok(await (await details.$("code")).isVisible(), `${path}: solution has no listing`);
     }
-    await close();
   }
+  await close();
 });

@@ -7,7 +7,7 @@
 // (a11y.test.mjs searches in the edition's language).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { BOOK_URL, LANG, chapterPages, openPage, t, useBrowser } from "./browser.mjs";
+import { BOOK_URL, LANG, chapterPages, openPage, openVisitor, t, useBrowser } from "./browser.mjs";
 
 useBrowser();
 
@@ -23,8 +23,9 @@ function counterpart(path) {
 test("every page declares its language and links to itself in the other edition", async () => {
   const pages = ["index.html", "print.html", ...(await chapterPages())];
   assert.ok(pages.some((p) => p.includes("/")), `expected pages in subfolders: ${pages}`);
+  const { page, consoleErrors, visit, close } = await openVisitor();
   for (const path of pages) {
-    const { page, consoleErrors, close } = await openPage(path);
+    await visit(path);
     assert.equal(await page.getAttribute("html", "lang"), LANG, `${path}: <html lang>`);
     const link = page.locator("a.ww-lang-switch");
     assert.equal(await link.count(), 1, `${path}: one language switch`);
@@ -36,8 +37,8 @@ test("every page declares its language and links to itself in the other edition"
     const response = await page.request.get(href);
     assert.equal(response.status(), 200, `${path}: ${href} is missing`);
     assert.deepEqual(consoleErrors, [], `${path}: console errors`);
-    await close();
   }
+  await close();
 });
 
 test("the switch keeps the section and lands on the other edition's heading", async () => {
