@@ -1,8 +1,9 @@
 //! The recorded chapter 7 figures (questions 7–15) obey their limits:
 //! Little's law bounds every throughput that has a `bound` column, no
-//! speedup beats the machine's cores, a transaction is never half-written, and the lifespan ran exactly where
-//! the page says it does. Read from `src/figures/ch07_qNN.json`, the record
-//! `cargo xtask figures` writes beside each text figure.
+//! speedup beats the machine's cores, a transaction is never half-written,
+//! and the lifespan ran exactly where the page says it does. Read from
+//! `src/figures/ch07_qNN.json`, the record `cargo xtask figures` writes beside
+//! each text figure.
 
 use serde_json::Value;
 

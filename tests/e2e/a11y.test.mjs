@@ -21,7 +21,10 @@ async function allPages() {
   return ["index.html", "print.html", "404.html", "toc.html", ...(await chapterPages())];
 }
 
-/** A visitor (see `openVisitor`) whose every load has `theme` chosen the way mdBook remembers a reader's choice. */
+/**
+ * A visitor (see `openVisitor`) whose every load has `theme` chosen the way
+ * mdBook remembers a reader's choice.
+ */
 async function openInTheme(theme) {
   const p = await openVisitor();
   await p.context.addInitScript((t) => localStorage.setItem("mdbook-theme", t), theme);
