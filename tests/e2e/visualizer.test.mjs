@@ -53,8 +53,10 @@ const L = t({
 const require = createRequire(import.meta.url);
 
 /** Waits until the visualizer in `root` is mounted and every visible canvas has pixels. */
+// Mounted and drawn, with its runs in (a run of many requests is simulated on
+// worker threads, the visualizer `aria-busy` meanwhile).
 async function waitDrawn(page, root) {
-  await page.waitForSelector(`${root}[data-ww-mounted="yes"]`, { timeout: 15000 });
+  await page.waitForSelector(`${root}[data-ww-mounted="yes"]:not([aria-busy])`, { timeout: 15000 });
   await page.waitForFunction(
     (root) => {
       const canvases = [...document.querySelectorAll(`${root} .ww-viz-panel:not([hidden]) canvas`)];

@@ -12,6 +12,8 @@ use crate::{cargo, run, step, tools};
 /// copies it into the site as it is (git-ignored).
 pub const PKG_DIR: &str = "src/pkg";
 const VIZ_CRATE: &str = "waiting-well-viz";
+/// The visualizer crate's folder.
+const VIZ_DIR: &str = "playground/web";
 
 /// The cargo profile the visualizer is built with.
 #[derive(Clone, Copy, Debug)]
@@ -55,6 +57,11 @@ pub fn build_visualizer(profile: WasmProfile) -> anyhow::Result<()> {
         "wasm32-unknown-unknown",
     ]))?;
     std::fs::create_dir_all(PKG_DIR)?;
+    // wasm-bindgen names the JS snippets' folder by a hash: drop the last build's.
+    let snippets = Path::new(PKG_DIR).join("snippets");
+    if snippets.exists() {
+        std::fs::remove_dir_all(&snippets)?;
+    }
     let wasm = crate::target_dir().join(format!(
         "wasm32-unknown-unknown/{}/waiting_well_viz.wasm",
         profile.name()
@@ -69,6 +76,12 @@ pub fn build_visualizer(profile: WasmProfile) -> anyhow::Result<()> {
         PKG_DIR.as_ref(),
     ])
     .context("wasm-bindgen failed")?;
+    // The worker threads' script loads the glue from beside it (see js/pool.js).
+    std::fs::copy(
+        Path::new(VIZ_DIR).join("js/viz-worker.js"),
+        Path::new(PKG_DIR).join("viz-worker.js"),
+    )
+    .context("copying the visualizer's worker script")?;
     Ok(())
 }
 

@@ -30,8 +30,9 @@
 use std::collections::VecDeque;
 use std::ops::Range;
 
+use serde::{Deserialize, Serialize};
+
 use crate::event::{EventKind, EventLog, Run};
-use crate::instants::Instants;
 use crate::lanes::IdleLanes;
 use crate::metrics::{Metrics, MetricsPass};
 use crate::observe::Observer;
@@ -102,15 +103,17 @@ pub fn simulate_observed(model: ModelSpec, workload: Workload, limits: &Limits) 
     }
 }
 
-/// What the page keeps of a run: its (clamped) inputs, the views it draws and
-/// shows, and the instants its log has events at (the steps of the time cursor),
-/// but not the log. A run is a pure function of its inputs, so
-/// `simulate(shown.model, shown.workload, ..)` gives the log back (an export does).
+/// What the page keeps of a run: its (clamped) inputs and its metrics, but not
+/// the log, nor the timeline: a run is a pure function of its inputs, so
+/// `simulate(shown.model, shown.workload, ..)` gives the log back (an export
+/// does), and a [`crate::Replay`] the timeline of the window the page draws.
 ///
 /// Why: a million requests log about eleven million events (176 MB at 16 bytes
-/// each); writing them is most of a run's memory traffic, and the page draws only
-/// the views.
-#[derive(Clone, Debug)]
+/// each), and their timeline takes about a hundred megabytes more; writing them
+/// is most of a run's memory traffic, and the page draws a window of them.
+///
+/// Serialized (JSON) to come back from the page's worker threads.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Shown {
     pub model: ModelSpec,
     pub workload: Workload,
@@ -124,33 +127,33 @@ pub struct Shown {
     pub end_us: u64,
     /// Equal to `Metrics::from_run` of the run's log.
     pub metrics: Metrics,
-    /// Equal to `Timeline::from_run` of the run's log.
-    pub timeline: Timeline,
-    /// The distinct times of the log's events.
-    pub instants: Instants,
 }
 
-/// Everything the page computes from a run, in one pass, without keeping the log.
+/// What the page computes from a run before it draws, in one pass, without
+/// keeping the log.
 pub fn simulate_shown(model: ModelSpec, workload: Workload, limits: &Limits) -> Shown {
-    let (model, workload, events, truncated, (instants, (metrics, timeline))) =
+    let (model, workload, events, truncated, (last, metrics)) =
         simulate_with(model, workload, limits, |m, w| {
-            (
-                Instants::with_capacity(w.requests as usize * 4),
-                (MetricsPass::new(m, w), TimelinePass::new(m, w)),
-            )
+            (LastEvent(0), MetricsPass::new(m, w))
         });
-    let instants = instants.finish();
-    let end_us = instants.last().unwrap_or(0);
     Shown {
         model,
         workload,
         lanes: model.kind.lanes(model.workers),
         truncated,
         events,
-        end_us,
-        metrics: metrics.finish(end_us),
-        timeline: timeline.finish(end_us),
-        instants,
+        end_us: last.0,
+        metrics: metrics.finish(last.0),
+    }
+}
+
+/// Remembers the time of the last event (the run's end).
+struct LastEvent(u64);
+
+impl Observer for LastEvent {
+    #[inline(always)]
+    fn record(&mut self, t: u64, _kind: EventKind) {
+        self.0 = t;
     }
 }
 
@@ -220,6 +223,63 @@ fn run<const K: usize, O: Observer>(
     let mut engine = Engine::<K, O>::new(model, workload, max_events, observer);
     engine.run(BATCH);
     (engine.events, engine.truncated, engine.observer)
+}
+
+/// An engine paused between instants, for a [`crate::Replay`]: it fires timers
+/// up to a time, then waits to be asked for more.
+pub(crate) trait Paused<O> {
+    /// Fire every timer due at or before `t` (µs), unless the run ends first.
+    fn run_until(&mut self, t: u64);
+    /// When the next timer is due; `None` once the run is over (or cut short).
+    fn next_at(&self) -> Option<u64>;
+    /// What has been fed every event so far.
+    fn observer(&mut self) -> &mut O;
+}
+
+impl<const K: usize, O: Observer> Paused<O> for Engine<K, O> {
+    fn run_until(&mut self, t: u64) {
+        while self.run_batch(BATCH, t) {}
+    }
+
+    fn next_at(&self) -> Option<u64> {
+        // The cap cuts the run at its next timer (see `run_batch`).
+        if self.truncated || self.events >= self.max_events {
+            return None;
+        }
+        self.timers.next_at().filter(|&t| t <= EventLog::MAX_T)
+    }
+
+    fn observer(&mut self) -> &mut O {
+        &mut self.observer
+    }
+}
+
+/// The engine for `model` on `workload` (both clamped already), started at time
+/// 0 and paused before its first timer, feeding `observer`.
+pub(crate) fn paused<O: Observer + 'static>(
+    model: ModelSpec,
+    workload: Workload,
+    max_events: usize,
+    observer: O,
+) -> Box<dyn Paused<O>> {
+    fn boxed<const K: usize, O: Observer + 'static>(
+        model: ModelSpec,
+        workload: Workload,
+        max_events: usize,
+        observer: O,
+    ) -> Box<dyn Paused<O>> {
+        let mut engine = Engine::<K, O>::new(model, workload, max_events, observer);
+        engine.start();
+        Box::new(engine)
+    }
+    match model.kind {
+        ModelKind::SyncPool => boxed::<0, O>(model, workload, max_events, observer),
+        ModelKind::EventLoop => boxed::<1, O>(model, workload, max_events, observer),
+        ModelKind::BlockedLoop => boxed::<2, O>(model, workload, max_events, observer),
+        ModelKind::GilThreads => boxed::<3, O>(model, workload, max_events, observer),
+        ModelKind::LoopPerWorker => boxed::<4, O>(model, workload, max_events, observer),
+        ModelKind::WorkStealing => boxed::<5, O>(model, workload, max_events, observer),
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -383,6 +443,12 @@ impl<const K: usize, O: Observer> Engine<K, O> {
 
     /// The whole run, in calls of `batch` timers (see [`Engine::run_batch`]).
     fn run(&mut self, batch: u32) {
+        self.start();
+        while self.run_batch(batch, u64::MAX) {}
+    }
+
+    /// Schedule the first arrivals: the run starts at time 0.
+    fn start(&mut self) {
         match self.workload.arrivals {
             Arrivals::Closed { clients, .. } => {
                 for client in 0..clients.min(self.workload.requests) {
@@ -394,10 +460,10 @@ impl<const K: usize, O: Observer> Engine<K, O> {
                 self.schedule(gap, Timer::Arrival { client: 0 });
             }
         }
-        while self.run_batch(batch) {}
     }
 
-    /// Fire up to `n` timers; whether the run goes on.
+    /// Fire up to `n` timers due at or before `until` (µs); whether there may be
+    /// more to fire before then.
     ///
     /// Why in batches rather than one loop: a browser first runs WebAssembly
     /// compiled by a quick baseline compiler and swaps in optimised code in
@@ -407,9 +473,9 @@ impl<const K: usize, O: Observer> Engine<K, O> {
     /// twice as slow: the first run of each model the page shows. Each batch
     /// is a new call, so the rest of the run takes the optimised code.
     #[inline(never)]
-    fn run_batch(&mut self, n: u32) -> bool {
+    fn run_batch(&mut self, n: u32, until: u64) -> bool {
         for _ in 0..n {
-            let Some((t, timer)) = self.timers.pop() else {
+            let Some((t, timer)) = self.timers.pop(until) else {
                 return false;
             };
             // The event cap, or a time the log cannot hold (thousands of years).

@@ -24,10 +24,10 @@
 
 mod engine;
 mod event;
-mod instants;
 mod lanes;
 mod metrics;
 mod observe;
+mod replay;
 mod spec;
 mod stream;
 mod timeline;
@@ -38,7 +38,7 @@ pub use engine::{
     simulate_with_metrics,
 };
 pub use event::{Event, EventKind, EventLog, Run};
-pub use instants::Instants;
 pub use metrics::Metrics;
+pub use replay::Replay;
 pub use spec::{Arrivals, Dist, Limits, ModelKind, ModelSpec, Workload};
 pub use timeline::{Span, SpanKind, Timeline};

@@ -6,14 +6,14 @@
 //! Leaves out: warm-up trimming (runs start empty, as the chapters' experiments do).
 
 use hdrhistogram::Histogram;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::event::{EventKind, Run};
 use crate::observe::{Observer, PerRequest};
 use crate::spec::{ModelSpec, Workload};
 
 /// Summary of one run. Times are milliseconds unless named `_us`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Metrics {
     pub arrived: u32,
     pub completed: u32,
@@ -40,11 +40,22 @@ pub struct Metrics {
     /// Most requests waiting at once for a worker, the loop or the GIL (the count
     /// over time is [`crate::Timeline::queued`]).
     pub max_queue: u32,
+    /// Most requests waiting on I/O at once (the count over time is
+    /// [`crate::Timeline::waiting_io`]).
+    pub max_in_io: u32,
     pub gil_wait_ms: f64,
     pub forced_switches: u32,
     pub loop_blocked_ms: f64,
-    /// Requests that were ready to run while the loop was blocked.
-    pub delayed_by_block: Vec<u32>,
+    /// How many requests were ready to run while the loop was blocked.
+    pub delayed_by_block: u32,
+    /// The first of them by id, at most [`Metrics::DELAYED_LISTED`] (the page
+    /// lists them; all of them would be a million ids in a big run).
+    pub first_delayed: Vec<u32>,
+}
+
+impl Metrics {
+    /// How many of the requests delayed by a blocking call are listed.
+    pub const DELAYED_LISTED: usize = 8;
 }
 
 /// What the metrics pass remembers about one request (one record per request,
@@ -80,7 +91,6 @@ pub(crate) struct MetricsPass {
     m: Metrics,
     holds: bool,
     reqs: PerRequest<ReqState>,
-    requests_seen: usize,
     run_start: Vec<u64>,
     /// Busy and held time per lane, µs. Summed as integers: the same value as
     /// summing them as f64 (exact below 2^53 µs, about 285 years), without a
@@ -93,6 +103,7 @@ pub(crate) struct MetricsPass {
     area: u128,
     last_t: u64,
     queue: u32,
+    in_io: u32,
     sojourn_sum: u128,
     /// Blocking calls running, and started so far: a request was delayed by a block
     /// if one started (or was running) while it waited.
@@ -109,7 +120,6 @@ impl MetricsPass {
             m: Metrics::default(),
             holds: model.kind.holds_worker(),
             reqs: PerRequest::with_capacity(requests as usize),
-            requests_seen: 0,
             run_start: vec![0; lanes],
             busy_us: vec![0; lanes],
             held_us: vec![0; lanes],
@@ -118,6 +128,7 @@ impl MetricsPass {
             area: 0,
             last_t: 0,
             queue: 0,
+            in_io: 0,
             sojourn_sum: 0,
             blocks_active: 0,
             blocks_started: 0,
@@ -126,7 +137,7 @@ impl MetricsPass {
 
     /// The metrics of the events recorded, over the window from 0 to `span` µs.
     pub fn finish(self, span: u64) -> Metrics {
-        let MetricsPass { mut m, reqs, .. } = self;
+        let mut m = self.m;
         m.span_us = span;
         // Up to the last event (a truncated run ends with requests still inside).
         let area = self.area + step_area(self.in_system, span - self.last_t);
@@ -155,10 +166,6 @@ impl MetricsPass {
         } else {
             1.0
         };
-        // Every id below `requests_seen` arrived, so `reqs` has a state for it.
-        m.delayed_by_block = (0..self.requests_seen as u32)
-            .filter(|&i| reqs.all()[i as usize].delayed)
-            .collect();
         m
     }
 }
@@ -169,7 +176,6 @@ impl Observer for MetricsPass {
         let m = &mut self.m;
         match kind {
             EventKind::Arrive { req, .. } => {
-                self.requests_seen = self.requests_seen.max(req as usize + 1);
                 self.reqs.get(req).arrived_at = t;
                 m.arrived += 1;
                 self.area += step_area(self.in_system, t - self.last_t);
@@ -191,7 +197,7 @@ impl Observer for MetricsPass {
                 m.max_queue = m.max_queue.max(self.queue);
                 r.blocks_at_ready = self.blocks_started;
                 if self.blocks_active > 0 {
-                    r.delayed = true;
+                    delay(m, r, req);
                 }
             }
             EventKind::Start { req, worker } => {
@@ -216,7 +222,7 @@ impl Observer for MetricsPass {
                     if std::mem::take(&mut r.queued) {
                         self.queue -= 1;
                         if self.blocks_started > r.blocks_at_ready {
-                            r.delayed = true;
+                            delay(m, r, req);
                         }
                     }
                 }
@@ -236,7 +242,11 @@ impl Observer for MetricsPass {
                 self.blocks_active -= 1;
             }
             EventKind::GilRelease { forced, .. } => m.forced_switches += forced as u32,
-            EventKind::WaitStart { .. } | EventKind::WaitEnd { .. } => {}
+            EventKind::WaitStart { .. } => {
+                self.in_io += 1;
+                m.max_in_io = m.max_in_io.max(self.in_io);
+            }
+            EventKind::WaitEnd { .. } => self.in_io -= 1,
             EventKind::Done { req } => {
                 let r = self.reqs.get(req);
                 let sojourn = t - r.arrived_at;
@@ -254,6 +264,22 @@ impl Observer for MetricsPass {
     }
 }
 
+/// Count `req` (state `r`) as delayed by a blocking call, once; list it if it
+/// is among the first by id.
+#[inline]
+fn delay(m: &mut Metrics, r: &mut ReqState, req: u32) {
+    if std::mem::replace(&mut r.delayed, true) {
+        return;
+    }
+    m.delayed_by_block += 1;
+    let listed = &mut m.first_delayed;
+    if listed.len() < Metrics::DELAYED_LISTED || listed.last().is_some_and(|&last| req < last) {
+        let at = listed.partition_point(|&id| id < req);
+        listed.insert(at, req);
+        listed.truncate(Metrics::DELAYED_LISTED);
+    }
+}
+
 /// `in_system × dt`, the area under the number in system over one step.
 #[inline]
 fn step_area(in_system: u64, dt: u64) -> u128 {
@@ -263,5 +289,23 @@ fn step_area(in_system: u64, dt: u64) -> u128 {
         (in_system * dt) as u128
     } else {
         in_system as u128 * dt as u128
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Requests are counted once however often they are delayed, and the list
+    /// keeps the lowest ids whatever order they were delayed in.
+    #[test]
+    fn delayed_requests_are_counted_once_and_the_first_ids_listed() {
+        let mut m = Metrics::default();
+        let mut reqs = vec![ReqState::default(); 13];
+        for id in [5, 3, 9, 1, 12, 2, 7, 5, 8, 6, 4, 0, 3] {
+            delay(&mut m, &mut reqs[id as usize], id);
+        }
+        assert_eq!(m.delayed_by_block, 11);
+        assert_eq!(m.first_delayed, [0, 1, 2, 3, 4, 5, 6, 7]);
     }
 }

@@ -58,9 +58,4 @@ impl<T: Default + Clone> PerRequest<T> {
     fn grow_to(&mut self, len: usize) {
         self.0.resize(len, T::default());
     }
-
-    /// Every request's state, by id.
-    pub fn all(&self) -> &[T] {
-        &self.0
-    }
 }

@@ -74,19 +74,69 @@ impl Timeline {
         let last = lane.partition_point(|s| s.start <= to);
         &lane[first..last.max(first)]
     }
+
+    /// What the timeline shows of the window `[from, to]`: each lane's spans
+    /// that overlap it ([`Timeline::visible`]), a span still running at `to`
+    /// cut to end there; each counter led by `(from, its value at from)`, then
+    /// its steps in `(from, to]`; `end` is `to`. This is what a
+    /// [`crate::Replay`] computes without the whole timeline.
+    pub fn cut(&self, from: u64, to: u64) -> Timeline {
+        let series = |s: &[(u64, u32)]| {
+            let first = s.partition_point(|&(t, _)| t <= from);
+            let last = s.partition_point(|&(t, _)| t <= to).max(first);
+            let mut out = vec![(from, Timeline::value_at(s, from))];
+            out.extend_from_slice(&s[first..last]);
+            out
+        };
+        Timeline {
+            lanes: self
+                .lanes
+                .iter()
+                .map(|lane| {
+                    let spans = Timeline::visible(lane, from, to).iter();
+                    spans
+                        .map(|&s| Span {
+                            end: s.end.min(to),
+                            ..s
+                        })
+                        .collect()
+                })
+                .collect(),
+            queued: series(&self.queued),
+            waiting_io: series(&self.waiting_io),
+            end: to,
+        }
+    }
+}
+
+/// Where the timeline pass puts what it finds: spans as they end, counter steps
+/// as they happen. [`Whole`] keeps everything (a [`Timeline`]); a replay keeps
+/// a window of it (see `replay`).
+pub(crate) trait Sink {
+    fn span(&mut self, lane: usize, span: Span);
+    fn queued(&mut self, t: u64, value: u32);
+    fn waiting(&mut self, t: u64, value: u32);
 }
 
 /// The timeline while the log is read: fed every event in order ([`Observer`]), then
 /// [`TimelinePass::finish`]ed with the time of the last event.
-pub(crate) struct TimelinePass {
-    tl: Timeline,
-    lanes: Vec<Lane>,
-    /// The span running on each lane: (start, request).
-    open: Vec<Option<(u64, u32)>>,
+pub(crate) struct TimelinePass<S = Whole> {
+    pub(crate) sink: S,
+    /// The span running on each lane (CPU or a blocking call): (start, request, kind).
+    open: Vec<Option<(u64, u32, SpanKind)>>,
+    /// The wait each lane is held in otherwise (for I/O while bound, or for the
+    /// GIL): (start, request, kind). Only read for the spans open at an instant.
+    held: Vec<Option<(u64, u32, SpanKind)>>,
     reqs: PerRequest<ReqState>,
     holds: bool,
     queued: u32,
     waiting: u32,
+}
+
+/// The whole timeline, while it is collected.
+pub(crate) struct Whole {
+    tl: Timeline,
+    lanes: Vec<Lane>,
 }
 
 impl TimelinePass {
@@ -105,7 +155,7 @@ impl TimelinePass {
             _ => (3, 4),
         };
         let per_lane = requests * spans / lanes_n.max(1);
-        TimelinePass {
+        let whole = Whole {
             tl: Timeline {
                 queued: Vec::with_capacity(requests * queue_changes),
                 waiting_io: Vec::with_capacity(requests * 2),
@@ -117,22 +167,29 @@ impl TimelinePass {
                     sorted: true,
                 })
                 .collect(),
-            open: vec![None; lanes_n],
-            reqs: PerRequest::with_capacity(requests),
-            holds: model.kind.holds_worker(),
-            queued: 0,
-            waiting: 0,
-        }
+        };
+        TimelinePass::with_sink(model, workload, whole)
     }
 
-    /// The timeline of the events recorded, up to `end` µs.
-    pub fn finish(self, end: u64) -> Timeline {
-        let mut tl = self.tl;
+    /// The timeline of the events recorded, up to `end` µs (the last event's
+    /// time). A run cut short leaves spans running: they end at `end`.
+    pub fn finish(mut self, end: u64) -> Timeline {
+        let open: Vec<(usize, Span)> = self.open_spans(end).collect();
+        for (lane, span) in open {
+            push(
+                &mut self.sink,
+                lane as u32,
+                span.start,
+                end,
+                span.req,
+                span.kind,
+            );
+        }
+        let Whole { mut tl, lanes } = self.sink;
         tl.end = end;
         tl.queued.shrink_to_fit();
         tl.waiting_io.shrink_to_fit();
-        tl.lanes = self
-            .lanes
+        tl.lanes = lanes
             .into_iter()
             .map(|mut lane| {
                 // The models push spans in start order; sort only a lane that is not.
@@ -147,12 +204,47 @@ impl TimelinePass {
     }
 }
 
-impl Observer for TimelinePass {
+impl<S: Sink> TimelinePass<S> {
+    /// A pass that hands what it finds to `sink`.
+    pub fn with_sink(model: &ModelSpec, workload: &Workload, sink: S) -> TimelinePass<S> {
+        let lanes_n = model.kind.lanes(model.workers) as usize;
+        TimelinePass {
+            sink,
+            open: vec![None; lanes_n],
+            held: vec![None; lanes_n],
+            reqs: PerRequest::with_capacity(workload.requests as usize),
+            holds: model.kind.holds_worker(),
+            queued: 0,
+            waiting: 0,
+        }
+    }
+
+    /// The spans open after the events recorded so far, each as it would end
+    /// at `to` if it ended there, by lane: (lane, span).
+    pub fn open_spans(&self, to: u64) -> impl Iterator<Item = (usize, Span)> + '_ {
+        let open = self.open.iter().enumerate();
+        let held = self.held.iter().enumerate();
+        open.chain(held).filter_map(move |(lane, slot)| {
+            let &(start, req, kind) = slot.as_ref()?;
+            Some((
+                lane,
+                Span {
+                    start,
+                    end: to,
+                    req,
+                    kind,
+                },
+            ))
+        })
+    }
+}
+
+impl<S: Sink> Observer for TimelinePass<S> {
     #[inline(always)]
     fn record(&mut self, t: u64, kind: EventKind) {
         let (q0, w0) = (self.queued, self.waiting);
         let reqs = &mut self.reqs;
-        let lanes = &mut self.lanes;
+        let sink = &mut self.sink;
         match kind {
             EventKind::Arrive { req, .. } => {
                 reqs.get(req);
@@ -172,62 +264,83 @@ impl Observer for TimelinePass {
                 if std::mem::take(&mut reqs.get(req).queued) {
                     self.queued -= 1;
                 }
-                self.open[lane as usize] = Some((t, req));
+                let kind = if matches!(kind, EventKind::CpuStart { .. }) {
+                    SpanKind::Cpu
+                } else {
+                    SpanKind::Block
+                };
+                self.open[lane as usize] = Some((t, req, kind));
             }
             EventKind::CpuEnd { lane, .. } | EventKind::BlockEnd { lane, .. } => {
-                if let Some((start, req)) = self.open[lane as usize].take() {
+                if let Some((start, req, _)) = self.open[lane as usize].take() {
                     let kind = if matches!(kind, EventKind::CpuEnd { .. }) {
                         SpanKind::Cpu
                     } else {
                         SpanKind::Block
                     };
-                    push(&mut lanes[lane as usize], start, t, req, kind);
+                    push(sink, lane, start, t, req, kind);
                 }
             }
             EventKind::WaitStart { req } => {
                 self.waiting += 1;
-                reqs.get(req).wait_since = t;
+                let r = reqs.get(req);
+                r.wait_since = t;
+                if self.holds {
+                    self.held[r.home as usize] = Some((t, req, SpanKind::Wait));
+                }
             }
             EventKind::WaitEnd { req } => {
                 self.waiting -= 1;
                 if self.holds {
                     let r = reqs.get(req);
-                    push(
-                        &mut lanes[r.home as usize],
-                        r.wait_since,
-                        t,
-                        req,
-                        SpanKind::Wait,
-                    );
+                    self.held[r.home as usize] = None;
+                    push(sink, r.home, r.wait_since, t, req, SpanKind::Wait);
                 }
             }
-            EventKind::GilWait { req, .. } => {
+            EventKind::GilWait { req, thread } => {
                 self.queued += 1;
                 let r = reqs.get(req);
                 r.queued = true;
                 r.gil_since = t;
+                self.held[thread as usize] = Some((t, req, SpanKind::GilWait));
             }
             EventKind::GilAcquire { req, thread } => {
                 let r = reqs.get(req);
                 if std::mem::take(&mut r.queued) {
                     self.queued -= 1;
-                    push(
-                        &mut lanes[thread as usize],
-                        r.gil_since,
-                        t,
-                        req,
-                        SpanKind::GilWait,
-                    );
+                    self.held[thread as usize] = None;
+                    push(sink, thread, r.gil_since, t, req, SpanKind::GilWait);
                 }
             }
             EventKind::GilRelease { .. } | EventKind::Done { .. } => {}
         }
         if self.queued != q0 {
-            self.tl.queued.push((t, self.queued));
+            sink.queued(t, self.queued);
         }
         if self.waiting != w0 {
-            self.tl.waiting_io.push((t, self.waiting));
+            sink.waiting(t, self.waiting);
         }
+    }
+}
+
+impl Sink for Whole {
+    #[inline(always)]
+    fn span(&mut self, lane: usize, span: Span) {
+        let lane = &mut self.lanes[lane];
+        if let Some(last) = lane.spans.last() {
+            lane.sorted &= (last.start, last.end) <= (span.start, span.end);
+        }
+        lane.spans.push(span);
+    }
+
+    #[inline(always)]
+    fn queued(&mut self, t: u64, value: u32) {
+        self.tl.queued.push((t, value));
+    }
+
+    #[inline(always)]
+    fn waiting(&mut self, t: u64, value: u32) {
+        self.tl.waiting_io.push((t, value));
     }
 }
 
@@ -238,16 +351,18 @@ struct Lane {
     sorted: bool,
 }
 
-fn push(lane: &mut Lane, start: u64, end: u64, req: u32, kind: SpanKind) {
+/// A span that took time goes to `sink` (an instant's span draws nothing).
+#[inline(always)]
+fn push<S: Sink>(sink: &mut S, lane: u32, start: u64, end: u64, req: u32, kind: SpanKind) {
     if end > start {
-        if let Some(last) = lane.spans.last() {
-            lane.sorted &= (last.start, last.end) <= (start, end);
-        }
-        lane.spans.push(Span {
-            start,
-            end,
-            req,
-            kind,
-        });
+        sink.span(
+            lane as usize,
+            Span {
+                start,
+                end,
+                req,
+                kind,
+            },
+        );
     }
 }

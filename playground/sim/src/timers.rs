@@ -106,9 +106,10 @@ impl TimerQueue {
         }
     }
 
-    /// The earliest pending timer and its time.
+    /// The earliest pending timer and its time, if it is due at or before
+    /// `until` (µs).
     #[inline(always)]
-    pub fn pop(&mut self) -> Option<(u64, Timer)> {
+    pub fn pop(&mut self, until: u64) -> Option<(u64, Timer)> {
         // Source of the earliest head so far: a FIFO index, or CLASSES for the heap.
         let mut best: Option<(usize, (u64, u64))> = self.heap.peek().map(|p| (CLASSES, p.key()));
         for (i, fifo) in self.fifos.iter().enumerate() {
@@ -119,10 +120,17 @@ impl TimerQueue {
             }
         }
         let p = match best? {
+            (_, (at, _)) if at > until => return None,
             (CLASSES, _) => self.heap.pop(),
             (i, _) => self.fifos[i].pop_front(),
         }?;
         Some((p.at, p.timer))
+    }
+
+    /// When the earliest pending timer is due, if any is.
+    pub fn next_at(&self) -> Option<u64> {
+        let heads = self.fifos.iter().filter_map(|f| f.front());
+        heads.chain(self.heap.peek()).map(|p| p.at).min()
     }
 }
 
@@ -166,7 +174,7 @@ mod tests {
             }
         }
         expected.sort_by_key(|&(at, i, _)| (at, i));
-        let got: Vec<(u64, Timer)> = std::iter::from_fn(|| q.pop()).collect();
+        let got: Vec<(u64, Timer)> = std::iter::from_fn(|| q.pop(u64::MAX)).collect();
         let want: Vec<(u64, Timer)> = expected.iter().map(|&(at, _, t)| (at, t)).collect();
         assert_eq!(got, want);
     }

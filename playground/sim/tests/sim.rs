@@ -1,14 +1,14 @@
 //! Checks of the simulation core: invariants of every model's log (time order, one
 //! request per lane at a time, one GIL holder, every closed-loop request finishes,
 //! Little's law), queueing theory (M/M/1, M/M/c Erlang C), the blocked loop's
-//! throughput, that the views fed during a run equal those of the stored log, and
-//! a snapshot of a tiny log.
+//! throughput, that the views fed during a run equal those of the stored log, that
+//! a replay's windows equal the whole timeline's, and a snapshot of a tiny log.
 //!
 //! Leaves out: the browser front (see playground/web/tests).
 
 use proptest::prelude::*;
 use waiting_well_sim::{
-    Arrivals, Dist, EventKind, Instants, Limits, Metrics, ModelKind, ModelSpec, Run, Timeline,
+    Arrivals, Dist, EventKind, Limits, Metrics, ModelKind, ModelSpec, Replay, Run, Timeline,
     Workload, simulate, simulate_observed, simulate_shown, simulate_with_metrics,
 };
 
@@ -219,7 +219,7 @@ fn a_loop_that_always_blocks_serves_one_request_per_blocking_call() {
         m.throughput_per_s
     );
     assert!(m.loop_blocked_ms > 0.99 * m.span_us as f64 / 1e3);
-    assert!(!m.delayed_by_block.is_empty());
+    assert!(m.delayed_by_block > 0);
     // Offloading the blocking call lets the waits overlap again.
     let off = Metrics::from_run(&simulate(
         ModelSpec {
@@ -421,13 +421,62 @@ proptest! {
         let (run, metrics) = simulate_with_metrics(model, w, &Limits::default());
         prop_assert_eq!(&run.events, &plain.events);
         prop_assert_eq!(&metrics, &page.metrics);
-        // What the page keeps (no log) is the same views, and the log's instants.
+        // What the page keeps (no log) is the same metrics; the charts' scales
+        // (the counters' highest values) come from them.
         let shown = simulate_shown(model, w, &Limits::default());
         prop_assert_eq!(&shown.metrics, &page.metrics);
-        prop_assert_eq!(&shown.timeline, &page.timeline);
-        prop_assert_eq!(&shown.instants, &Instants::from_times(plain.events.iter().map(|e| e.t)));
+        let highest = |s: &[(u64, u32)]| s.iter().map(|&(_, v)| v).max().unwrap_or(0);
+        prop_assert_eq!(shown.metrics.max_queue, highest(&page.timeline.queued));
+        prop_assert_eq!(shown.metrics.max_in_io, highest(&page.timeline.waiting_io));
         prop_assert_eq!((shown.end_us, shown.truncated, shown.events), (plain.end_us(), plain.truncated, plain.events.len()));
         prop_assert_eq!((shown.model, shown.workload, shown.lanes), (plain.model, plain.workload, plain.lanes));
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+    /// A replay's windows are the whole timeline cut to them, in whatever order
+    /// the page asks for them (forward as it plays, back as it scrubs, past the
+    /// end), and its next and previous instants are the log's: the page draws
+    /// the same thing it would from the whole timeline.
+    #[test]
+    fn replayed_windows_equal_the_whole_timeline_cut_to_them(
+        model in any_model(),
+        open in any::<bool>(),
+        clients in 1..20u32,
+        cpu in 0..5_000u64,
+        wait in 0..50_000u64,
+        expo in any::<bool>(),
+        seed in any::<u64>(),
+        cap in prop::option::of(50..3_000usize),
+        windows in prop::collection::vec((0.0..1.1f64, 0.0..0.3f64), 1..12),
+    ) {
+        let w = Workload {
+            arrivals: if open {
+                Arrivals::Open { rate_per_s: 400.0 }
+            } else {
+                Arrivals::Closed { clients, think_us: wait / 3 }
+            },
+            cpu_before_us: cpu,
+            wait_us: wait,
+            cpu_after_us: cpu / 3,
+            dist: if expo { Dist::Exponential } else { Dist::Fixed },
+            requests: 200,
+            seed,
+        };
+        let limits = Limits { max_events: cap.unwrap_or(Limits::default().max_events), ..Limits::default() };
+        let run = simulate(model, w, &limits);
+        let whole = Timeline::from_run(&run);
+        let times: Vec<u64> = run.events.iter().map(|e| e.t).collect();
+        let end = run.end_us() as f64;
+        let mut replay = Replay::new(model, w, &limits);
+        for (at, len) in windows {
+            let to = (at * end) as u64;
+            let from = to.saturating_sub((len * end) as u64);
+            prop_assert_eq!(replay.window(from, to), &whole.cut(from, to), "window [{}, {}]", from, to);
+            prop_assert_eq!(replay.after(to), times.iter().copied().find(|&t| t > to), "after {}", to);
+            prop_assert_eq!(replay.before(to), times.iter().rev().copied().find(|&t| t < to), "before {}", to);
+        }
     }
 }
 
@@ -441,7 +490,10 @@ fn a_blocking_call_delays_exactly_the_requests_that_wait_behind_it() {
         ..ModelSpec::new(ModelKind::BlockedLoop, 1)
     };
     let m = Metrics::from_run(&simulate(spec, w, &Limits::default()));
-    assert_eq!(m.delayed_by_block, [1, 2, 3, 4, 5]);
+    assert_eq!(
+        (m.delayed_by_block, &m.first_delayed[..]),
+        (5, &[1, 2, 3, 4, 5][..])
+    );
     assert_eq!(m.loop_blocked_ms, 60.0);
 }
 

@@ -422,6 +422,11 @@ pub enum Msg {
         max: usize,
         events: usize,
     },
+    /// A run of `requests` requests per model is being simulated (on worker threads).
+    Simulating {
+        requests: u32,
+        models: usize,
+    },
     /// A lane's name: `Loop` with no index is the only loop.
     Lane {
         kind: LaneKind,
@@ -503,6 +508,9 @@ impl Msg {
                 "Export holds at most {max} events and this run has {events}: \
                  lower the requests to export it."
             ),
+            Msg::Simulating { requests, models } => {
+                format!("Simulating {requests} requests through {models} model(s)…")
+            }
             Msg::Lane { kind, index } => match (kind, index) {
                 (LaneKind::Loop, None) => "loop".into(),
                 (LaneKind::Loop, Some(i)) => format!("loop {i}"),
@@ -579,6 +587,9 @@ impl Msg {
                 "내보내기는 이벤트를 최대 {max}개까지 담는데 이 실행에는 {events}개가 있습니다: \
                  요청 수를 줄이면 내보낼 수 있습니다."
             ),
+            Msg::Simulating { requests, models } => {
+                format!("요청 {requests}개를 모델 {models}개로 시뮬레이션하는 중…")
+            }
             Msg::Lane { kind, index } => match (kind, index) {
                 (LaneKind::Loop, None) => "루프".into(),
                 (LaneKind::Loop, Some(i)) => format!("루프 {i}"),
@@ -690,6 +701,10 @@ mod tests {
             Msg::ExportTooBig {
                 max: 2_500_000,
                 events: 3_000_123,
+            },
+            Msg::Simulating {
+                requests: 1_000_000,
+                models: 2,
             },
             Msg::Summary {
                 model: ModelKind::SyncPool,

@@ -5,9 +5,9 @@
 //! Leaves out: the pixels (draw.rs), the state format (config.rs), the models (sim crate).
 
 use std::cell::RefCell;
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 
-use waiting_well_sim::{Metrics, ModelKind, Shown, Timeline, simulate, simulate_shown};
+use waiting_well_sim::{Metrics, ModelKind, Replay, Shown, Timeline, simulate, simulate_shown};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use web_sys::{
@@ -19,28 +19,35 @@ use crate::config::{Applied, Config, FIELDS, Field, Kind, Parse, Place, SPEEDS};
 use crate::draw::{self, Frame};
 use crate::export;
 use crate::text::{LaneKind, Lang, Msg, Text};
+use crate::workers::{self, Job};
 
 type Shared = Rc<RefCell<Viz>>;
 
-/// One shown model: what the page computed from its run (the log itself is not
-/// kept: an export runs the same inputs again, a run being a pure function of them).
+/// One shown model: what the page computed from its run, and a replay of it for
+/// the window the canvas draws. Neither the log nor the whole timeline is kept:
+/// a run is a pure function of its inputs, so the replay (and an export) runs
+/// the same inputs again.
 struct ModelRun {
     shown: Shown,
-    max_queued: u32,
-    max_waiting: u32,
+    replay: RefCell<Replay>,
 }
 
 impl ModelRun {
+    fn new(shown: Shown) -> ModelRun {
+        // `shown` has the clamped inputs; clamping them again changes nothing.
+        let replay = Replay::new(shown.model, shown.workload, &Config::limits());
+        ModelRun {
+            shown,
+            replay: RefCell::new(replay),
+        }
+    }
+
     fn kind(&self) -> ModelKind {
         self.shown.model.kind
     }
 
     fn metrics(&self) -> &Metrics {
         &self.shown.metrics
-    }
-
-    fn timeline(&self) -> &Timeline {
-        &self.shown.timeline
     }
 }
 
@@ -141,6 +148,17 @@ pub struct Viz {
     text_colour: String,
     /// Whether the play button shows "Pause" (rewritten only when that changes).
     button_shows_playing: std::cell::Cell<Option<bool>>,
+    /// Itself, for the end of a run simulated on the workers.
+    me: Weak<RefCell<Viz>>,
+    /// Counts the runs asked for: a run's results are shown only if no newer
+    /// one was asked for meanwhile.
+    generation: u64,
+    /// A run is being simulated on the workers (the panels are empty till then).
+    busy: bool,
+    /// Where to put the cursor when the next run is in (the URL's `t`).
+    restore_cursor: Option<u64>,
+    /// The URL was to be updated while busy: update it when the run is in.
+    url_after_run: bool,
 }
 
 fn el(doc: &Document, tag: &str, class: &str) -> Result<HtmlElement, JsValue> {
@@ -372,9 +390,9 @@ fn detail_rows(r: &ModelRun, lang: Lang) -> Vec<(Text, String)> {
             Text::LoopBlockedTerm,
             Msg::LoopBlockedValue {
                 ms: m.loop_blocked_ms,
-                delayed: m.delayed_by_block.len(),
-                ids: m.delayed_by_block.iter().take(8).copied().collect(),
-                more: m.delayed_by_block.len() > 8,
+                delayed: m.delayed_by_block as usize,
+                ids: m.first_delayed.clone(),
+                more: m.delayed_by_block as usize > m.first_delayed.len(),
             }
             .get(lang),
         ));
@@ -383,6 +401,18 @@ fn detail_rows(r: &ModelRun, lang: Lang) -> Vec<(Text, String)> {
         rows.push((Text::Note, Text::Truncated.get(lang).into()));
     }
     rows
+}
+
+/// One model's run, simulated on the page's own thread.
+fn simulate_here(job: &Job) -> Shown {
+    simulate_shown(job.model, job.workload, &Config::limits())
+}
+
+/// How much time the canvas shows for a run of `cfg` ending at `end` µs: four
+/// requests' worth (at least 20 ms, at most 20 s, at most the whole run).
+pub(crate) fn first_window(cfg: &Config, end: u64) -> u64 {
+    let per_request = ((cfg.cpu_ms + cfg.wait_ms) * 1e3) as u64;
+    (per_request * 4).clamp(20_000, 20_000_000).min(end.max(1))
 }
 
 fn listen(
@@ -464,7 +494,13 @@ pub fn mount(root: HtmlElement, preset: &str) -> Result<(), JsValue> {
         summary,
         text_colour: String::new(),
         button_shows_playing: std::cell::Cell::new(None),
+        me: Weak::new(),
+        generation: 0,
+        busy: false,
+        restore_cursor: None,
+        url_after_run: false,
     }));
+    viz.borrow_mut().me = Rc::downgrade(&viz);
     wire(&viz, &window, &root)?;
     redraw_on_theme_change(&viz)?;
     viz.borrow_mut().first_draw(&notes);
@@ -722,11 +758,8 @@ impl Viz {
         self.read_text_colour();
         self.write_controls();
         self.show_notes(notes);
-        let restore = self.cfg.cursor_us;
+        self.restore_cursor = self.cfg.cursor_us;
         self.simulate();
-        if let Some(t) = restore {
-            self.cursor = t.min(self.end);
-        }
         self.render();
     }
 
@@ -778,43 +811,79 @@ impl Viz {
         self.sync_url();
     }
 
-    /// Rerun every shown model on the current workload and reset the cursor.
+    /// Rerun every shown model on the current workload and reset the cursor:
+    /// at once, or, for a run of many requests, on the worker threads (the
+    /// panels stay empty and the visualizer says it is busy until it is in).
     fn simulate(&mut self) {
         let workload = self.cfg.workload();
-        let limits = Config::limits();
-        self.runs = self
-            .cfg
-            .models()
-            .into_iter()
-            .map(|kind| {
-                let shown = simulate_shown(self.cfg.spec(kind), workload, &limits);
-                let timeline = &shown.timeline;
-                let max_queued = timeline.queued.iter().map(|&(_, v)| v).max().unwrap_or(0);
-                let max_waiting = timeline
-                    .waiting_io
-                    .iter()
-                    .map(|&(_, v)| v)
-                    .max()
-                    .unwrap_or(0);
-                ModelRun {
-                    shown,
-                    max_queued,
-                    max_waiting,
-                }
+        let jobs: Vec<Job> = (self.cfg.models().into_iter())
+            .map(|kind| Job {
+                model: self.cfg.spec(kind),
+                workload,
             })
             .collect();
+        self.generation += 1;
+        if workload.requests < workers::FROM_REQUESTS {
+            self.show_runs(jobs.iter().map(simulate_here).collect());
+            return;
+        }
+        self.show_runs(Vec::new());
+        self.set_busy(Some(Msg::Simulating {
+            requests: workload.requests,
+            models: jobs.len(),
+        }));
+        let (me, generation) = (self.me.clone(), self.generation);
+        wasm_bindgen_futures::spawn_local(async move {
+            let result = workers::simulate(&jobs).await;
+            let Some(viz) = me.upgrade() else { return };
+            let mut viz = viz.borrow_mut();
+            if viz.generation != generation {
+                return; // a newer run was asked for meanwhile
+            }
+            let shown = result.unwrap_or_else(|why| {
+                web_sys::console::warn_1(
+                    &format!("Waiting Well: no worker threads ({why}); simulating here").into(),
+                );
+                jobs.iter().map(simulate_here).collect()
+            });
+            viz.set_busy(None);
+            viz.show_runs(shown);
+            viz.render();
+            if std::mem::take(&mut viz.url_after_run) {
+                viz.sync_url();
+            }
+        });
+    }
+
+    /// Show these runs from their start (or from the cursor the URL asked for).
+    fn show_runs(&mut self, shown: Vec<Shown>) {
+        self.runs = shown.into_iter().map(ModelRun::new).collect();
         self.end = self.runs.iter().map(|r| r.shown.end_us).max().unwrap_or(0);
-        let per_request = ((self.cfg.cpu_ms + self.cfg.wait_ms) * 1e3) as u64;
-        self.window = (per_request * 4)
-            .clamp(20_000, 20_000_000)
-            .min(self.end.max(1));
+        self.window = first_window(&self.cfg, self.end);
         self.cursor = (self.window * 2).min(self.end);
+        if !self.runs.is_empty()
+            && let Some(t) = self.restore_cursor.take()
+        {
+            self.cursor = t.min(self.end);
+        }
         self.history.clear();
         self.transport
             .scrub
             .set_attribute("max", &self.end.to_string())
             .ok();
         self.write_metrics();
+    }
+
+    /// Say that a run is being simulated (`Some`, in the summary, and
+    /// `aria-busy` on the visualizer), or that it is in (`None`).
+    fn set_busy(&mut self, what: Option<Msg>) {
+        self.busy = what.is_some();
+        if let Some(msg) = what {
+            self.summary.set_text_content(Some(&msg.get(self.lang)));
+            self.root.set_attribute("aria-busy", "true").ok();
+        } else {
+            self.root.remove_attribute("aria-busy").ok();
+        }
     }
 
     fn write_metrics(&self) {
@@ -890,18 +959,19 @@ impl Viz {
                 _ => 600.0,
             };
             let kind = r.kind();
-            let lanes = r.timeline().lanes.len();
+            let lanes = r.shown.lanes as usize;
             let lang = self.lang;
             let names = move |i: usize| lane_name(kind, lanes, i).get(lang);
+            let mut replay = r.replay.borrow_mut();
             let frame = Frame {
                 lang,
-                timeline: r.timeline(),
+                timeline: replay.window(self.cursor.saturating_sub(self.window), self.cursor),
                 lane_names: &names,
                 cursor: self.cursor,
                 window: self.window,
                 text_colour: colour,
-                max_queued: r.max_queued,
-                max_waiting: r.max_waiting,
+                max_queued: r.metrics().max_queue,
+                max_waiting: r.metrics().max_in_io,
             };
             draw::paint(&panel.canvas, &panel.ctx, width, dpr, &frame);
             panel
@@ -985,7 +1055,7 @@ impl Viz {
             let next = self
                 .runs
                 .iter()
-                .filter_map(|r| r.shown.instants.after(self.cursor))
+                .filter_map(|r| r.replay.borrow_mut().after(self.cursor))
                 .min();
             if let Some(t) = next {
                 self.history.push(self.cursor);
@@ -997,7 +1067,7 @@ impl Viz {
             let prev = self
                 .runs
                 .iter()
-                .filter_map(|r| r.shown.instants.before(self.cursor))
+                .filter_map(|r| r.replay.borrow_mut().before(self.cursor))
                 .max();
             self.cursor = prev.unwrap_or(0);
         }
@@ -1060,6 +1130,10 @@ impl Viz {
         if !self.url_sync {
             return;
         }
+        if self.busy {
+            self.url_after_run = true; // the cursor is not known yet
+            return;
+        }
         self.cfg.cursor_us = Some(self.cursor);
         let Some(w) = web_sys::window() else { return };
         let Ok(href) = w.location().href() else {
@@ -1079,6 +1153,9 @@ impl Viz {
     /// Download the shown runs' logs: each run again from its (clamped) inputs,
     /// the same log the page's numbers came from, since the page keeps none.
     fn export(&self, json: bool) {
+        if self.runs.is_empty() {
+            return; // still simulating
+        }
         let events: usize = self.runs.iter().map(|r| r.shown.events).sum();
         if events > EXPORT_MAX_EVENTS {
             self.show_notes(&[Msg::ExportTooBig {
@@ -1093,17 +1170,19 @@ impl Viz {
             .map(|r| simulate(r.shown.model, r.shown.workload, &Config::limits()))
             .collect();
         let (body, mime, name) = if json {
+            // The trace's slices are the whole timeline's spans.
+            let timelines: Vec<Timeline> = logs.iter().map(Timeline::from_run).collect();
             let models: Vec<_> = self
                 .runs
                 .iter()
-                .zip(&logs)
-                .map(|(r, run)| {
+                .zip(logs.iter().zip(&timelines))
+                .map(|(r, (run, timeline))| {
                     let kind = r.kind();
-                    let lanes = r.timeline().lanes.len();
+                    let lanes = r.shown.lanes as usize;
                     let names = (0..lanes)
                         .map(|i| lane_name(kind, lanes, i).get(self.lang))
                         .collect();
-                    (Text::Model(kind).get(self.lang), names, run, r.timeline())
+                    (Text::Model(kind).get(self.lang), names, run, timeline)
                 })
                 .collect();
             (
