@@ -2,9 +2,10 @@
 //! limit) of the ch01 workload (16 clients, 50 ms wait, 1 ms CPU) through all six
 //! models, natively: the simulation
 //! alone (its log kept), then with its metrics computed alongside, then with
-//! metrics and timeline, then everything the page computes from a run the way the
-//! page does it (`simulate_shown`: metrics, timeline, instants; no log), and
-//! the engine with nothing observing it (`simulate_bare`), the floor under all.
+//! metrics and timeline, then what the page computes from a run before it draws
+//! (`simulate_shown`: the metrics; no log, no timeline: a `Replay` computes the
+//! window it draws), and the engine with nothing observing it
+//! (`simulate_bare`), the floor under all.
 //! The browser number (the goal) comes from playground/web/bench/bench.mjs.
 //! Run: `cargo bench -p waiting-well-sim --bench all_models [-- REQUESTS]`
 //! Leaves out: statistics beyond a median of 5 (use the browser bench for the goal).
@@ -113,7 +114,7 @@ fn main() {
         .map(|(kind, ms)| format!("{} {ms:.1} ms", kind.id()))
         .collect();
     println!(
-        "everything the page computes (simulate_shown: metrics, timeline, instants; no log), median of 5: {ms:.1} ms"
+        "what the page computes before it draws (simulate_shown: metrics; no log, no timeline), median of 5: {ms:.1} ms"
     );
     println!("  per model: {}", detail.join(", "));
     println!(
