@@ -159,7 +159,7 @@ impl Observer for LastEvent {
 
 /// Simulate with the log kept, plus an observer made (by `observer`) for the
 /// clamped inputs.
-fn simulate_logged<O: Observer>(
+fn simulate_logged<O: Observer + 'static>(
     model: ModelSpec,
     workload: Workload,
     limits: &Limits,
@@ -187,7 +187,7 @@ fn simulate_logged<O: Observer>(
 /// Clamp the inputs, then run the engine with an observer made (by `observer`) for
 /// the clamped inputs: those inputs, the number of events, whether the run was
 /// cut short, and the observer that saw every event.
-fn simulate_with<O: Observer>(
+fn simulate_with<O: Observer + 'static>(
     model: ModelSpec,
     workload: Workload,
     limits: &Limits,
@@ -196,33 +196,15 @@ fn simulate_with<O: Observer>(
     let (mut model, mut workload) = (model, workload);
     model.clamp(limits);
     workload.clamp(limits);
-    let observer = observer(&model, &workload);
-    // One engine per model, compiled for it: the per-model rules become straight
-    // code instead of a `match` on the model at every step of the hot loop.
-    let max = limits.max_events;
-    let (events, truncated, observer) = match model.kind {
-        ModelKind::SyncPool => run::<0, O>(model, workload, max, observer),
-        ModelKind::EventLoop => run::<1, O>(model, workload, max, observer),
-        ModelKind::BlockedLoop => run::<2, O>(model, workload, max, observer),
-        ModelKind::GilThreads => run::<3, O>(model, workload, max, observer),
-        ModelKind::LoopPerWorker => run::<4, O>(model, workload, max, observer),
-        ModelKind::WorkStealing => run::<5, O>(model, workload, max, observer),
-    };
+    let mut engine = paused(
+        model,
+        workload,
+        limits.max_events,
+        observer(&model, &workload),
+    );
+    engine.run_until(u64::MAX);
+    let (events, truncated, observer) = engine.finish();
     (model, workload, events, truncated, observer)
-}
-
-/// Run the engine for model `ModelKind::ALL[K]`: the number of events, whether the
-/// run was cut short, and the observer that saw every event of it.
-fn run<const K: usize, O: Observer>(
-    model: ModelSpec,
-    workload: Workload,
-    max_events: usize,
-    observer: O,
-) -> (usize, bool, O) {
-    debug_assert_eq!(model.kind, ModelKind::ALL[K]);
-    let mut engine = Engine::<K, O>::new(model, workload, max_events, observer);
-    engine.run(BATCH);
-    (engine.events, engine.truncated, engine.observer)
 }
 
 /// An engine paused between instants, for a [`crate::Replay`]: it fires timers
@@ -234,6 +216,9 @@ pub(crate) trait Paused<O> {
     fn next_at(&self) -> Option<u64>;
     /// What has been fed every event so far.
     fn observer(&mut self) -> &mut O;
+    /// The number of events so far, whether the run was cut short, and the
+    /// observer.
+    fn finish(self: Box<Self>) -> (usize, bool, O);
 }
 
 impl<const K: usize, O: Observer> Paused<O> for Engine<K, O> {
@@ -252,10 +237,17 @@ impl<const K: usize, O: Observer> Paused<O> for Engine<K, O> {
     fn observer(&mut self) -> &mut O {
         &mut self.observer
     }
+
+    fn finish(self: Box<Self>) -> (usize, bool, O) {
+        (self.events, self.truncated, self.observer)
+    }
 }
 
 /// The engine for `model` on `workload` (both clamped already), started at time
-/// 0 and paused before its first timer, feeding `observer`.
+/// 0 and paused before its first timer, feeding `observer`. One engine per
+/// model, compiled for it: the per-model rules become straight code instead of
+/// a `match` on the model at every step of the hot loop (the one dynamic call
+/// is per batch of timers).
 pub(crate) fn paused<O: Observer + 'static>(
     model: ModelSpec,
     workload: Workload,
@@ -439,12 +431,6 @@ impl<const K: usize, O: Observer> Engine<K, O> {
             pool_queue: VecDeque::new(),
             truncated: false,
         }
-    }
-
-    /// The whole run, in calls of `batch` timers (see [`Engine::run_batch`]).
-    fn run(&mut self, batch: u32) {
-        self.start();
-        while self.run_batch(batch, u64::MAX) {}
     }
 
     /// Schedule the first arrivals: the run starts at time 0.
@@ -986,7 +972,8 @@ mod tests {
             seed: 11,
         };
         let mut engine = Engine::<K, EventLog>::new(model, workload, 1 << 20, EventLog::default());
-        engine.run(batch);
+        engine.start();
+        while engine.run_batch(batch, u64::MAX) {}
         assert!(!engine.truncated);
         engine.observer
     }

@@ -449,7 +449,7 @@ proptest! {
         expo in any::<bool>(),
         seed in any::<u64>(),
         cap in prop::option::of(50..3_000usize),
-        windows in prop::collection::vec((0.0..1.1f64, 0.0..0.3f64), 1..12),
+        windows in prop::collection::vec((0.0..1.1f64, 0.0..0.3f64, any::<bool>()), 1..12),
     ) {
         let w = Workload {
             arrivals: if open {
@@ -470,9 +470,15 @@ proptest! {
         let times: Vec<u64> = run.events.iter().map(|e| e.t).collect();
         let end = run.end_us() as f64;
         let mut replay = Replay::new(model, w, &limits);
-        for (at, len) in windows {
-            let to = (at * end) as u64;
-            let from = to.saturating_sub((len * end) as u64);
+        // A window's ends at any time, or (`snap`) at event times, where spans
+        // start and end.
+        let event_at = |t: u64| times[times.partition_point(|&e| e < t).min(times.len() - 1)];
+        for (at, len, snap) in windows {
+            let mut to = (at * end) as u64;
+            let mut from = to.saturating_sub((len * end) as u64);
+            if snap && !times.is_empty() {
+                (from, to) = (event_at(from), event_at(to));
+            }
             prop_assert_eq!(replay.window(from, to), &whole.cut(from, to), "window [{}, {}]", from, to);
             prop_assert_eq!(replay.after(to), times.iter().copied().find(|&t| t > to), "after {}", to);
             prop_assert_eq!(replay.before(to), times.iter().rev().copied().find(|&t| t < to), "before {}", to);
