@@ -29,6 +29,7 @@ const L = t({
     requests: "Requests",
     eventCap: /event cap/,
     exportCap: /Export holds at most 2500000 events and this run has \d+/,
+    simulating: /Simulating 300000 requests through 2 model/,
     cpuSlice: "cpu",
   },
   ko: {
@@ -47,6 +48,7 @@ const L = t({
     requests: "요청 수",
     eventCap: /이벤트 상한/,
     exportCap: /이벤트를 최대 2500000개까지 담는데 이 실행에는 \d+개/,
+    simulating: /요청 300000개를 모델 2개로 시뮬레이션하는 중/,
     cpuSlice: "CPU",
   },
 });
@@ -311,6 +313,45 @@ test("a link to a million requests and a thousand workers opens as asked, withou
   const t0 = await page.locator(`${ROOT} .ww-viz-time`).innerText();
   await page.locator(ROOT).getByRole("button", { name: L.forward }).click();
   assert.notEqual(await page.locator(`${ROOT} .ww-viz-time`).innerText(), t0);
+  assert.deepEqual(consoleErrors, []);
+  await close();
+});
+
+test("a run of many requests is simulated off the page, which says it is busy; a smaller run asked for meanwhile is the one shown", async () => {
+  const { page, consoleErrors, close } = await openPage("visualizer.html");
+  await waitDrawn(page, ROOT);
+  const requests = page.locator(ROOT).getByLabel(L.requests, { exact: true });
+  const small = await requests.inputValue();
+  const shown = await throughput(page, ROOT);
+  const time = page.locator(`${ROOT} .ww-viz-time`); // "t = … of <the run's end>"
+  const smallTime = await time.innerText();
+  // Both changes in one task, so the big run cannot be in before the second.
+  const busy = await requests.evaluate((input, small) => {
+    const set = (v) => {
+      input.value = v;
+      input.dispatchEvent(new Event("change", { bubbles: true }));
+    };
+    set("300000");
+    const root = input.closest(".ww-viz");
+    const during = [root.getAttribute("aria-busy"), root.querySelector(".ww-viz-summary").textContent];
+    set(small);
+    return during;
+  }, small);
+  assert.equal(busy[0], "true");
+  assert.match(busy[1], L.simulating);
+  await waitDrawn(page, ROOT);
+  assert.equal(await time.innerText(), smallTime, "the smaller run is shown");
+  await page.waitForTimeout(2000); // the big run's answer comes, and is dropped
+  assert.equal(await page.locator(ROOT).getAttribute("aria-busy"), null);
+  assert.equal(await time.innerText(), smallTime);
+  assert.equal(await throughput(page, ROOT), shown);
+  assert.equal(await requests.inputValue(), small);
+  // A big run on its own comes in and is drawn.
+  await setField(page, ROOT, L.requests, 300000);
+  await waitDrawn(page, ROOT);
+  assert.doesNotMatch(await page.locator(`${ROOT} .ww-viz-summary`).innerText(), L.simulating);
+  assert.notEqual(await time.innerText(), smallTime, "the big run is shown");
+  assert.ok((await drawnPixels(page, ROOT)).every((n) => n > 100));
   assert.deepEqual(consoleErrors, []);
   await close();
 });

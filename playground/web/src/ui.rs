@@ -824,6 +824,7 @@ impl Viz {
             .collect();
         self.generation += 1;
         if workload.requests < workers::FROM_REQUESTS {
+            self.set_busy(None); // a bigger run still on the workers is dropped
             self.show_runs(jobs.iter().map(simulate_here).collect());
             return;
         }
