@@ -16,7 +16,7 @@ const VIZ_CRATE: &str = "waiting-well-viz";
 const VIZ_DIR: &str = "playground/web";
 
 /// The cargo profile the visualizer is built with.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WasmProfile {
     /// `wasm`: fat LTO, one codegen unit; what the published book ships.
     Publish,
@@ -66,7 +66,7 @@ pub fn build_visualizer(profile: WasmProfile) -> anyhow::Result<()> {
         "wasm32-unknown-unknown/{}/waiting_well_viz.wasm",
         profile.name()
     ));
-    wasm_bindgen_cli::wasm_bindgen::run_cli_with_args([
+    let mut args = vec![
         "wasm-bindgen".as_ref(),
         wasm.as_os_str(),
         "--target".as_ref(),
@@ -74,8 +74,13 @@ pub fn build_visualizer(profile: WasmProfile) -> anyhow::Result<()> {
         "--no-typescript".as_ref(),
         "--out-dir".as_ref(),
         PKG_DIR.as_ref(),
-    ])
-    .context("wasm-bindgen failed")?;
+    ];
+    // What readers download: without the functions' names (a tenth of the
+    // gzipped wasm; a stack trace then numbers them). The watch build keeps them.
+    if profile == WasmProfile::Publish {
+        args.push("--remove-name-section".as_ref());
+    }
+    wasm_bindgen_cli::wasm_bindgen::run_cli_with_args(args).context("wasm-bindgen failed")?;
     // The worker threads' script loads the glue from beside it (see js/pool.js).
     std::fs::copy(
         Path::new(VIZ_DIR).join("js/viz-worker.js"),
