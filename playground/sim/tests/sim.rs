@@ -384,27 +384,20 @@ proptest! {
     }
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig::with_cases(64))]
-    /// The page's one-pass run (views fed event by event) gives exactly what reading
-    /// the stored log gives: the views depend on the log alone.
-    #[test]
-    fn views_fed_during_the_run_equal_views_of_the_stored_log(
-        model in any_model(),
-        open in any::<bool>(),
-        clients in 1..20u32,
-        rate in 10.0..2_000.0f64,
-        cpu in 0..5_000u64,
-        wait in 0..50_000u64,
-        expo in any::<bool>(),
-        requests in 1..300u32,
-        seed in any::<u64>(),
-    ) {
-        let w = Workload {
+/// Any workload of `requests` requests: open or closed loop, fixed or
+/// exponential phases (a closed loop's clients think a third of the wait).
+fn any_workload(requests: std::ops::Range<u32>) -> impl Strategy<Value = Workload> {
+    let shape = (any::<bool>(), 1..20u32, 10.0..2_000.0f64, any::<bool>());
+    let lengths = (0..5_000u64, 0..50_000u64, requests, any::<u64>());
+    (shape, lengths).prop_map(
+        |((open, clients, rate, expo), (cpu, wait, requests, seed))| Workload {
             arrivals: if open {
                 Arrivals::Open { rate_per_s: rate }
             } else {
-                Arrivals::Closed { clients, think_us: wait / 3 }
+                Arrivals::Closed {
+                    clients,
+                    think_us: wait / 3,
+                }
             },
             cpu_before_us: cpu,
             wait_us: wait,
@@ -412,7 +405,19 @@ proptest! {
             dist: if expo { Dist::Exponential } else { Dist::Fixed },
             requests,
             seed,
-        };
+        },
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+    /// The page's one-pass run (views fed event by event) gives exactly what reading
+    /// the stored log gives: the views depend on the log alone.
+    #[test]
+    fn views_fed_during_the_run_equal_views_of_the_stored_log(
+        model in any_model(),
+        w in any_workload(1..300),
+    ) {
         let plain = simulate(model, w, &Limits::default());
         let page = simulate_observed(model, w, &Limits::default());
         prop_assert_eq!(&page.run.events, &plain.events);
@@ -442,28 +447,10 @@ proptest! {
     #[test]
     fn replayed_windows_equal_the_whole_timeline_cut_to_them(
         model in any_model(),
-        open in any::<bool>(),
-        clients in 1..20u32,
-        cpu in 0..5_000u64,
-        wait in 0..50_000u64,
-        expo in any::<bool>(),
-        seed in any::<u64>(),
+        w in any_workload(200..201),
         cap in prop::option::of(50..3_000usize),
         windows in prop::collection::vec((0.0..1.1f64, 0.0..0.3f64, any::<bool>()), 1..12),
     ) {
-        let w = Workload {
-            arrivals: if open {
-                Arrivals::Open { rate_per_s: 400.0 }
-            } else {
-                Arrivals::Closed { clients, think_us: wait / 3 }
-            },
-            cpu_before_us: cpu,
-            wait_us: wait,
-            cpu_after_us: cpu / 3,
-            dist: if expo { Dist::Exponential } else { Dist::Fixed },
-            requests: 200,
-            seed,
-        };
         let limits = Limits { max_events: cap.unwrap_or(Limits::default().max_events), ..Limits::default() };
         let run = simulate(model, w, &limits);
         let whole = Timeline::from_run(&run);
