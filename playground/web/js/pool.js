@@ -8,12 +8,17 @@
 let workers = null;
 const queue = [];
 
-function startWorkers() {
+// `module`: the page's compiled visualizer (a WebAssembly.Module), handed to
+// each worker so that it neither compiles the wasm again nor starts in
+// baseline code: the browser shares the module's compiled code, optimised
+// functions included, between the threads.
+function startWorkers(module) {
   // pkg/snippets/<crate>-<hash>/js/pool.js -> pkg/viz-worker.js
   const url = new URL("../../../viz-worker.js", import.meta.url);
   const cores = navigator.hardwareConcurrency || 1;
   return Array.from({ length: Math.max(1, Math.min(cores, 6)) }, () => {
     const worker = { thread: new Worker(url, { type: "module" }), job: null };
+    worker.thread.postMessage({ module });
     worker.thread.onmessage = ({ data }) => {
       const job = worker.job;
       worker.job = null;
@@ -37,14 +42,14 @@ function next(worker) {
   const job = queue.shift();
   if (job === undefined) return;
   worker.job = job;
-  worker.thread.postMessage(job.input);
+  worker.thread.postMessage({ job: job.input });
 }
 
 // Simulate each job (a JSON string, see `simulateJob`) in a worker; resolves to
 // their results (JSON strings) in the same order, or rejects if any failed
-// (the page then runs them itself).
-export function simulateInWorkers(jobs) {
-  workers ??= startWorkers();
+// (the page then runs them itself). `module`: see `startWorkers`.
+export function simulateInWorkers(jobs, module) {
+  workers ??= startWorkers(module);
   const done = Array.from(jobs, (input) => new Promise((resolve, reject) => {
     queue.push({ input, resolve, reject });
   }));

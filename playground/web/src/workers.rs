@@ -29,8 +29,12 @@ pub struct Job {
 
 #[wasm_bindgen(module = "/js/pool.js")]
 extern "C" {
+    /// `module`: this wasm's compiled module, for the workers to instantiate.
     #[wasm_bindgen(js_name = simulateInWorkers, catch)]
-    fn simulate_in_workers(jobs: js_sys::Array) -> Result<js_sys::Promise, JsValue>;
+    fn simulate_in_workers(
+        jobs: js_sys::Array,
+        module: JsValue,
+    ) -> Result<js_sys::Promise, JsValue>;
 }
 
 /// What a worker does with a job (JSON): the run as the page shows it (JSON),
@@ -49,7 +53,7 @@ pub async fn simulate(jobs: &[Job]) -> Result<Vec<Shown>, String> {
         .map(|job| serde_json::to_string(job).map(JsValue::from))
         .collect::<Result<js_sys::Array, _>>()
         .map_err(|e| e.to_string())?;
-    let promise = simulate_in_workers(inputs).map_err(describe)?;
+    let promise = simulate_in_workers(inputs, wasm_bindgen::module()).map_err(describe)?;
     let outputs: js_sys::Array = JsFuture::from(promise).await.map_err(describe)?.into();
     outputs
         .iter()
