@@ -160,8 +160,7 @@ impl Steps {
     }
 
     fn drop_before(&mut self, from: u64) {
-        while let Some(&(t, value)) = self.steps.front().filter(|&&(t, _)| t <= from) {
-            debug_assert!(t <= from);
+        while let Some(&(_, value)) = self.steps.front().filter(|&&(t, _)| t <= from) {
             self.at_from = value;
             self.steps.pop_front();
         }

@@ -46,8 +46,6 @@ struct ReqState {
     /// Lane it is bound to (pool and GIL models).
     home: u32,
     queued: bool,
-    wait_since: u64,
-    gil_since: u64,
 }
 
 impl Timeline {
@@ -125,7 +123,7 @@ pub(crate) struct TimelinePass<S = Whole> {
     /// The span running on each lane (CPU or a blocking call): (start, request, kind).
     open: Vec<Option<(u64, u32, SpanKind)>>,
     /// The wait each lane is held in otherwise (for I/O while bound, or for the
-    /// GIL): (start, request, kind). Only read for the spans open at an instant.
+    /// GIL): (start, request, kind).
     held: Vec<Option<(u64, u32, SpanKind)>>,
     reqs: PerRequest<ReqState>,
     holds: bool,
@@ -272,44 +270,37 @@ impl<S: Sink> Observer for TimelinePass<S> {
                 self.open[lane as usize] = Some((t, req, kind));
             }
             EventKind::CpuEnd { lane, .. } | EventKind::BlockEnd { lane, .. } => {
-                if let Some((start, req, _)) = self.open[lane as usize].take() {
-                    let kind = if matches!(kind, EventKind::CpuEnd { .. }) {
-                        SpanKind::Cpu
-                    } else {
-                        SpanKind::Block
-                    };
+                if let Some((start, req, kind)) = self.open[lane as usize].take() {
                     push(sink, lane, start, t, req, kind);
                 }
             }
             EventKind::WaitStart { req } => {
                 self.waiting += 1;
-                let r = reqs.get(req);
-                r.wait_since = t;
                 if self.holds {
-                    self.held[r.home as usize] = Some((t, req, SpanKind::Wait));
+                    let home = reqs.get(req).home;
+                    self.held[home as usize] = Some((t, req, SpanKind::Wait));
                 }
             }
             EventKind::WaitEnd { req } => {
                 self.waiting -= 1;
                 if self.holds {
-                    let r = reqs.get(req);
-                    self.held[r.home as usize] = None;
-                    push(sink, r.home, r.wait_since, t, req, SpanKind::Wait);
+                    let home = reqs.get(req).home;
+                    if let Some((start, req, kind)) = self.held[home as usize].take() {
+                        push(sink, home, start, t, req, kind);
+                    }
                 }
             }
             EventKind::GilWait { req, thread } => {
                 self.queued += 1;
-                let r = reqs.get(req);
-                r.queued = true;
-                r.gil_since = t;
+                reqs.get(req).queued = true;
                 self.held[thread as usize] = Some((t, req, SpanKind::GilWait));
             }
             EventKind::GilAcquire { req, thread } => {
-                let r = reqs.get(req);
-                if std::mem::take(&mut r.queued) {
+                if std::mem::take(&mut reqs.get(req).queued) {
                     self.queued -= 1;
-                    self.held[thread as usize] = None;
-                    push(sink, thread, r.gil_since, t, req, SpanKind::GilWait);
+                    if let Some((start, req, kind)) = self.held[thread as usize].take() {
+                        push(sink, thread, start, t, req, kind);
+                    }
                 }
             }
             EventKind::GilRelease { .. } | EventKind::Done { .. } => {}
