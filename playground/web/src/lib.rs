@@ -12,7 +12,8 @@ mod ui;
 mod workers;
 
 use waiting_well_sim::{
-    Limits, ModelKind, Replay, simulate, simulate_bare, simulate_observed, simulate_shown,
+    Limits, ModelKind, ModelSpec, Replay, Workload, simulate, simulate_bare, simulate_observed,
+    simulate_shown,
 };
 use wasm_bindgen::prelude::*;
 
@@ -70,11 +71,7 @@ pub fn bench_all_models(requests: u32) -> Vec<f64> {
     for kind in ModelKind::ALL {
         let t0 = now();
         let page = simulate_shown(spec(kind), workload, &limits);
-        // The first window the page draws (see `ui::Viz::simulate`).
-        let mut replay = Replay::new(spec(kind), workload, &limits);
-        let window = ui::first_window(&cfg, page.end_us);
-        let cursor = (window * 2).min(page.end_us);
-        assert!(replay.window(cursor.saturating_sub(window), cursor).end > 0);
+        replay_first_window(&cfg, spec(kind), workload, &limits, page.end_us);
         out.push(now() - t0);
         assert!(!page.truncated && page.metrics.completed == requests);
     }
@@ -105,13 +102,25 @@ pub async fn bench_in_workers(requests: u32) -> Result<f64, JsValue> {
         .await
         .map_err(|e| JsValue::from_str(&e))?;
     for shown in &runs {
-        let mut replay = Replay::new(shown.model, shown.workload, &Config::limits());
-        let window = ui::first_window(&cfg, shown.end_us);
-        let cursor = (window * 2).min(shown.end_us);
-        assert!(replay.window(cursor.saturating_sub(window), cursor).end > 0);
+        let limits = Config::limits();
+        replay_first_window(&cfg, shown.model, shown.workload, &limits, shown.end_us);
         assert!(!shown.truncated && shown.metrics.completed == cfg.workload().requests);
     }
     Ok(now() - t0)
+}
+
+/// The benches' share of drawing a run: the timeline of the first window the
+/// page draws of it (see `ui::first_frame`), replayed.
+fn replay_first_window(
+    cfg: &Config,
+    model: ModelSpec,
+    workload: Workload,
+    limits: &Limits,
+    end: u64,
+) {
+    let (window, cursor) = ui::first_frame(cfg, end);
+    let mut replay = Replay::new(model, workload, limits);
+    assert!(replay.window(cursor.saturating_sub(window), cursor).end > 0);
 }
 
 /// Worker-thread entry (js/viz-worker.js): one model's run for the page, a

@@ -408,11 +408,13 @@ fn simulate_here(job: &Job) -> Shown {
     simulate_shown(job.model, job.workload, &Config::limits())
 }
 
-/// How much time the canvas shows for a run of `cfg` ending at `end` µs: four
-/// requests' worth (at least 20 ms, at most 20 s, at most the whole run).
-pub(crate) fn first_window(cfg: &Config, end: u64) -> u64 {
+/// The first frame of a run of `cfg` ending at `end` µs: how much time the
+/// canvas shows (four requests' worth, at least 20 ms, at most 20 s, at most
+/// the whole run) and where the cursor starts (two of those in, at most the end).
+pub(crate) fn first_frame(cfg: &Config, end: u64) -> (u64, u64) {
     let per_request = ((cfg.cpu_ms + cfg.wait_ms) * 1e3) as u64;
-    (per_request * 4).clamp(20_000, 20_000_000).min(end.max(1))
+    let window = (per_request * 4).clamp(20_000, 20_000_000).min(end.max(1));
+    (window, (window * 2).min(end))
 }
 
 fn listen(
@@ -860,8 +862,7 @@ impl Viz {
     fn show_runs(&mut self, shown: Vec<Shown>) {
         self.runs = shown.into_iter().map(ModelRun::new).collect();
         self.end = self.runs.iter().map(|r| r.shown.end_us).max().unwrap_or(0);
-        self.window = first_window(&self.cfg, self.end);
-        self.cursor = (self.window * 2).min(self.end);
+        (self.window, self.cursor) = first_frame(&self.cfg, self.end);
         if !self.runs.is_empty()
             && let Some(t) = self.restore_cursor.take()
         {
