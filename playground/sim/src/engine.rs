@@ -8,7 +8,8 @@
 //! models are compared on the same requests; a run draws nothing it does not use.
 //!
 //! Speed: one engine is compiled per model (`Engine<K>`), timers sit in per-class
-//! FIFOs (see `timers`), idle lanes sit in a two-level bitset (see `lanes`), the log
+//! FIFOs (see `timers`), idle lanes sit in a two-level bitset (see `lanes`), a
+//! request's state is kept only while it is in flight (see `per_request`), the log
 //! is 16 bytes an event (see `EventLog`) and only kept when asked for: it is one of
 //! the observers fed each event, and the page runs without it ([`simulate_shown`]).
 //! The loop runs in calls of [`BATCH`] timers, so that a browser's optimised
@@ -36,6 +37,7 @@ use crate::event::{EventKind, EventLog, Run};
 use crate::lanes::IdleLanes;
 use crate::metrics::{Metrics, MetricsPass};
 use crate::observe::Observer;
+use crate::per_request::PerRequest;
 use crate::spec::{Arrivals, Dist, Limits, ModelKind, ModelSpec, Workload};
 use crate::stream::{Draw, Stream};
 use crate::timeline::{Timeline, TimelinePass};
@@ -74,7 +76,7 @@ pub fn simulate_with_metrics(
     workload: Workload,
     limits: &Limits,
 ) -> (Run, Metrics) {
-    let (run, metrics) = simulate_logged(model, workload, limits, MetricsPass::new);
+    let (run, metrics) = simulate_logged(model, workload, limits, |m, _| MetricsPass::new(m));
     let end = run.end_us();
     (run, metrics.finish(end))
 }
@@ -93,7 +95,7 @@ pub struct Observed {
 /// written (see `observe`).
 pub fn simulate_observed(model: ModelSpec, workload: Workload, limits: &Limits) -> Observed {
     let (run, (metrics, timeline)) = simulate_logged(model, workload, limits, |m, w| {
-        (MetricsPass::new(m, w), TimelinePass::new(m, w))
+        (MetricsPass::new(m), TimelinePass::new(m, w))
     });
     let end = run.end_us();
     Observed {
@@ -133,8 +135,8 @@ pub struct Shown {
 /// keeping the log.
 pub fn simulate_shown(model: ModelSpec, workload: Workload, limits: &Limits) -> Shown {
     let (model, workload, events, truncated, (last, metrics)) =
-        simulate_with(model, workload, limits, |m, w| {
-            (LastEvent(0), MetricsPass::new(m, w))
+        simulate_with(model, workload, limits, |m, _| {
+            (LastEvent(0), MetricsPass::new(m))
         });
     Shown {
         model,
@@ -282,6 +284,7 @@ enum Phase {
     Block,
 }
 
+#[derive(Clone, Copy, Default)]
 struct Req {
     /// Lengths of the CPU, wait (or blocking call) and CPU phases, µs.
     phases: [u64; 3],
@@ -324,7 +327,8 @@ struct Engine<const K: usize, O> {
     events: usize,
     /// Fed every event.
     observer: O,
-    reqs: Vec<Req>,
+    /// The requests in the system.
+    reqs: PerRequest<Req>,
     issued: u32,
     /// Phase lengths, arrival gaps and think times, blocking and pinning draws.
     phase_rng: Stream,
@@ -408,7 +412,7 @@ impl<const K: usize, O: Observer> Engine<K, O> {
             timers: TimerQueue::default(),
             events: 0,
             observer,
-            reqs: Vec::with_capacity(workload.requests as usize),
+            reqs: PerRequest::default(),
             issued: 0,
             phase_rng: Stream::new(workload.seed, Draw::Phases),
             arrival_rng: Stream::new(workload.seed, Draw::Arrivals),
@@ -476,7 +480,7 @@ impl<const K: usize, O: Observer> Engine<K, O> {
                 Timer::RunDone { req, lane, epoch } => self.run_done(req, lane, epoch),
                 Timer::WaitDone { req } => {
                     self.emit(EventKind::WaitEnd { req });
-                    if self.reqs[req as usize].pooled {
+                    if self.reqs[req].pooled {
                         self.pool_busy -= 1;
                         if let Some(next) = self.pool_queue.pop_front() {
                             self.start_wait(next);
@@ -559,7 +563,7 @@ impl<const K: usize, O: Observer> Engine<K, O> {
                 req
             }
         };
-        self.reqs.push(Req {
+        let state = Req {
             phases: [cpu1, wait, cpu2],
             remaining: 0,
             client,
@@ -567,7 +571,8 @@ impl<const K: usize, O: Observer> Engine<K, O> {
             next: 0,
             blocks,
             pooled: blocking_call && pool,
-        });
+        };
+        self.reqs.insert(req, state);
         self.emit(EventKind::Arrive { req, client });
         match Self::KIND {
             ModelKind::SyncPool | ModelKind::GilThreads => {
@@ -623,7 +628,7 @@ impl<const K: usize, O: Observer> Engine<K, O> {
 
     #[inline(always)]
     fn bind(&mut self, req: u32, worker: u32) {
-        self.reqs[req as usize].home = worker;
+        self.reqs[req].home = worker;
         self.emit(EventKind::Start { req, worker });
         self.advance(req);
     }
@@ -631,7 +636,7 @@ impl<const K: usize, O: Observer> Engine<K, O> {
     /// Start the request's next non-empty phase, or finish it.
     #[inline(always)]
     fn advance(&mut self, req: u32) {
-        let r = &mut self.reqs[req as usize];
+        let r = &mut self.reqs[req];
         let next = loop {
             let i = r.next as usize;
             match r.phases.get(i) {
@@ -646,7 +651,7 @@ impl<const K: usize, O: Observer> Engine<K, O> {
         match next {
             None => self.finish(req),
             Some((Phase::Wait, d)) => {
-                if self.reqs[req as usize].pooled {
+                if self.reqs[req].pooled {
                     if self.pool_busy < self.model.blocking_pool {
                         self.start_wait(req);
                     } else {
@@ -658,10 +663,10 @@ impl<const K: usize, O: Observer> Engine<K, O> {
                 }
             }
             Some((_, d)) => {
-                self.reqs[req as usize].remaining = d;
+                self.reqs[req].remaining = d;
                 match Self::KIND {
                     ModelKind::SyncPool => {
-                        let lane = self.reqs[req as usize].home;
+                        let lane = self.reqs[req].home;
                         self.start_run(req, lane, 0);
                     }
                     ModelKind::GilThreads => self.want_gil(req),
@@ -680,16 +685,14 @@ impl<const K: usize, O: Observer> Engine<K, O> {
     fn start_wait(&mut self, req: u32) {
         self.pool_busy += 1;
         self.emit(EventKind::WaitStart { req });
-        let d = self.reqs[req as usize].phases[1];
+        let d = self.reqs[req].phases[1];
         self.schedule(self.now + d, Timer::WaitDone { req });
     }
 
     fn finish(&mut self, req: u32) {
         self.emit(EventKind::Done { req });
-        let (home, client) = {
-            let r = &self.reqs[req as usize];
-            (r.home, r.client)
-        };
+        let Req { home, client, .. } = self.reqs[req];
+        self.reqs.retire(req);
         if Self::KIND.holds_worker() {
             let process = self.model.process_of(home) as usize;
             match self.worker_queue[process].pop_front() {
@@ -758,7 +761,7 @@ impl<const K: usize, O: Observer> Engine<K, O> {
 
     fn group_of(&self, req: u32) -> usize {
         match Self::KIND {
-            ModelKind::LoopPerWorker => self.reqs[req as usize].home as usize,
+            ModelKind::LoopPerWorker => self.reqs[req].home as usize,
             _ => 0,
         }
     }
@@ -795,7 +798,7 @@ impl<const K: usize, O: Observer> Engine<K, O> {
     /// blocking call (which sleeps) at once.
     #[inline(always)]
     fn start_run(&mut self, req: u32, lane: u32, epoch: u32) {
-        if self.cores_free == u32::MAX || self.reqs[req as usize].in_block() {
+        if self.cores_free == u32::MAX || self.reqs[req].in_block() {
             self.run_on_core(req, lane, epoch);
         } else {
             self.want_core(CoreUse::Run { req, lane, epoch });
@@ -804,7 +807,7 @@ impl<const K: usize, O: Observer> Engine<K, O> {
 
     #[inline(always)]
     fn run_on_core(&mut self, req: u32, lane: u32, epoch: u32) {
-        let r = &self.reqs[req as usize];
+        let r = &self.reqs[req];
         let blocking = r.in_block();
         let remaining = r.remaining;
         self.emit(if blocking {
@@ -842,7 +845,7 @@ impl<const K: usize, O: Observer> Engine<K, O> {
             self.advance(req);
             return;
         }
-        let blocking = self.reqs[req as usize].in_block();
+        let blocking = self.reqs[req].in_block();
         self.emit(if blocking {
             EventKind::BlockEnd { req, lane }
         } else {
@@ -864,7 +867,7 @@ impl<const K: usize, O: Observer> Engine<K, O> {
     // ---- the GIL (one per process) -------------------------------------------------
 
     fn want_gil(&mut self, req: u32) {
-        let thread = self.reqs[req as usize].home;
+        let thread = self.reqs[req].home;
         let process = self.model.process_of(thread);
         let gil = &mut self.gils[process as usize];
         if gil.holder.is_none() {
@@ -884,7 +887,7 @@ impl<const K: usize, O: Observer> Engine<K, O> {
     }
 
     fn acquire_gil(&mut self, req: u32) {
-        let thread = self.reqs[req as usize].home;
+        let thread = self.reqs[req].home;
         let gil = &mut self.gils[self.model.process_of(thread) as usize];
         gil.holder = Some(req);
         gil.running = false;
@@ -919,7 +922,7 @@ impl<const K: usize, O: Observer> Engine<K, O> {
             return;
         }
         let ran = self.now - gil.since;
-        let r = &mut self.reqs[holder as usize];
+        let r = &mut self.reqs[holder];
         if ran >= r.remaining {
             return; // finishing at this very instant anyway
         }

@@ -27,6 +27,7 @@ mod event;
 mod lanes;
 mod metrics;
 mod observe;
+mod per_request;
 mod replay;
 mod spec;
 mod stream;

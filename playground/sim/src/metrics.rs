@@ -9,8 +9,9 @@ use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
 use crate::event::{EventKind, Run};
-use crate::observe::{Observer, PerRequest};
-use crate::spec::{ModelSpec, Workload};
+use crate::observe::Observer;
+use crate::per_request::PerRequest;
+use crate::spec::ModelSpec;
 
 /// Summary of one run. Times are milliseconds unless named `_us`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -77,7 +78,7 @@ struct ReqState {
 
 impl Metrics {
     pub fn from_run(run: &Run) -> Metrics {
-        let mut pass = MetricsPass::new(&run.model, &run.workload);
+        let mut pass = MetricsPass::new(&run.model);
         for e in &run.events {
             pass.record(e.t, e.kind);
         }
@@ -112,14 +113,13 @@ pub(crate) struct MetricsPass {
 }
 
 impl MetricsPass {
-    /// For a run of `model` on `workload` (both as clamped by the engine).
-    pub fn new(model: &ModelSpec, workload: &Workload) -> MetricsPass {
+    /// For a run of `model` (as clamped by the engine).
+    pub fn new(model: &ModelSpec) -> MetricsPass {
         let lanes = model.kind.lanes(model.workers) as usize;
-        let requests = workload.requests;
         MetricsPass {
             m: Metrics::default(),
             holds: model.kind.holds_worker(),
-            reqs: PerRequest::with_capacity(requests as usize),
+            reqs: PerRequest::default(),
             run_start: vec![0; lanes],
             busy_us: vec![0; lanes],
             held_us: vec![0; lanes],
@@ -176,21 +176,25 @@ impl Observer for MetricsPass {
         let m = &mut self.m;
         match kind {
             EventKind::Arrive { req, .. } => {
-                self.reqs.get(req).arrived_at = t;
+                let state = ReqState {
+                    arrived_at: t,
+                    ..ReqState::default()
+                };
+                self.reqs.insert(req, state);
                 m.arrived += 1;
                 self.area += step_area(self.in_system, t - self.last_t);
                 self.last_t = t;
                 self.in_system += 1;
             }
             EventKind::Queued { req, .. } | EventKind::GilWait { req, .. } => {
-                let r = self.reqs.get(req);
+                let r = &mut self.reqs[req];
                 r.queued_at = t;
                 r.queued = true;
                 self.queue += 1;
                 m.max_queue = m.max_queue.max(self.queue);
             }
             EventKind::Ready { req } => {
-                let r = self.reqs.get(req);
+                let r = &mut self.reqs[req];
                 r.queued_at = t;
                 r.queued = true;
                 self.queue += 1;
@@ -201,7 +205,7 @@ impl Observer for MetricsPass {
                 }
             }
             EventKind::Start { req, worker } => {
-                let r = self.reqs.get(req);
+                let r = &mut self.reqs[req];
                 if std::mem::take(&mut r.queued) {
                     self.queue -= 1;
                 }
@@ -210,7 +214,7 @@ impl Observer for MetricsPass {
                 r.bound_at = t;
             }
             EventKind::GilAcquire { req, .. } => {
-                let r = self.reqs.get(req);
+                let r = &mut self.reqs[req];
                 if std::mem::take(&mut r.queued) {
                     self.queue -= 1;
                     m.gil_wait_ms += (t - r.queued_at) as f64 / 1e3;
@@ -218,7 +222,7 @@ impl Observer for MetricsPass {
             }
             EventKind::CpuStart { req, lane } | EventKind::BlockStart { req, lane } => {
                 if !self.holds {
-                    let r = self.reqs.get(req);
+                    let r = &mut self.reqs[req];
                     if std::mem::take(&mut r.queued) {
                         self.queue -= 1;
                         if self.blocks_started > r.blocks_at_ready {
@@ -248,7 +252,7 @@ impl Observer for MetricsPass {
             }
             EventKind::WaitEnd { .. } => self.in_io -= 1,
             EventKind::Done { req } => {
-                let r = self.reqs.get(req);
+                let r = &mut self.reqs[req];
                 let sojourn = t - r.arrived_at;
                 self.sojourn_sum += sojourn as u128;
                 self.hist.record(sojourn).expect("histogram auto-resizes");
@@ -259,6 +263,7 @@ impl Observer for MetricsPass {
                 if self.holds && r.bound {
                     self.held_us[r.worker as usize] += t - r.bound_at;
                 }
+                self.reqs.retire(req);
             }
         }
     }

@@ -30,32 +30,3 @@ impl<A: Observer, B: Observer> Observer for (A, B) {
         self.1.record(t, kind);
     }
 }
-
-/// An observer's state per request, indexed by request id. It grows when an id is
-/// first seen: the engine's logs bring each request in with `Arrive`, in id order,
-/// so growing is one push; a hand-made log may skip ids, and still works.
-pub struct PerRequest<T>(Vec<T>);
-
-impl<T: Default + Clone> PerRequest<T> {
-    /// Room for `n` requests (none of them seen yet).
-    pub fn with_capacity(n: usize) -> PerRequest<T> {
-        PerRequest(Vec::with_capacity(n))
-    }
-
-    /// The state of request `req`, made (as `T::default()`) if it is new.
-    #[inline(always)]
-    pub fn get(&mut self, req: u32) -> &mut T {
-        let i = req as usize;
-        if i == self.0.len() {
-            self.0.push(T::default()); // the next request: what engine logs do
-        } else if i > self.0.len() {
-            self.grow_to(i + 1);
-        }
-        &mut self.0[i]
-    }
-
-    #[cold]
-    fn grow_to(&mut self, len: usize) {
-        self.0.resize(len, T::default());
-    }
-}

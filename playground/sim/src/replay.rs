@@ -129,7 +129,7 @@ fn start(
         model,
         workload,
         max_events,
-        (instants, TimelinePass::with_sink(&model, &workload, window)),
+        (instants, TimelinePass::with_sink(&model, window)),
     )
 }
 

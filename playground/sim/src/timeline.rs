@@ -8,7 +8,8 @@
 use serde::Serialize;
 
 use crate::event::{EventKind, Run};
-use crate::observe::{Observer, PerRequest};
+use crate::observe::Observer;
+use crate::per_request::PerRequest;
 use crate::spec::{ModelKind, ModelSpec, Workload};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -166,7 +167,7 @@ impl TimelinePass {
                 })
                 .collect(),
         };
-        TimelinePass::with_sink(model, workload, whole)
+        TimelinePass::with_sink(model, whole)
     }
 
     /// The timeline of the events recorded, up to `end` µs (the last event's
@@ -204,13 +205,13 @@ impl TimelinePass {
 
 impl<S: Sink> TimelinePass<S> {
     /// A pass that hands what it finds to `sink`.
-    pub fn with_sink(model: &ModelSpec, workload: &Workload, sink: S) -> TimelinePass<S> {
+    pub fn with_sink(model: &ModelSpec, sink: S) -> TimelinePass<S> {
         let lanes_n = model.kind.lanes(model.workers) as usize;
         TimelinePass {
             sink,
             open: vec![None; lanes_n],
             held: vec![None; lanes_n],
-            reqs: PerRequest::with_capacity(workload.requests as usize),
+            reqs: PerRequest::default(),
             holds: model.kind.holds_worker(),
             queued: 0,
             waiting: 0,
@@ -244,22 +245,19 @@ impl<S: Sink> Observer for TimelinePass<S> {
         let reqs = &mut self.reqs;
         let sink = &mut self.sink;
         match kind {
-            EventKind::Arrive { req, .. } => {
-                reqs.get(req);
-            }
             EventKind::Queued { req, .. } | EventKind::Ready { req } => {
                 self.queued += 1;
-                reqs.get(req).queued = true;
+                reqs[req].queued = true;
             }
             EventKind::Start { req, worker } => {
-                let r = reqs.get(req);
+                let r = &mut reqs[req];
                 r.home = worker;
                 if std::mem::take(&mut r.queued) {
                     self.queued -= 1;
                 }
             }
             EventKind::CpuStart { req, lane } | EventKind::BlockStart { req, lane } => {
-                if std::mem::take(&mut reqs.get(req).queued) {
+                if std::mem::take(&mut reqs[req].queued) {
                     self.queued -= 1;
                 }
                 let kind = if matches!(kind, EventKind::CpuStart { .. }) {
@@ -277,14 +275,14 @@ impl<S: Sink> Observer for TimelinePass<S> {
             EventKind::WaitStart { req } => {
                 self.waiting += 1;
                 if self.holds {
-                    let home = reqs.get(req).home;
+                    let home = reqs[req].home;
                     self.held[home as usize] = Some((t, req, SpanKind::Wait));
                 }
             }
             EventKind::WaitEnd { req } => {
                 self.waiting -= 1;
                 if self.holds {
-                    let home = reqs.get(req).home;
+                    let home = reqs[req].home;
                     if let Some((start, req, kind)) = self.held[home as usize].take() {
                         push(sink, home, start, t, req, kind);
                     }
@@ -292,18 +290,20 @@ impl<S: Sink> Observer for TimelinePass<S> {
             }
             EventKind::GilWait { req, thread } => {
                 self.queued += 1;
-                reqs.get(req).queued = true;
+                reqs[req].queued = true;
                 self.held[thread as usize] = Some((t, req, SpanKind::GilWait));
             }
             EventKind::GilAcquire { req, thread } => {
-                if std::mem::take(&mut reqs.get(req).queued) {
+                if std::mem::take(&mut reqs[req].queued) {
                     self.queued -= 1;
                     if let Some((start, req, kind)) = self.held[thread as usize].take() {
                         push(sink, thread, start, t, req, kind);
                     }
                 }
             }
-            EventKind::GilRelease { .. } | EventKind::Done { .. } => {}
+            EventKind::Arrive { req, .. } => reqs.insert(req, ReqState::default()),
+            EventKind::Done { req } => reqs.retire(req),
+            EventKind::GilRelease { .. } => {}
         }
         if self.queued != q0 {
             sink.queued(t, self.queued);
