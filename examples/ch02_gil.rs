@@ -14,7 +14,8 @@
 //!     cargo run --release --example ch02_gil -- --table convoy
 //!
 //! It leaves out error bars: CPU-bound cells keep the fastest of a few runs,
-//! convoy cells are one run each, measured for a fixed time. On a busy
+//! convoy cells are one run each, measured for a fixed time (cut at three
+//! times that if one call is still waiting for the GIL; a line says so). On a busy
 //! machine expect noise; the shapes are what the chapter reads. Progress
 //! goes to stderr, so stdout is the unedited figure.
 
@@ -23,7 +24,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand, ValueEnum};
-use lab::gil::experiments::{CpuRun, Waiting, convoy, cpu_bound, io_bound, one_thread_rate};
+use lab::gil::experiments::{
+    CONVOY_CUT, CpuRun, Waiting, convoy, cpu_bound, io_bound, one_thread_rate,
+};
 use lab::gil::{DEFAULT_SWITCH_INTERVAL, Mode};
 use lab::progress::Progress;
 use lab::report::{Cell, Table, duration, human, num, print_banner, ratio, speedup};
@@ -277,6 +280,21 @@ fn convoy_tables(sizes: &Sizes) -> Result<()> {
         table.row(cells);
     }
     println!("{table}");
+    let cut: Vec<String> = grid
+        .iter()
+        .flat_map(|(interval, row)| {
+            let cells = row.iter().zip(CONVOY_CPU_THREADS);
+            cells
+                .filter(|(run, _)| run.cut)
+                .map(|(_, n)| format!("{} +{n} CPU", human(*interval)))
+        })
+        .collect();
+    if !cut.is_empty() {
+        println!(
+            "Cut at {CONVOY_CUT}x the window, a call still waiting for the GIL: {}.\nTheir rate counts the calls done by then.\n",
+            cut.join(", ")
+        );
+    }
 
     // The ceiling the price table is read against: what one GIL can run.
     let ceiling = one_thread_rate(CEILING_BATCH, CEILING_BATCHES).per_sec;

@@ -233,6 +233,33 @@ fn a_cpu_bound_thread_slows_an_io_thread_to_about_one_call_per_interval() {
     assert!(beside.stats.forced_switches >= 2, "{beside:?}");
 }
 
+#[test]
+fn a_convoy_run_whose_io_thread_never_gets_the_gil_is_cut() {
+    // A 10 s interval: beside a CPU-bound thread, the I/O thread's first wait
+    // for the GIL would last 10 s. The run stops the CPU-bound thread at
+    // three times its window instead, and counts no operation.
+    let window = Duration::from_millis(50);
+    let started = std::time::Instant::now();
+    let run = convoy(
+        Duration::from_secs(10),
+        1,
+        Duration::from_micros(100),
+        window,
+    );
+    assert!(started.elapsed() < Duration::from_secs(2), "{run:?}");
+    assert!(run.cut, "{run:?}");
+    assert_eq!(run.ops, 0, "{run:?}");
+    assert_eq!(run.elapsed, window * lab::gil::experiments::CONVOY_CUT);
+    // An I/O thread alone is never cut.
+    let alone = convoy(
+        Duration::from_millis(5),
+        0,
+        Duration::from_micros(100),
+        window,
+    );
+    assert!(!alone.cut && alone.ops > 0, "{alone:?}");
+}
+
 // ANCHOR: exercise_test
 #[test]
 fn exercise_cpu_work_releasing_lets_others_take_the_gil() {

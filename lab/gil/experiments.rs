@@ -129,6 +129,10 @@ pub fn io_bound(
 /// Bytecodes the I/O-style thread runs per operation ("handle the result").
 pub const HANDLER_BYTECODES: u64 = 100;
 
+/// A convoy run whose I/O thread is still waiting for the GIL at this many
+/// times its window is cut there (see [`ConvoyRun::cut`]).
+pub const CONVOY_CUT: u32 = 3;
+
 /// One run of the convoy experiment.
 #[derive(Debug, Clone, Copy)]
 pub struct ConvoyRun {
@@ -136,7 +140,14 @@ pub struct ConvoyRun {
     pub ops: u64,
     /// The measured window: the asked one, plus the end of the last
     /// operation. It starts before the I/O thread's first wait for the GIL.
+    /// A cut run's window ends at the cut.
     pub elapsed: Duration,
+    /// The I/O thread's last operation was still waiting for the GIL at
+    /// [`CONVOY_CUT`] times the window: the CPU-bound threads were stopped
+    /// there (the GIL hands out no turns in order, so one unlucky operation
+    /// can wait for dozens of intervals), and the run counts the operations
+    /// done by then, over the window up to then.
+    pub cut: bool,
     /// Bytecodes the CPU-bound threads ran in that same window (read at the
     /// same instants as its clock).
     pub cpu_bytecodes: u64,
@@ -216,17 +227,40 @@ pub fn convoy(
         // thread's first wait for the GIL is inside the window, like all its
         // later ones, and so is the CPU work done meanwhile.
         let (started, process) = (Instant::now(), ProcessTime::now());
+        let cut_at = started + window * CONVOY_CUT;
+        // Stops the CPU-bound threads at the cut, unless the run ends first.
+        let watchdog = s.spawn({
+            let stop = &stop;
+            move || {
+                while !stop.load(Relaxed) {
+                    match cut_at.checked_duration_since(Instant::now()) {
+                        Some(left) if !left.is_zero() => thread::park_timeout(left),
+                        _ => stop.store(true, Relaxed),
+                    }
+                }
+            }
+        });
         let cpu_before = cpu_done.load(Relaxed);
         let mut py = gil.acquire();
-        let ops = io_thread(&mut py, wait, started + window);
-        // Still holding the GIL: no CPU thread can count between these reads.
+        let mut ops = io_thread(&mut py, wait, started + window);
+        // Still holding the GIL: no CPU thread can count between these reads
+        // (after a cut, none is left running).
         let cpu_after = cpu_done.load(Relaxed);
-        let (elapsed, process_cpu) = (started.elapsed(), process.elapsed());
+        let (mut elapsed, process_cpu) = (started.elapsed(), process.elapsed());
         drop(py);
         stop.store(true, Relaxed);
+        watchdog.thread().unpark();
+        // Whatever ended after the cut (an operation, or the first wait for
+        // the GIL, when no operation was done) ended because of it.
+        let cut = elapsed > cut_at - started;
+        if cut {
+            ops = ops.saturating_sub(1);
+            elapsed = cut_at - started;
+        }
         ConvoyRun {
             ops,
             elapsed,
+            cut,
             cpu_bytecodes: cpu_after - cpu_before,
             process_cpu,
             stats: gil.stats(),
