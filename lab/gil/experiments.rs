@@ -145,7 +145,7 @@ pub struct ConvoyRun {
     /// The I/O thread's last operation was still waiting for the GIL at
     /// [`CONVOY_CUT`] times the window: the CPU-bound threads were stopped
     /// there (the GIL hands out no turns in order, so one unlucky operation
-    /// can wait for dozens of intervals), and the run counts the operations
+    /// can wait for many intervals), and the run counts the operations
     /// done by then, over the window up to then.
     pub cut: bool,
     /// Bytecodes the CPU-bound threads ran in that same window (read at the
@@ -227,6 +227,7 @@ pub fn convoy(
         // thread's first wait for the GIL is inside the window, like all its
         // later ones, and so is the CPU work done meanwhile.
         let (started, process) = (Instant::now(), ProcessTime::now());
+        let cpu_before = cpu_done.load(Relaxed);
         let cut_at = started + window * CONVOY_CUT;
         // Stops the CPU-bound threads at the cut, unless the run ends first.
         let watchdog = s.spawn({
@@ -240,7 +241,6 @@ pub fn convoy(
                 }
             }
         });
-        let cpu_before = cpu_done.load(Relaxed);
         let mut py = gil.acquire();
         let mut ops = io_thread(&mut py, wait, started + window);
         // Still holding the GIL: no CPU thread can count between these reads
