@@ -6,13 +6,13 @@
 //! million slots per kind of state (about 90 MB per run, engine and metrics
 //! together), although only the requests in flight are ever read — sixteen of
 //! them for sixteen closed-loop clients. Streaming those writes through the
-//! cache cost about a sixth of a run's time in the browser, and more with two
-//! runs at once on the page's worker threads (they share the memory). Here a request's state
-//! lives in slot `id mod len` of a ring from its arrival to its retirement;
-//! the ring doubles when a new id's slot is still taken, so it stays about as
-//! long as the span of ids in flight (in cache for a closed loop) and grows
-//! only when that span does (a queue that builds up, a slow request among
-//! fast ones).
+//! cache cost a ninth to a sixth of a run's time on one thread (Chromium,
+//! Node's V8), and more with two runs at once on the page's worker threads
+//! (they share the memory). Here a request's state lives in slot `id mod len`
+//! of a ring from its arrival to its retirement; the ring doubles when a new
+//! id's slot is still taken, so it stays about as long as the span of ids in
+//! flight (in cache for a closed loop) and grows only when that span does (a
+//! queue that builds up, a slow request among fast ones).
 //!
 //! Contract (the engine's logs keep it): a request's state is read between its
 //! `insert` and its `retire`. Reading any other id is not an error but reads

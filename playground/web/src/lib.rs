@@ -101,8 +101,8 @@ pub async fn bench_in_workers(requests: u32) -> Result<f64, JsValue> {
     let runs = workers::simulate(&jobs)
         .await
         .map_err(|e| JsValue::from_str(&e))?;
+    let limits = Config::limits();
     for shown in &runs {
-        let limits = Config::limits();
         replay_first_window(&cfg, shown.model, shown.workload, &limits, shown.end_us);
         assert!(!shown.truncated && shown.metrics.completed == cfg.workload().requests);
     }
